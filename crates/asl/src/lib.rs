@@ -1,0 +1,20 @@
+//! Amazon States Language (ASL): definitions, validation, paths, payload templates,
+//! intrinsic functions and choice rules.
+//!
+//! This crate is pure: no I/O, no clock, no threads. The engine crate runs what it describes.
+
+pub mod choice;
+pub mod error;
+pub mod intrinsic;
+pub mod load;
+pub mod model;
+pub mod path;
+pub mod template;
+pub mod value;
+
+pub use error::{StatesError, names};
+pub use load::{Diagnostic, load, load_str};
+pub use model::*;
+pub use path::{Path, Scope};
+pub use template::Template;
+pub use value::{Foreign, ForeignError, Kind, Value};

@@ -1,0 +1,666 @@
+//! Paths (`$.a.b[0]`, `$..x`, `$$.Execution.Id`) as Step Functions evaluates them.
+//!
+//! Step Functions evaluates JSONPath with Jayway's semantics: a *definite* path (fields and
+//! single indices only) yields the value it names and is an error when it names nothing; an
+//! *indefinite* path (wildcards, slices, unions, filters, deep scan) yields the array of every
+//! match, possibly empty. Definite paths are navigated here directly, field by field, so they
+//! work on runtime objects without converting them to JSON. Indefinite paths are handed to
+//! `serde_json_path` (RFC 9535) after rewriting Jayway-only spellings such as `.my-field`.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde_json::Value as Json;
+
+use crate::value::{ForeignError, Kind, Value};
+
+/// Which document a path reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Root {
+    /// `$`: the state's (effective) input.
+    Input,
+    /// `$$`: the context object.
+    Context,
+}
+
+/// One step of a definite path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Segment {
+    Field(String),
+    /// An array index; negative counts from the end (`[-1]` is the last element).
+    Index(i64),
+}
+
+#[derive(Clone)]
+enum Query {
+    Definite(Vec<Segment>),
+    Indefinite(Box<serde_json_path::JsonPath>),
+}
+
+/// A parsed path.
+#[derive(Clone)]
+pub struct Path {
+    raw: String,
+    root: Root,
+    query: Query,
+}
+
+impl fmt::Debug for Path {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Path({})", self.raw)
+    }
+}
+
+impl fmt::Display for Path {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.raw)
+    }
+}
+
+impl PartialEq for Path {
+    fn eq(&self, other: &Self) -> bool {
+        self.raw == other.raw
+    }
+}
+
+/// A path that does not parse.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid path '{path}': {reason}")]
+pub struct PathSyntaxError {
+    pub path: String,
+    pub reason: String,
+}
+
+/// A path that parses but cannot be applied to a document.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PathError {
+    /// A definite path names nothing in the document.
+    #[error("Invalid path '{path}' : No results for path: {normalized}")]
+    NoMatch { path: String, normalized: String },
+    /// A runtime object had to be converted to JSON and could not be.
+    #[error("Invalid path '{path}' : {source}")]
+    Foreign { path: String, source: ForeignError },
+}
+
+/// A reference path (`ResultPath`) could not be applied to a document.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("Unable to apply ReferencePath {path} to input {input}")]
+pub struct InsertError {
+    pub path: String,
+    pub input: String,
+}
+
+/// The two documents a path can read.
+#[derive(Clone, Copy)]
+pub struct Scope<'a> {
+    pub input: &'a Value,
+    pub context: &'a Value,
+}
+
+impl Path {
+    /// Parses a path; `$$`-paths read the context object.
+    pub fn parse(src: &str) -> Result<Path, PathSyntaxError> {
+        let err = |reason: &str| PathSyntaxError {
+            path: src.to_string(),
+            reason: reason.to_string(),
+        };
+        let (root, rest) = if let Some(rest) = src.strip_prefix("$$") {
+            (Root::Context, rest)
+        } else if let Some(rest) = src.strip_prefix('$') {
+            (Root::Input, rest)
+        } else {
+            return Err(err("a path must begin with '$'"));
+        };
+        let query = match parse_definite(rest) {
+            Ok(segments) => Query::Definite(segments),
+            Err(Indefinite) => {
+                let rewritten = format!("${}", rewrite_for_rfc(rest));
+                let compiled = serde_json_path::JsonPath::parse(&rewritten)
+                    .map_err(|e| err(&format!("not a JSONPath expression ({e})")))?;
+                Query::Indefinite(Box::new(compiled))
+            }
+        };
+        Ok(Path {
+            raw: src.to_string(),
+            root,
+            query,
+        })
+    }
+
+    /// Parses a reference path: a definite path on the input, as `ResultPath` requires.
+    pub fn parse_reference(src: &str) -> Result<Path, PathSyntaxError> {
+        let path = Path::parse(src)?;
+        if path.root == Root::Context {
+            return Err(PathSyntaxError {
+                path: src.to_string(),
+                reason: "a reference path cannot read the context object ($$)".to_string(),
+            });
+        }
+        if !path.is_definite() {
+            return Err(PathSyntaxError {
+                path: src.to_string(),
+                reason: "a reference path may only name fields and single array indices (no wildcards, filters, slices or '..')".to_string(),
+            });
+        }
+        Ok(path)
+    }
+
+    /// The path as written.
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+
+    pub fn root(&self) -> Root {
+        self.root
+    }
+
+    /// A definite path names at most one value.
+    pub fn is_definite(&self) -> bool {
+        matches!(self.query, Query::Definite(_))
+    }
+
+    /// The steps of a definite path (`None` for an indefinite one).
+    pub fn segments(&self) -> Option<&[Segment]> {
+        match &self.query {
+            Query::Definite(s) => Some(s),
+            Query::Indefinite(_) => None,
+        }
+    }
+
+    /// Whether this is the bare root (`$` or `$$`).
+    pub fn is_root(&self) -> bool {
+        matches!(&self.query, Query::Definite(s) if s.is_empty())
+    }
+
+    /// Evaluates the path against the document its root names.
+    pub fn resolve(&self, scope: Scope<'_>) -> Result<Value, PathError> {
+        match self.root {
+            Root::Input => self.select(scope.input),
+            Root::Context => self.select(scope.context),
+        }
+    }
+
+    /// Evaluates the path against `doc`, ignoring which root it names.
+    pub fn select(&self, doc: &Value) -> Result<Value, PathError> {
+        match &self.query {
+            Query::Definite(segments) => {
+                select_definite(doc, segments).ok_or_else(|| self.no_match())
+            }
+            Query::Indefinite(query) => self.select_indefinite(doc, query),
+        }
+    }
+
+    /// Like [`Path::select`] but consumes the document, so nothing is cloned.
+    pub fn select_owned(&self, doc: Value) -> Result<Value, PathError> {
+        match &self.query {
+            Query::Definite(segments) => {
+                let mut cur = doc;
+                for seg in segments {
+                    cur = match seg {
+                        Segment::Field(k) => cur.take(k),
+                        Segment::Index(i) => {
+                            let idx = resolve_index(*i, cur.len());
+                            idx.and_then(|i| cur.take_index(i))
+                        }
+                    }
+                    .ok_or_else(|| self.no_match())?;
+                }
+                Ok(cur)
+            }
+            Query::Indefinite(query) => self.select_indefinite(&doc, query),
+        }
+    }
+
+    /// Whether a definite path names something in `doc` (for `IsPresent`).
+    pub fn exists(&self, doc: &Value) -> Result<bool, PathError> {
+        match self.select(doc) {
+            Ok(v) => Ok(self.is_definite() || !v.is_empty()),
+            Err(PathError::NoMatch { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Returns `target` with `value` placed where this reference path points, creating
+    /// intermediate objects as needed (as `ResultPath` does).
+    pub fn insert(&self, target: Value, value: Value) -> Result<Value, InsertError> {
+        let segments = self.segments().unwrap_or(&[]);
+        insert_at(target, segments, value).map_err(|target| InsertError {
+            path: self.raw.clone(),
+            input: describe(&target),
+        })
+    }
+
+    fn select_indefinite(
+        &self,
+        doc: &Value,
+        query: &serde_json_path::JsonPath,
+    ) -> Result<Value, PathError> {
+        let json: Cow<'_, Json> = match doc {
+            Value::Json(j) => Cow::Borrowed(j),
+            other => Cow::Owned(other.to_json().map_err(|source| PathError::Foreign {
+                path: self.raw.clone(),
+                source,
+            })?),
+        };
+        let matches: Vec<Json> = query.query(&json).all().into_iter().cloned().collect();
+        Ok(Value::Json(Json::Array(matches)))
+    }
+
+    fn no_match(&self) -> PathError {
+        PathError::NoMatch {
+            path: self.raw.clone(),
+            normalized: self.normalized(),
+        }
+    }
+
+    /// The bracket form Step Functions prints in its error messages: `$['a']['b'][0]`.
+    pub fn normalized(&self) -> String {
+        match &self.query {
+            Query::Definite(segments) => {
+                let mut out = String::from("$");
+                for seg in segments {
+                    match seg {
+                        Segment::Field(k) => {
+                            out.push_str("['");
+                            out.push_str(k);
+                            out.push_str("']");
+                        }
+                        Segment::Index(i) => out.push_str(&format!("[{i}]")),
+                    }
+                }
+                out
+            }
+            Query::Indefinite(_) => self.raw.trim_start_matches('$').to_string(),
+        }
+    }
+}
+
+/// Marker: the path uses a feature only the full JSONPath engine handles.
+struct Indefinite;
+
+/// Parses `.a.b['c d'][0][-1]` into segments, or says the path needs the full engine.
+fn parse_definite(src: &str) -> Result<Vec<Segment>, Indefinite> {
+    let chars: Vec<char> = src.chars().collect();
+    let mut segments = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '.' => {
+                i += 1;
+                let start = i;
+                while i < chars.len() && chars[i] != '.' && chars[i] != '[' {
+                    i += 1;
+                }
+                let name: String = chars[start..i].iter().collect();
+                // `..` (deep scan), `.*` and function calls need the full engine.
+                if name.is_empty() || name == "*" || name.ends_with(')') {
+                    return Err(Indefinite);
+                }
+                segments.push(Segment::Field(name));
+            }
+            '[' => {
+                i += 1;
+                match chars.get(i) {
+                    Some(&q @ ('\'' | '"')) => {
+                        i += 1;
+                        let mut name = String::new();
+                        loop {
+                            match chars.get(i) {
+                                None => return Err(Indefinite),
+                                Some('\\') => {
+                                    let escaped = *chars.get(i + 1).ok_or(Indefinite)?;
+                                    name.push(escaped);
+                                    i += 2;
+                                }
+                                Some(&c) if c == q => {
+                                    i += 1;
+                                    break;
+                                }
+                                Some(&c) => {
+                                    name.push(c);
+                                    i += 1;
+                                }
+                            }
+                        }
+                        if chars.get(i) != Some(&']') {
+                            return Err(Indefinite);
+                        }
+                        i += 1;
+                        segments.push(Segment::Field(name));
+                    }
+                    _ => {
+                        let start = i;
+                        while i < chars.len() && chars[i] != ']' {
+                            i += 1;
+                        }
+                        if i >= chars.len() {
+                            return Err(Indefinite);
+                        }
+                        let text: String = chars[start..i].iter().collect();
+                        let index: i64 = text.trim().parse().map_err(|_| Indefinite)?;
+                        i += 1;
+                        segments.push(Segment::Index(index));
+                    }
+                }
+            }
+            _ => return Err(Indefinite),
+        }
+    }
+    Ok(segments)
+}
+
+/// Rewrites dot-names that RFC 9535 shorthand rejects (`.my-field`, `.1st`) into bracket
+/// form, outside brackets and filter expressions.
+fn rewrite_for_rfc(src: &str) -> String {
+    let chars: Vec<char> = src.chars().collect();
+    let mut out = String::with_capacity(src.len() + 8);
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '[' => {
+                depth += 1;
+                out.push(c);
+                i += 1;
+            }
+            ']' => {
+                depth = depth.saturating_sub(1);
+                out.push(c);
+                i += 1;
+            }
+            '.' if depth == 0 => {
+                let deep = chars.get(i + 1) == Some(&'.');
+                let start = if deep { i + 2 } else { i + 1 };
+                let mut end = start;
+                while end < chars.len() && !matches!(chars[end], '.' | '[') {
+                    end += 1;
+                }
+                let name: String = chars[start..end].iter().collect();
+                out.push_str(if deep { ".." } else { "." });
+                if name.is_empty() || name == "*" || is_rfc_shorthand(&name) {
+                    out.push_str(&name);
+                } else {
+                    if deep {
+                        out.pop();
+                        out.pop();
+                        out.push_str("..");
+                    } else {
+                        out.pop();
+                    }
+                    out.push_str("['");
+                    out.push_str(&name.replace('\\', "\\\\").replace('\'', "\\'"));
+                    out.push_str("']");
+                }
+                i = end;
+            }
+            _ => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+fn is_rfc_shorthand(name: &str) -> bool {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(c) if c.is_ascii_alphabetic() || c == '_' || !c.is_ascii() => {}
+        _ => return false,
+    }
+    chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || !c.is_ascii())
+}
+
+fn resolve_index(index: i64, len: Option<usize>) -> Option<usize> {
+    if index >= 0 {
+        usize::try_from(index).ok()
+    } else {
+        let len = i64::try_from(len?).ok()?;
+        usize::try_from(len + index).ok()
+    }
+}
+
+fn select_definite(doc: &Value, segments: &[Segment]) -> Option<Value> {
+    let mut cur: Cow<'_, Value> = Cow::Borrowed(doc);
+    for (n, seg) in segments.iter().enumerate() {
+        if let Value::Json(json) = cur.as_ref() {
+            // Plain JSON: walk by reference and clone only what the path names.
+            return select_json(json, &segments[n..]).cloned().map(Value::Json);
+        }
+        cur = match (cur, seg) {
+            (Cow::Borrowed(Value::Object(m)), Segment::Field(k)) => Cow::Borrowed(m.get(k)?),
+            (Cow::Borrowed(Value::Array(a)), Segment::Index(i)) => {
+                Cow::Borrowed(a.get(resolve_index(*i, Some(a.len()))?)?)
+            }
+            (other, Segment::Field(k)) => Cow::Owned(other.get(k)?),
+            (other, Segment::Index(i)) => {
+                let idx = resolve_index(*i, other.len())?;
+                Cow::Owned(other.index(idx)?)
+            }
+        };
+    }
+    Some(cur.into_owned())
+}
+
+fn select_json<'a>(json: &'a Json, segments: &[Segment]) -> Option<&'a Json> {
+    let mut cur = json;
+    for seg in segments {
+        cur = match (cur, seg) {
+            (Json::Object(m), Segment::Field(k)) => m.get(k)?,
+            (Json::Array(a), Segment::Index(i)) => a.get(resolve_index(*i, Some(a.len()))?)?,
+            _ => return None,
+        };
+    }
+    Some(cur)
+}
+
+/// Places `value` at `segments` inside `target`; on failure hands `target` back for the message.
+fn insert_at(target: Value, segments: &[Segment], value: Value) -> Result<Value, Value> {
+    let Some((first, rest)) = segments.split_first() else {
+        return Ok(value);
+    };
+    match (target, first) {
+        (Value::Json(Json::Object(mut map)), Segment::Field(k)) if value_is_json(&value) => {
+            // Plain JSON into plain JSON: mutate in place.
+            let existed = map.contains_key(k);
+            let child = if rest.is_empty() {
+                Json::Null
+            } else {
+                map.get_mut(k)
+                    .map(std::mem::take)
+                    .unwrap_or(Json::Object(Default::default()))
+            };
+            match insert_at(Value::Json(child), rest, value) {
+                Ok(Value::Json(j)) => {
+                    map.insert(k.clone(), j);
+                    Ok(Value::Json(Json::Object(map)))
+                }
+                Ok(other) => {
+                    let mut fields: indexmap::IndexMap<String, Value> =
+                        map.into_iter().map(|(k, v)| (k, Value::Json(v))).collect();
+                    fields.insert(k.clone(), other);
+                    Ok(Value::Object(fields))
+                }
+                Err(child) => {
+                    if existed && let Value::Json(j) = child {
+                        map.insert(k.clone(), j);
+                    }
+                    Err(Value::Json(Json::Object(map)))
+                }
+            }
+        }
+        (target, Segment::Field(k)) if target.kind() == Kind::Object => {
+            let mut fields = target.into_fields().ok_or_else(Value::null)?;
+            let existed = fields.contains_key(k);
+            let child = if rest.is_empty() {
+                Value::null()
+            } else {
+                fields
+                    .get_mut(k)
+                    .map(std::mem::take)
+                    .unwrap_or_else(Value::empty_object)
+            };
+            match insert_at(child, rest, value) {
+                Ok(v) => {
+                    fields.insert(k.clone(), v);
+                    Ok(Value::from_fields(fields))
+                }
+                Err(child) => {
+                    if existed {
+                        fields.insert(k.clone(), child);
+                    }
+                    Err(Value::from_fields(fields))
+                }
+            }
+        }
+        (target, Segment::Index(i)) if target.kind() == Kind::Array => {
+            let len = target.len();
+            let mut elements = target.into_elements().ok_or_else(Value::null)?;
+            let Some(idx) = resolve_index(*i, len).filter(|&idx| idx < elements.len()) else {
+                return Err(Value::from_elements(elements));
+            };
+            let child = std::mem::take(&mut elements[idx]);
+            match insert_at(child, rest, value) {
+                Ok(v) => {
+                    elements[idx] = v;
+                    Ok(Value::from_elements(elements))
+                }
+                Err(child) => {
+                    elements[idx] = child;
+                    Err(Value::from_elements(elements))
+                }
+            }
+        }
+        (target, _) => Err(target),
+    }
+}
+
+fn value_is_json(v: &Value) -> bool {
+    matches!(v, Value::Json(_))
+}
+
+/// A short rendering of a value for error messages.
+pub fn describe(value: &Value) -> String {
+    let text = match value.to_json() {
+        Ok(j) => j.to_string(),
+        Err(_) => format!("<{}>", value.kind().name()),
+    };
+    if text.chars().count() > 200 {
+        let cut: String = text.chars().take(200).collect();
+        format!("{cut}...")
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn v(j: Json) -> Value {
+        Value::Json(j)
+    }
+
+    #[test]
+    fn definite_paths_select_one_value() {
+        let doc = v(json!({"a": {"b": [10, 20, 30]}, "my-field": 1, "x y": 2}));
+        let sel = |p: &str| {
+            Path::parse(p)
+                .unwrap()
+                .select(&doc)
+                .unwrap()
+                .to_json()
+                .unwrap()
+        };
+        assert_eq!(sel("$"), doc.to_json().unwrap());
+        assert_eq!(sel("$.a.b[1]"), json!(20));
+        assert_eq!(sel("$.a.b[-1]"), json!(30));
+        assert_eq!(sel("$['a']['b'][0]"), json!(10));
+        assert_eq!(sel("$.my-field"), json!(1));
+        assert_eq!(sel("$['x y']"), json!(2));
+    }
+
+    #[test]
+    fn definite_path_matching_nothing_is_an_error_naming_the_path() {
+        let doc = v(json!({"a": 1}));
+        let err = Path::parse("$.b.c").unwrap().select(&doc).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Invalid path '$.b.c' : No results for path: $['b']['c']"
+        );
+    }
+
+    #[test]
+    fn indefinite_paths_return_arrays() {
+        let doc = v(json!({"items": [{"p": 1, "n": "a"}, {"p": 5, "n": "b"}], "my-list": [1, 2]}));
+        let sel = |p: &str| {
+            Path::parse(p)
+                .unwrap()
+                .select(&doc)
+                .unwrap()
+                .to_json()
+                .unwrap()
+        };
+        assert_eq!(sel("$.items[*].n"), json!(["a", "b"]));
+        assert_eq!(sel("$.items[?(@.p > 2)].n"), json!(["b"]));
+        assert_eq!(sel("$..n"), json!(["a", "b"]));
+        assert_eq!(sel("$.items[0:1].p"), json!([1]));
+        assert_eq!(sel("$.my-list[*]"), json!([1, 2]));
+        assert_eq!(sel("$.nothing[*]"), json!([]));
+    }
+
+    #[test]
+    fn context_paths_read_the_context() {
+        let input = v(json!({}));
+        let ctx = v(json!({"Execution": {"Id": "x"}}));
+        let p = Path::parse("$$.Execution.Id").unwrap();
+        assert_eq!(p.root(), Root::Context);
+        let got = p
+            .resolve(Scope {
+                input: &input,
+                context: &ctx,
+            })
+            .unwrap();
+        assert_eq!(got.to_json().unwrap(), json!("x"));
+    }
+
+    #[test]
+    fn reference_paths_reject_wildcards_and_context() {
+        assert!(Path::parse_reference("$.a[*]").is_err());
+        assert!(Path::parse_reference("$..a").is_err());
+        assert!(Path::parse_reference("$$.Execution").is_err());
+        assert!(Path::parse_reference("$.a.b[0]").is_ok());
+        assert!(Path::parse("a.b").is_err());
+    }
+
+    #[test]
+    fn insert_creates_intermediate_objects_and_keeps_order() {
+        let p = Path::parse_reference("$.x.y").unwrap();
+        let out = p.insert(v(json!({"a": 1})), v(json!(5))).unwrap();
+        assert_eq!(out.to_json().unwrap(), json!({"a": 1, "x": {"y": 5}}));
+        let p = Path::parse_reference("$.a").unwrap();
+        let out = p.insert(v(json!({"a": 1, "b": 2})), v(json!(9))).unwrap();
+        assert_eq!(
+            serde_json::to_string(&out.to_json().unwrap()).unwrap(),
+            r#"{"a":9,"b":2}"#
+        );
+    }
+
+    #[test]
+    fn insert_into_a_non_object_fails() {
+        let p = Path::parse_reference("$.x").unwrap();
+        let err = p.insert(v(json!("str")), v(json!(1))).unwrap_err();
+        assert_eq!(err.input, "\"str\"");
+        let p = Path::parse_reference("$.a.b").unwrap();
+        assert!(p.insert(v(json!({"a": 3})), v(json!(1))).is_err());
+    }
+
+    #[test]
+    fn insert_at_root_replaces() {
+        let p = Path::parse_reference("$").unwrap();
+        let out = p.insert(v(json!({"a": 1})), v(json!([1]))).unwrap();
+        assert_eq!(out.to_json().unwrap(), json!([1]));
+    }
+}

@@ -1,0 +1,110 @@
+//! The seam between the engine and the code a Task runs.
+//!
+//! A [`Runtime`] owns functions (native closures, embedded Python, ...) and the objects they
+//! return. The engine hands it a [`Value`] and gets one back; a runtime that returns its own
+//! objects as [`asl::Foreign`] handles gets them back untouched on the next call, so a
+//! hand-off between two of its functions never serializes.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use asl::{StatesError, Value};
+
+/// What a Task asks for, and everything a function may want to know about its invocation
+/// (the fields of Lambda's `context` object).
+#[derive(Clone, Debug)]
+pub struct Call<'a> {
+    /// The function name (`resize` for `arn:aws:lambda:...:function:resize:prod`).
+    pub function: &'a str,
+    /// Version or alias, when the ARN names one.
+    pub qualifier: Option<&'a str>,
+    /// The ARN the function was invoked as.
+    pub invoked_function_arn: &'a str,
+    /// The Task state's name.
+    pub state_name: &'a str,
+    /// A fresh id for this invocation (Lambda's `aws_request_id`).
+    pub request_id: &'a str,
+    /// The execution's ARN.
+    pub execution_arn: &'a str,
+    /// When `TimeoutSeconds` runs out. The engine reports `States.Timeout` for a call that
+    /// returns after it; a runtime that can interrupt its function should do so.
+    pub deadline: Option<Instant>,
+    /// Set when the execution no longer needs the result (a sibling branch failed).
+    pub cancel: &'a CancelToken,
+    /// Where the function's own output (prints, logs) goes.
+    pub log: &'a dyn LogSink,
+}
+
+/// Why a call produced no result.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TaskFailure {
+    /// The user's function failed (raised, returned an error): its error name and cause, as
+    /// Lambda reports them to Step Functions.
+    #[error("function failed: {0}")]
+    Function(StatesError),
+    /// The runtime could not run the function (module missing, worker crashed). Named like
+    /// Lambda's own errors (`Runtime.ImportModuleError`, `Runtime.ExitError`, ...).
+    #[error("runtime failed: {0}")]
+    Runtime(StatesError),
+}
+
+impl TaskFailure {
+    /// The error Retry and Catch see.
+    pub fn into_states_error(self) -> StatesError {
+        match self {
+            TaskFailure::Function(e) | TaskFailure::Runtime(e) => e,
+        }
+    }
+}
+
+/// A problem found before an execution starts (a function that does not exist, a module
+/// that does not import).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct PrepareError {
+    pub function: String,
+    pub message: String,
+}
+
+/// Something that runs Task functions.
+pub trait Runtime: Send + Sync {
+    /// Checks that every named function exists and can run, loading what it needs (imports
+    /// modules, ...). Called once per workflow before anything runs; a later call with the
+    /// same names is cheap.
+    fn prepare(&self, functions: &[&str]) -> Vec<PrepareError>;
+
+    /// Runs one function on the calling thread.
+    fn invoke(&self, call: &Call<'_>, input: Value) -> Result<Value, TaskFailure>;
+}
+
+/// Receives what functions print, tagged with the state that printed it.
+pub trait LogSink: Send + Sync {
+    fn line(&self, state: &str, line: &str);
+}
+
+/// Discards function output.
+#[derive(Debug, Default)]
+pub struct NoLog;
+
+impl LogSink for NoLog {
+    fn line(&self, _state: &str, _line: &str) {}
+}
+
+/// A flag the engine raises when a running branch's result is no longer wanted.
+#[derive(Clone, Debug, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}

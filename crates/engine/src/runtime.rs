@@ -13,7 +13,7 @@ use asl::{StatesError, Value};
 
 /// What a Task asks for, and everything a function may want to know about its invocation
 /// (the fields of Lambda's `context` object).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Call<'a> {
     /// The function name (`resize` for `arn:aws:lambda:...:function:resize:prod`).
     pub function: &'a str,

@@ -67,7 +67,10 @@ pub fn parse_rule(
     problems: &mut Vec<(String, String)>,
 ) -> Option<ChoiceRule> {
     let _ = (json, top_level);
-    problems.push((pointer.to_string(), "choice rules are not available yet".to_string()));
+    problems.push((
+        pointer.to_string(),
+        "choice rules are not available yet".to_string(),
+    ));
     None
 }
 

@@ -5,6 +5,7 @@
 
 pub mod choice;
 pub mod error;
+pub mod graph;
 pub mod intrinsic;
 pub mod load;
 pub mod model;

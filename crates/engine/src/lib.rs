@@ -1,8 +1,28 @@
 //! faastlane's engine: interprets a validated [`asl::StateMachine`], calling Task functions
 //! through a [`Runtime`].
+//!
+//! ```text
+//! Engine::execute(workflow, input)
+//!   -> interpreter: one state at a time (InputPath, Parameters, task, ResultSelector,
+//!      ResultPath, OutputPath), Retry/Catch, Choice, Wait
+//!   -> branches: Parallel branches and Map iterations, inline or on threads
+//!   -> Runtime::invoke for every Task
+//! ```
 
+mod branches;
+pub mod clock;
+pub mod context;
+mod engine;
+mod interpreter;
 pub mod native;
 pub mod runtime;
+pub mod trace;
 
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use context::Identity;
+pub use engine::{
+    BranchLanes, Engine, EngineOptions, ExecutionOptions, ExecutionResult, PrepareProblem, Workflow,
+};
 pub use native::NativeRuntime;
 pub use runtime::{Call, CancelToken, LogSink, NoLog, PrepareError, Runtime, TaskFailure};
+pub use trace::{Lane, TraceReport};

@@ -91,20 +91,32 @@ impl LogSink for NoLog {
     fn line(&self, _state: &str, _line: &str) {}
 }
 
-/// A flag the engine raises when a running branch's result is no longer wanted.
+/// A flag the engine raises when a running branch's result is no longer wanted. A child
+/// token is cancelled with its parent (a failed Parallel stops its nested Maps too).
 #[derive(Clone, Debug, Default)]
-pub struct CancelToken(Arc<AtomicBool>);
+pub struct CancelToken {
+    flag: Arc<AtomicBool>,
+    parent: Option<Arc<CancelToken>>,
+}
 
 impl CancelToken {
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// A token that is cancelled when this one is, and can also be cancelled alone.
+    pub fn child(&self) -> CancelToken {
+        CancelToken {
+            flag: Arc::default(),
+            parent: Some(Arc::new(self.clone())),
+        }
+    }
+
     pub fn cancel(&self) {
-        self.0.store(true, Ordering::Release);
+        self.flag.store(true, Ordering::Release);
     }
 
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::Acquire)
+        self.flag.load(Ordering::Acquire) || self.parent.as_ref().is_some_and(|p| p.is_cancelled())
     }
 }

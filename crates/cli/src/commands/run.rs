@@ -1,0 +1,88 @@
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use engine::{
+    BranchLanes, Engine, EngineOptions, ExecutionOptions, Identity, LogSink, NativeRuntime,
+    Workflow,
+};
+
+use crate::args::{LanesArg, RunArgs};
+use crate::workflow::Loaded;
+
+/// Prints what functions log to stderr, tagged with the state.
+struct StderrLog;
+
+impl LogSink for StderrLog {
+    fn line(&self, state: &str, line: &str) {
+        eprintln!("[{state}] {line}");
+    }
+}
+
+pub fn run(args: RunArgs) -> Result<ExitCode> {
+    let loaded = Loaded::read(&args.workflow)?;
+    let machine = match loaded.machine() {
+        Ok(m) => m,
+        Err(report) => {
+            eprintln!("{report}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let input = crate::input::read(args.input.as_deref())?;
+    let workflow = Workflow {
+        name: loaded.name.clone(),
+        machine,
+    };
+    let runtime = Arc::new(NativeRuntime::new());
+    let lanes = match args.lanes {
+        LanesArg::Inline => BranchLanes::Inline,
+        LanesArg::Threads | LanesArg::Auto => BranchLanes::Threads(available_cpus()),
+    };
+    let options = EngineOptions {
+        identity: Identity::from_env(),
+        lanes,
+        trace: args.trace.is_some(),
+        log: Arc::new(StderrLog),
+    };
+    let engine = Engine::with_options(runtime, options);
+    if let Err(problems) = engine.prepare(&workflow) {
+        eprintln!("{} cannot run:", loaded.definition_path.display());
+        for p in &problems {
+            eprintln!("  - {p}");
+        }
+        return Ok(ExitCode::from(2));
+    }
+    let result = engine.execute(
+        &workflow,
+        input,
+        &ExecutionOptions {
+            name: args.name.clone(),
+        },
+    );
+    if let Some(path) = &args.trace {
+        let text = serde_json::to_string_pretty(&result.trace).context("serializing the trace")?;
+        std::fs::write(path, text)
+            .with_context(|| format!("writing the trace to {}", path.display()))?;
+    }
+    let (json, code) = match result.into_json() {
+        Ok(output) => (output, ExitCode::SUCCESS),
+        Err(e) => (
+            serde_json::json!({"error": e.error, "cause": e.cause}),
+            ExitCode::from(1),
+        ),
+    };
+    let text = if args.pretty {
+        serde_json::to_string_pretty(&json)
+    } else {
+        serde_json::to_string(&json)
+    }
+    .context("serializing the output")?;
+    println!("{text}");
+    Ok(code)
+}
+
+fn available_cpus() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}

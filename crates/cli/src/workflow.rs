@@ -1,0 +1,99 @@
+//! Finding and loading a workflow: a directory with `workflow.json`, or a definition file.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow};
+use asl::StateMachine;
+
+/// A definition read from disk.
+pub struct Loaded {
+    /// The directory the workflow's functions live in.
+    pub dir: PathBuf,
+    /// The name its ARNs carry: the directory's (or file's) name.
+    pub name: String,
+    pub definition_path: PathBuf,
+    pub text: String,
+}
+
+impl Loaded {
+    pub fn read(path: &Path) -> Result<Loaded> {
+        let (dir, definition_path) = if path.is_dir() {
+            let def = path.join("workflow.json");
+            if !def.is_file() {
+                return Err(anyhow!(
+                    "{} is a directory without a workflow.json",
+                    path.display()
+                ));
+            }
+            (path.to_path_buf(), def)
+        } else if path.is_file() {
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .to_path_buf();
+            (dir, path.to_path_buf())
+        } else {
+            return Err(anyhow!("{}: no such file or directory", path.display()));
+        };
+        let text = std::fs::read_to_string(&definition_path)
+            .with_context(|| format!("reading {}", definition_path.display()))?;
+        let name_source = if path.is_dir() {
+            path
+        } else {
+            definition_path.as_path()
+        };
+        let name = workflow_name(name_source);
+        Ok(Loaded {
+            dir,
+            name,
+            definition_path,
+            text,
+        })
+    }
+
+    /// Parses and validates the definition, formatting every problem.
+    pub fn machine(&self) -> Result<StateMachine, String> {
+        asl::load_str(&self.text).map_err(|diags| {
+            let mut out = format!(
+                "{} is not a valid state machine:\n",
+                self.definition_path.display()
+            );
+            for d in &diags {
+                out.push_str(&format!("  - {d}\n"));
+            }
+            out.push_str(&format!("{} problem(s)", diags.len()));
+            out
+        })
+    }
+}
+
+/// A state machine name usable in an ARN.
+fn workflow_name(path: &Path) -> String {
+    let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let stem = if canonical.is_dir() {
+        canonical
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+    } else {
+        canonical
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+    };
+    let name: String = stem
+        .unwrap_or_else(|| "workflow".to_string())
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if name.is_empty() {
+        "workflow".to_string()
+    } else {
+        name
+    }
+}

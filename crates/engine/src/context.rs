@@ -1,0 +1,187 @@
+//! The context object (`$$`) and the ARNs the engine makes up for local executions.
+
+use std::any::Any;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use asl::{Foreign, ForeignError, Kind, Value};
+use indexmap::IndexMap;
+use serde_json::{Value as Json, json};
+
+/// Region and account the made-up ARNs carry (`AWS_REGION`, `AWS_ACCOUNT_ID`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    pub region: String,
+    pub account: String,
+}
+
+impl Default for Identity {
+    fn default() -> Self {
+        Identity {
+            region: "us-east-1".to_string(),
+            account: "111111111111".to_string(),
+        }
+    }
+}
+
+impl Identity {
+    /// Reads `AWS_REGION` and `AWS_ACCOUNT_ID`, with Step Functions Local's defaults.
+    pub fn from_env() -> Self {
+        let default = Identity::default();
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        Identity {
+            region: var("AWS_REGION").unwrap_or(default.region),
+            account: var("AWS_ACCOUNT_ID").unwrap_or(default.account),
+        }
+    }
+
+    pub fn state_machine_arn(&self, machine: &str) -> String {
+        format!(
+            "arn:aws:states:{}:{}:stateMachine:{machine}",
+            self.region, self.account
+        )
+    }
+
+    pub fn execution_arn(&self, machine: &str, execution: &str) -> String {
+        format!(
+            "arn:aws:states:{}:{}:execution:{machine}:{execution}",
+            self.region, self.account
+        )
+    }
+
+    pub fn function_arn(&self, function: &str, qualifier: Option<&str>) -> String {
+        let base = format!(
+            "arn:aws:lambda:{}:{}:function:{function}",
+            self.region, self.account
+        );
+        match qualifier {
+            Some(q) => format!("{base}:{q}"),
+            None => base,
+        }
+    }
+
+    pub fn role_arn(&self) -> String {
+        format!("arn:aws:iam::{}:role/faastlane-execution", self.account)
+    }
+}
+
+/// Facts about one execution that every state's context object repeats.
+#[derive(Debug)]
+pub struct ExecutionInfo {
+    pub arn: String,
+    pub name: String,
+    pub start_time: String,
+    pub input: Arc<Json>,
+    pub role_arn: String,
+    pub state_machine_arn: String,
+    pub state_machine_name: String,
+}
+
+/// Formats a time the way Step Functions prints timestamps (`2024-01-02T03:04:05.678Z`).
+pub fn timestamp(t: SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(t)
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+/// The `Map.Item` part of the context inside a Map state's `ItemSelector`.
+#[derive(Clone, Copy, Debug)]
+pub struct MapItem<'a> {
+    pub index: usize,
+    pub value: &'a Value,
+}
+
+/// Builds `$$` for one state.
+pub fn context_object(
+    exec: &ExecutionInfo,
+    state_name: &str,
+    entered_time: &str,
+    retry_count: u32,
+    map_item: Option<MapItem<'_>>,
+) -> Value {
+    let mut execution = IndexMap::new();
+    execution.insert(
+        "Id".to_string(),
+        Value::Json(Json::String(exec.arn.clone())),
+    );
+    execution.insert(
+        "Input".to_string(),
+        Value::Foreign(Arc::new(SharedJson(exec.input.clone()))),
+    );
+    execution.insert(
+        "Name".to_string(),
+        Value::Json(Json::String(exec.name.clone())),
+    );
+    execution.insert(
+        "RoleArn".to_string(),
+        Value::Json(Json::String(exec.role_arn.clone())),
+    );
+    execution.insert(
+        "StartTime".to_string(),
+        Value::Json(Json::String(exec.start_time.clone())),
+    );
+    execution.insert("RedriveCount".to_string(), Value::Json(json!(0)));
+    let mut ctx = IndexMap::new();
+    ctx.insert("Execution".to_string(), Value::Object(execution));
+    ctx.insert(
+        "State".to_string(),
+        Value::Json(
+            json!({"EnteredTime": entered_time, "Name": state_name, "RetryCount": retry_count}),
+        ),
+    );
+    ctx.insert(
+        "StateMachine".to_string(),
+        Value::Json(json!({"Id": exec.state_machine_arn, "Name": exec.state_machine_name})),
+    );
+    if let Some(item) = map_item {
+        let mut it = IndexMap::new();
+        it.insert("Index".to_string(), Value::Json(json!(item.index)));
+        it.insert("Value".to_string(), item.value.clone());
+        let mut map = IndexMap::new();
+        map.insert("Item".to_string(), Value::Object(it));
+        ctx.insert("Map".to_string(), Value::Object(map));
+    }
+    Value::Object(ctx)
+}
+
+/// Immutable JSON shared by reference: the execution input appears in every state's context
+/// without being copied.
+#[derive(Debug)]
+pub struct SharedJson(pub Arc<Json>);
+
+impl Foreign for SharedJson {
+    fn kind(&self) -> Kind {
+        asl::value::json_kind(&self.0)
+    }
+
+    fn get(&self, key: &str) -> Option<Value> {
+        self.0.as_object()?.get(key).cloned().map(Value::Json)
+    }
+
+    fn index(&self, index: usize) -> Option<Value> {
+        self.0.as_array()?.get(index).cloned().map(Value::Json)
+    }
+
+    fn len(&self) -> Option<usize> {
+        match &*self.0 {
+            Json::Array(a) => Some(a.len()),
+            Json::Object(m) => Some(m.len()),
+            _ => None,
+        }
+    }
+
+    fn keys(&self) -> Vec<String> {
+        self.0
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn to_json(&self) -> Result<Json, ForeignError> {
+        Ok((*self.0).clone())
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}

@@ -1,0 +1,924 @@
+//! The interpreter: one state at a time, input and output processing in AWS's order.
+//!
+//! For a Task, Step Functions applies InputPath, Parameters, runs the task, then
+//! ResultSelector, ResultPath (into the state's *raw* input) and OutputPath. Values move from
+//! one step to the next; the raw input is kept (cloned) only when ResultPath, Retry or Catch
+//! will need it again, so a plain Task-to-Task hand-off moves a pointer.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use asl::choice::ChoiceRule;
+use asl::model::{
+    Catcher, ChoiceState, FailState, Invocation, Jitter, NumberOrPath, PassState, Retrier, State,
+    StateKind, StateMachine, StringOrPath, TaskState, Transition, WaitState,
+};
+use asl::path::Root;
+use asl::template::TemplateError;
+use asl::{Path, Scope, StatesError, Template, Value, names};
+use indexmap::IndexMap;
+use serde_json::{Value as Json, json};
+
+use crate::context::{ExecutionInfo, MapItem, context_object, timestamp};
+use crate::engine::Engine;
+use crate::runtime::{Call, CancelToken};
+use crate::trace::{Lane, StateRecord, Trace};
+
+/// One running execution.
+pub(crate) struct Exec<'e> {
+    pub engine: &'e Engine,
+    pub info: ExecutionInfo,
+    pub trace: Trace,
+    /// The state machine's own `TimeoutSeconds`.
+    pub deadline: Option<Instant>,
+    /// A counter shaped like the execution history's event ids, for error causes.
+    pub events: AtomicU64,
+}
+
+/// Where in the workflow the interpreter is: nested machines get their own frame.
+pub(crate) struct Frame<'a> {
+    pub cancel: &'a CancelToken,
+    /// State path prefix for the trace (`Fan out/0/`).
+    pub prefix: String,
+}
+
+impl Frame<'_> {
+    fn lane(&self) -> Lane {
+        if std::thread::current().name() == Some(crate::branches::BRANCH_THREAD_NAME) {
+            Lane::Thread
+        } else {
+            Lane::Inline
+        }
+    }
+}
+
+/// Where a state leads.
+enum Step<'m> {
+    Next(&'m str),
+    End,
+}
+
+/// Facts about one state's run.
+struct Entered {
+    at: Instant,
+    time: String,
+    event_id: u64,
+    attempts: Cell<u32>,
+}
+
+/// The error name Step Functions uses for a cancelled branch; never surfaces to users
+/// because the sibling's error wins.
+const CANCELLED: &str = "States.Cancelled";
+
+impl Exec<'_> {
+    pub fn run_machine(
+        &self,
+        machine: &StateMachine,
+        input: Value,
+        frame: &Frame<'_>,
+    ) -> Result<Value, StatesError> {
+        let mut name = machine.start_at.as_str();
+        let mut data = input;
+        loop {
+            if frame.cancel.is_cancelled() {
+                return Err(StatesError::new(CANCELLED, "a sibling branch failed"));
+            }
+            self.check_execution_deadline()?;
+            let state = machine
+                .state(name)
+                .ok_or_else(|| StatesError::runtime(format!("no state named '{name}'")))?;
+            let entered = self.enter();
+            let result = self.run_state(state, data, frame, &entered);
+            if self.trace.enabled() {
+                let now = self.engine.clock.instant();
+                self.trace.record_state(StateRecord {
+                    state: format!("{}{}", frame.prefix, state.name),
+                    kind: state.kind.type_name(),
+                    lane: frame.lane(),
+                    start_us: self.trace.offset_us(entered.at),
+                    end_us: self.trace.offset_us(now),
+                    attempts: entered.attempts.get().max(1),
+                    error: result.as_ref().err().map(|e| e.error.clone()),
+                });
+            }
+            let (step, output) = result?;
+            self.events.fetch_add(1, Ordering::Relaxed);
+            match step {
+                Step::Next(next) => {
+                    name = next;
+                    data = output;
+                }
+                Step::End => return Ok(output),
+            }
+        }
+    }
+
+    fn enter(&self) -> Entered {
+        Entered {
+            at: self.engine.clock.instant(),
+            time: timestamp(self.engine.clock.now()),
+            event_id: self.events.fetch_add(1, Ordering::Relaxed) + 1,
+            attempts: Cell::new(0),
+        }
+    }
+
+    fn check_execution_deadline(&self) -> Result<(), StatesError> {
+        match self.deadline {
+            Some(d) if self.engine.clock.instant() >= d => Err(execution_timeout()),
+            _ => Ok(()),
+        }
+    }
+
+    fn execution_timed_out(&self) -> bool {
+        self.deadline
+            .is_some_and(|d| self.engine.clock.instant() >= d)
+    }
+
+    fn run_state<'m>(
+        &self,
+        state: &'m State,
+        raw: Value,
+        frame: &Frame<'_>,
+        entered: &Entered,
+    ) -> Result<(Step<'m>, Value), StatesError> {
+        match &state.kind {
+            StateKind::Pass(pass) => {
+                entered.attempts.set(1);
+                let out = self.run_pass(state, pass, raw, entered)?;
+                Ok((transition(state), out))
+            }
+            StateKind::Task(task) => self.with_retry(
+                state,
+                &task.retry,
+                &task.catch,
+                raw,
+                frame,
+                entered,
+                |raw, retries| self.task_attempt(state, task, raw, frame, entered, retries),
+            ),
+            StateKind::Parallel(par) => self.with_retry(
+                state,
+                &par.retry,
+                &par.catch,
+                raw,
+                frame,
+                entered,
+                |raw, retries| self.parallel_attempt(state, par, raw, frame, entered, retries),
+            ),
+            StateKind::Map(map) => self.with_retry(
+                state,
+                &map.retry,
+                &map.catch,
+                raw,
+                frame,
+                entered,
+                |raw, retries| self.map_attempt(state, map, raw, frame, entered, retries),
+            ),
+            StateKind::Choice(choice) => {
+                entered.attempts.set(1);
+                self.run_choice(state, choice, raw, entered)
+            }
+            StateKind::Wait(wait) => {
+                entered.attempts.set(1);
+                let out = self.run_wait(state, wait, raw, frame, entered)?;
+                Ok((transition(state), out))
+            }
+            StateKind::Succeed => {
+                entered.attempts.set(1);
+                let ctx = self.context(state, entered, 0, None);
+                let effective = self.apply_input_path(state, raw, &ctx)?;
+                Ok((Step::End, self.apply_output_path(state, effective, &ctx)?))
+            }
+            StateKind::Fail(fail) => {
+                entered.attempts.set(1);
+                Err(self.fail_error(state, fail, &raw, entered))
+            }
+        }
+    }
+
+    fn context(
+        &self,
+        state: &State,
+        entered: &Entered,
+        retries: u32,
+        item: Option<MapItem<'_>>,
+    ) -> Value {
+        context_object(&self.info, &state.name, &entered.time, retries, item)
+    }
+
+    // ---------------------------------------------------------------- input and output
+
+    fn apply_input_path(
+        &self,
+        state: &State,
+        raw: Value,
+        ctx: &Value,
+    ) -> Result<Value, StatesError> {
+        select_path(state.input_path.as_ref(), raw, ctx)
+    }
+
+    fn apply_output_path(
+        &self,
+        state: &State,
+        out: Value,
+        ctx: &Value,
+    ) -> Result<Value, StatesError> {
+        select_path(state.output_path.as_ref(), out, ctx)
+    }
+
+    fn apply_result_path(
+        &self,
+        state: &State,
+        raw: Option<Value>,
+        result: Value,
+    ) -> Result<Value, StatesError> {
+        place_result(state.result_path.as_ref(), raw, result)
+    }
+
+    /// Evaluates Parameters, ResultSelector or ItemSelector.
+    fn eval_template(
+        &self,
+        state: &State,
+        template: &Template,
+        input: &Value,
+        ctx: &Value,
+        entered: &Entered,
+    ) -> Result<Value, StatesError> {
+        template.evaluate(Scope { input, context: ctx }).map_err(|e| match e {
+            TemplateError::Path { .. } => StatesError::runtime(format!(
+                "An error occurred while executing the state '{}' (entered at the event id #{}). {}",
+                state.name, entered.event_id, e
+            )),
+            TemplateError::Intrinsic(err) => err,
+        })
+    }
+
+    /// Whether ResultPath will need the raw input after the task ran.
+    fn needs_raw_after(state: &State) -> bool {
+        !matches!(&state.result_path, Some(p) if p.is_root())
+    }
+
+    // ---------------------------------------------------------------- Retry and Catch
+
+    #[allow(clippy::too_many_arguments)]
+    fn with_retry<'m>(
+        &self,
+        state: &'m State,
+        retriers: &[Retrier],
+        catchers: &'m [Catcher],
+        raw: Value,
+        frame: &Frame<'_>,
+        entered: &Entered,
+        mut attempt: impl FnMut(Value, u32) -> Result<Value, StatesError>,
+    ) -> Result<(Step<'m>, Value), StatesError> {
+        // Keep the raw input only when a retry or a catcher may need it again.
+        let keep = !retriers.is_empty() || !catchers.is_empty();
+        let mut raw = Some(raw);
+        let mut used = vec![0u64; retriers.len()];
+        let mut retries = 0u32;
+        loop {
+            entered.attempts.set(retries + 1);
+            let input = if keep {
+                raw.clone().unwrap_or_default()
+            } else {
+                raw.take().unwrap_or_default()
+            };
+            let err = match attempt(input, retries) {
+                Ok(out) => return Ok((transition(state), out)),
+                Err(err) => err,
+            };
+            if err.is_terminal()
+                || err.error == CANCELLED
+                || frame.cancel.is_cancelled()
+                || self.execution_timed_out()
+            {
+                return Err(if self.execution_timed_out() {
+                    execution_timeout()
+                } else {
+                    err
+                });
+            }
+            if let Some(i) = retriers
+                .iter()
+                .position(|r| matches_any(&err, &r.error_equals))
+            {
+                let retrier = &retriers[i];
+                if used[i] < retrier.max_attempts {
+                    let delay = backoff(retrier, used[i]);
+                    used[i] += 1;
+                    retries += 1;
+                    let delay = self.clamp_to_deadline(delay);
+                    self.engine.clock.sleep(delay, frame.cancel);
+                    continue;
+                }
+            }
+            if let Some(catcher) = catchers.iter().find(|c| matches_any(&err, &c.error_equals)) {
+                let error_output = Value::Json(json!({"Error": err.error, "Cause": err.cause}));
+                let out = place_result(catcher.result_path.as_ref(), raw.take(), error_output)?;
+                return Ok((Step::Next(&catcher.next), out));
+            }
+            return Err(err);
+        }
+    }
+
+    fn clamp_to_deadline(&self, delay: Duration) -> Duration {
+        match self.deadline {
+            Some(d) => delay.min(d.saturating_duration_since(self.engine.clock.instant())),
+            None => delay,
+        }
+    }
+
+    // ---------------------------------------------------------------- states
+
+    fn run_pass(
+        &self,
+        state: &State,
+        pass: &PassState,
+        raw: Value,
+        entered: &Entered,
+    ) -> Result<Value, StatesError> {
+        let ctx = self.context(state, entered, 0, None);
+        let raw_copy = Self::needs_raw_after(state).then(|| raw.clone());
+        let effective = self.apply_input_path(state, raw, &ctx)?;
+        let effective = match &state.parameters {
+            Some(t) => self.eval_template(state, t, &effective, &ctx, entered)?,
+            None => effective,
+        };
+        let result = match &pass.result {
+            Some(r) => Value::Json(r.clone()),
+            None => effective,
+        };
+        let out = self.apply_result_path(state, raw_copy, result)?;
+        self.apply_output_path(state, out, &ctx)
+    }
+
+    fn task_attempt(
+        &self,
+        state: &State,
+        task: &TaskState,
+        raw: Value,
+        frame: &Frame<'_>,
+        entered: &Entered,
+        retries: u32,
+    ) -> Result<Value, StatesError> {
+        let ctx = self.context(state, entered, retries, None);
+        let raw_copy = Self::needs_raw_after(state).then(|| raw.clone());
+        let effective = self.apply_input_path(state, raw, &ctx)?;
+        let timeout = match &task.timeout {
+            None => None,
+            Some(t) => Some(self.read_seconds(t, &effective, &ctx, "TimeoutSecondsPath")?),
+        };
+        let effective = match &state.parameters {
+            Some(t) => self.eval_template(state, t, &effective, &ctx, entered)?,
+            None => effective,
+        };
+        let identity = &self.engine.options.identity;
+        let (function, qualifier, event, lambda_invoke) = match &task.resource.invocation {
+            Invocation::Direct {
+                function,
+                qualifier,
+            } => (function.clone(), qualifier.clone(), effective, false),
+            Invocation::LambdaInvoke => {
+                let name = effective
+                    .get("FunctionName")
+                    .and_then(|v| v.scalar())
+                    .and_then(|j| j.as_str().map(str::to_string));
+                let Some(name) = name else {
+                    return Err(StatesError::runtime(format!(
+                        "state '{}': arn:aws:states:::lambda:invoke needs a string FunctionName in its Parameters",
+                        state.name
+                    )));
+                };
+                let (function, qualifier) = parse_function_name(&name);
+                let payload = effective.get("Payload").unwrap_or_else(Value::empty_object);
+                (function, qualifier, payload, true)
+            }
+        };
+        let invoked_arn = identity.function_arn(&function, qualifier.as_deref());
+        let started = self.engine.clock.instant();
+        let task_deadline = timeout.map(|s| started + Duration::from_secs(s));
+        let deadline = match (task_deadline, self.deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let call = Call {
+            function: &function,
+            qualifier: qualifier.as_deref(),
+            invoked_function_arn: &invoked_arn,
+            state_name: &state.name,
+            request_id: &request_id,
+            execution_arn: &self.info.arn,
+            deadline,
+            cancel: frame.cancel,
+            log: self.engine.options.log.as_ref(),
+        };
+        self.events.fetch_add(3, Ordering::Relaxed);
+        let result = self.engine.runtime.invoke(&call, event);
+        if let Some(d) = task_deadline
+            && self.engine.clock.instant() >= d
+        {
+            return Err(StatesError::new(names::TIMEOUT, ""));
+        }
+        let result = result.map_err(|f| f.into_states_error())?;
+        let result = if lambda_invoke {
+            lambda_invoke_response(
+                result,
+                qualifier.as_deref(),
+                &request_id,
+                self.engine.clock.now(),
+            )
+        } else {
+            result
+        };
+        let result = match &state.result_selector {
+            Some(t) => self.eval_template(state, t, &result, &ctx, entered)?,
+            None => result,
+        };
+        let out = self.apply_result_path(state, raw_copy, result)?;
+        self.apply_output_path(state, out, &ctx)
+    }
+
+    fn parallel_attempt(
+        &self,
+        state: &State,
+        par: &asl::model::ParallelState,
+        raw: Value,
+        frame: &Frame<'_>,
+        entered: &Entered,
+        retries: u32,
+    ) -> Result<Value, StatesError> {
+        let ctx = self.context(state, entered, retries, None);
+        let raw_copy = Self::needs_raw_after(state).then(|| raw.clone());
+        let effective = self.apply_input_path(state, raw, &ctx)?;
+        let effective = match &state.parameters {
+            Some(t) => self.eval_template(state, t, &effective, &ctx, entered)?,
+            None => effective,
+        };
+        let inputs: Vec<Value> = vec![effective; par.branches.len()];
+        let results =
+            crate::branches::run_branches(self, state, frame, inputs, 0, true, |i, input, f| {
+                self.run_machine(&par.branches[i], input, f)
+            })?;
+        let result = Value::from_elements(results);
+        let result = match &state.result_selector {
+            Some(t) => self.eval_template(state, t, &result, &ctx, entered)?,
+            None => result,
+        };
+        let out = self.apply_result_path(state, raw_copy, result)?;
+        self.apply_output_path(state, out, &ctx)
+    }
+
+    fn map_attempt(
+        &self,
+        state: &State,
+        map: &asl::model::MapState,
+        raw: Value,
+        frame: &Frame<'_>,
+        entered: &Entered,
+        retries: u32,
+    ) -> Result<Value, StatesError> {
+        let ctx = self.context(state, entered, retries, None);
+        let raw_copy = Self::needs_raw_after(state).then(|| raw.clone());
+        let effective = self.apply_input_path(state, raw, &ctx)?;
+        let items = match map.items_path.root() {
+            Root::Context => map.items_path.select(&ctx),
+            Root::Input => map.items_path.select(&effective),
+        }
+        .map_err(|e| StatesError::runtime(e.to_string()))?;
+        let kind = items.kind();
+        let Some(items) = items.into_elements() else {
+            return Err(StatesError::runtime(format!(
+                "Invalid path '{}' : the Map state '{}' expected an array of items but found {}",
+                map.items_path,
+                state.name,
+                kind.name()
+            )));
+        };
+        let max_concurrency = usize::try_from(self.read_seconds(
+            &map.max_concurrency,
+            &effective,
+            &ctx,
+            "MaxConcurrencyPath",
+        )?)
+        .unwrap_or(usize::MAX);
+        let mut inputs = Vec::with_capacity(items.len());
+        for (index, item) in items.into_iter().enumerate() {
+            let input = match &map.item_selector {
+                Some(t) => {
+                    let item_ctx = self.context(
+                        state,
+                        entered,
+                        retries,
+                        Some(MapItem {
+                            index,
+                            value: &item,
+                        }),
+                    );
+                    self.eval_template(state, t, &effective, &item_ctx, entered)?
+                }
+                None => item,
+            };
+            inputs.push(input);
+        }
+        let tolerate =
+            map.tolerated_failure_count.is_some() || map.tolerated_failure_percentage.is_some();
+        let total = inputs.len();
+        let results = crate::branches::run_branches_tolerant(
+            self,
+            state,
+            frame,
+            inputs,
+            max_concurrency,
+            !tolerate,
+            |_, input, f| self.run_machine(&map.processor, input, f),
+        )?;
+        let failed = results.iter().filter(|r| r.is_err()).count();
+        if failed > 0 {
+            let over_count = map
+                .tolerated_failure_count
+                .is_none_or(|c| failed as u64 > c);
+            let over_pct = map
+                .tolerated_failure_percentage
+                .is_none_or(|p| (failed as f64) * 100.0 / (total.max(1) as f64) > p);
+            if over_count && over_pct {
+                return Err(StatesError::new(
+                    names::EXCEED_TOLERATED_FAILURE_THRESHOLD,
+                    format!(
+                        "The specified tolerated failure threshold was exceeded: {failed} of {total} items failed"
+                    ),
+                ));
+            }
+        }
+        let results: Vec<Value> = results
+            .into_iter()
+            .map(|r| match r {
+                Ok(v) => v,
+                Err(e) => Value::Json(json!({"Error": e.error, "Cause": e.cause})),
+            })
+            .collect();
+        let result = Value::from_elements(results);
+        let result = match &state.result_selector {
+            Some(t) => self.eval_template(state, t, &result, &ctx, entered)?,
+            None => result,
+        };
+        let out = self.apply_result_path(state, raw_copy, result)?;
+        self.apply_output_path(state, out, &ctx)
+    }
+
+    fn run_choice<'m>(
+        &self,
+        state: &'m State,
+        choice: &'m ChoiceState,
+        raw: Value,
+        entered: &Entered,
+    ) -> Result<(Step<'m>, Value), StatesError> {
+        let ctx = self.context(state, entered, 0, None);
+        let effective = self.apply_input_path(state, raw, &ctx)?;
+        let mut next = None;
+        for branch in &choice.choices {
+            if evaluate_rule(&branch.rule, &effective, &ctx)? {
+                next = Some(branch.next.as_str());
+                break;
+            }
+        }
+        let next = match (next, &choice.default) {
+            (Some(n), _) => n,
+            (None, Some(d)) => d.as_str(),
+            (None, None) => {
+                return Err(StatesError::new(
+                    names::NO_CHOICE_MATCHED,
+                    format!("No Matches! (state '{}' has no Default)", state.name),
+                ));
+            }
+        };
+        let out = self.apply_output_path(state, effective, &ctx)?;
+        Ok((Step::Next(next), out))
+    }
+
+    fn run_wait(
+        &self,
+        state: &State,
+        wait: &WaitState,
+        raw: Value,
+        frame: &Frame<'_>,
+        entered: &Entered,
+    ) -> Result<Value, StatesError> {
+        let ctx = self.context(state, entered, 0, None);
+        let effective = self.apply_input_path(state, raw, &ctx)?;
+        let duration = match wait {
+            WaitState::Seconds(s) => Duration::from_secs(*s),
+            WaitState::SecondsPath(p) => Duration::from_secs(self.read_seconds(
+                &NumberOrPath::Path(p.clone()),
+                &effective,
+                &ctx,
+                "SecondsPath",
+            )?),
+            WaitState::Timestamp(ts) => self.until(ts)?,
+            WaitState::TimestampPath(p) => {
+                let v = resolve(p, &effective, &ctx)
+                    .map_err(|e| StatesError::runtime(e.to_string()))?;
+                let ts = v.scalar().and_then(|j| j.as_str().map(str::to_string)).ok_or_else(|| {
+                    StatesError::runtime(format!(
+                        "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {}",
+                        p
+                    ))
+                })?;
+                self.until(&ts)?
+            }
+        };
+        let clamped = self.clamp_to_deadline(duration);
+        self.engine.clock.sleep(clamped, frame.cancel);
+        if clamped < duration {
+            return Err(execution_timeout());
+        }
+        self.apply_output_path(state, effective, &ctx)
+    }
+
+    fn until(&self, ts: &str) -> Result<Duration, StatesError> {
+        let at = chrono::DateTime::parse_from_rfc3339(ts).map_err(|_| {
+            StatesError::runtime(format!(
+                "'{ts}' is not a valid ISO-8601 extended offset date-time"
+            ))
+        })?;
+        let now = chrono::DateTime::<chrono::Utc>::from(self.engine.clock.now());
+        Ok((at.with_timezone(&chrono::Utc) - now)
+            .to_std()
+            .unwrap_or(Duration::ZERO))
+    }
+
+    fn fail_error(
+        &self,
+        state: &State,
+        fail: &FailState,
+        raw: &Value,
+        entered: &Entered,
+    ) -> StatesError {
+        let ctx = self.context(state, entered, 0, None);
+        let text = |field: &Option<StringOrPath>, name: &str| -> Result<String, StatesError> {
+            match field {
+                None => Ok(String::new()),
+                Some(StringOrPath::Literal(s)) => Ok(s.clone()),
+                Some(StringOrPath::Path(p)) => {
+                    let v =
+                        resolve(p, raw, &ctx).map_err(|e| StatesError::runtime(e.to_string()))?;
+                    v.scalar()
+                        .and_then(|j| j.as_str().map(str::to_string))
+                        .ok_or_else(|| {
+                            StatesError::runtime(format!(
+                                "The {name} field of state '{}' must resolve to a string",
+                                state.name
+                            ))
+                        })
+                }
+                Some(StringOrPath::Intrinsic(call)) => {
+                    let v = call.evaluate(Scope {
+                        input: raw,
+                        context: &ctx,
+                    })?;
+                    v.scalar()
+                        .and_then(|j| j.as_str().map(str::to_string))
+                        .ok_or_else(|| {
+                            StatesError::runtime(format!(
+                                "The {name} field of state '{}' must resolve to a string",
+                                state.name
+                            ))
+                        })
+                }
+            }
+        };
+        let error = match text(&fail.error, "ErrorPath") {
+            Ok(e) => e,
+            Err(e) => return e,
+        };
+        match text(&fail.cause, "CausePath") {
+            Ok(cause) => StatesError::new(error, cause),
+            Err(e) => e,
+        }
+    }
+
+    /// Reads a `...Seconds`/`MaxConcurrency` value, literal or from a path.
+    fn read_seconds(
+        &self,
+        v: &NumberOrPath,
+        effective: &Value,
+        ctx: &Value,
+        field: &str,
+    ) -> Result<u64, StatesError> {
+        match v {
+            NumberOrPath::Literal(n) => Ok(*n),
+            NumberOrPath::Path(p) => {
+                let got =
+                    resolve(p, effective, ctx).map_err(|e| StatesError::runtime(e.to_string()))?;
+                got.scalar().and_then(|j| j.as_u64()).ok_or_else(|| {
+                    StatesError::runtime(format!(
+                        "The {field} '{p}' must reference a non-negative integer, but found {}",
+                        asl::path::describe(&got)
+                    ))
+                })
+            }
+        }
+    }
+}
+
+pub(crate) fn evaluate_rule(
+    rule: &ChoiceRule,
+    input: &Value,
+    ctx: &Value,
+) -> Result<bool, StatesError> {
+    rule.evaluate(Scope {
+        input,
+        context: ctx,
+    })
+}
+
+fn resolve(path: &Path, input: &Value, ctx: &Value) -> Result<Value, asl::path::PathError> {
+    path.resolve(Scope {
+        input,
+        context: ctx,
+    })
+}
+
+fn select_path(path: Option<&Path>, value: Value, ctx: &Value) -> Result<Value, StatesError> {
+    let result = match path {
+        None => return Ok(Value::empty_object()),
+        Some(p) if p.is_root() && p.root() == Root::Input => return Ok(value),
+        Some(p) if p.root() == Root::Context => p.select(ctx),
+        Some(p) => p.select_owned(value),
+    };
+    result.map_err(|e| StatesError::runtime(e.to_string()))
+}
+
+fn place_result(
+    path: Option<&Path>,
+    raw: Option<Value>,
+    result: Value,
+) -> Result<Value, StatesError> {
+    match path {
+        None => Ok(raw.unwrap_or_default()),
+        Some(p) if p.is_root() => Ok(result),
+        Some(p) => p
+            .insert(raw.unwrap_or_default(), result)
+            .map_err(|e| StatesError::new(names::RESULT_PATH_MATCH_FAILURE, e.to_string())),
+    }
+}
+
+fn transition(state: &State) -> Step<'_> {
+    match &state.transition {
+        Transition::Next(n) => Step::Next(n),
+        Transition::End | Transition::None => Step::End,
+    }
+}
+
+fn matches_any(err: &StatesError, patterns: &[String]) -> bool {
+    patterns.iter().any(|p| err.matches(p))
+}
+
+fn execution_timeout() -> StatesError {
+    StatesError::new(
+        names::TIMEOUT,
+        "The execution timed out (state machine TimeoutSeconds)",
+    )
+}
+
+/// The wait before retry number `n` (0-based) of a retrier.
+fn backoff(retrier: &Retrier, n: u64) -> Duration {
+    let exp = i32::try_from(n).unwrap_or(i32::MAX);
+    let mut secs = retrier.interval_seconds as f64 * retrier.backoff_rate.powi(exp);
+    if let Some(max) = retrier.max_delay_seconds {
+        secs = secs.min(max as f64);
+    }
+    if retrier.jitter == Jitter::Full {
+        secs *= rand::random::<f64>();
+    }
+    Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)
+}
+
+/// Splits a Lambda FunctionName (`name`, `name:alias`, `ACCOUNT:function:name[:q]`, a full
+/// ARN) into the function and its qualifier.
+pub(crate) fn parse_function_name(raw: &str) -> (String, Option<String>) {
+    let parts: Vec<&str> = raw.split(':').collect();
+    let after_function = parts
+        .iter()
+        .position(|p| *p == "function")
+        .map(|i| &parts[i + 1..]);
+    let rest: &[&str] = match after_function {
+        Some(rest) => rest,
+        None => &parts,
+    };
+    match rest {
+        [name] => (name.to_string(), None),
+        [name, qualifier, ..] => (name.to_string(), Some(qualifier.to_string())),
+        [] => (raw.to_string(), None),
+    }
+}
+
+/// The result `arn:aws:states:::lambda:invoke` gives: Lambda's Invoke response.
+fn lambda_invoke_response(
+    payload: Value,
+    qualifier: Option<&str>,
+    request_id: &str,
+    now: std::time::SystemTime,
+) -> Value {
+    let version = qualifier.unwrap_or("$LATEST");
+    let date = chrono::DateTime::<chrono::Utc>::from(now)
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
+    let headers = json!({
+        "Connection": "keep-alive",
+        "Content-Type": "application/json",
+        "Date": date,
+        "X-Amz-Executed-Version": version,
+        "x-amzn-RequestId": request_id,
+    });
+    let all_headers: serde_json::Map<String, Json> = headers
+        .as_object()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), json!([v]))).collect())
+        .unwrap_or_default();
+    let mut out = IndexMap::new();
+    out.insert("ExecutedVersion".to_string(), Value::Json(json!(version)));
+    out.insert("Payload".to_string(), payload);
+    out.insert(
+        "SdkHttpMetadata".to_string(),
+        Value::Json(
+            json!({"AllHttpHeaders": all_headers, "HttpHeaders": headers, "HttpStatusCode": 200}),
+        ),
+    );
+    out.insert(
+        "SdkResponseMetadata".to_string(),
+        Value::Json(json!({"RequestId": request_id})),
+    );
+    out.insert("StatusCode".to_string(), Value::Json(json!(200)));
+    Value::from_fields(out)
+}
+
+/// Every Task's function, with the state path naming it, for [`Engine::prepare`].
+pub(crate) fn task_functions(machine: &StateMachine) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    collect_functions(machine, "", &mut out);
+    out
+}
+
+fn collect_functions(machine: &StateMachine, prefix: &str, out: &mut Vec<(String, String)>) {
+    for state in machine.states.values() {
+        let path = format!("{prefix}{}", state.name);
+        match &state.kind {
+            StateKind::Task(task) => match &task.resource.invocation {
+                Invocation::Direct { function, .. } => out.push((path, function.clone())),
+                Invocation::LambdaInvoke => {
+                    if let Some(Template::Object(fields)) = &state.parameters
+                        && let Some((_, Template::Literal(Json::String(name)))) =
+                            fields.iter().find(|(k, _)| k == "FunctionName")
+                    {
+                        out.push((path, parse_function_name(name).0));
+                    }
+                }
+            },
+            StateKind::Parallel(par) => {
+                for (i, branch) in par.branches.iter().enumerate() {
+                    collect_functions(branch, &format!("{path}/{i}/"), out);
+                }
+            }
+            StateKind::Map(map) => collect_functions(&map.processor, &format!("{path}/"), out),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn function_names_in_every_spelling() {
+        assert_eq!(parse_function_name("resize"), ("resize".into(), None));
+        assert_eq!(
+            parse_function_name("resize:prod"),
+            ("resize".into(), Some("prod".into()))
+        );
+        assert_eq!(
+            parse_function_name("123456789012:function:resize"),
+            ("resize".into(), None)
+        );
+        assert_eq!(
+            parse_function_name("arn:aws:lambda:us-east-1:123456789012:function:resize:7"),
+            ("resize".into(), Some("7".into()))
+        );
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let r = Retrier {
+            error_equals: vec![],
+            interval_seconds: 2,
+            max_attempts: 5,
+            backoff_rate: 3.0,
+            max_delay_seconds: Some(10),
+            jitter: Jitter::None,
+        };
+        assert_eq!(backoff(&r, 0), Duration::from_secs(2));
+        assert_eq!(backoff(&r, 1), Duration::from_secs(6));
+        assert_eq!(backoff(&r, 2), Duration::from_secs(10));
+    }
+}

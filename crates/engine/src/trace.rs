@@ -1,0 +1,110 @@
+//! The execution trace: what ran where and when.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+/// Where a piece of the workflow ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lane {
+    /// On the thread that reached it.
+    Inline,
+    /// On another thread of this process.
+    Thread,
+}
+
+/// One state's run.
+#[derive(Clone, Debug, Serialize)]
+pub struct StateRecord {
+    /// The state's path through nested machines (`Fan out/1/Audit`, `Each/7/Score`).
+    pub state: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub lane: Lane,
+    /// Microseconds since the execution started.
+    pub start_us: u64,
+    pub end_us: u64,
+    /// Attempts made (1 unless Retry fired).
+    pub attempts: u32,
+    /// The error name when the state failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A lane decision for a Parallel or Map state.
+#[derive(Clone, Debug, Serialize)]
+pub struct LaneDecision {
+    pub state: String,
+    pub branches: usize,
+    pub lane: Lane,
+    pub concurrency: usize,
+    pub reason: String,
+}
+
+/// Collected across the threads of one execution.
+#[derive(Debug)]
+pub struct Trace {
+    origin: Instant,
+    enabled: bool,
+    states: Mutex<Vec<StateRecord>>,
+    lanes: Mutex<Vec<LaneDecision>>,
+}
+
+/// The finished trace.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TraceReport {
+    pub states: Vec<StateRecord>,
+    pub lanes: Vec<LaneDecision>,
+}
+
+impl Trace {
+    pub fn new(origin: Instant, enabled: bool) -> Self {
+        Trace {
+            origin,
+            enabled,
+            states: Mutex::default(),
+            lanes: Mutex::default(),
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    pub fn offset_us(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.origin).as_micros()).unwrap_or(u64::MAX)
+    }
+
+    pub fn record_state(&self, record: StateRecord) {
+        if self.enabled {
+            self.states
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(record);
+        }
+    }
+
+    pub fn record_lane(&self, decision: LaneDecision) {
+        if self.enabled {
+            self.lanes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(decision);
+        }
+    }
+
+    pub fn finish(self) -> TraceReport {
+        let mut states = self.states.into_inner().unwrap_or_else(|p| p.into_inner());
+        states.sort_by_key(|r| (r.start_us, r.end_us));
+        TraceReport {
+            states,
+            lanes: self.lanes.into_inner().unwrap_or_else(|p| p.into_inner()),
+        }
+    }
+
+    pub fn elapsed(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.origin)
+    }
+}

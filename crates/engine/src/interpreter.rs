@@ -85,6 +85,7 @@ impl Exec<'_> {
                 return Err(StatesError::new(CANCELLED, "a sibling branch failed"));
             }
             self.check_execution_deadline()?;
+            self.check_history_limit()?;
             let state = machine
                 .state(name)
                 .ok_or_else(|| StatesError::runtime(format!("no state named '{name}'")))?;
@@ -126,6 +127,17 @@ impl Exec<'_> {
     fn check_execution_deadline(&self) -> Result<(), StatesError> {
         match self.deadline {
             Some(d) if self.engine.clock.instant() >= d => Err(execution_timeout()),
+            _ => Ok(()),
+        }
+    }
+
+    fn check_history_limit(&self) -> Result<(), StatesError> {
+        match self.engine.options.max_events {
+            Some(max) if self.events.load(Ordering::Relaxed) > max => {
+                Err(StatesError::runtime(format!(
+                    "The execution reached the maximum number of history events ({max}); a state machine that loops must end"
+                )))
+            }
             _ => Ok(()),
         }
     }
@@ -397,7 +409,7 @@ impl Exec<'_> {
         };
         let invoked_arn = identity.function_arn(&function, qualifier.as_deref());
         let started = self.engine.clock.instant();
-        let task_deadline = timeout.map(|s| started + Duration::from_secs(s));
+        let task_deadline = timeout.and_then(|s| started.checked_add(Duration::from_secs(s)));
         let deadline = match (task_deadline, self.deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

@@ -54,6 +54,10 @@ pub enum Transition {
 }
 
 #[derive(Clone, Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "built once per definition and never moved on a hot path; boxing would only add indirection"
+)]
 pub enum StateKind {
     Task(TaskState),
     Pass(PassState),

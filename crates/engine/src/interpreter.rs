@@ -258,7 +258,7 @@ impl Exec<'_> {
         entered: &Entered,
     ) -> Result<Value, StatesError> {
         template.evaluate(Scope { input, context: ctx }).map_err(|e| match e {
-            TemplateError::Path { .. } => StatesError::runtime(format!(
+            TemplateError::Path(_) => StatesError::runtime(format!(
                 "An error occurred while executing the state '{}' (entered at the event id #{}). {}",
                 state.name, entered.event_id, e
             )),

@@ -257,12 +257,17 @@ impl Exec<'_> {
         ctx: &Value,
         entered: &Entered,
     ) -> Result<Value, StatesError> {
-        template.evaluate(Scope { input, context: ctx }).map_err(|e| match e {
-            TemplateError::Path(_) => StatesError::runtime(format!(
+        // Step Functions reports both a `.$` path that names nothing and a failing intrinsic
+        // as `States.Runtime`, naming the state and its history event.
+        template.evaluate(Scope { input, context: ctx }).map_err(|e| {
+            let detail = match e {
+                TemplateError::Path(p) => p.to_string(),
+                TemplateError::Intrinsic(err) => err.cause,
+            };
+            StatesError::runtime(format!(
                 "An error occurred while executing the state '{}' (entered at the event id #{}). {}",
-                state.name, entered.event_id, e
-            )),
-            TemplateError::Intrinsic(err) => err,
+                state.name, entered.event_id, detail
+            ))
         })
     }
 

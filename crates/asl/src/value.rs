@@ -68,6 +68,13 @@ pub trait Foreign: Send + Sync + fmt::Debug {
     fn to_json(&self) -> Result<Json, ForeignError>;
     /// Lets the owning runtime recover its own object.
     fn as_any(&self) -> &dyn Any;
+    /// An independent copy: mutating one must not change the other. The engine asks for one
+    /// when it hands a value to a function while keeping the value itself (for ResultPath,
+    /// Retry, Catch or sibling branches), because Step Functions passes copies. Runtimes
+    /// should share immutable parts (a Python `bytes`) and copy only mutable structure.
+    fn detach(&self) -> Result<Value, ForeignError> {
+        self.to_json().map(Value::Json)
+    }
 }
 
 /// A state's data.
@@ -248,6 +255,25 @@ impl Value {
                 .collect::<Result<_, _>>()
                 .map(Json::Array),
             Value::Foreign(f) => f.to_json(),
+        }
+    }
+
+    /// A copy that shares nothing mutable with `self` (see [`Foreign::detach`]). Plain JSON
+    /// is already independent once cloned, so this costs nothing for it.
+    pub fn detach(self) -> Result<Value, ForeignError> {
+        match self {
+            Value::Json(_) => Ok(self),
+            Value::Object(m) => m
+                .into_iter()
+                .map(|(k, v)| v.detach().map(|v| (k, v)))
+                .collect::<Result<IndexMap<_, _>, _>>()
+                .map(Value::Object),
+            Value::Array(a) => a
+                .into_iter()
+                .map(Value::detach)
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array),
+            Value::Foreign(f) => f.detach(),
         }
     }
 

@@ -271,6 +271,12 @@ impl Exec<'_> {
         })
     }
 
+    /// Whether the engine keeps the raw input while the state's work runs (for ResultPath,
+    /// a retry or a catcher): then what a function receives must be a detached copy.
+    fn retains_raw(state: &State, retriers: &[Retrier], catchers: &[Catcher]) -> bool {
+        Self::needs_raw_after(state) || !retriers.is_empty() || !catchers.is_empty()
+    }
+
     /// Whether ResultPath will need the raw input after the task ran.
     fn needs_raw_after(state: &State) -> bool {
         !matches!(&state.result_path, Some(p) if p.is_root())
@@ -412,6 +418,11 @@ impl Exec<'_> {
                 (function, qualifier, payload, true)
             }
         };
+        let event = if Self::retains_raw(state, &task.retry, &task.catch) {
+            detach(event)?
+        } else {
+            event
+        };
         let invoked_arn = identity.function_arn(&function, qualifier.as_deref());
         let started = self.engine.clock.instant();
         let task_deadline = timeout.and_then(|s| started.checked_add(Duration::from_secs(s)));
@@ -473,7 +484,20 @@ impl Exec<'_> {
             Some(t) => self.eval_template(state, t, &effective, &ctx, entered)?,
             None => effective,
         };
-        let inputs: Vec<Value> = vec![effective; par.branches.len()];
+        // Every branch gets its own copy unless it is the only holder of the input.
+        let n = par.branches.len();
+        let shared = Self::retains_raw(state, &par.retry, &par.catch);
+        let mut inputs = Vec::with_capacity(n);
+        for _ in 1..n {
+            inputs.push(detach(effective.clone())?);
+        }
+        if n > 0 {
+            inputs.push(if shared {
+                detach(effective)?
+            } else {
+                effective
+            });
+        }
         let results =
             crate::branches::run_branches(self, state, frame, inputs, 0, true, |i, input, f| {
                 self.run_machine(&par.branches[i], input, f)
@@ -520,6 +544,9 @@ impl Exec<'_> {
             "MaxConcurrencyPath",
         )?)
         .unwrap_or(usize::MAX);
+        // An ItemSelector can put the same object into every item's input.
+        let detach_items =
+            map.item_selector.is_some() || Self::retains_raw(state, &map.retry, &map.catch);
         let mut inputs = Vec::with_capacity(items.len());
         for (index, item) in items.into_iter().enumerate() {
             let input = match &map.item_selector {
@@ -537,7 +564,7 @@ impl Exec<'_> {
                 }
                 None => item,
             };
-            inputs.push(input);
+            inputs.push(if detach_items { detach(input)? } else { input });
         }
         let tolerated_count = match (
             &map.tolerated_failure_count,
@@ -782,6 +809,15 @@ fn resolve(path: &Path, input: &Value, ctx: &Value) -> Result<Value, asl::path::
     path.resolve(Scope {
         input,
         context: ctx,
+    })
+}
+
+/// An independent copy of a value about to be handed to a function or branch.
+fn detach(value: Value) -> Result<Value, StatesError> {
+    value.detach().map_err(|e| {
+        StatesError::runtime(format!(
+            "could not copy the state's data for the next function: {e}"
+        ))
     })
 }
 

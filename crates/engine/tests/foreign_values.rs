@@ -1,3 +1,8 @@
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers: a poisoned lock should fail the test loudly"
+)]
+
 //! State data that a runtime owns: hand-offs move the object itself, and the engine detaches
 //! (copies) it only where Step Functions' copy semantics would otherwise be broken.
 

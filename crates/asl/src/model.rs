@@ -1,6 +1,6 @@
 //! A validated state machine: the typed form of an ASL definition.
 //!
-//! Built only by [`crate::load`], which checks every rule first, so the engine can trust that
+//! Built only by [`crate::load()`], which checks every rule first, so the engine can trust that
 //! every `Next` names a state, every path parses and every field fits its state type.
 
 use indexmap::IndexMap;
@@ -54,6 +54,10 @@ pub enum Transition {
 }
 
 #[derive(Clone, Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "built once per definition and never moved on a hot path; boxing would only add indirection"
+)]
 pub enum StateKind {
     Task(TaskState),
     Pass(PassState),
@@ -186,7 +190,11 @@ pub struct MapState {
     /// 0 means no limit.
     pub max_concurrency: NumberOrPath,
     pub tolerated_failure_percentage: Option<f64>,
+    /// `ToleratedFailurePercentagePath`: the percentage read from the input.
+    pub tolerated_failure_percentage_path: Option<Path>,
     pub tolerated_failure_count: Option<u64>,
+    /// `ToleratedFailureCountPath`: the count read from the input.
+    pub tolerated_failure_count_path: Option<Path>,
     pub label: Option<String>,
     pub retry: Vec<Retrier>,
     pub catch: Vec<Catcher>,

@@ -26,20 +26,25 @@ pub enum Template {
 /// Why a template could not be evaluated.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum TemplateError {
-    /// A `.$` path named nothing. The caller picks the error name
-    /// (`States.ParameterPathFailure` for Parameters, and so on).
-    #[error(
-        "The JSONPath '{path}' specified for the field '{field}.$' could not be found in the input '{input}'"
-    )]
-    Path {
-        field: String,
-        path: String,
-        input: String,
-        source: PathError,
-    },
+    /// A `.$` path named nothing. The caller picks the error name (Step Functions reports
+    /// `States.Runtime` for Parameters).
+    #[error(transparent)]
+    Path(Box<TemplatePathError>),
     /// An intrinsic function failed (`States.IntrinsicFailure`).
     #[error(transparent)]
     Intrinsic(StatesError),
+}
+
+/// A `.$` field whose path named nothing.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error(
+    "The JSONPath '{path}' specified for the field '{field}.$' could not be found in the input '{input}'"
+)]
+pub struct TemplatePathError {
+    pub field: String,
+    pub path: String,
+    pub input: String,
+    pub source: PathError,
 }
 
 impl Template {
@@ -75,12 +80,12 @@ impl Template {
                     crate::path::Root::Input => scope.input,
                     crate::path::Root::Context => scope.context,
                 };
-                TemplateError::Path {
+                TemplateError::Path(Box::new(TemplatePathError {
                     field: field.to_string(),
                     path: path.as_str().to_string(),
                     input: crate::path::describe(doc),
                     source,
-                }
+                }))
             }),
             Template::Intrinsic(call) => call.evaluate(scope).map_err(TemplateError::Intrinsic),
         }

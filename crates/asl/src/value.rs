@@ -58,6 +58,10 @@ pub trait Foreign: Send + Sync + fmt::Debug {
     fn index(&self, index: usize) -> Option<Value>;
     /// Number of elements of an array or fields of an object.
     fn len(&self) -> Option<usize>;
+    /// Whether this is an empty array or object.
+    fn is_empty(&self) -> bool {
+        self.len() == Some(0)
+    }
     /// Field names of an object, in order; empty for anything else.
     fn keys(&self) -> Vec<String>;
     /// The whole object as JSON (the slow path: the value leaves the process).

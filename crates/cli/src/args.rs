@@ -44,6 +44,9 @@ pub struct RunArgs {
     /// Where Parallel branches and Map iterations run.
     #[arg(long, value_enum, default_value_t = LanesArg::Auto)]
     pub lanes: LanesArg,
+    /// Fail the execution past this many history events, as Step Functions does (0: no limit).
+    #[arg(long, default_value_t = engine::AWS_MAX_HISTORY_EVENTS)]
+    pub max_events: u64,
     /// Pretty-print the output JSON.
     #[arg(long)]
     pub pretty: bool,

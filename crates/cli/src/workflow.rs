@@ -7,8 +7,6 @@ use asl::StateMachine;
 
 /// A definition read from disk.
 pub struct Loaded {
-    /// The directory the workflow's functions live in.
-    pub dir: PathBuf,
     /// The name its ARNs carry: the directory's (or file's) name.
     pub name: String,
     pub definition_path: PathBuf,
@@ -17,7 +15,7 @@ pub struct Loaded {
 
 impl Loaded {
     pub fn read(path: &Path) -> Result<Loaded> {
-        let (dir, definition_path) = if path.is_dir() {
+        let definition_path = if path.is_dir() {
             let def = path.join("workflow.json");
             if !def.is_file() {
                 return Err(anyhow!(
@@ -25,27 +23,20 @@ impl Loaded {
                     path.display()
                 ));
             }
-            (path.to_path_buf(), def)
+            def
         } else if path.is_file() {
-            let dir = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."))
-                .to_path_buf();
-            (dir, path.to_path_buf())
+            path.to_path_buf()
         } else {
             return Err(anyhow!("{}: no such file or directory", path.display()));
         };
         let text = std::fs::read_to_string(&definition_path)
             .with_context(|| format!("reading {}", definition_path.display()))?;
-        let name_source = if path.is_dir() {
+        let name = workflow_name(if path.is_dir() {
             path
         } else {
-            definition_path.as_path()
-        };
-        let name = workflow_name(name_source);
+            &definition_path
+        });
         Ok(Loaded {
-            dir,
             name,
             definition_path,
             text,

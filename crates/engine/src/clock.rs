@@ -30,13 +30,15 @@ impl Clock for SystemClock {
     fn sleep(&self, duration: Duration, cancel: &CancelToken) {
         // Sleep in short slices so a cancelled branch stops waiting promptly.
         const SLICE: Duration = Duration::from_millis(20);
-        let end = Instant::now() + duration;
+        let end = Instant::now().checked_add(duration);
         while !cancel.is_cancelled() {
             let now = Instant::now();
-            if now >= end {
-                break;
-            }
-            std::thread::sleep((end - now).min(SLICE));
+            let left = match end {
+                Some(end) if now >= end => break,
+                Some(end) => end - now,
+                None => SLICE,
+            };
+            std::thread::sleep(left.min(SLICE));
         }
     }
 }
@@ -66,17 +68,23 @@ impl ManualClock {
 
     /// Moves the clock forward.
     pub fn advance(&self, d: Duration) {
-        *self.elapsed.lock().unwrap_or_else(|p| p.into_inner()) += d;
+        let mut elapsed = self.elapsed.lock().unwrap_or_else(|p| p.into_inner());
+        *elapsed = elapsed.saturating_add(d);
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> SystemTime {
-        self.start_wall + self.elapsed()
+        // A fuzzed Wait can ask for centuries: saturate instead of overflowing.
+        self.start_wall
+            .checked_add(self.elapsed())
+            .unwrap_or(self.start_wall + Duration::from_secs(u32::MAX.into()))
     }
 
     fn instant(&self) -> Instant {
-        self.start_instant + self.elapsed()
+        self.start_instant
+            .checked_add(self.elapsed())
+            .unwrap_or(self.start_instant + Duration::from_secs(u32::MAX.into()))
     }
 
     fn sleep(&self, duration: Duration, _cancel: &CancelToken) {

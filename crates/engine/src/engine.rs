@@ -37,7 +37,13 @@ pub struct EngineOptions {
     /// Record a per-state trace.
     pub trace: bool,
     pub log: Arc<dyn LogSink>,
+    /// Fail an execution whose history grows past this many events, as Step Functions does
+    /// at 25,000 (a state machine that loops forever must end). `None`: no limit.
+    pub max_events: Option<u64>,
 }
+
+/// Step Functions' execution history limit.
+pub const AWS_MAX_HISTORY_EVENTS: u64 = 25_000;
 
 impl Default for EngineOptions {
     fn default() -> Self {
@@ -46,6 +52,7 @@ impl Default for EngineOptions {
             lanes: BranchLanes::Inline,
             trace: false,
             log: Arc::new(NoLog),
+            max_events: Some(AWS_MAX_HISTORY_EVENTS),
         }
     }
 }
@@ -174,7 +181,7 @@ impl Engine {
         let deadline = workflow
             .machine
             .timeout_seconds
-            .map(|s| started + Duration::from_secs(s));
+            .and_then(|s| started.checked_add(Duration::from_secs(s)));
         let exec = Exec {
             engine: self,
             info,

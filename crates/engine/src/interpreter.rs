@@ -85,6 +85,7 @@ impl Exec<'_> {
                 return Err(StatesError::new(CANCELLED, "a sibling branch failed"));
             }
             self.check_execution_deadline()?;
+            self.check_history_limit()?;
             let state = machine
                 .state(name)
                 .ok_or_else(|| StatesError::runtime(format!("no state named '{name}'")))?;
@@ -126,6 +127,17 @@ impl Exec<'_> {
     fn check_execution_deadline(&self) -> Result<(), StatesError> {
         match self.deadline {
             Some(d) if self.engine.clock.instant() >= d => Err(execution_timeout()),
+            _ => Ok(()),
+        }
+    }
+
+    fn check_history_limit(&self) -> Result<(), StatesError> {
+        match self.engine.options.max_events {
+            Some(max) if self.events.load(Ordering::Relaxed) > max => {
+                Err(StatesError::runtime(format!(
+                    "The execution reached the maximum number of history events ({max}); a state machine that loops must end"
+                )))
+            }
             _ => Ok(()),
         }
     }
@@ -245,12 +257,17 @@ impl Exec<'_> {
         ctx: &Value,
         entered: &Entered,
     ) -> Result<Value, StatesError> {
-        template.evaluate(Scope { input, context: ctx }).map_err(|e| match e {
-            TemplateError::Path { .. } => StatesError::runtime(format!(
+        // Step Functions reports both a `.$` path that names nothing and a failing intrinsic
+        // as `States.Runtime`, naming the state and its history event.
+        template.evaluate(Scope { input, context: ctx }).map_err(|e| {
+            let detail = match e {
+                TemplateError::Path(p) => p.to_string(),
+                TemplateError::Intrinsic(err) => err.cause,
+            };
+            StatesError::runtime(format!(
                 "An error occurred while executing the state '{}' (entered at the event id #{}). {}",
-                state.name, entered.event_id, e
-            )),
-            TemplateError::Intrinsic(err) => err,
+                state.name, entered.event_id, detail
+            ))
         })
     }
 
@@ -397,7 +414,7 @@ impl Exec<'_> {
         };
         let invoked_arn = identity.function_arn(&function, qualifier.as_deref());
         let started = self.engine.clock.instant();
-        let task_deadline = timeout.map(|s| started + Duration::from_secs(s));
+        let task_deadline = timeout.and_then(|s| started.checked_add(Duration::from_secs(s)));
         let deadline = match (task_deadline, self.deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

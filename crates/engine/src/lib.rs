@@ -21,7 +21,8 @@ pub mod trace;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::Identity;
 pub use engine::{
-    BranchLanes, Engine, EngineOptions, ExecutionOptions, ExecutionResult, PrepareProblem, Workflow,
+    AWS_MAX_HISTORY_EVENTS, BranchLanes, Engine, EngineOptions, ExecutionOptions, ExecutionResult,
+    PrepareProblem, Workflow,
 };
 pub use native::NativeRuntime;
 pub use runtime::{Call, CancelToken, LogSink, NoLog, PrepareError, Runtime, TaskFailure};

@@ -43,6 +43,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         lanes,
         trace: args.trace.is_some(),
         log: Arc::new(StderrLog),
+        max_events: (args.max_events > 0).then_some(args.max_events),
     };
     let engine = Engine::with_options(runtime, options);
     if let Err(problems) = engine.prepare(&workflow) {

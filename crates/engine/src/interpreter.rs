@@ -539,8 +539,40 @@ impl Exec<'_> {
             };
             inputs.push(input);
         }
-        let tolerate =
-            map.tolerated_failure_count.is_some() || map.tolerated_failure_percentage.is_some();
+        let tolerated_count = match (
+            &map.tolerated_failure_count,
+            &map.tolerated_failure_count_path,
+        ) {
+            (Some(n), _) => Some(*n),
+            (None, Some(p)) => Some(self.read_seconds(
+                &NumberOrPath::Path(p.clone()),
+                &effective,
+                &ctx,
+                "ToleratedFailureCountPath",
+            )?),
+            (None, None) => None,
+        };
+        let tolerated_pct = match (
+            &map.tolerated_failure_percentage,
+            &map.tolerated_failure_percentage_path,
+        ) {
+            (Some(n), _) => Some(*n),
+            (None, Some(p)) => {
+                let v = resolve(p, &effective, &ctx)
+                    .map_err(|e| StatesError::runtime(e.to_string()))?;
+                let pct = v
+                    .scalar()
+                    .and_then(|j| j.as_f64())
+                    .filter(|n| (0.0..=100.0).contains(n));
+                Some(pct.ok_or_else(|| {
+                    StatesError::runtime(format!(
+                        "The ToleratedFailurePercentagePath '{p}' must reference a number from 0 to 100"
+                    ))
+                })?)
+            }
+            (None, None) => None,
+        };
+        let tolerate = tolerated_count.is_some() || tolerated_pct.is_some();
         let total = inputs.len();
         let results = crate::branches::run_branches_tolerant(
             self,
@@ -552,21 +584,17 @@ impl Exec<'_> {
             |_, input, f| self.run_machine(&map.processor, input, f),
         )?;
         let failed = results.iter().filter(|r| r.is_err()).count();
-        if failed > 0 {
-            let over_count = map
-                .tolerated_failure_count
-                .is_none_or(|c| failed as u64 > c);
-            let over_pct = map
-                .tolerated_failure_percentage
-                .is_none_or(|p| (failed as f64) * 100.0 / (total.max(1) as f64) > p);
-            if over_count && over_pct {
-                return Err(StatesError::new(
-                    names::EXCEED_TOLERATED_FAILURE_THRESHOLD,
-                    format!(
-                        "The specified tolerated failure threshold was exceeded: {failed} of {total} items failed"
-                    ),
-                ));
-            }
+        // Either threshold, when given, fails the Map once it is exceeded.
+        let over_count = tolerated_count.is_some_and(|c| failed as u64 > c);
+        let over_pct =
+            tolerated_pct.is_some_and(|p| (failed as f64) * 100.0 / (total.max(1) as f64) > p);
+        if failed > 0 && (over_count || over_pct) {
+            return Err(StatesError::new(
+                names::EXCEED_TOLERATED_FAILURE_THRESHOLD,
+                format!(
+                    "The specified tolerated failure threshold was exceeded: {failed} of {total} items failed"
+                ),
+            ));
         }
         let results: Vec<Value> = results
             .into_iter()

@@ -72,6 +72,15 @@ fn functions(clock: Arc<ManualClock>) -> NativeRuntime {
                 .ok_or_else(|| StatesError::new("TypeError", "not a string"))?;
             Ok(Value::Json(json!(s.to_uppercase())))
         })
+        // {"who": W} -> "Hello, W!": the HelloFunction of the Step Functions developer guide's
+        // Lambda tutorial, so the guide's InputPath/ResultPath/OutputPath examples run verbatim.
+        .with("hello", |_, input| {
+            let j = as_json(&input)?;
+            let who = j["who"]
+                .as_str()
+                .ok_or_else(|| StatesError::new("TypeError", "who is not a string"))?;
+            Ok(Value::Json(json!(format!("Hello, {who}!"))))
+        })
         // {"error": E, "cause": C} -> fails with E and C.
         .with("fail", |_, input| {
             let j = as_json(&input)?;

@@ -104,6 +104,9 @@ impl Exec<'_> {
                 });
             }
             let (step, output) = result?;
+            // A state that outlives the execution's TimeoutSeconds fails the execution, even
+            // if it was the last one.
+            self.check_execution_deadline()?;
             self.events.fetch_add(1, Ordering::Relaxed);
             match step {
                 Step::Next(next) => {
@@ -331,8 +334,12 @@ impl Exec<'_> {
                     let delay = backoff(retrier, used[i]);
                     used[i] += 1;
                     retries += 1;
-                    let delay = self.clamp_to_deadline(delay);
-                    self.engine.clock.sleep(delay, frame.cancel);
+                    let clamped = self.clamp_to_deadline(delay);
+                    self.engine.clock.sleep(clamped, frame.cancel);
+                    if clamped < delay {
+                        // The execution's TimeoutSeconds ran out during the back-off.
+                        return Err(execution_timeout());
+                    }
                     continue;
                 }
             }

@@ -338,9 +338,9 @@ def _safe_str(e):
         return "<str() of %s failed>" % type(e).__name__
 
 
-def describe_exception(e):
+def describe_exception(e, tb):
     """(errorType, errorMessage, stackTrace) like Lambda's Python runtime."""
-    frames = traceback.extract_tb(e.__traceback__)
+    frames = traceback.extract_tb(tb if tb is not None else e.__traceback__)
     return type(e).__name__, _safe_str(e), traceback.format_list(frames)
 
 

@@ -24,7 +24,7 @@ pub(crate) struct Described {
 
 pub(crate) fn describe(py: Python<'_>, err: &PyErr) -> Described {
     let described = interpreter::bootstrap(py).ok().and_then(|b| {
-        b.call_method1("describe_exception", (err.value(py),))
+        b.call_method1("describe_exception", (err.value(py), err.traceback(py)))
             .and_then(|d| d.extract::<(String, String, Vec<String>)>())
             .ok()
     });

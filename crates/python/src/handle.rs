@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 use serde_json::Value as Json;
 
-use crate::convert;
+use crate::{convert, interpreter};
 
 /// A Python object owned by the engine's state data.
 ///
@@ -121,7 +121,7 @@ impl Foreign for PyHandle {
         if self.kind != Kind::Object {
             return None;
         }
-        Python::attach(|py| {
+        interpreter::attach(|py| {
             let dict = self.object.bind(py).cast::<PyDict>().ok()?;
             let item = dict.get_item(key).ok()??;
             Some(convert::from_python(item, &self.location.key(key)))
@@ -132,7 +132,7 @@ impl Foreign for PyHandle {
         if self.kind != Kind::Array {
             return None;
         }
-        Python::attach(|py| {
+        interpreter::attach(|py| {
             let object = self.object.bind(py);
             let item = if let Ok(list) = object.cast::<PyList>() {
                 list.get_item(index).ok()?
@@ -147,14 +147,14 @@ impl Foreign for PyHandle {
         if !matches!(self.kind, Kind::Object | Kind::Array) {
             return None;
         }
-        Python::attach(|py| self.object.bind(py).len().ok())
+        interpreter::attach(|py| self.object.bind(py).len().ok())
     }
 
     fn keys(&self) -> Vec<String> {
         if self.kind != Kind::Object {
             return Vec::new();
         }
-        Python::attach(|py| {
+        interpreter::attach(|py| {
             let Ok(dict) = self.object.bind(py).cast::<PyDict>() else {
                 return Vec::new();
             };
@@ -172,7 +172,7 @@ impl Foreign for PyHandle {
     }
 
     fn to_json(&self) -> Result<Json, ForeignError> {
-        Python::attach(|py| convert::to_json(self.object.bind(py), &self.location))
+        interpreter::attach(|py| convert::to_json(self.object.bind(py), &self.location))
     }
 
     fn as_any(&self) -> &dyn Any {

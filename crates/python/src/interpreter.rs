@@ -7,7 +7,7 @@
 //! - the bootstrap module `_faastlane` (`bootstrap.py`), registered in `sys.modules`, which
 //!   holds the module cache;
 //! - `sys.stdout` and `sys.stderr`, replaced by streams that route writes to the log sink of
-//!   the call running on the writing thread (see [`crate::output`]).
+//!   the call running on the writing thread (see `output.rs`).
 
 use std::ffi::CString;
 use std::path::PathBuf;
@@ -41,13 +41,20 @@ pub struct InterpreterInfo {
 /// only return the interpreter's description.
 ///
 /// Starts no thread and imports no user code, so a process may call it and then import
-/// modules ([`crate::PythonRuntime::prepare`]) before forking.
+/// modules (`Runtime::prepare` of a [`crate::PythonRuntime`]) before forking.
 pub fn init() -> Result<InterpreterInfo, PythonError> {
     Python::initialize();
     Python::attach(|py| {
         bootstrap(py)?;
         info(py).map_err(|e| PythonError::Bootstrap(e.to_string()))
     })
+}
+
+/// `Python::attach`, keeping this thread's Python thread state for the next call (see
+/// [`ffi::keep_thread_state`]): the way every entry point of this crate takes the GIL.
+pub(crate) fn attach<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
+    crate::ffi::keep_thread_state();
+    Python::attach(f)
 }
 
 /// The bootstrap module, compiled on first use.

@@ -14,12 +14,12 @@
 //! - Discovery ([`discovery`]): function `NAME` is `NAME.py` or `NAME/__init__.py` in the
 //!   workflow directory, called as `handler(event, context)` or else `main(args)`; an
 //!   optional `functions.json` maps names to other callables.
-//! - State ([`convert`], [`PyHandle`]): JSON input becomes Python objects; a function's
+//! - State (`convert.rs`, [`PyHandle`]): JSON input becomes Python objects; a function's
 //!   result stays a Python object behind an [`asl::Foreign`] handle unless it is a scalar, and
 //!   goes back to the next function as the same object.
 //! - Lambda semantics: a `context` like Lambda's ([`context`]); exceptions reported as Lambda
-//!   reports them ([`failure`]); a function returning `None` yields JSON `null`, as on Lambda.
-//! - Logs ([`output`]): `print` and `logging` go to the call's [`engine::LogSink`], tagged
+//!   reports them (`failure.rs`); a function returning `None` yields JSON `null`, as on Lambda.
+//! - Logs (`output.rs`): `print` and `logging` go to the call's [`engine::LogSink`], tagged
 //!   with the state name, never to the process's stdout.
 //! - Timeouts ([`watchdog`]): a function running past its deadline is interrupted and the
 //!   task fails with `States.Timeout`.
@@ -35,7 +35,7 @@
 //! - The watchdog thread and its table of armed calls, started by the first call that has a
 //!   deadline ([`watchdog`]).
 //! - Per thread: the log sink of the call running on it and its unfinished output lines
-//!   ([`output`]), empty between calls.
+//!   (`output.rs`), empty between calls.
 //! - The working directory, only with [`PythonOptions::chdir`].
 //!
 //! # Forking

@@ -322,7 +322,7 @@ impl Runtime for PythonRuntime {
             .iter()
             .filter(|f| seen.insert(**f))
             .filter_map(|name| {
-                Python::attach(|py| self.function(py, name).err()).map(|e| PrepareError {
+                interpreter::attach(|py| self.function(py, name).err()).map(|e| PrepareError {
                     function: (*name).to_owned(),
                     message: e.message,
                 })
@@ -335,7 +335,7 @@ impl Runtime for PythonRuntime {
         if call.deadline.is_some_and(|d| d <= started) {
             return Err(failure::timeout(std::time::Duration::ZERO));
         }
-        Python::attach(|py| {
+        interpreter::attach(|py| {
             let function = self
                 .function(py, call.function)
                 .map_err(|e| e.into_task_failure(call.request_id))?;

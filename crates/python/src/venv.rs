@@ -113,6 +113,13 @@ pub(crate) fn ensure(
             )
             .map_err(cache_error(&temp))
         })
+        .and_then(|()| {
+            // Not ours to reuse: a directory without the marker was never finished.
+            if root.exists() && !root.join(READY_MARKER).is_file() {
+                fs::remove_dir_all(&root).map_err(cache_error(&root))?;
+            }
+            Ok(())
+        })
         .and_then(|()| match fs::rename(&temp, &root) {
             Ok(()) => Ok(true),
             // Another process finished the same environment first: use theirs.

@@ -218,3 +218,21 @@ fn deadlines_racing_the_return_never_leak_into_later_calls() {
         assert_eq!(ok + timeouts, 300);
     }
 }
+
+/// Each engine thread keeps its Python thread state between calls and gives it back when it
+/// exits: many short-lived threads neither hang nor crash.
+#[test]
+fn short_lived_threads_come_and_go() {
+    let rt = Arc::new(runtime("basic"));
+    for i in 0..64 {
+        let rt = Arc::clone(&rt);
+        let seen = std::thread::spawn(move || {
+            let a = call_json(rt.as_ref(), "echo", json!(i));
+            let b = call_json(rt.as_ref(), "echo", json!(i + 1));
+            (a, b)
+        })
+        .join()
+        .expect("thread");
+        assert_eq!(seen, (json!(i), json!(i + 1)));
+    }
+}

@@ -108,9 +108,13 @@ class _Stream(io.TextIOBase):
         pass
 
 
-def install_streams(emit):
+def setup(emit, executable):
+    """Once per process: the output streams, and a real interpreter as sys.executable (an
+    embedded interpreter guesses it from PATH, which may find a pyenv shim or nothing)."""
     sys.stdout = _Stream(emit, 1, "<stdout>")
     sys.stderr = _Stream(emit, 2, "<stderr>")
+    if os.path.isfile(executable):
+        sys.executable = executable
     if not sys.argv:
         sys.argv[:] = [""]
 
@@ -126,8 +130,11 @@ def add_workflow_dir(directory):
     sys.path.insert(0, directory)
 
 
-def add_site_dir(directory, after):
-    """Adds a virtualenv's site-packages (processing its .pth files) right after `after`."""
+def add_site_dir(directory, after, executable):
+    """Adds a virtualenv's site-packages (processing its .pth files) right after `after`, and
+    makes the virtualenv's interpreter sys.executable (the last runtime created wins)."""
+    if os.path.isfile(executable):
+        sys.executable = executable
     before = list(sys.path)
     site.addsitedir(directory)
     added = [p for p in sys.path if p not in before]

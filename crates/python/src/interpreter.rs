@@ -7,7 +7,9 @@
 //! - the bootstrap module `_faastlane` (`bootstrap.py`), registered in `sys.modules`, which
 //!   holds the module cache;
 //! - `sys.stdout` and `sys.stderr`, replaced by streams that route writes to the log sink of
-//!   the call running on the writing thread (see `output.rs`).
+//!   the call running on the writing thread (see `output.rs`);
+//! - `sys.executable`, set to the installation's interpreter (an embedded interpreter guesses
+//!   it from `PATH`), or to the virtual environment's of the last runtime that has one.
 
 use std::ffi::CString;
 use std::path::PathBuf;
@@ -73,7 +75,8 @@ fn load_bootstrap(py: Python<'_>) -> PyResult<Py<PyModule>> {
         .getattr("modules")?
         .set_item("_faastlane", &module)?;
     let emit = wrap_pyfunction!(output::emit, &module)?;
-    module.call_method1("install_streams", (emit,))?;
+    let executable = info(py)?.executable.to_string_lossy().into_owned();
+    module.call_method1("setup", (emit, executable))?;
     Ok(module.unbind())
 }
 

@@ -53,7 +53,7 @@ pub(crate) fn capture<R>(sink: &dyn LogSink, state: &str, f: impl FnOnce() -> R)
 
 /// The `write` of the replacement streams: `stream` is 1 for stdout, 2 for stderr.
 #[pyfunction]
-pub(crate) fn emit(stream: u8, text: &Bound<'_, PyString>) {
+pub(crate) fn emit(py: Python<'_>, stream: u8, text: &Bound<'_, PyString>) {
     let text = text.to_string_lossy();
     let delivered = ffi::current_sink(|sink, state| {
         let lines = PARTIAL.with(|p| {
@@ -65,8 +65,13 @@ pub(crate) fn emit(stream: u8, text: &Bound<'_, PyString>) {
             };
             complete_lines(buffer, &text)
         });
-        for line in &lines {
-            sink.line(state, line);
+        if !lines.is_empty() {
+            // The sink may do I/O: let other Python threads run meanwhile, as file writes do.
+            py.detach(|| {
+                for line in &lines {
+                    sink.line(state, line);
+                }
+            });
         }
     });
     if delivered.is_none() {

@@ -194,7 +194,10 @@ impl PythonRuntime {
                 .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
             bootstrap.call_method1("add_workflow_dir", (&dir_str,))?;
             if let Some(env) = &environment {
-                bootstrap.call_method1("add_site_dir", (&env.site_packages, &dir_str))?;
+                let site = env.site_packages.to_string_lossy();
+                let python = env.root.join("bin").join("python");
+                let python = python.to_string_lossy();
+                bootstrap.call_method1("add_site_dir", (&*site, &dir_str, &*python))?;
             }
             Ok(())
         })

@@ -30,6 +30,22 @@ fn the_interpreter_is_pyenvs_3_11_7() {
     assert_eq!(seen["base_prefix"], info.base_prefix.display().to_string());
     // The workflow directory comes first on sys.path.
     assert_eq!(seen["path0"], rt.directory().display().to_string());
+    // A real interpreter, not whatever `python3` on PATH is.
+    let cwd = call_json(&rt, "cwd", json!({}));
+    assert_eq!(cwd["executable"], info.executable.display().to_string());
+}
+
+#[test]
+fn chdir_makes_the_workflow_directory_the_working_directory() {
+    let before = std::env::current_dir().expect("cwd");
+    let options = python_runtime::PythonOptions::default()
+        .install_requirements(false)
+        .chdir(true);
+    let rt = python_runtime::PythonRuntime::with_options(common::fixture("basic"), options)
+        .expect("runtime");
+    let cwd = call_json(&rt, "cwd", json!({}));
+    std::env::set_current_dir(before).expect("restore cwd");
+    assert_eq!(cwd["cwd"], rt.directory().display().to_string());
 }
 
 const CHILD: &str = "FAASTLANE_TEST_OUTPUT_CHILD";

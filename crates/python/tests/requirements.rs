@@ -38,6 +38,17 @@ fn a_requirement_the_interpreter_has_installs_offline_and_is_reused() {
     let cfg = std::fs::read_to_string(env.root.join("pyvenv.cfg")).expect("pyvenv.cfg");
     assert!(cfg.contains("3.11.7"), "{cfg}");
     assert_eq!(call_json(&rt, "f", json!({"a": {"b": 7}})), json!(7));
+    // Subprocesses a function starts with sys.executable see the environment too.
+    std::fs::write(
+        wf.path().join("exe.py"),
+        "import sys\ndef handler(event, context):\n    return sys.executable\n",
+    )
+    .expect("write");
+    let exe = call_json(&rt, "exe", json!({}));
+    assert_eq!(
+        exe,
+        json!(env.root.join("bin/python").display().to_string())
+    );
 
     // Same requirements, even from another directory: the cached environment, no pip.
     let wf2 = workflow("jmespath\n", "def handler(event, context):\n    return 1\n");

@@ -114,9 +114,11 @@ thread_local! {
 ///
 /// Without this, every attach from a thread CPython did not create builds and destroys a
 /// thread state (~8 µs of a 1 µs call). Threads that already have one (the thread that
-/// started the interpreter, Python's own threads) are left alone. Must be called detached.
+/// started the interpreter, Python's own threads) are left alone, and so is the process's
+/// main thread: its thread-local destructors run inside `exit()`, where waiting for the GIL
+/// could hang the exit. Must be called detached.
 pub(crate) fn keep_thread_state() {
-    if KEPT.with(|k| k.borrow().is_some()) {
+    if KEPT.with(|k| k.borrow().is_some()) || std::thread::current().name() == Some("main") {
         return;
     }
     // SAFETY: both functions may be called by any thread once the interpreter is initialized

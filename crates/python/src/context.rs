@@ -99,9 +99,10 @@ impl LambdaContext {
         py.None()
     }
 
+    /// Like Lambda's: an object whose Cognito fields are `None` outside mobile invocations.
     #[getter]
-    fn identity(&self, py: Python<'_>) -> Py<PyAny> {
-        py.None()
+    fn identity(&self) -> CognitoIdentity {
+        CognitoIdentity
     }
 
     #[getter]
@@ -125,7 +126,7 @@ impl LambdaContext {
 
     fn __repr__(&self) -> String {
         format!(
-            "LambdaContext([aws_request_id={},log_group_name={},log_stream_name={},function_name={},memory_limit_in_mb={},function_version={},invoked_function_arn={},client_context=None,identity=None])",
+            "LambdaContext([aws_request_id={},log_group_name={},log_stream_name={},function_name={},memory_limit_in_mb={},function_version={},invoked_function_arn={},client_context=None,identity={}])",
             self.aws_request_id,
             self.function.log_group_name,
             self.log_stream_name(),
@@ -133,7 +134,28 @@ impl LambdaContext {
             self.function.memory_limit_in_mb,
             self.function_version,
             self.invoked_function_arn,
+            CognitoIdentity.__repr__(),
         )
+    }
+}
+
+#[pyclass(frozen, name = "CognitoIdentity", module = "faastlane")]
+pub(crate) struct CognitoIdentity;
+
+#[pymethods]
+impl CognitoIdentity {
+    #[getter]
+    fn cognito_identity_id(&self, py: Python<'_>) -> Py<PyAny> {
+        py.None()
+    }
+
+    #[getter]
+    fn cognito_identity_pool_id(&self, py: Python<'_>) -> Py<PyAny> {
+        py.None()
+    }
+
+    fn __repr__(&self) -> &'static str {
+        "CognitoIdentity([cognito_identity_id=None,cognito_identity_pool_id=None])"
     }
 }
 

@@ -39,8 +39,9 @@ pub struct PythonOptions {
     pub cache_dir: Option<PathBuf>,
     /// Whether pip may use the package index.
     pub pip_network: PipNetwork,
-    /// Receives what modules print while they are imported (outside any call), tagged with
-    /// the function being loaded. Default: the process's stderr.
+    /// Receives what modules print while [`Runtime::prepare`] imports them, tagged with the
+    /// function being loaded (a module first imported by a call prints to that call's log).
+    /// Default: the process's stderr.
     pub init_log: Arc<dyn LogSink>,
 }
 
@@ -236,13 +237,20 @@ impl PythonRuntime {
         &self.interpreter
     }
 
-    /// The loaded function `name`, importing its module on first use.
-    fn function(&self, py: Python<'_>, name: &str) -> Result<Arc<Function>, LoadFailure> {
+    /// The loaded function `name`, importing its module on first use; what the module prints
+    /// while it is imported goes to `log` under `state`.
+    fn function(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        log: &dyn LogSink,
+        state: &str,
+    ) -> Result<Arc<Function>, LoadFailure> {
         if let Some(f) = self.lock_functions().get(name) {
             return Ok(Arc::clone(f));
         }
         // Not under the lock: importing runs Python, which may let other threads in.
-        let loaded = Arc::new(self.load(py, name)?);
+        let loaded = Arc::new(self.load(py, name, log, state)?);
         Ok(Arc::clone(
             self.lock_functions()
                 .entry(name.to_owned())
@@ -256,7 +264,13 @@ impl PythonRuntime {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn load(&self, py: Python<'_>, name: &str) -> Result<Function, LoadFailure> {
+    fn load(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        log: &dyn LogSink,
+        state: &str,
+    ) -> Result<Function, LoadFailure> {
         let Target { module, attribute } =
             self.manifest.target(name).map_err(|message| LoadFailure {
                 error_type: "Runtime.HandlerNotFound".into(),
@@ -266,7 +280,7 @@ impl PythonRuntime {
             error_type: "Runtime.Unknown".into(),
             message: e.to_string(),
         })?;
-        let resolved = output::capture(self.options.init_log.as_ref(), name, || {
+        let resolved = output::capture(log, state, || {
             bootstrap.call_method1("resolve", (&self.dir_str, &module, attribute.as_deref()))
         });
         let (callable, arity, _file) = resolved
@@ -325,9 +339,12 @@ impl Runtime for PythonRuntime {
             .iter()
             .filter(|f| seen.insert(**f))
             .filter_map(|name| {
-                interpreter::attach(|py| self.function(py, name).err()).map(|e| PrepareError {
-                    function: (*name).to_owned(),
-                    message: e.message,
+                let log = self.options.init_log.as_ref();
+                interpreter::attach(|py| self.function(py, name, log, name).err()).map(|e| {
+                    PrepareError {
+                        function: (*name).to_owned(),
+                        message: e.message,
+                    }
                 })
             })
             .collect()
@@ -340,7 +357,7 @@ impl Runtime for PythonRuntime {
         }
         interpreter::attach(|py| {
             let function = self
-                .function(py, call.function)
+                .function(py, call.function, call.log, call.state_name)
                 .map_err(|e| e.into_task_failure(call.request_id))?;
             let event = convert::to_python(py, &input).map_err(|e| {
                 TaskFailure::Runtime(StatesError::runtime(format!(

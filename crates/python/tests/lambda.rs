@@ -149,7 +149,7 @@ fn context_has_lambda_fields() {
     assert!(stream.contains("/[prod]") && stream.len() > 20, "{stream}");
     let remaining = ctx["remaining"].as_u64().expect("remaining");
     assert!((25_000..=30_000).contains(&remaining), "{remaining}");
-    assert_eq!(ctx["identity"], Json::Null);
+    assert_eq!(ctx["identity"], json!([null, null]));
     assert_eq!(ctx["client_context"], Json::Null);
 }
 
@@ -202,4 +202,29 @@ fn prints_and_logging_go_to_the_sink_tagged_with_the_state() {
             "{expected:?} not in {texts:?}"
         );
     }
+}
+
+#[test]
+fn import_time_output_goes_to_the_init_log_or_the_first_call() {
+    let init = std::sync::Arc::new(Lines::default());
+    let rt = python_runtime::PythonRuntime::with_options(
+        common::fixture("basic"),
+        python_runtime::PythonOptions::default()
+            .install_requirements(false)
+            .init_log(init.clone()),
+    )
+    .expect("runtime");
+    assert!(engine::Runtime::prepare(&rt, &["loud_prepare"]).is_empty());
+    assert_eq!(
+        init.all(),
+        [(
+            "loud_prepare".to_string(),
+            "importing loud_prepare".to_string()
+        )]
+    );
+    let log = Lines::default();
+    Invocation::new("loud_invoke", &log)
+        .run(&rt, Value::Json(json!({})))
+        .expect("loud_invoke");
+    assert_eq!(log.texts(), ["importing loud_invoke"]);
 }

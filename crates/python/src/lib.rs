@@ -38,6 +38,13 @@
 //!   (`output.rs`), empty between calls.
 //! - The working directory, only with [`PythonOptions::chdir`].
 //!
+//! # Threads
+//!
+//! Calls run on the calling thread and take turns on the GIL. Call [`init`] early on the
+//! process's main thread (the thread that starts the interpreter keeps its Python thread
+//! state; other threads keep theirs from their first call until they exit). Give threads that
+//! run Python a stack of 8 MiB or more, as Python's main thread has.
+//!
 //! # Forking
 //!
 //! [`init`] and [`PythonRuntime::with_options`] followed by [`engine::Runtime::prepare`]

@@ -386,7 +386,15 @@ impl Runtime for PythonRuntime {
                 (result, timed_out)
             });
             match outcome {
-                (_, true) => Err(failure::timeout(started.elapsed())),
+                (_, true) => {
+                    let failure = failure::timeout(started.elapsed());
+                    // Lambda logs the timeout in the function's log stream too.
+                    if let TaskFailure::Function(e) = &failure {
+                        call.log
+                            .line(call.state_name, &format!("{} {}", call.request_id, e.cause));
+                    }
+                    Err(failure)
+                }
                 (Ok(result), false) => Ok(convert::from_python(
                     result,
                     &Location::root(Arc::clone(&function.info.function_name)),

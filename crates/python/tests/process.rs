@@ -144,6 +144,13 @@ fn timed_out(mode: &str, budget: Duration) -> Duration {
         }
         other => panic!("{mode}: expected States.Timeout, got {other:?}"),
     }
+    assert!(
+        log.texts()
+            .iter()
+            .any(|l| l.starts_with("req-0001 Task timed out after")),
+        "{:?}",
+        log.texts()
+    );
     // The thread is clean afterwards: no exception left pending for the next call.
     for _ in 0..3 {
         assert_eq!(

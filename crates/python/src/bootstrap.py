@@ -1,0 +1,361 @@
+# faastlane's Python side, compiled once per process as module `_faastlane`.
+#
+# Rust does the hot path (calls, conversions); this module holds what is simpler and safer in
+# Python: the sys.stdout/sys.stderr replacements, importing a function's module from a workflow
+# directory, and describing an exception the way AWS Lambda does.
+#
+# Global state (documented for the fork server): `_modules`, the module cache keyed by
+# (workflow directory, module name); the two stream objects installed as sys.stdout and
+# sys.stderr; the workflow directories and site directories inserted into sys.path.
+
+import importlib
+import inspect
+import io
+import os
+import site
+import sys
+import traceback
+
+
+class TaskTimedOut(BaseException):
+    """Raised inside a function whose Task ran past its TimeoutSeconds.
+
+    A BaseException, like KeyboardInterrupt, so that `except Exception:` in user code does not
+    swallow it.
+    """
+
+
+class LoadError(Exception):
+    """A function could not be loaded: `kind` says why, `file` and `line` say where."""
+
+    def __init__(self, kind, error_type, message, file=None, line=None):
+        super().__init__(message)
+        self.kind = kind
+        self.error_type = error_type
+        self.message = message
+        self.file = file
+        self.line = line
+
+
+# ---------------------------------------------------------------------------------------------
+# Output: print() and logging reach the LogSink of the call running on the current thread.
+
+
+class _Binary(io.RawIOBase):
+    """`sys.stdout.buffer`: bytes are decoded as UTF-8 and routed like text."""
+
+    def __init__(self, text):
+        self._text = text
+
+    def writable(self):
+        return True
+
+    def write(self, b):
+        data = bytes(b)
+        self._text.write(data.decode("utf-8", "replace"))
+        return len(data)
+
+
+class _Stream(io.TextIOBase):
+    """A text stream whose writes go to the current call's log sink (see output.rs)."""
+
+    def __init__(self, emit, index, name):
+        self._emit = emit
+        self._index = index
+        self._name = name
+        self._buffer = _Binary(self)
+
+    @property
+    def name(self):
+        return self._name
+
+    @property
+    def encoding(self):
+        return "utf-8"
+
+    @property
+    def errors(self):
+        return "replace"
+
+    @property
+    def buffer(self):
+        return self._buffer
+
+    @property
+    def line_buffering(self):
+        return True
+
+    def writable(self):
+        return True
+
+    def isatty(self):
+        return False
+
+    def fileno(self):
+        raise io.UnsupportedOperation("faastlane routes this stream to the task log; it has no file descriptor")
+
+    def write(self, s):
+        if not isinstance(s, str):
+            raise TypeError("write() argument must be str, not " + type(s).__name__)
+        self._emit(self._index, s)
+        return len(s)
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def flush(self):
+        pass
+
+
+def setup(emit, executable):
+    """Once per process: the output streams, and a real interpreter as sys.executable (an
+    embedded interpreter guesses it from PATH, which may find a pyenv shim or nothing)."""
+    sys.stdout = _Stream(emit, 1, "<stdout>")
+    sys.stderr = _Stream(emit, 2, "<stderr>")
+    if os.path.isfile(executable):
+        sys.executable = executable
+    if not sys.argv:
+        sys.argv[:] = [""]
+
+
+# ---------------------------------------------------------------------------------------------
+# sys.path
+
+
+def add_workflow_dir(directory):
+    """Puts `directory` first on sys.path (moving it there if it is already present)."""
+    while directory in sys.path:
+        sys.path.remove(directory)
+    sys.path.insert(0, directory)
+
+
+def add_site_dir(directory, after, executable):
+    """Adds a virtualenv's site-packages (processing its .pth files) right after `after`, and
+    makes the virtualenv's interpreter sys.executable (the last runtime created wins)."""
+    if os.path.isfile(executable):
+        sys.executable = executable
+    before = list(sys.path)
+    site.addsitedir(directory)
+    added = [p for p in sys.path if p not in before]
+    for p in added:
+        sys.path.remove(p)
+    at = sys.path.index(after) + 1 if after in sys.path else 0
+    sys.path[at:at] = added
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading functions
+
+_modules = {}
+
+
+def _local_entry(directory, top):
+    """The file or package directory that defines top-level module `top` in `directory`."""
+    path = os.path.join(directory, top + ".py")
+    if os.path.isfile(path):
+        return path
+    package = os.path.join(directory, top)
+    if os.path.isdir(package):
+        return package
+    return None
+
+
+def _module_file(directory, name):
+    top, _, rest = name.partition(".")
+    base = os.path.join(directory, *name.split("."))
+    for candidate in (base + ".py", os.path.join(base, "__init__.py")):
+        if os.path.isfile(candidate):
+            return candidate
+    return _local_entry(directory, top) or os.path.join(directory, top + ".py")
+
+
+def _belongs(module, directory):
+    paths = []
+    file = getattr(module, "__file__", None)
+    if file:
+        paths.append(file)
+    paths.extend(getattr(module, "__path__", None) or [])
+    prefix = directory.rstrip(os.sep) + os.sep
+    return any(os.path.realpath(p).startswith(prefix) for p in paths)
+
+
+def _family(top):
+    return [k for k in sys.modules if k == top or k.startswith(top + ".")]
+
+
+def _innermost_frame_in(tb, directory):
+    """(file, line) of the innermost traceback frame whose file is under `directory`."""
+    prefix = directory.rstrip(os.sep) + os.sep
+    found = (None, None)
+    for frame in traceback.extract_tb(tb):
+        if os.path.realpath(frame.filename).startswith(prefix):
+            found = (frame.filename, frame.lineno)
+    return found
+
+
+def _import(directory, name):
+    top = name.partition(".")[0]
+    local = _local_entry(directory, top)
+    file = _module_file(directory, name) if local else None
+    # Another workflow directory may have imported a module of the same name: set it aside
+    # while ours imports, then give the name back to the first owner (ours stays in _modules).
+    set_aside = {}
+    existing = sys.modules.get(top)
+    if local is not None and existing is not None and not _belongs(existing, directory):
+        for k in _family(top):
+            set_aside[k] = sys.modules.pop(k)
+    add_workflow_dir(directory)
+    # Files may have appeared since a finder last listed the directory.
+    importlib.invalidate_caches()
+    try:
+        return importlib.import_module(name)
+    except SyntaxError as e:
+        where = e.filename or file
+        raise LoadError(
+            "syntax",
+            "Runtime.UserCodeSyntaxError",
+            "syntax error in %s line %s: %s" % (where, e.lineno, e.msg),
+            where,
+            e.lineno,
+        ) from None
+    except ModuleNotFoundError as e:
+        missing = e.name or ""
+        if local is None and (name == missing or name.startswith(missing + ".")):
+            raise LoadError(
+                "missing-module",
+                "Runtime.ImportModuleError",
+                "no module '%s': expected %s or %s"
+                % (name, os.path.join(directory, top + ".py"), os.path.join(directory, top, "__init__.py")),
+            ) from None
+        f, line = _innermost_frame_in(e.__traceback__, directory)
+        f = f or file
+        raise LoadError(
+            "import",
+            "Runtime.ImportModuleError",
+            "cannot import module '%s' (%s%s): %s" % (name, f, "" if line is None else " line %d" % line, e),
+            f,
+            line,
+        ) from None
+    except ImportError as e:
+        f, line = _innermost_frame_in(e.__traceback__, directory)
+        f = f or file
+        raise LoadError(
+            "import",
+            "Runtime.ImportModuleError",
+            "cannot import module '%s' (%s%s): %s" % (name, f, "" if line is None else " line %d" % line, e),
+            f,
+            line,
+        ) from None
+    except BaseException as e:
+        f, line = _innermost_frame_in(e.__traceback__, directory)
+        f = f or file
+        raise LoadError(
+            "init",
+            type(e).__name__,
+            "importing module '%s' raised %s (%s%s): %s"
+            % (name, type(e).__name__, f, "" if line is None else " line %d" % line, _safe_str(e)),
+            f,
+            line,
+        ) from None
+    finally:
+        if set_aside:
+            for k in _family(top):
+                del sys.modules[k]
+            sys.modules.update(set_aside)
+
+
+def load_module(directory, name):
+    key = (directory, name)
+    module = _modules.get(key)
+    if module is None:
+        module = _import(directory, name)
+        _modules[key] = module
+    return module
+
+
+def _arity(f, default):
+    """1 for f(args), 2 for f(event, context)."""
+    try:
+        signature = inspect.signature(f)
+    except (TypeError, ValueError):
+        return default
+    for n in (default, 3 - default):
+        try:
+            signature.bind(*([None] * n))
+            return n
+        except TypeError:
+            pass
+    return 0
+
+
+def resolve(directory, module_name, attribute):
+    """(callable, arity, file) for a function, or LoadError."""
+    module = load_module(directory, module_name)
+    file = getattr(module, "__file__", None) or module_name
+    if attribute is None:
+        for candidate, default in (("handler", 2), ("main", 1)):
+            f = getattr(module, candidate, None)
+            if f is not None:
+                attribute = candidate
+                break
+        else:
+            raise LoadError(
+                "missing-function",
+                "Runtime.HandlerNotFound",
+                "%s defines neither handler(event, context) nor main(args)" % file,
+                file,
+            )
+    else:
+        default = 2
+        f = getattr(module, attribute, None)
+        if f is None:
+            raise LoadError(
+                "missing-function",
+                "Runtime.HandlerNotFound",
+                "%s has no function '%s'" % (file, attribute),
+                file,
+            )
+    if not callable(f):
+        raise LoadError(
+            "missing-function",
+            "Runtime.HandlerNotFound",
+            "%s: '%s' is not callable (it is a %s)" % (file, attribute, type(f).__name__),
+            file,
+        )
+    arity = _arity(f, default)
+    if arity == 0:
+        raise LoadError(
+            "bad-signature",
+            "Runtime.HandlerNotFound",
+            "%s: '%s' must accept (event, context) or (args)" % (file, attribute),
+            file,
+        )
+    return f, arity, file
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors, as AWS Lambda's Python runtime reports them
+
+
+def _safe_str(e):
+    try:
+        return str(e)
+    except BaseException:
+        return "<str() of %s failed>" % type(e).__name__
+
+
+def describe_exception(e, tb):
+    """(errorType, errorMessage, stackTrace) like Lambda's Python runtime."""
+    frames = traceback.extract_tb(tb if tb is not None else e.__traceback__)
+    return type(e).__name__, _safe_str(e), traceback.format_list(frames)
+
+
+def exit_code(e):
+    """The exit status a SystemExit would give the process, and what it would print."""
+    code = e.code
+    if code is None:
+        return 0, None
+    if isinstance(code, int):
+        return code, None
+    return 1, _safe_str(code)

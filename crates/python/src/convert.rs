@@ -1,0 +1,339 @@
+//! Conversions between the engine's [`Value`] and Python objects.
+//!
+//! Into Python: JSON becomes dict/list/str/int/float/bool/None (built directly, not through a
+//! JSON string); a [`PyHandle`] becomes its own object again; an object or array mixing both
+//! becomes a dict or list whose members are converted the same way.
+//!
+//! Out of Python: scalars become JSON (cheap to copy, and what Choice rules compare); every
+//! container and every other object stays a [`PyHandle`], converted only if the value leaves
+//! the process ([`to_json`]).
+
+use std::sync::Arc;
+
+use asl::{ForeignError, Kind, Value};
+use pyo3::prelude::*;
+use pyo3::types::{
+    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple,
+};
+use serde_json::{Map, Number, Value as Json};
+
+use crate::handle::{Location, PyHandle, push_key};
+
+/// Strings up to this many characters are copied out as JSON; longer ones stay handles so a
+/// hand-off of a large string costs no more than one of a small one.
+const INLINE_STR_MAX: usize = 64 * 1024;
+
+/// Containers nested deeper than this are not converted to JSON.
+const MAX_DEPTH: usize = 1000;
+
+/// Builds the Python object for `value`.
+pub(crate) fn to_python<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
+    match value {
+        Value::Json(json) => json_to_python(py, json),
+        Value::Object(fields) => {
+            let dict = PyDict::new(py);
+            for (k, v) in fields {
+                dict.set_item(k, to_python(py, v)?)?;
+            }
+            Ok(dict.into_any())
+        }
+        Value::Array(elements) => {
+            let items = elements
+                .iter()
+                .map(|v| to_python(py, v))
+                .collect::<PyResult<Vec<_>>>()?;
+            Ok(PyList::new(py, items)?.into_any())
+        }
+        Value::Foreign(foreign) => match foreign.as_any().downcast_ref::<PyHandle>() {
+            Some(handle) => Ok(handle.object().bind(py).clone()),
+            // Another runtime's object: JSON is the only common ground.
+            None => {
+                let json = foreign.to_json().map_err(|e| {
+                    pyo3::exceptions::PyValueError::new_err(format!(
+                        "input is not convertible to JSON: {e}"
+                    ))
+                })?;
+                json_to_python(py, &json)
+            }
+        },
+    }
+}
+
+pub(crate) fn json_to_python<'py>(py: Python<'py>, json: &Json) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match json {
+        Json::Null => py.None().into_bound(py),
+        Json::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+        Json::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                i.into_pyobject(py)?.into_any()
+            } else if let Some(u) = n.as_u64() {
+                u.into_pyobject(py)?.into_any()
+            } else {
+                PyFloat::new(py, n.as_f64().unwrap_or(f64::NAN)).into_any()
+            }
+        }
+        Json::String(s) => PyString::new(py, s).into_any(),
+        Json::Array(elements) => {
+            let items = elements
+                .iter()
+                .map(|v| json_to_python(py, v))
+                .collect::<PyResult<Vec<_>>>()?;
+            PyList::new(py, items)?.into_any()
+        }
+        Json::Object(fields) => {
+            let dict = PyDict::new(py);
+            for (k, v) in fields {
+                dict.set_item(k, json_to_python(py, v)?)?;
+            }
+            dict.into_any()
+        }
+    })
+}
+
+/// The engine's view of a Python object: JSON for scalars, a handle for everything else.
+pub(crate) fn from_python(object: Bound<'_, PyAny>, location: &Location) -> Value {
+    if object.is_none() {
+        return Value::Json(Json::Null);
+    }
+    if let Ok(b) = object.cast_exact::<PyBool>() {
+        return Value::Json(Json::Bool(b.is_true()));
+    }
+    if object.is_instance_of::<PyInt>() {
+        if let Ok(i) = object.extract::<i64>() {
+            return Value::Json(i.into());
+        }
+        if let Ok(u) = object.extract::<u64>() {
+            return Value::Json(u.into());
+        }
+        return handle(object, Kind::Number, location);
+    }
+    if let Ok(f) = object.cast::<PyFloat>() {
+        return match Number::from_f64(f.value()) {
+            Some(n) => Value::Json(Json::Number(n)),
+            None => handle(object, Kind::Number, location),
+        };
+    }
+    if let Ok(s) = object.cast::<PyString>() {
+        if s.len().is_ok_and(|n| n <= INLINE_STR_MAX)
+            && let Ok(text) = s.to_str()
+        {
+            return Value::Json(Json::String(text.to_owned()));
+        }
+        return handle(object, Kind::String, location);
+    }
+    let kind = if object.is_instance_of::<PyDict>() {
+        Kind::Object
+    } else if object.is_instance_of::<PyList>() || object.is_instance_of::<PyTuple>() {
+        Kind::Array
+    } else {
+        Kind::Opaque
+    };
+    handle(object, kind, location)
+}
+
+fn handle(object: Bound<'_, PyAny>, kind: Kind, location: &Location) -> Value {
+    Value::Foreign(Arc::new(PyHandle::new(object, kind, location.clone())))
+}
+
+/// Why an object has no JSON form; the path is added on the way out of the recursion.
+enum Problem {
+    NotJson(String),
+    NonFinite(f64),
+    BigInt(String),
+    Key(String, String),
+    BadString(String),
+    Cycle,
+    TooDeep,
+}
+
+struct Failure {
+    problem: Problem,
+    /// Path segments from the failing object up to the converted one (innermost first).
+    segments: Vec<Segment>,
+}
+
+enum Segment {
+    Key(String),
+    Index(usize),
+}
+
+impl Failure {
+    fn new(problem: Problem) -> Self {
+        Failure {
+            problem,
+            segments: Vec::new(),
+        }
+    }
+
+    fn into_error(self, location: &Location) -> ForeignError {
+        let mut path = location.path.clone();
+        for segment in self.segments.iter().rev() {
+            match segment {
+                Segment::Key(k) => push_key(&mut path, k),
+                Segment::Index(i) => path.push_str(&format!("[{i}]")),
+            }
+        }
+        let what = match self.problem {
+            Problem::NotJson(ty) => {
+                format!("{path} is a Python {ty} object, which has no JSON form")
+            }
+            Problem::NonFinite(f) => {
+                format!(
+                    "{path} is the float {}, which JSON cannot represent",
+                    python_float(f)
+                )
+            }
+            Problem::BigInt(repr) => {
+                format!("{path} is the integer {repr}, which does not fit in 64 bits")
+            }
+            Problem::Key(ty, repr) => {
+                format!("{path} has a key of type {ty} ({repr}); JSON object keys must be strings")
+            }
+            Problem::BadString(e) => format!("{path} is a string that is not valid UTF-8 ({e})"),
+            Problem::Cycle => format!("{path} contains itself (a reference cycle)"),
+            Problem::TooDeep => format!("{path} is nested deeper than {MAX_DEPTH} levels"),
+        };
+        ForeignError(format!(
+            "cannot convert the output of python function '{}' to JSON: {what}",
+            location.origin
+        ))
+    }
+}
+
+fn python_float(f: f64) -> &'static str {
+    if f.is_nan() {
+        "nan"
+    } else if f > 0.0 {
+        "inf"
+    } else {
+        "-inf"
+    }
+}
+
+/// Converts `object` (found at `location`) to JSON: the slow path, taken when a value leaves
+/// the process.
+pub(crate) fn to_json(
+    object: &Bound<'_, PyAny>,
+    location: &Location,
+) -> Result<Json, ForeignError> {
+    let mut open = Vec::new();
+    json_of(object, &mut open).map_err(|f| f.into_error(location))
+}
+
+fn json_of(object: &Bound<'_, PyAny>, open: &mut Vec<usize>) -> Result<Json, Failure> {
+    if object.is_none() {
+        return Ok(Json::Null);
+    }
+    if let Ok(b) = object.cast_exact::<PyBool>() {
+        return Ok(Json::Bool(b.is_true()));
+    }
+    if object.is_instance_of::<PyInt>() {
+        if let Ok(i) = object.extract::<i64>() {
+            return Ok(i.into());
+        }
+        if let Ok(u) = object.extract::<u64>() {
+            return Ok(u.into());
+        }
+        return Err(Failure::new(Problem::BigInt(repr(object))));
+    }
+    if let Ok(f) = object.cast::<PyFloat>() {
+        let value = f.value();
+        return Number::from_f64(value)
+            .map(Json::Number)
+            .ok_or_else(|| Failure::new(Problem::NonFinite(value)));
+    }
+    if let Ok(s) = object.cast::<PyString>() {
+        return s
+            .to_str()
+            .map(|t| Json::String(t.to_owned()))
+            .map_err(|e| Failure::new(Problem::BadString(e.to_string())));
+    }
+    let is_dict = object.is_instance_of::<PyDict>();
+    let is_sequence = object.is_instance_of::<PyList>() || object.is_instance_of::<PyTuple>();
+    if !is_dict && !is_sequence {
+        return Err(Failure::new(Problem::NotJson(type_name(object))));
+    }
+    let address = object.as_ptr() as usize;
+    if open.contains(&address) {
+        return Err(Failure::new(Problem::Cycle));
+    }
+    if open.len() >= MAX_DEPTH {
+        return Err(Failure::new(Problem::TooDeep));
+    }
+    open.push(address);
+    let result = if let Ok(dict) = object.cast::<PyDict>() {
+        dict_json(dict, open)
+    } else if let Ok(list) = object.cast::<PyList>() {
+        sequence_json(list.iter(), open)
+    } else if let Ok(tuple) = object.cast::<PyTuple>() {
+        sequence_json(tuple.iter(), open)
+    } else {
+        Err(Failure::new(Problem::NotJson(type_name(object))))
+    };
+    open.pop();
+    result
+}
+
+fn dict_json(dict: &Bound<'_, PyDict>, open: &mut Vec<usize>) -> Result<Json, Failure> {
+    let mut map = Map::with_capacity(dict.len());
+    for (k, v) in dict.iter() {
+        let Ok(key) = k.cast::<PyString>() else {
+            return Err(Failure::new(Problem::Key(type_name(&k), repr(&k))));
+        };
+        let key = key
+            .to_str()
+            .map_err(|e| Failure::new(Problem::BadString(e.to_string())))?;
+        let value = json_of(&v, open).map_err(|mut f| {
+            f.segments.push(Segment::Key(key.to_owned()));
+            f
+        })?;
+        map.insert(key.to_owned(), value);
+    }
+    Ok(Json::Object(map))
+}
+
+fn sequence_json<'py>(
+    items: impl Iterator<Item = Bound<'py, PyAny>>,
+    open: &mut Vec<usize>,
+) -> Result<Json, Failure> {
+    let mut out = Vec::with_capacity(items.size_hint().0);
+    for (i, item) in items.enumerate() {
+        out.push(json_of(&item, open).map_err(|mut f| {
+            f.segments.push(Segment::Index(i));
+            f
+        })?);
+    }
+    Ok(Json::Array(out))
+}
+
+/// `bytes`, `set`, `datetime.datetime`, `numpy.ndarray`...
+fn type_name(object: &Bound<'_, PyAny>) -> String {
+    if object.is_instance_of::<PyBytes>() {
+        return "bytes".into();
+    }
+    if object.is_instance_of::<PyByteArray>() {
+        return "bytearray".into();
+    }
+    let ty = object.get_type();
+    let name = ty
+        .qualname()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "object".into());
+    match ty.module().map(|m| m.to_string()) {
+        Ok(module) if module != "builtins" => format!("{module}.{name}"),
+        _ => name,
+    }
+}
+
+fn repr(object: &Bound<'_, PyAny>) -> String {
+    let text = object
+        .repr()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|_| "?".into());
+    if text.chars().count() > 60 {
+        let short: String = text.chars().take(57).collect();
+        format!("{short}...")
+    } else {
+        text
+    }
+}

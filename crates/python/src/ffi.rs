@@ -1,0 +1,143 @@
+//! Every `unsafe` block of this crate: two CPython calls PyO3 has no safe wrapper for, and the
+//! lifetime erasure that lets Python's `print` reach the log sink of the call running on its
+//! thread.
+
+use std::cell::Cell;
+use std::os::raw::{c_long, c_ulong};
+
+use engine::LogSink;
+use pyo3::prelude::*;
+use pyo3::{Py, PyAny, ffi};
+
+/// CPython's identifier of the calling thread (`threading.get_ident()`).
+pub(crate) fn current_thread_ident(_py: Python<'_>) -> c_ulong {
+    // SAFETY: PyThread_get_thread_ident has no preconditions; the `Python` token proves the
+    // interpreter is initialized.
+    unsafe { ffi::PyThread_get_thread_ident() }
+}
+
+/// Schedules `exception` (a `BaseException` subclass) to be raised in the thread `thread` the
+/// next time it runs Python bytecode. Returns whether a thread state with that identifier was
+/// found.
+pub(crate) fn raise_in_thread(py: Python<'_>, thread: c_ulong, exception: &Py<PyAny>) -> bool {
+    let exception = exception.bind(py);
+    // SAFETY: we hold the GIL (the `py` token), which PyThreadState_SetAsyncExc requires;
+    // `exception` is a live object for the duration of the call and CPython takes its own
+    // reference to it. The identifier is passed bit for bit: CPython declares it `unsigned
+    // long`, pyo3-ffi `long`.
+    let found = unsafe { ffi::PyThreadState_SetAsyncExc(thread as c_long, exception.as_ptr()) };
+    found > 0
+}
+
+/// Drops an exception scheduled by [`raise_in_thread`] for `thread` that has not been raised
+/// yet, so that it cannot fire in whatever the thread runs next.
+pub(crate) fn clear_pending_in_thread(_py: Python<'_>, thread: c_ulong) {
+    // SAFETY: we hold the GIL (the `py` token); a null exception is CPython's documented way
+    // of clearing a pending asynchronous exception.
+    unsafe {
+        ffi::PyThreadState_SetAsyncExc(thread as c_long, std::ptr::null_mut());
+    }
+}
+
+/// The log sink and state name of the call running on a thread, borrowed for as long as
+/// [`with_sink`] runs.
+#[derive(Clone, Copy)]
+struct Current {
+    sink: *const (dyn LogSink + 'static),
+    state: *const str,
+}
+
+thread_local! {
+    static CURRENT: Cell<Option<Current>> = const { Cell::new(None) };
+}
+
+/// Runs `f` with `sink` and `state` reachable through [`current_sink`] from this thread only.
+/// Nests: the previous sink is restored afterwards, also when `f` panics.
+pub(crate) fn with_sink<R>(sink: &dyn LogSink, state: &str, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<Current>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            CURRENT.with(|c| c.set(self.0.take()));
+        }
+    }
+    // SAFETY: this only erases the lifetime of the trait object. The pointer is stored in a
+    // thread-local slot that `Restore` resets before this function returns (or unwinds), so it
+    // is never read after `sink` stops being borrowed, and never from another thread.
+    let sink: *const (dyn LogSink + 'static) = unsafe {
+        std::mem::transmute::<*const (dyn LogSink + '_), *const (dyn LogSink + 'static)>(sink)
+    };
+    let previous = CURRENT.with(|c| {
+        c.replace(Some(Current {
+            sink,
+            state: state as *const str,
+        }))
+    });
+    let _restore = Restore(previous);
+    f()
+}
+
+/// Calls `f` with the sink and state name installed by the innermost [`with_sink`] running
+/// on this thread, or returns `None` when there is none.
+pub(crate) fn current_sink<R>(f: impl FnOnce(&dyn LogSink, &str) -> R) -> Option<R> {
+    let current = CURRENT.with(Cell::get)?;
+    // SAFETY: the slot only holds pointers set by `with_sink` on this thread, whose borrows
+    // outlive the slot's contents (see `with_sink`); both are therefore valid here.
+    let (sink, state) = unsafe { (&*current.sink, &*current.state) };
+    Some(f(sink, state))
+}
+
+/// This thread's hold on its Python thread state; dropped when the thread exits.
+struct KeptThreadState {
+    gil_state: ffi::PyGILState_STATE,
+    thread_state: *mut ffi::PyThreadState,
+}
+
+impl Drop for KeptThreadState {
+    fn drop(&mut self) {
+        // SAFETY: runs once, at the exit of the thread that created the hold (thread-local
+        // destructor), with the thread detached (no `Python::attach` can be active during
+        // thread-local destruction of the thread that ran it). `thread_state` is the state
+        // `PyEval_SaveThread` returned on this thread; restoring it and releasing the matching
+        // `PyGILState_Ensure` lets CPython delete it. Blocks for the GIL like any call.
+        unsafe {
+            ffi::PyEval_RestoreThread(self.thread_state);
+            ffi::PyGILState_Release(self.gil_state);
+        }
+    }
+}
+
+thread_local! {
+    static KEPT: std::cell::RefCell<Option<KeptThreadState>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Makes the Python thread state of this thread outlive each `Python::attach`.
+///
+/// Without this, every attach from a thread CPython did not create builds and destroys a
+/// thread state (~8 µs of a 1 µs call). Threads that already have one (the thread that
+/// started the interpreter, Python's own threads) are left alone, and so is the process's
+/// main thread: its thread-local destructors run inside `exit()`, where waiting for the GIL
+/// could hang the exit. Must be called detached.
+pub(crate) fn keep_thread_state() {
+    if KEPT.with(|k| k.borrow().is_some()) || std::thread::current().name() == Some("main") {
+        return;
+    }
+    // SAFETY: both functions may be called by any thread once the interpreter is initialized
+    // (our callers hold a runtime, which initialized it); neither needs the GIL.
+    let has_state =
+        unsafe { ffi::PyGILState_Check() != 0 || !ffi::PyGILState_GetThisThreadState().is_null() };
+    if has_state {
+        return;
+    }
+    // SAFETY: this thread has no thread state and is not attached (checked above), so
+    // `PyGILState_Ensure` creates one and takes the GIL; `PyEval_SaveThread` then releases
+    // the GIL while keeping that state, whose ownership moves into `KeptThreadState`.
+    let kept = unsafe {
+        let gil_state = ffi::PyGILState_Ensure();
+        let thread_state = ffi::PyEval_SaveThread();
+        KeptThreadState {
+            gil_state,
+            thread_state,
+        }
+    };
+    KEPT.with(|k| *k.borrow_mut() = Some(kept));
+}

@@ -7,6 +7,10 @@ use asl::StateMachine;
 
 /// A definition read from disk.
 pub struct Loaded {
+    /// The directory the workflow's functions live in.
+    pub dir: PathBuf,
+    /// The directory the user ran faastlane from (the runtime may change directory).
+    pub invoked_from: PathBuf,
     /// The name its ARNs carry: the directory's (or file's) name.
     pub name: String,
     pub definition_path: PathBuf,
@@ -36,11 +40,31 @@ impl Loaded {
         } else {
             &definition_path
         });
+        let dir = definition_path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let dir = dir
+            .canonicalize()
+            .with_context(|| format!("resolving {}", dir.display()))?;
+        let definition_path = definition_path.canonicalize().unwrap_or(definition_path);
+        let invoked_from = std::env::current_dir().context("reading the current directory")?;
         Ok(Loaded {
+            dir,
+            invoked_from,
             name,
             definition_path,
             text,
         })
+    }
+
+    /// A path the user gave, anchored where the user ran faastlane.
+    pub fn resolve_user_path(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.invoked_from.join(path)
+        }
     }
 
     /// Parses and validates the definition, formatting every problem.

@@ -18,6 +18,9 @@ use crate::trace::{Lane, LaneDecision};
 /// Names the threads branches run on, so the trace can tell lanes apart.
 pub(crate) const BRANCH_THREAD_NAME: &str = "faastlane-branch";
 
+/// Stack size of branch threads: the main thread's usual 8 MiB.
+const BRANCH_STACK_BYTES: usize = 8 << 20;
+
 /// Runs every branch; the first failure fails the whole set.
 pub(crate) fn run_branches<F>(
     exec: &Exec<'_>,
@@ -116,6 +119,9 @@ where
             for _ in 1..workers {
                 let spawned = std::thread::Builder::new()
                     .name(BRANCH_THREAD_NAME.to_string())
+                    // Function runtimes recurse deeply (CPython's default recursion limit
+                    // needs more than Rust's 2 MiB default).
+                    .stack_size(BRANCH_STACK_BYTES)
                     .spawn_scoped(scope, worker);
                 if spawned.is_err() {
                     // Could not get another thread: the ones we have drain the queue.

@@ -20,6 +20,19 @@ pub struct Workflow {
     pub machine: StateMachine,
 }
 
+impl Workflow {
+    /// The distinct functions its Tasks call (in nested branches too), sorted.
+    pub fn functions(&self) -> Vec<String> {
+        let mut names: Vec<String> = crate::interpreter::task_functions(&self.machine)
+            .into_iter()
+            .map(|(_, f)| f)
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+}
+
 /// How Parallel branches and Map iterations are spread over threads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BranchLanes {

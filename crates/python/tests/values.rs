@@ -280,3 +280,33 @@ fn a_field_of_a_handle_reports_its_full_path() {
     let e = result.to_json().expect_err("bytes").to_string();
     assert!(e.contains("$.result.blob"), "{e}");
 }
+
+#[test]
+fn detach_copies_mutable_structure_and_shares_immutable_bytes() {
+    let rt = runtime("basic");
+    let original = call(&rt, "make_blob", json!({"size": 4096})).expect("make_blob runs");
+    let copy = original
+        .clone()
+        .detach()
+        .expect("a dict of bytes can be copied");
+    let (a, b) = (handle_of(&original), handle_of(&copy));
+    Python::attach(|py| {
+        let (a, b) = (a.object().bind(py), b.object().bind(py));
+        assert!(!a.is(b), "the copy is a new dict");
+        let blob_a = a
+            .get_item("result")
+            .and_then(|r| r.get_item("blob"))
+            .expect("blob");
+        let blob_b = b
+            .get_item("result")
+            .and_then(|r| r.get_item("blob"))
+            .expect("blob");
+        assert!(blob_a.is(&blob_b), "immutable bytes are shared, not copied");
+        b.set_item("added", 1).expect("the copy is mutable");
+        assert!(
+            !a.contains("added").expect("contains works"),
+            "mutating the copy leaves the original alone"
+        );
+    });
+    assert_eq!(copy.to_json().is_err(), original.to_json().is_err());
+}

@@ -4,8 +4,9 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use engine::{
     BranchLanes, Engine, EngineOptions, ExecutionOptions, Identity, LogSink, NativeRuntime,
-    Workflow,
+    Runtime, Workflow,
 };
+use python_runtime::{PythonOptions, PythonRuntime};
 
 use crate::args::{LanesArg, RunArgs};
 use crate::workflow::Loaded;
@@ -28,12 +29,13 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    // Read the input before changing directory: a relative --input path is the user's.
     let input = crate::input::read(args.input.as_deref())?;
     let workflow = Workflow {
         name: loaded.name.clone(),
         machine,
     };
-    let runtime = Arc::new(NativeRuntime::new());
+    let runtime = function_runtime(&loaded, &workflow)?;
     let lanes = match args.lanes {
         LanesArg::Inline => BranchLanes::Inline,
         LanesArg::Threads | LanesArg::Auto => BranchLanes::Threads(available_cpus()),
@@ -62,7 +64,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     );
     if let Some(path) = &args.trace {
         let text = serde_json::to_string_pretty(&result.trace).context("serializing the trace")?;
-        std::fs::write(path, text)
+        let path = loaded.resolve_user_path(path);
+        std::fs::write(&path, text)
             .with_context(|| format!("writing the trace to {}", path.display()))?;
     }
     let (json, code) = match result.into_json() {
@@ -80,6 +83,18 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     .context("serializing the output")?;
     println!("{text}");
     Ok(code)
+}
+
+/// Python functions from the workflow's directory; no interpreter at all when no Task needs one.
+fn function_runtime(loaded: &Loaded, workflow: &Workflow) -> Result<Arc<dyn Runtime>> {
+    if workflow.functions().is_empty() {
+        return Ok(Arc::new(NativeRuntime::new()));
+    }
+    python_runtime::init().context("starting the embedded Python interpreter")?;
+    let options = PythonOptions::default().chdir(true);
+    let runtime = PythonRuntime::with_options(&loaded.dir, options)
+        .with_context(|| format!("loading the Python functions of {}", loaded.dir.display()))?;
+    Ok(Arc::new(runtime))
 }
 
 fn available_cpus() -> usize {

@@ -9,7 +9,8 @@ error each, so every audit rule has something to find.
 from __future__ import annotations
 
 import random
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from finra_data import load_bars
 

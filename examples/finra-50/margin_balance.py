@@ -56,10 +56,8 @@ def main(args: dict[str, Any]) -> dict[str, Any]:
         by_rule[r["rule"]] = by_rule.get(r["rule"], 0) + len(r["violations"])
     flagged = {v["trade_id"] for v in violations}
     close = closing_prices(args["market"], portfolio["as_of"])
-    accounts = [
-        account_margin(a, [t for t in portfolio["trades"] if t["account"] == a["account"] and t["trade_id"] not in flagged], close)
-        for a in portfolio["accounts"]
-    ]
+    clean = [t for t in portfolio["trades"] if t["trade_id"] not in flagged]
+    accounts = [account_margin(a, [t for t in clean if t["account"] == a["account"]], close) for a in portfolio["accounts"]]
     return {
         "portfolio_id": portfolio["portfolio_id"],
         "as_of": portfolio["as_of"],

@@ -9,7 +9,8 @@ from __future__ import annotations
 import csv
 import os
 import re
-from typing import Any, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MARKET_CSV = os.path.join(HERE, "market_data.csv")
@@ -50,7 +51,10 @@ def my_trades(args: dict[str, Any]) -> Iterator[dict[str, Any]]:
             yield trade
 
 
-def run_rule(name: str, args: dict[str, Any], check) -> dict[str, Any]:
+Check = Callable[[list[dict[str, Any]], dict[str, Any]], list[dict[str, str]]]
+
+
+def run_rule(name: str, args: dict[str, Any], check: Check) -> dict[str, Any]:
     """Run `check(trades, args) -> violations` `work` times (the benchmark knob).
 
     Repeating the whole pass, not sleeping, keeps the cost real CPU work with the

@@ -82,8 +82,12 @@ def workflow(branches: int) -> dict:
         "Comment": f"FINRA trade audit: {len(RULES)} rules x {parts} account partition(s) in parallel, then margin.",
         "StartAt": "FetchPortfolio",
         "States": {
-            "FetchPortfolio": {"Type": "Task", "Resource": "fetch_portfolio", "ResultPath": "$.portfolio", "Next": "FetchMarketData"},
-            "FetchMarketData": {"Type": "Task", "Resource": "fetch_market_data", "ResultPath": "$.market", "Next": "Audit"},
+            "FetchPortfolio": {
+                "Type": "Task", "Resource": "fetch_portfolio", "ResultPath": "$.portfolio", "Next": "FetchMarketData",
+            },
+            "FetchMarketData": {
+                "Type": "Task", "Resource": "fetch_market_data", "ResultPath": "$.market", "Next": "Audit",
+            },
             "Audit": {"Type": "Parallel", "Branches": fan_out, "ResultPath": "$.audit", "Next": "MarginBalance"},
             "MarginBalance": {"Type": "Task", "Resource": LAMBDA + "margin_balance", "End": True},
         },

@@ -40,7 +40,7 @@ def test_vader_scores_and_labels() -> None:
 
 
 def test_aggregate_counts_and_shares() -> None:
-    scores = [{"label": l, "compound": c} for l, c in
+    scores = [{"label": label, "compound": c} for label, c in
               [("positive", 0.5), ("negative", -0.5), ("negative", -0.2), ("neutral", 0.0)]]
     assert aggregate.handler({"scores": scores}, None) == {
         "reviews": 4, "positive": 1, "neutral": 1, "negative": 2, "negative_share": 0.5, "mean_compound": -0.05}

@@ -190,7 +190,8 @@ class Runner:
             return self.output(st, raw, ctx), None
         if kind == "Fail":
             raise WorkflowError(f"{st.get('Error', 'States.Fail')}: {st.get('Cause', '')}")
-        effective = read_path(st.get("InputPath", "$"), raw, ctx) if st.get("InputPath", "$") is not None else {}
+        input_path = st.get("InputPath", "$")
+        effective = {} if input_path is None else read_path(input_path, raw, ctx)
         if kind == "Choice":
             for rule in st["Choices"]:
                 if rule_matches(rule, effective, ctx):

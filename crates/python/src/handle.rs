@@ -179,20 +179,17 @@ impl Foreign for PyHandle {
         self
     }
 
-    /// `copy.deepcopy`: dicts, lists and other mutable objects are copied; immutable ones
-    /// (`bytes`, `str`, numbers, tuples of them) are shared, so a large `bytes` payload costs
-    /// nothing to detach.
+    /// Dicts, lists and other mutable objects are copied; immutable ones (`bytes`, `str`,
+    /// numbers, tuples of them) are shared, so a large `bytes` payload costs nothing to
+    /// detach (see [`crate::copy`]).
     fn detach(&self) -> Result<Value, ForeignError> {
         interpreter::attach(|py| {
-            let copy = py
-                .import("copy")
-                .and_then(|m| m.call_method1("deepcopy", (self.object.bind(py),)))
-                .map_err(|e| {
-                    ForeignError(format!(
-                        "{} (from {}) cannot be copied for the next function: {e}",
-                        self.location.path, self.location.origin
-                    ))
-                })?;
+            let copy = crate::copy::detach(self.object.bind(py)).map_err(|e| {
+                ForeignError(format!(
+                    "{} (from {}) cannot be copied for the next function: {e}",
+                    self.location.path, self.location.origin
+                ))
+            })?;
             Ok(Value::Foreign(Arc::new(PyHandle::new(
                 copy,
                 self.kind,

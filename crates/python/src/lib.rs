@@ -68,6 +68,7 @@
 
 pub mod context;
 mod convert;
+mod copy;
 pub mod discovery;
 pub mod error;
 mod failure;

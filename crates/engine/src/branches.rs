@@ -1,50 +1,117 @@
 //! Running the branches of a Parallel state and the iterations of a Map state.
 //!
-//! Branches run inline (one after the other) or on a bounded set of scoped threads that pull
-//! work from a shared queue; the calling thread is one of them. Results keep branch order.
-//! When a branch fails (and failures are not tolerated) its siblings are cancelled and the
-//! first failure becomes the state's error, as in Step Functions.
+//! The planner (`planner.rs`) picks a lane per state and the decision goes into the trace.
+//! Branches then run from one shared queue: the calling thread always takes its share inline;
+//! a thread lane adds scoped threads, a process lane adds worker processes (each fed by a
+//! dispatcher thread of this process that only moves bytes, so it never competes for a
+//! runtime's global lock). Results keep branch order. When a branch fails (and failures are
+//! not tolerated) its siblings are cancelled, worker processes killed, and the first failure
+//! becomes the state's error, as in Step Functions.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-use asl::model::State;
+use asl::model::{State, StateMachine};
 use asl::{StatesError, Value};
 
 use crate::engine::BranchLanes;
 use crate::interpreter::{Exec, Frame};
-use crate::trace::{Lane, LaneDecision};
+use crate::lanes::{BranchJob, ExecutionWire, Payload, ProcessPool, ProcessWorker, WorkerRun};
+use crate::planner::{Plan, PlanInput, plan};
+use crate::runtime::CancelToken;
+use crate::trace::{Lane, LaneDecision, StateRecord};
 
 /// Names the threads branches run on, so the trace can tell lanes apart.
 pub(crate) const BRANCH_THREAD_NAME: &str = "faastlane-branch";
 
+/// Names the threads that feed worker processes.
+const DISPATCH_THREAD_NAME: &str = "faastlane-lane";
+
 /// Stack size of branch threads: the main thread's usual 8 MiB.
 const BRANCH_STACK_BYTES: usize = 8 << 20;
+
+/// The state machines the branches run.
+#[derive(Clone, Copy)]
+pub(crate) enum Machines<'m> {
+    /// One machine per branch, all given the same input.
+    Parallel(&'m [StateMachine]),
+    /// One machine for every item.
+    Map(&'m StateMachine),
+}
 
 /// Runs every branch; the first failure fails the whole set.
 pub(crate) fn run_branches<F>(
     exec: &Exec<'_>,
     state: &State,
     frame: &Frame<'_>,
+    machines: Machines<'_>,
     inputs: Vec<Value>,
     max_concurrency: usize,
-    fail_fast: bool,
     run: F,
 ) -> Result<Vec<Value>, StatesError>
 where
     F: Fn(usize, Value, &Frame<'_>) -> Result<Value, StatesError> + Sync,
 {
-    run_branches_tolerant(exec, state, frame, inputs, max_concurrency, fail_fast, run)?
-        .into_iter()
-        .collect()
+    run_branches_tolerant(
+        exec,
+        state,
+        frame,
+        machines,
+        inputs,
+        max_concurrency,
+        true,
+        run,
+    )?
+    .into_iter()
+    .collect()
+}
+
+/// A branch's result: a value, or the encoded value a worker process sent back.
+enum Slot {
+    Done(Result<Value, StatesError>),
+    Encoded(Payload),
+}
+
+/// What the lanes of one state share.
+struct Shared {
+    queue: Mutex<VecDeque<(usize, Value)>>,
+    slots: Mutex<Vec<Option<Slot>>>,
+    first_failure: Mutex<Option<StatesError>>,
+    cancel: CancelToken,
+    fail_fast: bool,
+}
+
+impl Shared {
+    fn pop(&self) -> Option<(usize, Value)> {
+        if self.fail_fast && self.cancel.is_cancelled() {
+            return None;
+        }
+        lock(&self.queue).pop_front()
+    }
+
+    fn finish(&self, index: usize, slot: Slot) {
+        if let Slot::Done(Err(e)) = &slot
+            && self.fail_fast
+        {
+            let mut first = lock(&self.first_failure);
+            if first.is_none() && e.error != "States.Cancelled" {
+                *first = Some(e.clone());
+            }
+            self.cancel.cancel();
+        }
+        lock(&self.slots)[index] = Some(slot);
+    }
 }
 
 /// Runs every branch. With `fail_fast`, the first failure cancels the rest and is returned
 /// as the error; without it every branch runs and each outcome is returned.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn run_branches_tolerant<F>(
     exec: &Exec<'_>,
     state: &State,
     frame: &Frame<'_>,
+    machines: Machines<'_>,
     inputs: Vec<Value>,
     max_concurrency: usize,
     fail_fast: bool,
@@ -54,84 +121,101 @@ where
     F: Fn(usize, Value, &Frame<'_>) -> Result<Value, StatesError> + Sync,
 {
     let n = inputs.len();
-    let limit = if max_concurrency == 0 {
-        usize::MAX
-    } else {
-        max_concurrency
+    let options = &exec.engine.options;
+    let state_path = format!("{}{}", frame.prefix, state.name);
+    let pool = options.processes.as_deref();
+    let wants_pool = matches!(options.lanes, BranchLanes::Process | BranchLanes::Auto) && n > 1;
+    let pool_state = match (pool, wants_pool) {
+        (Some(p), true) => p.ready().map(|()| p.spawn_cost()),
+        (None, true) => Err("none configured".to_string()),
+        (_, false) => Err("not needed".to_string()),
     };
-    let workers = match exec.engine.options.lanes {
-        BranchLanes::Inline => 1,
-        BranchLanes::Threads(t) => t.max(1).min(n.max(1)).min(limit),
-    };
-    exec.trace.record_lane(LaneDecision {
-        state: format!("{}{}", frame.prefix, state.name),
+    let mut input = PlanInput {
+        mode: options.lanes,
         branches: n,
-        lane: if workers > 1 {
-            Lane::Thread
-        } else {
-            Lane::Inline
-        },
-        concurrency: workers,
-        reason: match exec.engine.options.lanes {
-            BranchLanes::Inline => "lanes: inline".to_string(),
-            BranchLanes::Threads(t) => {
-                format!("{t} thread lane(s), {n} branch(es), MaxConcurrency {max_concurrency}")
-            }
-        },
-    });
-
-    let cancel = frame.cancel.child();
-    let queue: Mutex<VecDeque<(usize, Value)>> =
-        Mutex::new(inputs.into_iter().enumerate().collect());
-    let slots: Mutex<Vec<Option<Result<Value, StatesError>>>> =
-        Mutex::new((0..n).map(|_| None).collect());
-    let first_failure: Mutex<Option<StatesError>> = Mutex::new(None);
-
-    let worker = || {
-        loop {
-            if fail_fast && cancel.is_cancelled() {
-                break;
-            }
-            let next = lock(&queue).pop_front();
-            let Some((index, input)) = next else { break };
-            let branch_frame = Frame {
-                cancel: &cancel,
-                prefix: format!("{}{}/{index}/", frame.prefix, state.name),
-            };
-            let outcome = run(index, input, &branch_frame);
-            if let Err(e) = &outcome
-                && fail_fast
-            {
-                let mut first = lock(&first_failure);
-                if first.is_none() && e.error != "States.Cancelled" {
-                    *first = Some(e.clone());
-                }
-                cancel.cancel();
-            }
-            lock(&slots)[index] = Some(outcome);
+        max_concurrency,
+        cpus: options.cpus.max(1),
+        pool: pool_state,
+        work: estimate(exec, machines, n),
+    };
+    let shared = Shared {
+        queue: Mutex::new(inputs.into_iter().enumerate().collect()),
+        slots: Mutex::new((0..n).map(|_| None).collect()),
+        first_failure: Mutex::new(None),
+        cancel: frame.cancel.child(),
+        fail_fast,
+    };
+    let run_one = |index: usize, input: Value| {
+        let branch_frame = Frame {
+            cancel: &shared.cancel,
+            prefix: format!("{state_path}/{index}/"),
+        };
+        run(index, input, &branch_frame)
+    };
+    // The calling thread's share: whatever the queue still holds.
+    let local = || {
+        while let Some((index, input)) = shared.pop() {
+            let outcome = run_one(index, input);
+            shared.finish(index, Slot::Done(outcome));
         }
     };
 
-    if workers <= 1 {
-        worker();
-    } else {
-        std::thread::scope(|scope| {
-            for _ in 1..workers {
-                let spawned = std::thread::Builder::new()
-                    .name(BRANCH_THREAD_NAME.to_string())
-                    // Function runtimes recurse deeply (CPython's default recursion limit
-                    // needs more than Rust's 2 MiB default).
-                    .stack_size(BRANCH_STACK_BYTES)
-                    .spawn_scoped(scope, worker);
-                if spawned.is_err() {
-                    // Could not get another thread: the ones we have drain the queue.
-                    break;
-                }
-            }
-            worker();
-        });
+    let mut decided = plan(&input);
+    if decided.probe {
+        // Time branch 0 here, then plan the rest with what it cost.
+        let started = Instant::now();
+        if let Some((index, value)) = shared.pop() {
+            let outcome = run_one(index, value);
+            shared.finish(index, Slot::Done(outcome));
+        }
+        let took = started.elapsed();
+        input.branches = n.saturating_sub(1);
+        input.work = Some(probed_work(exec, machines, n, took));
+        decided = plan(&input);
+        decided.reason = format!(
+            "{}; after probing branch 0 inline ({:.2} ms)",
+            decided.reason,
+            took.as_secs_f64() * 1e3
+        );
     }
+    let mut helpers_started = 0;
+    match decided.lane {
+        Lane::Inline => local(),
+        Lane::Thread => threads(&decided, &local),
+        Lane::Process => match pool {
+            Some(pool) => {
+                helpers_started = processes(
+                    exec, state, frame, machines, &decided, &shared, pool, &local,
+                )
+                .unwrap_or_else(|e| {
+                    tracing::warn!(state = %state_path, "process lane unavailable: {e}");
+                    decided.reason = format!("{}; fell back to inline: {e}", decided.reason);
+                    0
+                });
+                // Branches a worker could not take (none started) are left for this thread.
+                local();
+            }
+            None => local(),
+        },
+    }
+    exec.trace.record_lane(LaneDecision {
+        state: state_path,
+        branches: n,
+        lane: decided.lane,
+        concurrency: decided.concurrency,
+        processes: helpers_started,
+        cpus: input.cpus,
+        estimate_us: input
+            .work
+            .map(|w| u64::try_from(w.as_micros()).unwrap_or(u64::MAX)),
+        reason: decided.reason,
+    });
 
+    let Shared {
+        slots,
+        first_failure,
+        ..
+    } = shared;
     if let Some(e) = first_failure
         .into_inner()
         .unwrap_or_else(|p| p.into_inner())
@@ -145,15 +229,203 @@ where
         ));
     }
     let slots = slots.into_inner().unwrap_or_else(|p| p.into_inner());
+    let codec = exec.engine.runtime.codec();
     slots
         .into_iter()
         .enumerate()
-        .map(|(i, slot)| {
-            slot.ok_or_else(|| {
-                StatesError::runtime(format!("branch {i} of state '{}' did not run", state.name))
-            })
+        .map(|(i, slot)| match slot {
+            Some(Slot::Done(outcome)) => Ok(outcome),
+            Some(Slot::Encoded(payload)) => Ok(codec
+                .decode(&payload)
+                .map_err(|e| e.0)
+                .and_then(|mut v| v.pop().ok_or_else(|| "no value".to_string()))
+                .map_err(|e| {
+                    StatesError::runtime(format!(
+                        "cannot read the result of branch {i} of state '{}' from its process: {e}",
+                        state.name
+                    ))
+                })),
+            None => Err(StatesError::runtime(format!(
+                "branch {i} of state '{}' did not run",
+                state.name
+            ))),
         })
         .collect()
+}
+
+/// The estimated work of all branches, from the functions' running estimates.
+fn estimate(exec: &Exec<'_>, machines: Machines<'_>, n: usize) -> Option<Duration> {
+    let estimates = &exec.engine.estimates;
+    match machines {
+        Machines::Parallel(branches) => branches
+            .iter()
+            .map(|m| estimates.machine(m))
+            .sum::<Option<Duration>>(),
+        Machines::Map(m) => estimates.machine(m).map(|d| d * n as u32),
+    }
+}
+
+/// The estimated work of the branches after 0, which took `took`: the estimates where the
+/// functions are timed now, `took` for a branch whose functions never ran.
+fn probed_work(exec: &Exec<'_>, machines: Machines<'_>, n: usize, took: Duration) -> Duration {
+    let estimates = &exec.engine.estimates;
+    match machines {
+        Machines::Parallel(branches) => branches
+            .iter()
+            .skip(1)
+            .map(|m| estimates.machine(m).unwrap_or(took))
+            .sum(),
+        Machines::Map(_) => took * n.saturating_sub(1) as u32,
+    }
+}
+
+fn threads(decided: &Plan, local: &(dyn Fn() + Sync)) {
+    std::thread::scope(|scope| {
+        for _ in 0..decided.helpers {
+            let spawned = std::thread::Builder::new()
+                .name(BRANCH_THREAD_NAME.to_string())
+                // Function runtimes recurse deeply (CPython's default recursion limit
+                // needs more than Rust's 2 MiB default).
+                .stack_size(BRANCH_STACK_BYTES)
+                .spawn_scoped(scope, local);
+            if spawned.is_err() {
+                // Could not get another thread: the ones we have drain the queue.
+                break;
+            }
+        }
+        local();
+    });
+}
+
+/// The process lane: encodes the inputs once into shared memory, then feeds worker processes
+/// from the queue on dispatcher threads while `local` runs the caller's share. Returns how
+/// many dispatchers ran.
+#[allow(clippy::too_many_arguments)]
+fn processes(
+    exec: &Exec<'_>,
+    state: &State,
+    frame: &Frame<'_>,
+    machines: Machines<'_>,
+    decided: &Plan,
+    shared: &Shared,
+    pool: &dyn ProcessPool,
+    local: &(dyn Fn() + Sync),
+) -> Result<usize, String> {
+    let shared_input = matches!(machines, Machines::Parallel(_));
+    let payload = {
+        let queue = lock(&shared.queue);
+        let values: Vec<&Value> = if shared_input {
+            queue.front().map(|(_, v)| v).into_iter().collect()
+        } else {
+            // Indices are in order: a value's position is its index minus the first one's.
+            let mut all: Vec<&Value> = Vec::with_capacity(queue.len());
+            for (_, v) in queue.iter() {
+                all.push(v);
+            }
+            all
+        };
+        let mut buffer = pool.payload().map_err(|e| e.to_string())?;
+        exec.engine
+            .runtime
+            .codec()
+            .encode(&values, buffer.as_mut())
+            .map_err(|e| format!("cannot encode the branch inputs: {e}"))?;
+        buffer.finish().map_err(|e| e.to_string())?
+    };
+    let first_index = lock(&shared.queue).front().map(|(i, _)| *i).unwrap_or(0);
+    let now = exec.engine.clock.instant();
+    let job = BranchJob {
+        workflow: exec.workflow.name.clone(),
+        state_index: crate::interpreter::state_index(&exec.workflow.machine, state)
+            .ok_or_else(|| format!("state '{}' is not in the workflow", state.name))?,
+        state: state.name.clone(),
+        prefix: frame.prefix.clone(),
+        execution: ExecutionWire {
+            arn: exec.info.arn.clone(),
+            name: exec.info.name.clone(),
+            start_time: exec.info.start_time.clone(),
+            input: (*exec.info.input).clone(),
+            role_arn: exec.info.role_arn.clone(),
+            state_machine_arn: exec.info.state_machine_arn.clone(),
+            state_machine_name: exec.info.state_machine_name.clone(),
+        },
+        deadline_ms: exec
+            .deadline
+            .map(|d| u64::try_from(d.saturating_duration_since(now).as_millis()).unwrap_or(0)),
+        trace_offset_us: exec.trace.enabled().then(|| exec.trace.offset_us(now)),
+        shared_input,
+        first_index,
+    };
+    let log = exec.engine.options.log.as_ref();
+    let dispatch = || {
+        let mut worker: Option<Box<dyn ProcessWorker>> = None;
+        while let Some((index, input)) = shared.pop() {
+            if worker.is_none() {
+                match pool.spawn(&job, &payload) {
+                    Ok(w) => worker = Some(w),
+                    Err(e) => {
+                        // Leave the branch to the calling thread.
+                        tracing::warn!("cannot start a worker process: {e}");
+                        lock(&shared.queue).push_front((index, input));
+                        return;
+                    }
+                }
+            }
+            drop(input);
+            let Some(w) = worker.as_mut() else { return };
+            match w.run(index, &shared.cancel, log) {
+                WorkerRun::Finished(report) => {
+                    for (function, ns) in &report.durations {
+                        exec.observe(function, Duration::from_nanos(*ns));
+                    }
+                    for r in report.states {
+                        exec.trace.record_state(StateRecord {
+                            state: r.state,
+                            kind: static_kind(&r.kind),
+                            lane: Lane::Process,
+                            start_us: r.start_us,
+                            end_us: r.end_us,
+                            attempts: r.attempts,
+                            error: r.error,
+                        });
+                    }
+                    shared.finish(
+                        index,
+                        match report.outcome {
+                            Ok(payload) => Slot::Encoded(payload),
+                            Err(e) => Slot::Done(Err(e)),
+                        },
+                    );
+                }
+                WorkerRun::Lost(e) => {
+                    worker = None;
+                    shared.finish(index, Slot::Done(Err(e)));
+                }
+            }
+        }
+    };
+    let started = decided.helpers;
+    std::thread::scope(|scope| {
+        for _ in 0..started {
+            let spawned = std::thread::Builder::new()
+                .name(DISPATCH_THREAD_NAME.to_string())
+                .spawn_scoped(scope, dispatch);
+            if spawned.is_err() {
+                break;
+            }
+        }
+        // The caller's share, while the workers run theirs.
+        local();
+    });
+    Ok(started)
+}
+
+/// The `&'static str` the trace uses for a state type a child reported.
+fn static_kind(kind: &str) -> &'static str {
+    const KINDS: [&str; 8] = [
+        "Task", "Pass", "Choice", "Parallel", "Map", "Wait", "Succeed", "Fail",
+    ];
+    KINDS.into_iter().find(|k| *k == kind).unwrap_or("Task")
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

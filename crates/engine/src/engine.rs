@@ -10,8 +10,10 @@ use serde_json::Value as Json;
 use crate::clock::{Clock, SystemClock};
 use crate::context::{ExecutionInfo, Identity, timestamp};
 use crate::interpreter::{Exec, Frame};
+use crate::lanes::{BranchJob, BranchRun, ProcessPool, RemoteRecord};
+use crate::planner::Estimates;
 use crate::runtime::{CancelToken, LogSink, NoLog, PrepareError, Runtime};
-use crate::trace::{Trace, TraceReport};
+use crate::trace::{Lane, Trace, TraceReport};
 
 /// A state machine ready to run, with the name its ARNs carry.
 #[derive(Clone, Debug)]
@@ -33,13 +35,19 @@ impl Workflow {
     }
 }
 
-/// How Parallel branches and Map iterations are spread over threads.
+/// Where Parallel branches and Map iterations run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BranchLanes {
     /// One after the other on the calling thread.
     Inline,
     /// On up to this many threads at once (the calling thread counts as one).
     Threads(usize),
+    /// In worker processes of [`EngineOptions::processes`] (one per usable CPU but one) and
+    /// on the calling thread, whatever they cost (for benchmarks).
+    Process,
+    /// Chosen per state by the planner (`planner.rs`): inline, or processes when the
+    /// branches' estimated work pays for them.
+    Auto,
 }
 
 /// Engine-wide settings.
@@ -53,6 +61,11 @@ pub struct EngineOptions {
     /// Fail an execution whose history grows past this many events, as Step Functions does
     /// at 25,000 (a state machine that loops forever must end). `None`: no limit.
     pub max_events: Option<u64>,
+    /// Starts worker processes for process lanes (a fork server); `None`: branches stay in
+    /// this process.
+    pub processes: Option<Arc<dyn ProcessPool>>,
+    /// The CPUs this process may use (cgroup quota and affinity, not the host's count).
+    pub cpus: usize,
 }
 
 /// Step Functions' execution history limit.
@@ -66,6 +79,8 @@ impl Default for EngineOptions {
             trace: false,
             log: Arc::new(NoLog),
             max_events: Some(AWS_MAX_HISTORY_EVENTS),
+            processes: None,
+            cpus: 1,
         }
     }
 }
@@ -118,6 +133,8 @@ pub struct Engine {
     pub(crate) runtime: Arc<dyn Runtime>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) options: EngineOptions,
+    /// What each function has cost so far, for the planner.
+    pub(crate) estimates: Estimates,
 }
 
 impl Engine {
@@ -130,6 +147,7 @@ impl Engine {
             runtime,
             clock: Arc::new(SystemClock),
             options,
+            estimates: Estimates::default(),
         }
     }
 
@@ -141,6 +159,11 @@ impl Engine {
 
     pub fn options(&self) -> &EngineOptions {
         &self.options
+    }
+
+    /// The running estimate of what one call of `function` costs.
+    pub fn estimate(&self, function: &str) -> Option<Duration> {
+        self.estimates.get(function)
     }
 
     /// Checks that every function the workflow's Tasks name can run, loading them.
@@ -197,10 +220,13 @@ impl Engine {
             .and_then(|s| started.checked_add(Duration::from_secs(s)));
         let exec = Exec {
             engine: self,
+            workflow,
             info,
             trace: Trace::new(started, self.options.trace),
             deadline,
             events: AtomicU64::new(1),
+            observations: None,
+            lane_override: None,
         };
         let cancel = CancelToken::new();
         let frame = Frame {
@@ -219,6 +245,103 @@ impl Engine {
             outcome,
             duration,
             trace: exec.trace.finish(),
+        }
+    }
+}
+
+impl Engine {
+    /// Runs branch `index` of the Parallel or Map state `job` names, in a worker process: the
+    /// other half of a process lane. `input` is the branch's input (a Map item after its
+    /// ItemSelector).
+    pub fn run_branch(
+        &self,
+        workflow: &Workflow,
+        job: &BranchJob,
+        index: usize,
+        input: Value,
+        cancel: &CancelToken,
+    ) -> BranchRun {
+        let failed = |cause: String| BranchRun {
+            outcome: Err(StatesError::runtime(cause)),
+            states: Vec::new(),
+            durations: Vec::new(),
+        };
+        if workflow.name != job.workflow {
+            return failed(format!(
+                "this worker runs workflow '{}', not '{}'",
+                workflow.name, job.workflow
+            ));
+        }
+        let Some(state) = crate::interpreter::nth_state(&workflow.machine, job.state_index)
+            .filter(|s| s.name == job.state)
+        else {
+            return failed(format!(
+                "no state '{}' in workflow '{}'",
+                job.state, job.workflow
+            ));
+        };
+        let machine = match &state.kind {
+            asl::model::StateKind::Parallel(par) => par.branches.get(index),
+            asl::model::StateKind::Map(map) => Some(&map.processor),
+            _ => None,
+        };
+        let Some(machine) = machine else {
+            return failed(format!("state '{}' has no branch {index}", job.state));
+        };
+        let now = self.clock.instant();
+        let origin = job
+            .trace_offset_us
+            .and_then(|us| now.checked_sub(Duration::from_micros(us)))
+            .unwrap_or(now);
+        let e = &job.execution;
+        let mut exec = Exec {
+            engine: self,
+            workflow,
+            info: ExecutionInfo {
+                arn: e.arn.clone(),
+                name: e.name.clone(),
+                start_time: e.start_time.clone(),
+                input: Arc::new(e.input.clone()),
+                role_arn: e.role_arn.clone(),
+                state_machine_arn: e.state_machine_arn.clone(),
+                state_machine_name: e.state_machine_name.clone(),
+            },
+            trace: Trace::new(origin, job.trace_offset_us.is_some()),
+            deadline: job
+                .deadline_ms
+                .and_then(|ms| now.checked_add(Duration::from_millis(ms))),
+            events: AtomicU64::new(1),
+            observations: Some(std::sync::Mutex::default()),
+            lane_override: Some(Lane::Process),
+        };
+        let frame = Frame {
+            cancel,
+            prefix: format!("{}{}/{index}/", job.prefix, job.state),
+        };
+        let outcome = exec.run_machine(machine, input, &frame);
+        let durations = exec
+            .observations
+            .take()
+            .map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()))
+            .unwrap_or_default();
+        let states = exec
+            .trace
+            .finish()
+            .states
+            .into_iter()
+            .map(|r| RemoteRecord {
+                state: r.state,
+                kind: r.kind.to_string(),
+                start_us: r.start_us,
+                end_us: r.end_us,
+                attempts: r.attempts,
+                error: r.error,
+            })
+            .collect();
+        BranchRun {
+            outcome,
+            states,
+            durations,
         }
     }
 }

@@ -20,20 +20,28 @@ use asl::{Path, Scope, StatesError, Template, Value, names};
 use indexmap::IndexMap;
 use serde_json::{Value as Json, json};
 
+use crate::branches::Machines;
 use crate::context::{ExecutionInfo, MapItem, context_object, timestamp};
-use crate::engine::Engine;
+use crate::engine::{Engine, Workflow};
 use crate::runtime::{Call, CancelToken};
 use crate::trace::{Lane, StateRecord, Trace};
 
 /// One running execution.
 pub(crate) struct Exec<'e> {
     pub engine: &'e Engine,
+    pub workflow: &'e Workflow,
     pub info: ExecutionInfo,
     pub trace: Trace,
     /// The state machine's own `TimeoutSeconds`.
     pub deadline: Option<Instant>,
     /// A counter shaped like the execution history's event ids, for error causes.
     pub events: AtomicU64,
+    /// Function durations observed by this execution, kept when a worker process must report
+    /// them to its parent.
+    pub observations: Option<std::sync::Mutex<Vec<(String, u64)>>>,
+    /// The lane every state of this execution runs on (a worker process), instead of the
+    /// thread's.
+    pub lane_override: Option<Lane>,
 }
 
 /// Where in the workflow the interpreter is: nested machines get their own frame.
@@ -96,7 +104,7 @@ impl Exec<'_> {
                 self.trace.record_state(StateRecord {
                     state: format!("{}{}", frame.prefix, state.name),
                     kind: state.kind.type_name(),
-                    lane: frame.lane(),
+                    lane: self.lane_override.unwrap_or_else(|| frame.lane()),
                     start_us: self.trace.offset_us(entered.at),
                     end_us: self.trace.offset_us(now),
                     attempts: entered.attempts.get().max(1),
@@ -115,6 +123,17 @@ impl Exec<'_> {
                 }
                 Step::End => return Ok(output),
             }
+        }
+    }
+
+    /// Records what a call of `function` cost, for the planner.
+    pub fn observe(&self, function: &str, took: Duration) {
+        self.engine.estimates.record(function, took);
+        if let Some(o) = &self.observations {
+            o.lock().unwrap_or_else(|p| p.into_inner()).push((
+                function.to_owned(),
+                u64::try_from(took.as_nanos()).unwrap_or(u64::MAX),
+            ));
         }
     }
 
@@ -450,7 +469,9 @@ impl Exec<'_> {
             log: self.engine.options.log.as_ref(),
         };
         self.events.fetch_add(3, Ordering::Relaxed);
+        let timer = Instant::now();
         let result = self.engine.runtime.invoke(&call, event);
+        self.observe(&function, timer.elapsed());
         if let Some(d) = task_deadline
             && self.engine.clock.instant() >= d
         {
@@ -505,10 +526,15 @@ impl Exec<'_> {
                 effective
             });
         }
-        let results =
-            crate::branches::run_branches(self, state, frame, inputs, 0, true, |i, input, f| {
-                self.run_machine(&par.branches[i], input, f)
-            })?;
+        let results = crate::branches::run_branches(
+            self,
+            state,
+            frame,
+            Machines::Parallel(&par.branches),
+            inputs,
+            0,
+            |i, input, f| self.run_machine(&par.branches[i], input, f),
+        )?;
         let result = Value::from_elements(results);
         let result = match &state.result_selector {
             Some(t) => self.eval_template(state, t, &result, &ctx, entered)?,
@@ -612,6 +638,7 @@ impl Exec<'_> {
             self,
             state,
             frame,
+            Machines::Map(&map.processor),
             inputs,
             max_concurrency,
             !tolerate,
@@ -948,21 +975,86 @@ pub(crate) fn task_functions(machine: &StateMachine) -> Vec<(String, String)> {
     out
 }
 
+/// The function a Task state calls, when it is known before the state runs (a
+/// `lambda:invoke` with a `FunctionName` path is not).
+pub(crate) fn task_function(state: &State) -> Option<String> {
+    let StateKind::Task(task) = &state.kind else {
+        return None;
+    };
+    match &task.resource.invocation {
+        Invocation::Direct { function, .. } => Some(function.clone()),
+        Invocation::LambdaInvoke => {
+            if let Some(Template::Object(fields)) = &state.parameters
+                && let Some((_, Template::Literal(Json::String(name)))) =
+                    fields.iter().find(|(k, _)| k == "FunctionName")
+            {
+                Some(parse_function_name(name).0)
+            } else {
+                None
+            }
+        }
+    }
+}
+
+/// Calls `f` on every state of `machine` and its nested machines, in a fixed pre-order
+/// (states in definition order, a Parallel's branches, a Map's processor), until it returns
+/// `true`. Parent and worker processes name a state by its position in this walk.
+fn walk_states<'m>(
+    machine: &'m StateMachine,
+    count: &mut usize,
+    f: &mut dyn FnMut(usize, &'m State) -> bool,
+) -> bool {
+    for state in machine.states.values() {
+        let i = *count;
+        *count += 1;
+        if f(i, state) {
+            return true;
+        }
+        let found = match &state.kind {
+            StateKind::Parallel(par) => par.branches.iter().any(|b| walk_states(b, count, f)),
+            StateKind::Map(map) => walk_states(&map.processor, count, f),
+            _ => false,
+        };
+        if found {
+            return true;
+        }
+    }
+    false
+}
+
+/// The position of `target` (compared by address) in the walk of [`walk_states`].
+pub(crate) fn state_index(root: &StateMachine, target: &State) -> Option<usize> {
+    let mut found = None;
+    walk_states(root, &mut 0, &mut |i, s| {
+        if std::ptr::eq(s, target) {
+            found = Some(i);
+        }
+        found.is_some()
+    });
+    found
+}
+
+/// The state at position `index` of the walk of [`walk_states`].
+pub(crate) fn nth_state(root: &StateMachine, index: usize) -> Option<&State> {
+    let mut found = None;
+    walk_states(root, &mut 0, &mut |i, s| {
+        if i == index {
+            found = Some(s);
+        }
+        found.is_some()
+    });
+    found
+}
+
 fn collect_functions(machine: &StateMachine, prefix: &str, out: &mut Vec<(String, String)>) {
     for state in machine.states.values() {
         let path = format!("{prefix}{}", state.name);
         match &state.kind {
-            StateKind::Task(task) => match &task.resource.invocation {
-                Invocation::Direct { function, .. } => out.push((path, function.clone())),
-                Invocation::LambdaInvoke => {
-                    if let Some(Template::Object(fields)) = &state.parameters
-                        && let Some((_, Template::Literal(Json::String(name)))) =
-                            fields.iter().find(|(k, _)| k == "FunctionName")
-                    {
-                        out.push((path, parse_function_name(name).0));
-                    }
+            StateKind::Task(_) => {
+                if let Some(function) = task_function(state) {
+                    out.push((path, function));
                 }
-            },
+            }
             StateKind::Parallel(par) => {
                 for (i, branch) in par.branches.iter().enumerate() {
                     collect_functions(branch, &format!("{path}/{i}/"), out);

@@ -5,7 +5,8 @@
 //! Engine::execute(workflow, input)
 //!   -> interpreter: one state at a time (InputPath, Parameters, task, ResultSelector,
 //!      ResultPath, OutputPath), Retry/Catch, Choice, Wait
-//!   -> branches: Parallel branches and Map iterations, inline or on threads
+//!   -> branches: Parallel branches and Map iterations, inline, on threads or in worker
+//!      processes (lanes, chosen by the planner)
 //!   -> Runtime::invoke for every Task
 //! ```
 
@@ -14,7 +15,9 @@ pub mod clock;
 pub mod context;
 mod engine;
 mod interpreter;
+pub mod lanes;
 pub mod native;
+pub mod planner;
 pub mod runtime;
 pub mod trace;
 
@@ -26,4 +29,4 @@ pub use engine::{
 };
 pub use native::NativeRuntime;
 pub use runtime::{Call, CancelToken, LogSink, NoLog, PrepareError, Runtime, TaskFailure};
-pub use trace::{Lane, TraceReport};
+pub use trace::{Lane, LaneDecision, TraceReport};

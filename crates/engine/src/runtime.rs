@@ -11,6 +11,8 @@ use std::time::Instant;
 
 use asl::{StatesError, Value};
 
+use crate::lanes::{JsonCodec, ValueCodec};
+
 /// What a Task asks for, and everything a function may want to know about its invocation
 /// (the fields of Lambda's `context` object).
 #[derive(Clone)]
@@ -76,6 +78,12 @@ pub trait Runtime: Send + Sync {
 
     /// Runs one function on the calling thread.
     fn invoke(&self, call: &Call<'_>, input: Value) -> Result<Value, TaskFailure>;
+
+    /// How this runtime's values cross to another process (a process lane). The default
+    /// converts them to JSON, which suits runtimes whose values are JSON.
+    fn codec(&self) -> &dyn ValueCodec {
+        &JsonCodec
+    }
 }
 
 /// Receives what functions print, tagged with the state that printed it.

@@ -13,6 +13,8 @@ pub enum Lane {
     Inline,
     /// On another thread of this process.
     Thread,
+    /// In a worker process (forked from a warm fork server).
+    Process,
 }
 
 /// One state's run.
@@ -39,8 +41,21 @@ pub struct LaneDecision {
     pub state: String,
     pub branches: usize,
     pub lane: Lane,
+    /// Branches running at once (the calling thread included).
     pub concurrency: usize,
+    /// Worker processes started (process lane).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub processes: usize,
+    /// The CPUs the planner counted as usable.
+    pub cpus: usize,
+    /// The estimated work of all branches together, in microseconds, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimate_us: Option<u64>,
     pub reason: String,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Collected across the threads of one execution.

@@ -1,0 +1,338 @@
+//! Choosing where the branches of a Parallel or Map state run.
+//!
+//! Inputs: the CPUs this process may use (the caller measures them: cgroup quota and
+//! affinity), the number of branches and `MaxConcurrency`, whether a process pool is ready
+//! and what starting a worker costs, and running estimates of what each function costs.
+//!
+//! With `--lanes auto`: one usable CPU, one branch or `MaxConcurrency` 1 run inline. Otherwise,
+//! with `w` lanes (`w - 1` worker processes plus the calling thread), spreading `W` of
+//! estimated work saves about `W (1 - 1/w)` and costs a worker start per process plus a
+//! per-branch hand-off; processes are used when the saving is at least twice that cost, so
+//! a state whose branches are cheaper than forks stays inline. A state whose functions were
+//! never timed runs its first branch inline as a probe and is planned with what it measured.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use asl::model::{Invocation, StateKind, StateMachine};
+
+use crate::engine::BranchLanes;
+use crate::trace::Lane;
+
+/// What one branch sent to a worker costs beyond its own work (a message each way and the
+/// encoding of a small result), as measured on a 2-vCPU VM; only its order matters.
+pub const PER_BRANCH_OVERHEAD: Duration = Duration::from_micros(60);
+
+/// How much the estimated saving must exceed the estimated cost before processes are used.
+const MARGIN: u32 = 2;
+
+/// The facts a plan is made from.
+#[derive(Clone, Debug)]
+pub struct PlanInput {
+    pub mode: BranchLanes,
+    pub branches: usize,
+    /// 0: no limit.
+    pub max_concurrency: usize,
+    /// CPUs this process may use.
+    pub cpus: usize,
+    /// `Ok(spawn cost)` when a process pool is ready, else why not.
+    pub pool: Result<Duration, String>,
+    /// Estimated work of all branches together; `None` when some function was never timed.
+    pub work: Option<Duration>,
+}
+
+/// Where the branches run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    pub lane: Lane,
+    /// Branches running at once (the calling thread included).
+    pub concurrency: usize,
+    /// Worker processes (process lane) or extra threads (thread lane).
+    pub helpers: usize,
+    /// Run one branch inline first, then plan again with its measured cost.
+    pub probe: bool,
+    pub reason: String,
+}
+
+impl Plan {
+    fn inline(reason: impl Into<String>) -> Plan {
+        Plan {
+            lane: Lane::Inline,
+            concurrency: 1,
+            helpers: 0,
+            probe: false,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Decides the lanes of one Parallel or Map state.
+pub fn plan(input: &PlanInput) -> Plan {
+    let n = input.branches;
+    let limit = if input.max_concurrency == 0 {
+        usize::MAX
+    } else {
+        input.max_concurrency
+    };
+    match input.mode {
+        BranchLanes::Inline => Plan::inline("lanes: inline"),
+        BranchLanes::Threads(t) => {
+            let width = t.max(1).min(n.max(1)).min(limit);
+            Plan {
+                lane: if width > 1 {
+                    Lane::Thread
+                } else {
+                    Lane::Inline
+                },
+                concurrency: width,
+                helpers: width - 1,
+                probe: false,
+                reason: format!(
+                    "lanes: {t} thread(s); {n} branch(es), MaxConcurrency {}",
+                    input.max_concurrency
+                ),
+            }
+        }
+        BranchLanes::Process => {
+            if let Err(why) = &input.pool {
+                return Plan::inline(format!("lanes: process, but no process pool: {why}"));
+            }
+            // Forced, for benchmarks: at least one worker even on one CPU.
+            let width = input.cpus.max(2).min(n).min(limit.max(2));
+            if n == 0 {
+                return Plan::inline("no branches");
+            }
+            let helpers = width.saturating_sub(1).max(1);
+            Plan {
+                lane: Lane::Process,
+                concurrency: helpers + 1,
+                helpers,
+                probe: false,
+                reason: format!(
+                    "lanes: process; {helpers} worker process(es) and this thread for {n} branch(es) on {} usable CPU(s)",
+                    input.cpus
+                ),
+            }
+        }
+        BranchLanes::Auto => plan_auto(input, n, limit),
+    }
+}
+
+fn plan_auto(input: &PlanInput, n: usize, limit: usize) -> Plan {
+    let width = input.cpus.max(1).min(n).min(limit);
+    if width <= 1 {
+        let why = if n <= 1 {
+            format!("{n} branch(es)")
+        } else if input.cpus <= 1 {
+            "1 usable CPU".to_string()
+        } else {
+            "MaxConcurrency 1".to_string()
+        };
+        return Plan::inline(format!("auto: inline, {why}"));
+    }
+    let spawn = match &input.pool {
+        Ok(cost) => *cost,
+        Err(why) => {
+            return Plan::inline(format!("auto: inline, no process pool ({why})"));
+        }
+    };
+    let Some(work) = input.work else {
+        return Plan {
+            probe: true,
+            ..Plan::inline(format!(
+                "auto: functions never timed; probing with branch 0 inline ({n} branch(es))"
+            ))
+        };
+    };
+    let helpers = width - 1;
+    let saving = work.mul_f64(1.0 - 1.0 / width as f64);
+    let remote_branches = (n * helpers).div_ceil(width) as u32;
+    let cost = spawn * helpers as u32 + PER_BRANCH_OVERHEAD * remote_branches;
+    let numbers = format!(
+        "estimated work {:.2} ms over {n} branch(es), {width} lane(s) save {:.2} ms, {helpers} worker start(s) at {:.2} ms + hand-offs cost {:.2} ms",
+        ms(work),
+        ms(saving),
+        ms(spawn),
+        ms(cost)
+    );
+    if saving >= cost * MARGIN {
+        Plan {
+            lane: Lane::Process,
+            concurrency: width,
+            helpers,
+            probe: false,
+            reason: format!("auto: process; {numbers}"),
+        }
+    } else {
+        Plan::inline(format!("auto: inline; {numbers}"))
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Running estimates of what each function costs, shared by every execution of an engine.
+#[derive(Debug, Default)]
+pub struct Estimates {
+    by_function: Mutex<HashMap<String, Estimate>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Estimate {
+    mean_ns: f64,
+    samples: u64,
+}
+
+/// Weight of a new sample once a function has a few: recent runs matter more.
+const SMOOTHING: f64 = 0.2;
+
+impl Estimates {
+    pub fn record(&self, function: &str, took: Duration) {
+        let ns = took.as_nanos() as f64;
+        let mut map = self.by_function.lock().unwrap_or_else(|p| p.into_inner());
+        match map.get_mut(function) {
+            Some(e) => {
+                e.samples += 1;
+                // A plain mean for the first samples, then an exponential moving average.
+                let weight = (1.0 / e.samples as f64).max(SMOOTHING);
+                e.mean_ns += (ns - e.mean_ns) * weight;
+            }
+            None => {
+                map.insert(
+                    function.to_owned(),
+                    Estimate {
+                        mean_ns: ns,
+                        samples: 1,
+                    },
+                );
+            }
+        }
+    }
+
+    pub fn get(&self, function: &str) -> Option<Duration> {
+        self.by_function
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(function)
+            .map(|e| Duration::from_nanos(e.mean_ns.max(0.0) as u64))
+    }
+
+    /// The estimated cost of one run of `machine`: the sum over its Task states (an upper
+    /// bound when a Choice skips some); `None` if a function was never timed.
+    pub fn machine(&self, machine: &StateMachine) -> Option<Duration> {
+        let mut total = Duration::ZERO;
+        for state in machine.states.values() {
+            total += match &state.kind {
+                StateKind::Task(task) => match &task.resource.invocation {
+                    Invocation::Direct { function, .. } => self.get(function)?,
+                    Invocation::LambdaInvoke => {
+                        let name = crate::interpreter::task_function(state)?;
+                        self.get(&name)?
+                    }
+                },
+                StateKind::Parallel(par) => {
+                    let mut sum = Duration::ZERO;
+                    for b in &par.branches {
+                        sum += self.machine(b)?;
+                    }
+                    sum
+                }
+                // The item count is not known statically: one iteration.
+                StateKind::Map(map) => self.machine(&map.processor)?,
+                _ => Duration::ZERO,
+            };
+        }
+        Some(total)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(mode: BranchLanes, n: usize, work_ms: Option<u64>) -> PlanInput {
+        PlanInput {
+            mode,
+            branches: n,
+            max_concurrency: 0,
+            cpus: 2,
+            pool: Ok(Duration::from_millis(1)),
+            work: work_ms.map(Duration::from_millis),
+        }
+    }
+
+    #[test]
+    fn cheap_branches_stay_inline() {
+        let p = plan(&input(BranchLanes::Auto, 100, Some(2)));
+        assert_eq!(p.lane, Lane::Inline, "{}", p.reason);
+    }
+
+    #[test]
+    fn heavy_branches_use_one_worker_per_spare_cpu() {
+        let p = plan(&input(BranchLanes::Auto, 100, Some(400)));
+        assert_eq!((p.lane, p.helpers, p.concurrency), (Lane::Process, 1, 2));
+        let mut four = input(BranchLanes::Auto, 100, Some(400));
+        four.cpus = 4;
+        assert_eq!(plan(&four).helpers, 3);
+    }
+
+    #[test]
+    fn one_cpu_one_branch_or_max_concurrency_one_is_inline() {
+        let mut one_cpu = input(BranchLanes::Auto, 100, Some(400));
+        one_cpu.cpus = 1;
+        assert_eq!(plan(&one_cpu).lane, Lane::Inline);
+        assert_eq!(
+            plan(&input(BranchLanes::Auto, 1, Some(400))).lane,
+            Lane::Inline
+        );
+        let mut mc = input(BranchLanes::Auto, 100, Some(400));
+        mc.max_concurrency = 1;
+        assert_eq!(plan(&mc).lane, Lane::Inline);
+    }
+
+    #[test]
+    fn max_concurrency_caps_the_workers() {
+        let mut i = input(BranchLanes::Auto, 100, Some(4000));
+        i.cpus = 8;
+        i.max_concurrency = 3;
+        let p = plan(&i);
+        assert_eq!((p.helpers, p.concurrency), (2, 3));
+    }
+
+    #[test]
+    fn unknown_costs_probe() {
+        let p = plan(&input(BranchLanes::Auto, 10, None));
+        assert!(p.probe);
+        assert_eq!(p.lane, Lane::Inline);
+    }
+
+    #[test]
+    fn without_a_pool_auto_is_inline_and_process_says_why() {
+        let mut i = input(BranchLanes::Auto, 10, Some(400));
+        i.pool = Err("not started".into());
+        assert_eq!(plan(&i).lane, Lane::Inline);
+        i.mode = BranchLanes::Process;
+        let p = plan(&i);
+        assert_eq!(p.lane, Lane::Inline);
+        assert!(p.reason.contains("not started"));
+    }
+
+    #[test]
+    fn forced_process_uses_a_worker_even_on_one_cpu() {
+        let mut i = input(BranchLanes::Process, 5, Some(0));
+        i.cpus = 1;
+        let p = plan(&i);
+        assert_eq!((p.lane, p.helpers), (Lane::Process, 1));
+    }
+
+    #[test]
+    fn estimates_average_then_smooth() {
+        let e = Estimates::default();
+        assert_eq!(e.get("f"), None);
+        e.record("f", Duration::from_millis(2));
+        e.record("f", Duration::from_millis(4));
+        assert_eq!(e.get("f"), Some(Duration::from_millis(3)));
+    }
+}

@@ -1,0 +1,24 @@
+//! faastlane's process lanes: where Parallel branches and Map iterations run when Python's
+//! global lock would serialize them on threads.
+//!
+//! - [`ForkServer`]: a single-threaded process started before any thread, which loads the
+//!   workflow's functions once and forks a warm worker per request (`server.rs`); it is the
+//!   engine's [`engine::lanes::ProcessPool`] (`pool.rs`).
+//! - Workers (`worker.rs`) run branches with the engine's interpreter and send results back
+//!   through shared memory (`shm.rs`), with typed, length-prefixed messages and owned file
+//!   descriptors (`protocol.rs`).
+//! - [`cpus`]: how many CPUs this process may use (cgroup v1/v2 quota, affinity).
+//!
+//! Every `unsafe` block is in `sys.rs`, plus the worker handle's `Send`.
+
+pub mod cpus;
+mod pool;
+pub mod protocol;
+mod server;
+pub mod shm;
+mod sys;
+mod worker;
+
+pub use pool::{Worker, exit_error};
+pub use server::{ForkHooks, ForkServer, Host, ServerOptions};
+pub use sys::{Forked, thread_count};

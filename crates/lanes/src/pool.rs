@@ -1,0 +1,313 @@
+//! The parent's side of a process lane: [`ForkServer`] as the engine's
+//! [`engine::lanes::ProcessPool`], and a handle per worker process.
+
+use std::io;
+use std::os::fd::AsFd;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use asl::StatesError;
+use engine::lanes::{
+    BranchJob, BranchReport, LaneError, Payload, PayloadBuffer, PayloadBytes, ProcessPool,
+    ProcessWorker, WorkerRun,
+};
+use engine::{CancelToken, LogSink};
+
+use crate::protocol::{Channel, Exit, FromWorker, Outcome, Received, ToServer, ToWorker};
+use crate::server::ForkServer;
+use crate::shm::{MemfdBuffer, SharedPayload};
+
+/// How often a waiting dispatcher looks at the cancel token.
+const CANCEL_POLL: Duration = Duration::from_millis(5);
+
+/// How long a killed worker has to be reported reaped.
+const REAP_WAIT: Duration = Duration::from_secs(5);
+
+/// The error of a branch whose worker process ended, named like Lambda's.
+pub fn exit_error(status: Exit, pid: u32, index: usize) -> StatesError {
+    let how = match status {
+        Exit::Code(code) => format!("exit status {code}"),
+        Exit::Signal(sig) => format!("signal: {}", signal_name(sig)),
+    };
+    let message = format!("Error: Runtime exited with error: {how}");
+    StatesError::new(
+        "Runtime.ExitError",
+        serde_json::json!({
+            "errorMessage": message,
+            "errorType": "Runtime.ExitError",
+            "worker": {"pid": pid, "branch": index},
+        })
+        .to_string(),
+    )
+}
+
+/// Go's names for signals, which Lambda's messages use (`signal: killed`).
+fn signal_name(sig: i32) -> String {
+    match sig {
+        libc::SIGKILL => "killed".into(),
+        libc::SIGABRT => "aborted".into(),
+        libc::SIGSEGV => "segmentation fault".into(),
+        libc::SIGBUS => "bus error".into(),
+        libc::SIGILL => "illegal instruction".into(),
+        libc::SIGFPE => "floating point exception".into(),
+        libc::SIGTERM => "terminated".into(),
+        libc::SIGINT => "interrupt".into(),
+        other => format!("signal {other}"),
+    }
+}
+
+impl ProcessPool for ForkServer {
+    fn ready(&self) -> Result<(), String> {
+        ForkServer::ready(self)
+    }
+
+    fn spawn_cost(&self) -> Duration {
+        ForkServer::spawn_cost(self)
+    }
+
+    fn payload(&self) -> Result<Box<dyn PayloadBuffer>, LaneError> {
+        MemfdBuffer::new()
+            .map(|b| Box::new(b) as Box<dyn PayloadBuffer>)
+            .map_err(|e| LaneError(format!("cannot create a memfd: {e}")))
+    }
+
+    fn spawn(
+        &self,
+        job: &BranchJob,
+        inputs: &Payload,
+    ) -> Result<Box<dyn ProcessWorker>, LaneError> {
+        self.spawn_worker(job, inputs)
+            .map(|w| Box::new(w) as Box<dyn ProcessWorker>)
+            .map_err(LaneError)
+    }
+}
+
+impl ForkServer {
+    /// Starts a worker for `job` and waits until it has decoded its inputs.
+    pub fn spawn_worker(&self, job: &BranchJob, inputs: &Payload) -> Result<Worker, String> {
+        let started = Instant::now();
+        let copied;
+        let inputs_fd = match inputs.fd() {
+            Some(fd) => fd,
+            None => {
+                let mut buffer = MemfdBuffer::new().map_err(|e| e.to_string())?;
+                engine::lanes::PayloadSink::write_all(&mut buffer, inputs.bytes())
+                    .map_err(|e| e.to_string())?;
+                copied = buffer.into_shared().map_err(|e| e.to_string())?;
+                copied.fd().ok_or("a shared payload has a descriptor")?
+            }
+        };
+        let (ours, theirs) = Channel::pair().map_err(|e| e.to_string())?;
+        self.control
+            .send(
+                &ToServer::Spawn {
+                    job: Box::new(job.clone()),
+                    memory_limit: self.options.worker_memory_limit,
+                },
+                &[],
+                &[theirs.as_fd(), inputs_fd],
+            )
+            .map_err(|e| format!("cannot reach the fork server: {e}"))?;
+        drop(theirs);
+        let mut said = Vec::new();
+        loop {
+            let left = self.options.spawn_timeout.saturating_sub(started.elapsed());
+            match ours.recv::<FromWorker>(Some(left)) {
+                Ok(Some(Received {
+                    message: FromWorker::Hello { pid },
+                    ..
+                })) => {
+                    self.record_spawn(started.elapsed());
+                    return Ok(Worker {
+                        channel: ours,
+                        pid,
+                        server: self,
+                        dead: false,
+                        kill_grace: self.options.kill_grace,
+                    });
+                }
+                Ok(Some(Received {
+                    message: FromWorker::Log { line, .. },
+                    ..
+                })) => said.push(line),
+                Ok(Some(Received {
+                    message: FromWorker::SpawnFailed { message },
+                    ..
+                })) => return Err(message),
+                Ok(Some(Received {
+                    message: FromWorker::Exited { status },
+                    ..
+                })) => {
+                    return Err(format!(
+                        "the worker exited at start ({status:?}): {}",
+                        said.join("; ")
+                    ));
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => return Err("the fork server closed the worker's channel".into()),
+                Err(e) => return Err(format!("the worker did not start: {e}")),
+            }
+        }
+    }
+}
+
+/// A worker process, seen from the parent.
+pub struct Worker {
+    channel: Channel,
+    pid: u32,
+    server: *const ForkServer,
+    dead: bool,
+    kill_grace: Duration,
+}
+
+// SAFETY: `server` points to the `ForkServer` that created this worker; the engine keeps the
+// pool (an `Arc`) alive while its workers exist, since they are created and dropped inside
+// one state's scoped threads. The server's methods used here take `&self` and are thread-safe.
+unsafe impl Send for Worker {}
+
+impl Worker {
+    fn server(&self) -> &ForkServer {
+        // SAFETY: see the `Send` impl: the server outlives its workers.
+        unsafe { &*self.server }
+    }
+
+    /// Kills the process and waits until the fork server reports it reaped.
+    fn kill(&mut self) {
+        if self.dead {
+            return;
+        }
+        self.dead = true;
+        let _ = self
+            .server()
+            .control
+            .send(&ToServer::Kill { pid: self.pid }, &[], &[]);
+        let end = Instant::now() + REAP_WAIT;
+        while let Some(left) = end.checked_duration_since(Instant::now()) {
+            match self.channel.recv::<FromWorker>(Some(left)) {
+                Ok(Some(Received {
+                    message: FromWorker::Exited { .. },
+                    ..
+                }))
+                | Ok(None)
+                | Err(_) => return,
+                Ok(Some(_)) => {}
+            }
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        if !self.dead {
+            let _ = self.channel.send(&ToWorker::Exit, &[], &[]);
+        }
+    }
+}
+
+impl ProcessWorker for Worker {
+    fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    fn run(&mut self, index: usize, cancel: &CancelToken, log: &dyn LogSink) -> WorkerRun {
+        if self.dead {
+            return WorkerRun::Lost(StatesError::runtime("the worker process is gone"));
+        }
+        if let Err(e) = self.channel.send(&ToWorker::Run { index }, &[], &[]) {
+            self.kill();
+            return WorkerRun::Lost(StatesError::runtime(format!(
+                "cannot reach worker {}: {e}",
+                self.pid
+            )));
+        }
+        // When the Task running now must end: (kill at, reported at, allowed).
+        let mut deadline: Option<(Instant, Instant, Duration)> = None;
+        loop {
+            let now = Instant::now();
+            let wait = deadline.map_or(CANCEL_POLL, |(kill_at, _, _)| {
+                CANCEL_POLL.min(kill_at.saturating_duration_since(now))
+            });
+            let received = match self.channel.recv::<FromWorker>(Some(wait)) {
+                Ok(r) => r,
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                    if cancel.is_cancelled() {
+                        self.kill();
+                        return WorkerRun::Lost(StatesError::new(
+                            "States.Cancelled",
+                            "a sibling branch failed",
+                        ));
+                    }
+                    if let Some((kill_at, reported, allowed)) = deadline
+                        && Instant::now() >= kill_at
+                    {
+                        self.kill();
+                        let ran = reported.elapsed();
+                        return WorkerRun::Lost(StatesError::new(
+                            asl::names::TIMEOUT,
+                            format!(
+                                "Task timed out after {:.2} seconds (limit {:.2}); its worker process was killed",
+                                ran.as_secs_f64(),
+                                allowed.as_secs_f64()
+                            ),
+                        ));
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    self.kill();
+                    return WorkerRun::Lost(StatesError::runtime(format!(
+                        "worker {}: {e}",
+                        self.pid
+                    )));
+                }
+            };
+            let Some(Received { message, tail, fds }) = received else {
+                self.dead = true;
+                return WorkerRun::Lost(StatesError::runtime(format!(
+                    "worker {} vanished while running branch {index}",
+                    self.pid
+                )));
+            };
+            match message {
+                FromWorker::Log { state, line } => log.line(&state, &line),
+                FromWorker::Deadline { in_ms: Some(ms) } => {
+                    let allowed = Duration::from_millis(ms);
+                    deadline = Some((now + allowed + self.kill_grace, now, allowed));
+                }
+                FromWorker::Deadline { in_ms: None } => deadline = None,
+                FromWorker::Result {
+                    index: _,
+                    outcome,
+                    states,
+                    durations,
+                } => {
+                    let outcome = match outcome {
+                        Outcome::Inline => Ok(Arc::new(tail) as Payload),
+                        Outcome::Memfd => match fds.into_iter().next().map(SharedPayload::open) {
+                            Some(Ok(shared)) => Ok(Arc::new(shared) as Payload),
+                            Some(Err(e)) => Err(StatesError::runtime(format!(
+                                "cannot map a branch result: {e}"
+                            ))),
+                            None => Err(StatesError::runtime("a branch result lost its memfd")),
+                        },
+                        Outcome::Failed { error, cause } => Err(StatesError::new(error, cause)),
+                    };
+                    return WorkerRun::Finished(BranchReport {
+                        outcome,
+                        states,
+                        durations,
+                    });
+                }
+                FromWorker::Exited { status } => {
+                    self.dead = true;
+                    return WorkerRun::Lost(exit_error(status, self.pid, index));
+                }
+                FromWorker::SpawnFailed { message } => {
+                    self.dead = true;
+                    return WorkerRun::Lost(StatesError::runtime(message));
+                }
+                FromWorker::Hello { .. } => {}
+            }
+        }
+    }
+}

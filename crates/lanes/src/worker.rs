@@ -1,0 +1,231 @@
+//! A worker process: forked from the fork server, it decodes its inputs once, then runs the
+//! branches its parent sends, one at a time, with the engine's interpreter.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+use std::time::Instant;
+
+use asl::{StatesError, Value};
+use engine::lanes::{BranchJob, Payload, ValueCodec};
+use engine::{BranchLanes, Call, CancelToken, Engine, LogSink, PrepareError, Runtime, TaskFailure};
+
+use crate::protocol::{Channel, FromWorker, Outcome, Received, ToWorker};
+use crate::server::Host;
+use crate::shm::{SharedPayload, SpillBuffer, Spilled};
+use crate::sys;
+
+/// Log lines longer than this are cut (a message must fit in a packet).
+const LINE_MAX: usize = 16 * 1024;
+
+/// Sends what functions print to the parent, which passes it to the execution's log sink.
+struct ForwardLog(Arc<Channel>);
+
+impl LogSink for ForwardLog {
+    fn line(&self, state: &str, line: &str) {
+        let mut end = line.len().min(LINE_MAX);
+        while !line.is_char_boundary(end) {
+            end -= 1;
+        }
+        let _ = self.0.send(
+            &FromWorker::Log {
+                state: state.to_string(),
+                line: line[..end].to_string(),
+            },
+            &[],
+            &[],
+        );
+    }
+}
+
+/// Tells the parent when a Task must end, so it can kill this process if the runtime cannot
+/// interrupt the function (a Python function blocked in C).
+struct ReportDeadlines {
+    inner: Arc<dyn Runtime>,
+    channel: Arc<Channel>,
+}
+
+impl Runtime for ReportDeadlines {
+    fn prepare(&self, functions: &[&str]) -> Vec<PrepareError> {
+        self.inner.prepare(functions)
+    }
+
+    fn invoke(&self, call: &Call<'_>, input: Value) -> Result<Value, TaskFailure> {
+        let Some(deadline) = call.deadline else {
+            return self.inner.invoke(call, input);
+        };
+        let in_ms = deadline
+            .saturating_duration_since(Instant::now())
+            .as_millis();
+        let _ = self.channel.send(
+            &FromWorker::Deadline {
+                in_ms: Some(u64::try_from(in_ms).unwrap_or(u64::MAX)),
+            },
+            &[],
+            &[],
+        );
+        let result = self.inner.invoke(call, input);
+        let _ = self
+            .channel
+            .send(&FromWorker::Deadline { in_ms: None }, &[], &[]);
+        result
+    }
+
+    fn codec(&self) -> &dyn ValueCodec {
+        self.inner.codec()
+    }
+}
+
+/// The worker's life; never returns.
+pub(crate) fn run(
+    host: &Host,
+    job: BranchJob,
+    channel: Channel,
+    inputs: OwnedFd,
+    memory_limit: Option<u64>,
+) -> ! {
+    let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
+    if let Some(bytes) = memory_limit {
+        let _ = rustix::process::setrlimit(
+            rustix::process::Resource::As,
+            rustix::process::Rlimit {
+                current: Some(bytes),
+                maximum: Some(bytes),
+            },
+        );
+    }
+    let channel = Arc::new(channel);
+    let code = match serve(host, &job, &channel, inputs) {
+        Ok(()) => 0,
+        Err(message) => {
+            let _ = channel.send(
+                &FromWorker::Log {
+                    state: job.state.clone(),
+                    line: format!("faastlane worker: {message}"),
+                },
+                &[],
+                &[],
+            );
+            70
+        }
+    };
+    sys::exit_now(code)
+}
+
+fn serve(
+    host: &Host,
+    job: &BranchJob,
+    channel: &Arc<Channel>,
+    inputs: OwnedFd,
+) -> Result<(), String> {
+    let runtime: Arc<dyn Runtime> = Arc::new(ReportDeadlines {
+        inner: Arc::clone(&host.runtime),
+        channel: Arc::clone(channel),
+    });
+    let mut options = host.options.clone();
+    options.lanes = BranchLanes::Inline;
+    options.processes = None;
+    options.log = Arc::new(ForwardLog(Arc::clone(channel)));
+    options.trace = job.trace_offset_us.is_some();
+    let engine = Engine::with_options(Arc::clone(&runtime), options);
+
+    let payload: Payload =
+        Arc::new(SharedPayload::open(inputs).map_err(|e| format!("cannot map the inputs: {e}"))?);
+    let mut values: Vec<Option<Value>> = runtime
+        .codec()
+        .decode(&payload)
+        .map_err(|e| format!("cannot decode the inputs: {e}"))?
+        .into_iter()
+        .map(Some)
+        .collect();
+    drop(payload);
+    channel
+        .send(
+            &FromWorker::Hello {
+                pid: std::process::id(),
+            },
+            &[],
+            &[],
+        )
+        .map_err(|e| e.to_string())?;
+    let cancel = CancelToken::new();
+    loop {
+        let message = channel.recv::<ToWorker>(None).map_err(|e| e.to_string())?;
+        let index = match message {
+            Some(Received {
+                message: ToWorker::Run { index },
+                ..
+            }) => index,
+            Some(Received {
+                message: ToWorker::Exit,
+                ..
+            })
+            | None => return Ok(()),
+        };
+        let input = if job.shared_input {
+            values
+                .first()
+                .and_then(|v| v.clone())
+                .ok_or_else(|| "no input".to_string())
+                .and_then(|v| v.detach().map_err(|e| e.to_string()))
+        } else {
+            index
+                .checked_sub(job.first_index)
+                .and_then(|i| values.get_mut(i))
+                .and_then(Option::take)
+                .ok_or_else(|| format!("no input for branch {index}"))
+        };
+        let run = match input {
+            Ok(input) => engine.run_branch(&host.workflow, job, index, input, &cancel),
+            Err(e) => engine::lanes::BranchRun {
+                outcome: Err(StatesError::runtime(e)),
+                states: Vec::new(),
+                durations: Vec::new(),
+            },
+        };
+        let (outcome, tail, fd) = match run.outcome {
+            Ok(value) => {
+                let mut buffer = SpillBuffer::new();
+                match runtime.codec().encode(&[&value], &mut buffer) {
+                    Ok(()) => match buffer.finish() {
+                        Ok(Spilled::Inline(bytes)) => (Outcome::Inline, bytes, None),
+                        Ok(Spilled::Memfd(fd)) => (Outcome::Memfd, Vec::new(), Some(fd)),
+                        Err(e) => failed(format!("cannot share the result: {e}")),
+                    },
+                    Err(e) => failed(format!("cannot encode the result of branch {index}: {e}")),
+                }
+            }
+            Err(e) => (
+                Outcome::Failed {
+                    error: e.error,
+                    cause: e.cause,
+                },
+                Vec::new(),
+                None,
+            ),
+        };
+        let fds: Vec<_> = fd.iter().map(|f| f.as_fd()).collect();
+        channel
+            .send(
+                &FromWorker::Result {
+                    index,
+                    outcome,
+                    states: run.states,
+                    durations: run.durations,
+                },
+                &tail,
+                &fds,
+            )
+            .map_err(|e| e.to_string())?;
+    }
+}
+
+fn failed(cause: String) -> (Outcome, Vec<u8>, Option<OwnedFd>) {
+    (
+        Outcome::Failed {
+            error: asl::names::RUNTIME.to_string(),
+            cause,
+        },
+        Vec::new(),
+        None,
+    )
+}

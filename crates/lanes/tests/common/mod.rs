@@ -1,0 +1,218 @@
+//! Shared by the harness-less lane tests: a workflow of native functions that misbehave on
+//! request, a watchdog, and checks for zombies and leaked descriptors.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use asl::{StatesError, Value};
+use engine::{BranchLanes, Engine, EngineOptions, NativeRuntime, Workflow};
+use lanes::{ForkServer, Host, ServerOptions};
+use serde_json::{Value as Json, json};
+
+pub const WORKFLOW: &str = r#"{
+  "StartAt": "Route",
+  "States": {
+    "Route": {"Type": "Choice", "Choices": [
+        {"Variable": "$.case", "StringEquals": "parallel", "Next": "Fan"}
+      ], "Default": "Each"},
+    "Each": {"Type": "Map", "ItemsPath": "$.items", "End": true,
+      "Iterator": {"StartAt": "Act", "States": {
+        "Act": {"Type": "Task", "Resource": "act", "TimeoutSeconds": 1, "Next": "Tag"},
+        "Tag": {"Type": "Pass", "Parameters": {"out.$": "$", "where.$": "$$.Execution.Name"}, "End": true}
+      }}},
+    "Fan": {"Type": "Parallel", "End": true, "Branches": [
+      {"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "act", "End": true}}},
+      {"StartAt": "B", "States": {"B": {"Type": "Task", "Resource": "act", "Parameters": {"do": "ok", "n.$": "$.n"}, "End": true}}},
+      {"StartAt": "C", "States": {"C": {"Type": "Pass", "Result": "c", "End": true}}}
+    ]}
+  }
+}"#;
+
+/// The test process: crashes asked for happen only in workers (in the test process itself
+/// they would end the test), which fail late instead.
+static TEST_PROCESS: AtomicU32 = AtomicU32::new(0);
+
+const CRASHES: [&str; 5] = ["exit", "kill", "abort", "oom", "block"];
+
+/// `act`: does what its input's `do` says.
+pub fn runtime() -> NativeRuntime {
+    NativeRuntime::new().with("act", |call, input: Value| {
+        let j = input.to_json().unwrap_or(Json::Null);
+        let n = j.get("n").and_then(Json::as_i64).unwrap_or(0);
+        let mut what = j.get("do").and_then(Json::as_str).unwrap_or("ok");
+        if CRASHES.contains(&what) && std::process::id() == TEST_PROCESS.load(Ordering::Relaxed) {
+            what = if what == "block" { "ok" } else { "fail_late" };
+        }
+        match what {
+            "ok" => Ok(Value::Json(json!({"n2": n * 2}))),
+            "fail" => {
+                std::thread::sleep(Duration::from_millis(
+                    j.get("ms").and_then(Json::as_u64).unwrap_or(0),
+                ));
+                Err(StatesError::new("Boom", format!("item {n} failed")))
+            }
+            "fail_late" => {
+                std::thread::sleep(Duration::from_millis(500));
+                Err(StatesError::new(
+                    "Late",
+                    "the other branches finished first",
+                ))
+            }
+            "exit" => std::process::exit(3),
+            "kill" => {
+                let _ = rustix::process::kill_process(
+                    rustix::process::getpid(),
+                    rustix::process::Signal::KILL,
+                );
+                unreachable!("killed")
+            }
+            "abort" => std::process::abort(),
+            "oom" => {
+                let v: Vec<u8> = vec![1; 512 << 20];
+                Ok(Value::Json(json!(v.len())))
+            }
+            "block" => {
+                // Ignores cancellation: only a kill ends it early.
+                std::thread::sleep(Duration::from_secs(30));
+                Ok(Value::Json(json!("woke")))
+            }
+            "sleep" => {
+                // Cooperative: stops when the branch is cancelled (this process only).
+                let end = Instant::now() + Duration::from_secs(30);
+                while Instant::now() < end && !call.cancel.is_cancelled() {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Ok(Value::Json(json!("slept")))
+            }
+            "big" => Ok(Value::Json(json!("x".repeat(200_000)))),
+            other => Err(StatesError::new("Unknown", other.to_string())),
+        }
+    })
+}
+
+pub fn workflow() -> Workflow {
+    Workflow {
+        name: "lanes-test".into(),
+        machine: asl::load_str(WORKFLOW).expect("valid"),
+    }
+}
+
+pub fn start_server(options: ServerOptions) -> Arc<ForkServer> {
+    TEST_PROCESS.store(std::process::id(), Ordering::Relaxed);
+    let server = ForkServer::start(options, || {
+        Ok(Host {
+            workflow: workflow(),
+            runtime: Arc::new(runtime()),
+            options: EngineOptions::default(),
+            fork_hooks: None,
+        })
+    })
+    .expect("fork server starts");
+    server.ready().expect("ready");
+    Arc::new(server)
+}
+
+pub fn engine(lanes: BranchLanes, server: Option<&Arc<ForkServer>>) -> Engine {
+    Engine::with_options(
+        Arc::new(runtime()),
+        EngineOptions {
+            lanes,
+            processes: server.map(|s| Arc::clone(s) as Arc<dyn engine::lanes::ProcessPool>),
+            cpus: 2,
+            trace: true,
+            ..EngineOptions::default()
+        },
+    )
+}
+
+/// Runs `f`, exiting the whole test process with a failure if it takes longer than `limit`
+/// (a hang must fail CI, not stall it).
+pub fn within<R>(name: &str, limit: Duration, f: impl FnOnce() -> R) -> R {
+    let done = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&done);
+    let label = name.to_string();
+    std::thread::spawn(move || {
+        let end = Instant::now() + limit;
+        while Instant::now() < end {
+            if flag.load(Ordering::Acquire) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        eprintln!("HANG: '{label}' did not finish within {limit:?}");
+        std::process::exit(2);
+    });
+    let r = f();
+    done.store(true, Ordering::Release);
+    r
+}
+
+/// Processes whose parent is `pid`, with their state letter.
+pub fn children_of(pid: u32) -> Vec<(u32, char)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...: comm may hold spaces, so split after the last ')'.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next().and_then(|s| s.chars().next()).unwrap_or('?');
+        let ppid: u32 = fields.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        if ppid == pid {
+            out.push((child, state));
+        }
+    }
+    out
+}
+
+/// Waits (up to 5 s) until the fork server has no child left: every worker exited and was
+/// reaped.
+pub fn assert_no_workers(server: &ForkServer) {
+    let end = Instant::now() + Duration::from_secs(5);
+    loop {
+        let kids = children_of(server.pid());
+        if kids.is_empty() {
+            return;
+        }
+        assert!(Instant::now() < end, "workers left behind: {kids:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// A named check.
+pub type Check = (&'static str, Box<dyn FnOnce()>);
+
+/// Runs named checks, prints a summary line CI understands, exits non-zero on failure.
+pub fn run_all(tests: Vec<Check>) {
+    let (mut passed, mut failed) = (0, 0);
+    for (name, test) in tests {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(test));
+        match outcome {
+            Ok(()) => {
+                println!("test {name} ... ok");
+                passed += 1;
+            }
+            Err(_) => {
+                println!("test {name} ... FAILED");
+                failed += 1;
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed > 0 {
+        std::process::exit(1);
+    }
+}

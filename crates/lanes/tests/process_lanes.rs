@@ -1,0 +1,204 @@
+//! Process lanes with native functions: results equal inline ones, errors come back named
+//! like AWS's, siblings are cancelled, and nothing is left behind (no zombie, no descriptor).
+//! No test harness: the fork server must start before any thread.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use engine::{BranchLanes, ExecutionOptions, Lane};
+use lanes::{ForkServer, ServerOptions};
+use serde_json::{Value as Json, json};
+
+fn items(dos: &[&str]) -> Json {
+    let items: Vec<Json> = dos
+        .iter()
+        .enumerate()
+        .map(|(n, d)| json!({"do": d, "n": n}))
+        .collect();
+    json!({"case": "map", "items": items})
+}
+
+fn execute(
+    server: &Arc<ForkServer>,
+    input: Json,
+) -> (Result<Json, asl::StatesError>, engine::TraceReport) {
+    let engine = engine(BranchLanes::Process, Some(server));
+    let result = engine.execute(
+        &workflow(),
+        input,
+        &ExecutionOptions {
+            name: Some("x".into()),
+        },
+    );
+    let trace = result.trace.clone();
+    (result.into_json(), trace)
+}
+
+fn error_of(server: &Arc<ForkServer>, dos: &[&str]) -> asl::StatesError {
+    let fds = open_fds();
+    let (outcome, _) = within(&format!("{dos:?}"), Duration::from_secs(20), || {
+        execute(server, items(dos))
+    });
+    assert_no_workers(server);
+    assert_eq!(open_fds(), fds, "descriptors leaked");
+    outcome.expect_err("the state fails")
+}
+
+fn main() {
+    let server = start_server(ServerOptions {
+        kill_grace: Duration::from_millis(200),
+        worker_memory_limit: Some(256 << 20),
+        ..ServerOptions::default()
+    });
+    let s = || Arc::clone(&server);
+    let tests: Vec<Check> = vec![
+        ("map_results_equal_inline", {
+            let server = s();
+            Box::new(move || {
+                let input = items(&["ok"; 40]);
+                let inline = engine(BranchLanes::Inline, None)
+                    .execute(
+                        &workflow(),
+                        input.clone(),
+                        &ExecutionOptions {
+                            name: Some("x".into()),
+                        },
+                    )
+                    .into_json()
+                    .unwrap();
+                let fds = open_fds();
+                let (process, trace) =
+                    within("map", Duration::from_secs(20), || execute(&server, input));
+                assert_eq!(process.unwrap(), inline);
+                let decision = &trace.lanes[0];
+                assert_eq!(decision.lane, Lane::Process, "{decision:?}");
+                assert!(trace.states.iter().any(|r| r.lane == Lane::Process));
+                assert!(
+                    trace
+                        .states
+                        .iter()
+                        .any(|r| r.lane == Lane::Inline && r.state.starts_with("Each/"))
+                );
+                assert_no_workers(&server);
+                assert_eq!(open_fds(), fds);
+            })
+        }),
+        ("parallel_results_equal_inline", {
+            let server = s();
+            Box::new(move || {
+                let input = json!({"case": "parallel", "do": "ok", "n": 21});
+                let inline = engine(BranchLanes::Inline, None)
+                    .execute(&workflow(), input.clone(), &ExecutionOptions::default())
+                    .into_json()
+                    .unwrap();
+                let (process, _) = within("parallel", Duration::from_secs(20), || {
+                    execute(&server, input)
+                });
+                assert_eq!(process.unwrap(), inline);
+                assert_eq!(inline, json!([{"n2": 42}, {"n2": 42}, "c"]));
+            })
+        }),
+        ("large_results_travel_through_a_memfd", {
+            let server = s();
+            Box::new(move || {
+                let (out, _) = within("big", Duration::from_secs(20), || {
+                    execute(&server, items(&["big"; 4]))
+                });
+                let out = out.unwrap();
+                assert_eq!(out[3]["out"].as_str().map(str::len), Some(200_000));
+                assert_no_workers(&server);
+            })
+        }),
+        ("a_raised_error_is_the_states_error", {
+            let server = s();
+            Box::new(move || {
+                let e = error_of(&server, &["ok", "fail", "ok", "ok"]);
+                assert_eq!(
+                    (e.error.as_str(), e.cause.as_str()),
+                    ("Boom", "item 1 failed")
+                );
+            })
+        }),
+        ("exit_3_is_runtime_exit_error", {
+            let server = s();
+            Box::new(move || {
+                // Items the calling thread takes fail late; a worker's exits first.
+                let e = error_of(&server, &["exit", "exit", "exit", "exit"]);
+                assert_eq!(e.error, "Runtime.ExitError", "{e:?}");
+                assert!(e.cause.contains("exit status 3"), "{}", e.cause);
+            })
+        }),
+        ("sigkill_is_runtime_exit_error", {
+            let server = s();
+            Box::new(move || {
+                let e = error_of(&server, &["kill", "kill", "kill", "kill"]);
+                assert_eq!(e.error, "Runtime.ExitError");
+                assert!(e.cause.contains("signal: killed"), "{}", e.cause);
+            })
+        }),
+        ("abort_is_runtime_exit_error", {
+            let server = s();
+            Box::new(move || {
+                let e = error_of(&server, &["abort", "abort", "abort", "abort"]);
+                assert_eq!(e.error, "Runtime.ExitError");
+                assert!(e.cause.contains("signal: aborted"), "{}", e.cause);
+            })
+        }),
+        ("out_of_memory_under_rlimit_as", {
+            let server = s();
+            Box::new(move || {
+                // Rust aborts when an allocation fails.
+                let e = error_of(&server, &["oom", "oom", "oom", "oom"]);
+                assert_eq!(e.error, "Runtime.ExitError");
+                assert!(e.cause.contains("signal: aborted"), "{}", e.cause);
+            })
+        }),
+        ("a_blocked_task_past_its_timeout_is_killed", {
+            let server = s();
+            Box::new(move || {
+                let e = error_of(&server, &["block", "block", "block", "block"]);
+                assert_eq!(e.error, "States.Timeout", "{e:?}");
+                assert!(e.cause.contains("killed"), "{}", e.cause);
+            })
+        }),
+        ("siblings_are_cancelled", {
+            let server = s();
+            Box::new(move || {
+                // Whichever lane takes the sleeper is stopped: the caller's by the cancel
+                // token, a worker by SIGKILL. Without cancellation this takes 30 s.
+                let e = error_of(&server, &["fail", "sleep", "sleep", "sleep", "sleep"]);
+                assert_eq!(e.error, "Boom");
+            })
+        }),
+        ("auto_keeps_cheap_branches_inline", {
+            let server = s();
+            Box::new(move || {
+                let engine = engine(BranchLanes::Auto, Some(&server));
+                let r = engine.execute(
+                    &workflow(),
+                    items(&["ok"; 50]),
+                    &ExecutionOptions::default(),
+                );
+                let decision = &r.trace.lanes[0];
+                assert_eq!(decision.lane, Lane::Inline, "{decision:?}");
+                assert!(decision.reason.contains("probing"), "{}", decision.reason);
+                r.into_json().unwrap();
+            })
+        }),
+    ];
+    run_all(tests);
+    let pid = server.pid();
+    drop(server);
+    assert!(
+        children_of(std::process::id())
+            .iter()
+            .all(|(p, _)| *p != pid),
+        "the fork server was not reaped"
+    );
+    assert!(children_of(pid).is_empty());
+}

@@ -54,12 +54,16 @@ pub struct RunArgs {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LanesArg {
-    /// Let faastlane choose per Parallel/Map state.
+    /// Let faastlane choose per Parallel/Map state: inline, or worker processes when the
+    /// branches' estimated work pays for the forks.
     Auto,
     /// Run every branch on the calling thread, one after the other.
     Inline,
     /// Run branches on threads of this process.
     Threads,
+    /// Run branches in worker processes forked from a warm fork server (one per usable CPU
+    /// but one) and on the calling thread, whatever they cost (for benchmarks).
+    Process,
 }
 
 #[derive(Debug, clap::Args)]

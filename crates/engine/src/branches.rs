@@ -126,7 +126,11 @@ where
     let pool = options.processes.as_deref();
     let wants_pool = matches!(options.lanes, BranchLanes::Process | BranchLanes::Auto) && n > 1;
     let pool_state = match (pool, wants_pool) {
-        (Some(p), true) => p.ready().map(|()| p.spawn_cost()),
+        // Forced processes wait for the pool; auto waits only as long as it pays (below).
+        (Some(p), true) if options.lanes == BranchLanes::Process => {
+            p.ready(None).map(|()| p.spawn_cost())
+        }
+        (Some(p), true) => Ok(p.spawn_cost()),
         (None, true) => Err("none configured".to_string()),
         (_, false) => Err("not needed".to_string()),
     };
@@ -162,21 +166,45 @@ where
 
     let mut decided = plan(&input);
     if decided.probe {
-        // Time branch 0 here, then plan the rest with what it cost.
+        // Time a few branches here (about one worker start's worth, at least one), then plan
+        // the rest with what they cost.
         let started = Instant::now();
-        if let Some((index, value)) = shared.pop() {
+        let budget = input
+            .pool
+            .as_ref()
+            .map_or(PROBE_BUDGET, |c| (*c).max(PROBE_BUDGET));
+        let mut probed = 0usize;
+        while probed == 0 || (started.elapsed() < budget && probed < n.div_ceil(8)) {
+            let Some((index, value)) = shared.pop() else {
+                break;
+            };
             let outcome = run_one(index, value);
             shared.finish(index, Slot::Done(outcome));
+            probed += 1;
         }
         let took = started.elapsed();
-        input.branches = n.saturating_sub(1);
-        input.work = Some(probed_work(exec, machines, n, took));
+        let mean = took / probed.max(1) as u32;
+        input.branches = n.saturating_sub(probed);
+        input.work = Some(probed_work(exec, machines, probed, n, mean));
         decided = plan(&input);
         decided.reason = format!(
-            "{}; after probing branch 0 inline ({:.2} ms)",
+            "{}; after probing {probed} branch(es) inline ({:.3} ms each)",
             decided.reason,
-            took.as_secs_f64() * 1e3
+            mean.as_secs_f64() * 1e3
         );
+    }
+    if decided.lane == Lane::Process
+        && options.lanes == BranchLanes::Auto
+        && let Some(p) = pool
+        && let Err(why) = p.ready(Some(decided.slack))
+    {
+        decided = Plan {
+            reason: format!("{}; but inline: {why}", decided.reason),
+            ..plan(&PlanInput {
+                mode: BranchLanes::Inline,
+                ..input.clone()
+            })
+        };
     }
     let mut helpers_started = 0;
     match decided.lane {
@@ -265,17 +293,27 @@ fn estimate(exec: &Exec<'_>, machines: Machines<'_>, n: usize) -> Option<Duratio
     }
 }
 
-/// The estimated work of the branches after 0, which took `took`: the estimates where the
-/// functions are timed now, `took` for a branch whose functions never ran.
-fn probed_work(exec: &Exec<'_>, machines: Machines<'_>, n: usize, took: Duration) -> Duration {
+/// How long `auto` may spend running branches inline to learn what they cost.
+const PROBE_BUDGET: Duration = Duration::from_millis(1);
+
+/// The estimated work of the branches not probed, the probed ones having taken `mean` each:
+/// the functions' estimates where they are timed now, `mean` for a branch whose functions
+/// never ran.
+fn probed_work(
+    exec: &Exec<'_>,
+    machines: Machines<'_>,
+    probed: usize,
+    n: usize,
+    mean: Duration,
+) -> Duration {
     let estimates = &exec.engine.estimates;
     match machines {
         Machines::Parallel(branches) => branches
             .iter()
-            .skip(1)
-            .map(|m| estimates.machine(m).unwrap_or(took))
+            .skip(probed)
+            .map(|m| estimates.machine(m).unwrap_or(mean))
             .sum(),
-        Machines::Map(_) => took * n.saturating_sub(1) as u32,
+        Machines::Map(_) => mean * n.saturating_sub(probed) as u32,
     }
 }
 
@@ -373,7 +411,11 @@ fn processes(
             }
             drop(input);
             let Some(w) = worker.as_mut() else { return };
-            match w.run(index, &shared.cancel, log) {
+            let offset = exec
+                .trace
+                .enabled()
+                .then(|| exec.trace.offset_us(exec.engine.clock.instant()));
+            match w.run(index, offset, &shared.cancel, log) {
                 WorkerRun::Finished(report) => {
                     for (function, ns) in &report.durations {
                         exec.observe(function, Duration::from_nanos(*ns));

@@ -512,20 +512,12 @@ impl Exec<'_> {
             Some(t) => self.eval_template(state, t, &effective, &ctx, entered)?,
             None => effective,
         };
-        // Every branch gets its own copy unless it is the only holder of the input.
+        // Every branch gets its own copy, made when the branch starts, on the lane that runs
+        // it (a worker process copies from its own decoded input), unless a single branch is
+        // the only holder of the input.
         let n = par.branches.len();
-        let shared = Self::retains_raw(state, &par.retry, &par.catch);
-        let mut inputs = Vec::with_capacity(n);
-        for _ in 1..n {
-            inputs.push(detach(effective.clone())?);
-        }
-        if n > 0 {
-            inputs.push(if shared {
-                detach(effective)?
-            } else {
-                effective
-            });
-        }
+        let shared = n > 1 || Self::retains_raw(state, &par.retry, &par.catch);
+        let inputs = vec![effective; n];
         let results = crate::branches::run_branches(
             self,
             state,
@@ -533,7 +525,10 @@ impl Exec<'_> {
             Machines::Parallel(&par.branches),
             inputs,
             0,
-            |i, input, f| self.run_machine(&par.branches[i], input, f),
+            |i, input, f| {
+                let input = if shared { detach(input)? } else { input };
+                self.run_machine(&par.branches[i], input, f)
+            },
         )?;
         let result = Value::from_elements(results);
         let result = match &state.result_selector {

@@ -128,9 +128,9 @@ pub struct LaneError(pub String);
 
 /// Starts worker processes that run branches.
 pub trait ProcessPool: Send + Sync {
-    /// Whether workers can be started; waits for the pool to finish starting. `Err` says why
-    /// not (the planner then keeps branches in this process).
-    fn ready(&self) -> Result<(), String>;
+    /// Whether workers can be started; waits up to `wait` (`None`: as long as it takes) for
+    /// the pool to finish starting. `Err` says why not (the branches then stay here).
+    fn ready(&self, wait: Option<Duration>) -> Result<(), String>;
     /// What starting one worker costs, as observed (for the planner).
     fn spawn_cost(&self) -> Duration;
     /// An empty payload in memory a worker can map.
@@ -145,8 +145,15 @@ pub trait ProcessPool: Send + Sync {
 pub trait ProcessWorker: Send {
     fn pid(&self) -> u32;
     /// Runs branch `index` and waits for it, forwarding what its functions log to `log`.
-    /// When `cancel` is raised the process is killed.
-    fn run(&mut self, index: usize, cancel: &CancelToken, log: &dyn LogSink) -> WorkerRun;
+    /// When `cancel` is raised the process is killed. `trace_offset_us`: microseconds since
+    /// the execution started, now (the worker's trace records are relative to it).
+    fn run(
+        &mut self,
+        index: usize,
+        trace_offset_us: Option<u64>,
+        cancel: &CancelToken,
+        log: &dyn LogSink,
+    ) -> WorkerRun;
 }
 
 /// How a branch sent to a worker ended.
@@ -181,7 +188,8 @@ pub struct BranchJob {
     pub execution: ExecutionWire,
     /// Time left before the execution's TimeoutSeconds, in milliseconds.
     pub deadline_ms: Option<u64>,
-    /// Microseconds since the execution started, when the trace is recorded.
+    /// Microseconds since the execution started, when the trace is recorded (each run
+    /// request carries the current value).
     pub trace_offset_us: Option<u64>,
     /// Every branch gets (a copy of) the same input: the payload holds one value.
     pub shared_input: bool,

@@ -50,8 +50,11 @@ pub struct Plan {
     pub concurrency: usize,
     /// Worker processes (process lane) or extra threads (thread lane).
     pub helpers: usize,
-    /// Run one branch inline first, then plan again with its measured cost.
+    /// Run a few branches inline first, then plan again with their measured cost.
     pub probe: bool,
+    /// What the plan expects to gain over running inline: how long it is worth waiting for
+    /// a process pool that is still starting.
+    pub slack: Duration,
     pub reason: String,
 }
 
@@ -62,6 +65,7 @@ impl Plan {
             concurrency: 1,
             helpers: 0,
             probe: false,
+            slack: Duration::ZERO,
             reason: reason.into(),
         }
     }
@@ -88,6 +92,7 @@ pub fn plan(input: &PlanInput) -> Plan {
                 concurrency: width,
                 helpers: width - 1,
                 probe: false,
+                slack: Duration::ZERO,
                 reason: format!(
                     "lanes: {t} thread(s); {n} branch(es), MaxConcurrency {}",
                     input.max_concurrency
@@ -109,6 +114,7 @@ pub fn plan(input: &PlanInput) -> Plan {
                 concurrency: helpers + 1,
                 helpers,
                 probe: false,
+                slack: Duration::MAX,
                 reason: format!(
                     "lanes: process; {helpers} worker process(es) and this thread for {n} branch(es) on {} usable CPU(s)",
                     input.cpus
@@ -141,7 +147,7 @@ fn plan_auto(input: &PlanInput, n: usize, limit: usize) -> Plan {
         return Plan {
             probe: true,
             ..Plan::inline(format!(
-                "auto: functions never timed; probing with branch 0 inline ({n} branch(es))"
+                "auto: functions never timed, probing inline ({n} branch(es))"
             ))
         };
     };
@@ -162,6 +168,7 @@ fn plan_auto(input: &PlanInput, n: usize, limit: usize) -> Plan {
             concurrency: width,
             helpers,
             probe: false,
+            slack: saving.saturating_sub(cost),
             reason: format!("auto: process; {numbers}"),
         }
     } else {

@@ -57,8 +57,8 @@ fn signal_name(sig: i32) -> String {
 }
 
 impl ProcessPool for ForkServer {
-    fn ready(&self) -> Result<(), String> {
-        ForkServer::ready(self)
+    fn ready(&self, wait: Option<Duration>) -> Result<(), String> {
+        ForkServer::ready_within(self, wait)
     }
 
     fn spawn_cost(&self) -> Duration {
@@ -209,11 +209,24 @@ impl ProcessWorker for Worker {
         self.pid
     }
 
-    fn run(&mut self, index: usize, cancel: &CancelToken, log: &dyn LogSink) -> WorkerRun {
+    fn run(
+        &mut self,
+        index: usize,
+        trace_offset_us: Option<u64>,
+        cancel: &CancelToken,
+        log: &dyn LogSink,
+    ) -> WorkerRun {
         if self.dead {
             return WorkerRun::Lost(StatesError::runtime("the worker process is gone"));
         }
-        if let Err(e) = self.channel.send(&ToWorker::Run { index }, &[], &[]) {
+        if let Err(e) = self.channel.send(
+            &ToWorker::Run {
+                index,
+                trace_offset_us,
+            },
+            &[],
+            &[],
+        ) {
             self.kill();
             return WorkerRun::Lost(StatesError::runtime(format!(
                 "cannot reach worker {}: {e}",

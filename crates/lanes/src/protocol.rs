@@ -40,7 +40,11 @@ pub enum FromServer {
 /// The parent's requests to a worker.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ToWorker {
-    Run { index: usize },
+    Run {
+        index: usize,
+        /// Microseconds since the execution started, when it records a trace.
+        trace_offset_us: Option<u64>,
+    },
     Exit,
 }
 
@@ -287,10 +291,17 @@ mod tests {
     fn messages_descriptors_and_big_frames_cross() {
         let (a, b) = Channel::pair().expect("socketpair");
         let (x, _y) = Channel::pair().expect("socketpair");
-        a.send(&ToWorker::Run { index: 7 }, b"tail", &[x.as_fd()])
-            .expect("send");
+        a.send(
+            &ToWorker::Run {
+                index: 7,
+                trace_offset_us: None,
+            },
+            b"tail",
+            &[x.as_fd()],
+        )
+        .expect("send");
         let got: Received<ToWorker> = b.recv(None).expect("recv").expect("a message");
-        assert!(matches!(got.message, ToWorker::Run { index: 7 }));
+        assert!(matches!(got.message, ToWorker::Run { index: 7, .. }));
         assert_eq!(got.tail, b"tail");
         assert_eq!(got.fds.len(), 1);
 

@@ -133,14 +133,20 @@ impl ForkServer {
 
     /// Waits until setup finished; `Err` says why the server cannot serve.
     pub fn ready(&self) -> Result<(), String> {
+        self.ready_within(None)
+    }
+
+    /// Like [`ForkServer::ready`], waiting at most `wait` (`None`: the configured
+    /// `ready_timeout`); a server still starting is `Err` without being written off.
+    pub fn ready_within(&self, wait: Option<Duration>) -> Result<(), String> {
         let mut ready = self.ready.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(r) = ready.as_ref() {
             return r.clone();
         }
-        let result = match self
-            .control
-            .recv::<FromServer>(Some(self.options.ready_timeout))
-        {
+        let limit = wait.map_or(self.options.ready_timeout, |w| {
+            w.min(self.options.ready_timeout)
+        });
+        let result = match self.control.recv::<FromServer>(Some(limit)) {
             Ok(Some(Received {
                 message: FromServer::Ready,
                 ..
@@ -150,6 +156,12 @@ impl ForkServer {
                 ..
             })) => Err(format!("fork server setup failed: {message}")),
             Ok(None) => Err("the fork server exited".to_string()),
+            Err(e) if e.kind() == io::ErrorKind::TimedOut && wait.is_some() => {
+                return Err(format!(
+                    "the fork server is still starting (waited {:.1} ms)",
+                    limit.as_secs_f64() * 1e3
+                ));
+            }
             Err(e) => Err(format!("no word from the fork server: {e}")),
         };
         *ready = Some(result.clone());

@@ -78,7 +78,7 @@ impl Runtime for ReportDeadlines {
 /// The worker's life; never returns.
 pub(crate) fn run(
     host: &Host,
-    job: BranchJob,
+    mut job: BranchJob,
     channel: Channel,
     inputs: OwnedFd,
     memory_limit: Option<u64>,
@@ -94,7 +94,7 @@ pub(crate) fn run(
         );
     }
     let channel = Arc::new(channel);
-    let code = match serve(host, &job, &channel, inputs) {
+    let code = match serve(host, &mut job, &channel, inputs) {
         Ok(()) => 0,
         Err(message) => {
             let _ = channel.send(
@@ -113,7 +113,7 @@ pub(crate) fn run(
 
 fn serve(
     host: &Host,
-    job: &BranchJob,
+    job: &mut BranchJob,
     channel: &Arc<Channel>,
     inputs: OwnedFd,
 ) -> Result<(), String> {
@@ -152,9 +152,16 @@ fn serve(
         let message = channel.recv::<ToWorker>(None).map_err(|e| e.to_string())?;
         let index = match message {
             Some(Received {
-                message: ToWorker::Run { index },
+                message:
+                    ToWorker::Run {
+                        index,
+                        trace_offset_us,
+                    },
                 ..
-            }) => index,
+            }) => {
+                job.trace_offset_us = trace_offset_us;
+                index
+            }
             Some(Received {
                 message: ToWorker::Exit,
                 ..

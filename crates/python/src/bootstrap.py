@@ -359,3 +359,62 @@ def exit_code(e):
     if isinstance(code, int):
         return code, None
     return 1, _safe_str(code)
+
+
+# ---------------------------------------------------------------------------------------------
+# Process lanes: values cross to another process as pickle protocol 5, large buffers out of
+# band (see lane.rs). Rust wraps large bytes, bytearray and memoryview objects in _OutOfBand
+# first, since the pickler never asks a reducer about exact bytes; numpy arrays hand out
+# their buffers by themselves.
+
+import pickle as _pickle
+
+
+class _OutOfBand:
+    __slots__ = ("obj", "kind")
+
+    def __init__(self, obj, kind):
+        self.obj = obj
+        self.kind = kind
+
+    def __reduce_ex__(self, protocol):
+        return (_rebuild_out_of_band, (self.kind, _pickle.PickleBuffer(self.obj)))
+
+
+def _rebuild_out_of_band(kind, buffer):
+    # `buffer` is a memoryview of the mapped payload: bytes and bytearray own their storage,
+    # so they copy once; a memoryview stays a view of the mapping.
+    if kind == 0:
+        return bytes(buffer)
+    if kind == 1:
+        return bytearray(buffer)
+    return memoryview(buffer)
+
+
+def out_of_band(obj, kind):
+    return _OutOfBand(obj, kind)
+
+
+def lane_dumps(obj, minimum):
+    """(pickle stream, [raw contiguous memoryview of each out-of-band buffer])."""
+    buffers = []
+
+    def keep(buffer):
+        raw = buffer.raw()
+        if raw.nbytes < minimum or not raw.contiguous:
+            return True  # in band
+        buffers.append(raw)
+        return None
+
+    stream = _pickle.dumps(obj, protocol=5, buffer_callback=keep)
+    return stream, buffers
+
+
+def lane_loads(stream, buffers):
+    return _pickle.loads(stream, buffers=buffers)
+
+
+def lane_map(fd, length):
+    import mmap
+
+    return memoryview(mmap.mmap(fd, length, access=mmap.ACCESS_COPY))

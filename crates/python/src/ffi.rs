@@ -141,3 +141,52 @@ pub(crate) fn keep_thread_state() {
     };
     KEPT.with(|k| *k.borrow_mut() = Some(kept));
 }
+
+/// See [`crate::lane::around_fork`].
+pub(crate) fn around_fork<R>(
+    _py: Python<'_>,
+    fork: impl FnOnce() -> R,
+    is_child: impl Fn(&R) -> bool,
+) -> R {
+    // SAFETY: we hold the GIL (the `py` token) on the thread that calls fork, as
+    // PyOS_BeforeFork requires; each BeforeFork is paired with exactly one AfterFork call on
+    // the same side of the fork, as `os.fork` does.
+    unsafe { ffi::PyOS_BeforeFork() };
+    let result = fork();
+    if is_child(&result) {
+        // SAFETY: the first thing the child does with Python after the fork, GIL held (the
+        // child's copy of this thread holds it).
+        unsafe { ffi::PyOS_AfterFork_Child() };
+    } else {
+        // SAFETY: pairs the BeforeFork above in the parent, GIL held.
+        unsafe { ffi::PyOS_AfterFork_Parent() };
+    }
+    result
+}
+
+/// A contiguous buffer exported by a Python object, readable as bytes while it lives.
+pub(crate) struct BufferView {
+    buffer: pyo3::buffer::PyBuffer<u8>,
+}
+
+impl BufferView {
+    pub(crate) fn of(object: &Bound<'_, PyAny>) -> PyResult<BufferView> {
+        let buffer = pyo3::buffer::PyBuffer::<u8>::get(object)?;
+        if !buffer.is_c_contiguous() {
+            return Err(pyo3::exceptions::PyBufferError::new_err(
+                "an out-of-band buffer must be contiguous",
+            ));
+        }
+        Ok(BufferView { buffer })
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8] {
+        // SAFETY: the buffer is C-contiguous (checked in `of`), so `buf_ptr` points to
+        // `len_bytes` readable bytes, which stay valid while `self.buffer` holds the export.
+        // Exporters (bytes, bytearray, mmap, numpy) do not move or free exported memory;
+        // callers read it with the GIL held, so Python code cannot write it meanwhile.
+        unsafe {
+            std::slice::from_raw_parts(self.buffer.buf_ptr().cast::<u8>(), self.buffer.len_bytes())
+        }
+    }
+}

@@ -51,8 +51,10 @@
 //! start the interpreter and import every module without starting any thread (unless a
 //! user's module starts one when imported), so a single-threaded process can do them and
 //! then fork warm children. The child must call CPython's `PyOS_AfterFork_Child()` before
-//! running Python; a parent that already made calls with a deadline has a watchdog thread,
-//! which a child does not inherit (its table may also be mid-update): fork only before.
+//! running Python ([`around_fork`] wraps a `fork()` in the hooks); a parent that already made
+//! calls with a deadline has a watchdog thread, which a child does not inherit (its table may
+//! also be mid-update): fork only before. Values cross to such children pickled
+//! ([`PickleCodec`], protocol 5 with large buffers out of band, see [`lane`]).
 //!
 //! # Limits
 //!
@@ -75,6 +77,7 @@ mod failure;
 mod ffi;
 mod handle;
 pub mod interpreter;
+pub mod lane;
 mod output;
 mod runtime;
 pub mod venv;
@@ -83,5 +86,6 @@ pub mod watchdog;
 pub use error::{PythonError, RequirementsError};
 pub use handle::PyHandle;
 pub use interpreter::{InterpreterInfo, init};
+pub use lane::{PickleCodec, around_fork};
 pub use runtime::{DEFAULT_MEMORY_MB, PythonOptions, PythonRuntime, StderrLog};
 pub use venv::{Environment, PipNetwork};

@@ -333,6 +333,10 @@ impl LoadFailure {
 }
 
 impl Runtime for PythonRuntime {
+    fn codec(&self) -> &dyn engine::lanes::ValueCodec {
+        &crate::lane::PickleCodec
+    }
+
     fn prepare(&self, functions: &[&str]) -> Vec<PrepareError> {
         let mut seen = std::collections::HashSet::new();
         functions

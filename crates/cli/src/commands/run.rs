@@ -6,6 +6,7 @@ use engine::{
     BranchLanes, Engine, EngineOptions, ExecutionOptions, Identity, LogSink, NativeRuntime,
     Runtime, Workflow,
 };
+use lanes::{ForkServer, Forked, Host, ServerOptions};
 use python_runtime::{PythonOptions, PythonRuntime};
 
 use crate::args::{LanesArg, RunArgs};
@@ -35,17 +36,27 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         name: loaded.name.clone(),
         machine,
     };
-    let runtime = function_runtime(&loaded, &workflow)?;
-    let lanes = match args.lanes {
-        LanesArg::Inline => BranchLanes::Inline,
-        LanesArg::Threads | LanesArg::Auto => BranchLanes::Threads(available_cpus()),
-    };
+    let cpus = lanes::cpus::usable().usable;
     let options = EngineOptions {
         identity: Identity::from_env(),
-        lanes,
+        lanes: match args.lanes {
+            LanesArg::Inline => BranchLanes::Inline,
+            LanesArg::Threads => BranchLanes::Threads(cpus),
+            LanesArg::Process => BranchLanes::Process,
+            LanesArg::Auto => BranchLanes::Auto,
+        },
         trace: args.trace.is_some(),
         log: Arc::new(StderrLog),
         max_events: (args.max_events > 0).then_some(args.max_events),
+        processes: None,
+        cpus,
+    };
+    // First, while this process has one thread and no interpreter: the fork server.
+    let server = fork_server(&args, &loaded, &workflow, &options);
+    let runtime = function_runtime(&loaded, &workflow)?;
+    let options = EngineOptions {
+        processes: server.map(|s| s as Arc<dyn engine::lanes::ProcessPool>),
+        ..options
     };
     let engine = Engine::with_options(runtime, options);
     if let Err(problems) = engine.prepare(&workflow) {
@@ -97,8 +108,63 @@ fn function_runtime(loaded: &Loaded, workflow: &Workflow) -> Result<Arc<dyn Runt
     Ok(Arc::new(runtime))
 }
 
-fn available_cpus() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
+/// The fork server for process lanes, when they may be used: `--lanes process|auto`, a
+/// Parallel or Map state, and Python functions. It starts its own interpreter and imports
+/// the functions (with one BLAS thread) while this process does the same.
+fn fork_server(
+    args: &RunArgs,
+    loaded: &Loaded,
+    workflow: &Workflow,
+    options: &EngineOptions,
+) -> Option<Arc<ForkServer>> {
+    if !matches!(args.lanes, LanesArg::Process | LanesArg::Auto)
+        || !has_branches(&workflow.machine)
+        || workflow.functions().is_empty()
+    {
+        return None;
+    }
+    let dir = loaded.dir.clone();
+    let workflow = workflow.clone();
+    let options = EngineOptions {
+        log: Arc::new(engine::NoLog),
+        ..options.clone()
+    };
+    let setup = move || -> Result<Host, String> {
+        python_runtime::init().map_err(|e| e.to_string())?;
+        let python = PythonOptions::default()
+            .chdir(true)
+            // The parent reports what modules print on import, and their errors.
+            .init_log(Arc::new(engine::NoLog));
+        let runtime = PythonRuntime::with_options(&dir, python).map_err(|e| e.to_string())?;
+        let names = workflow.functions();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let problems = runtime.prepare(&names);
+        if let Some(p) = problems.first() {
+            return Err(format!("{}: {}", p.function, p.message));
+        }
+        Ok(Host {
+            workflow,
+            runtime: Arc::new(runtime),
+            options,
+            fork_hooks: Some(Box::new(|fork| {
+                python_runtime::around_fork(fork, |r| matches!(r, Ok(Forked::Child)))
+            })),
+        })
+    };
+    match ForkServer::start(ServerOptions::default(), setup) {
+        Ok(server) => Some(Arc::new(server)),
+        Err(e) => {
+            tracing::warn!("no process lanes: {e}");
+            None
+        }
+    }
+}
+
+fn has_branches(machine: &asl::StateMachine) -> bool {
+    machine.states.values().any(|s| {
+        matches!(
+            &s.kind,
+            asl::model::StateKind::Parallel(_) | asl::model::StateKind::Map(_)
+        )
+    })
 }

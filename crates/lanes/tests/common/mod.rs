@@ -44,10 +44,19 @@ pub fn runtime() -> NativeRuntime {
         let n = j.get("n").and_then(Json::as_i64).unwrap_or(0);
         let mut what = j.get("do").and_then(Json::as_str).unwrap_or("ok");
         if CRASHES.contains(&what) && std::process::id() == TEST_PROCESS.load(Ordering::Relaxed) {
-            what = if what == "block" { "ok" } else { "fail_late" };
+            what = if what == "block" {
+                "slow_ok"
+            } else {
+                "fail_late"
+            };
         }
         match what {
             "ok" => Ok(Value::Json(json!({"n2": n * 2}))),
+            "slow_ok" => {
+                // Long enough for a worker to take an item too.
+                std::thread::sleep(Duration::from_millis(200));
+                Ok(Value::Json(json!({"n2": n * 2})))
+            }
             "fail" => {
                 std::thread::sleep(Duration::from_millis(
                     j.get("ms").and_then(Json::as_u64).unwrap_or(0),

@@ -53,6 +53,11 @@ pub trait PayloadSink {
     fn write_all(&mut self, bytes: &[u8]) -> io::Result<()>;
     /// Bytes written so far.
     fn position(&self) -> u64;
+    /// Says how many bytes the encoding will have in all, before writing them: shared memory
+    /// allocated in one go costs a third of the same memory faulted in page by page.
+    fn reserve(&mut self, _total: u64) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 impl PayloadSink for Vec<u8> {

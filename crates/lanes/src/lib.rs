@@ -21,4 +21,4 @@ mod worker;
 
 pub use pool::{Worker, exit_error};
 pub use server::{ForkHooks, ForkServer, Host, ServerOptions};
-pub use sys::{Forked, thread_count};
+pub use sys::{Forked, fork_exit_wait, thread_count};

@@ -110,3 +110,24 @@ impl Drop for Mapping {
         }
     }
 }
+
+/// Forks a child that exits at once and waits for it: the floor of any process lane, for
+/// benchmarks. Fails when the process has more than one thread.
+pub fn fork_exit_wait() -> io::Result<std::time::Duration> {
+    if thread_count()? != 1 {
+        return Err(io::Error::other(
+            "fork_exit_wait needs a single-threaded process",
+        ));
+    }
+    let started = std::time::Instant::now();
+    // SAFETY: the process has one thread (checked above); the child only calls `_exit`.
+    match unsafe { fork() }? {
+        Forked::Child => exit_now(0),
+        Forked::Parent(pid) => {
+            let pid = rustix::process::Pid::from_raw(pid as i32)
+                .ok_or_else(|| io::Error::other("fork returned pid 0"))?;
+            rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty())?;
+            Ok(started.elapsed())
+        }
+    }
+}

@@ -108,9 +108,11 @@ class _Stream(io.TextIOBase):
         pass
 
 
-def setup(emit, executable):
+def setup(emit, executable, copy_buffer):
     """Once per process: the output streams, and a real interpreter as sys.executable (an
     embedded interpreter guesses it from PATH, which may find a pyenv shim or nothing)."""
+    global _copy_buffer
+    _copy_buffer = copy_buffer
     sys.stdout = _Stream(emit, 1, "<stdout>")
     sys.stderr = _Stream(emit, 2, "<stderr>")
     if os.path.isfile(executable):
@@ -381,13 +383,16 @@ class _OutOfBand:
         return (_rebuild_out_of_band, (self.kind, _pickle.PickleBuffer(self.obj)))
 
 
+_copy_buffer = None
+
+
 def _rebuild_out_of_band(kind, buffer):
     # `buffer` is a memoryview of the mapped payload: bytes and bytearray own their storage,
-    # so they copy once; a memoryview stays a view of the mapping.
+    # so they copy once (in Rust, see lane.rs); a memoryview stays a view of the mapping.
     if kind == 0:
-        return bytes(buffer)
+        return _copy_buffer(buffer, False)
     if kind == 1:
-        return bytearray(buffer)
+        return _copy_buffer(buffer, True)
     return memoryview(buffer)
 
 

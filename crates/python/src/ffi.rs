@@ -190,3 +190,58 @@ impl BufferView {
         }
     }
 }
+
+/// Asks the kernel to map `[start, start + len)` (rounded to whole pages inside it) in one
+/// go; a hint, errors ignored.
+fn populate(start: *const u8, len: usize, advice: std::os::raw::c_int) {
+    const PAGE: usize = 4096;
+    let begin = (start as usize).div_ceil(PAGE) * PAGE;
+    let end = (start as usize + len) / PAGE * PAGE;
+    if end > begin {
+        // SAFETY: madvise with MADV_POPULATE_* only faults pages in; the range lies inside
+        // memory the caller owns (whole pages within `start..start + len`).
+        unsafe {
+            libc::madvise(begin as *mut libc::c_void, end - begin, advice);
+        }
+    }
+}
+
+/// A new `bytes` (or `bytearray`) holding a copy of `source`, its pages allocated at once.
+pub(crate) fn copy_out<'py>(
+    py: Python<'py>,
+    source: &[u8],
+    as_bytearray: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    let len = ffi::Py_ssize_t::try_from(source.len())
+        .map_err(|_| pyo3::exceptions::PyOverflowError::new_err("buffer too large"))?;
+    // SAFETY: with the GIL held (`py`), a null source asks CPython for an uninitialised
+    // object of `len` bytes, which we own (a new reference) and fill completely below before
+    // any Python code can see it.
+    let object = unsafe {
+        if as_bytearray {
+            ffi::PyByteArray_FromStringAndSize(std::ptr::null(), len)
+        } else {
+            ffi::PyBytes_FromStringAndSize(std::ptr::null(), len)
+        }
+    };
+    // SAFETY: a new reference or null with an exception set, which `from_owned_ptr_or_err`
+    // turns into the error.
+    let object = unsafe { Bound::from_owned_ptr_or_err(py, object)? };
+    // SAFETY: the object was created above with room for `len` bytes; its data pointer is
+    // valid for writes of that many bytes and does not overlap `source` (fresh memory).
+    unsafe {
+        let data = if as_bytearray {
+            ffi::PyByteArray_AsString(object.as_ptr())
+        } else {
+            ffi::PyBytes_AsString(object.as_ptr())
+        }
+        .cast::<u8>();
+        if data.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        populate(data, source.len(), libc::MADV_POPULATE_WRITE);
+        populate(source.as_ptr(), source.len(), libc::MADV_POPULATE_READ);
+        std::ptr::copy_nonoverlapping(source.as_ptr(), data, source.len());
+    }
+    Ok(object)
+}

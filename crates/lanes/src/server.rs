@@ -244,10 +244,10 @@ where
             sys::exit_now(0);
         }
     };
-    let mut children: HashMap<u32, Child> = HashMap::new();
+    let (mut control, mut children, mut spare) = fork_spare(&host, control, HashMap::new());
     loop {
         let pids: Vec<u32> = children.keys().copied().collect();
-        let mut polled: Vec<rustix::event::PollFd<'_>> = Vec::with_capacity(pids.len() + 1);
+        let mut polled: Vec<rustix::event::PollFd<'_>> = Vec::with_capacity(pids.len() + 2);
         polled.push(rustix::event::PollFd::new(
             &control,
             rustix::event::PollFlags::IN,
@@ -255,6 +255,12 @@ where
         for pid in &pids {
             polled.push(rustix::event::PollFd::new(
                 &children[pid].pidfd,
+                rustix::event::PollFlags::IN,
+            ));
+        }
+        if let Some(s) = &spare {
+            polled.push(rustix::event::PollFd::new(
+                &s.pidfd,
                 rustix::event::PollFlags::IN,
             ));
         }
@@ -270,11 +276,15 @@ where
             .filter(|(_, p)| !p.revents().is_empty())
             .map(|(pid, _)| *pid)
             .collect();
+        let spare_died = spare.is_some() && polled.last().is_some_and(|p| !p.revents().is_empty());
         drop(polled);
         for pid in exited {
             if let Some(child) = children.remove(&pid) {
                 reap(child);
             }
+        }
+        if spare_died && let Some(s) = spare.take() {
+            s.reap();
         }
         if !control_ready {
             continue;
@@ -289,34 +299,48 @@ where
                 let (Some(channel), Some(inputs)) = (fds.next(), fds.next()) else {
                     continue;
                 };
+                // The spare takes the job: the fork already happened, off the critical path.
+                if let Some(s) = spare.take() {
+                    let handed = s.channel.send(
+                        &ToServer::Spawn {
+                            job: job.clone(),
+                            memory_limit,
+                        },
+                        &[],
+                        &[channel.as_fd(), inputs.as_fd()],
+                    );
+                    match handed {
+                        Ok(()) => {
+                            children.insert(
+                                s.pid,
+                                Child {
+                                    pidfd: s.pidfd,
+                                    channel: Channel::from_fd(channel),
+                                },
+                            );
+                            drop(inputs);
+                            let (c, ch, sp) = fork_spare(&host, control, children);
+                            (control, children, spare) = (c, ch, sp);
+                            continue;
+                        }
+                        Err(_) => s.kill(),
+                    }
+                }
                 let channel = Channel::from_fd(channel);
-                let forked = match &host.fork_hooks {
-                    Some(hooks) => hooks(&mut || {
-                        // SAFETY: the fork server never starts a thread (setup must not
-                        // either: Python's watchdog starts only with a deadline call).
-                        unsafe { sys::fork() }
-                    }),
-                    // SAFETY: as above.
-                    None => unsafe { sys::fork() },
-                };
-                match forked {
+                match fork_with_hooks(&host) {
                     Ok(Forked::Child) => {
                         drop(control);
                         drop(children);
+                        drop(spare);
                         crate::worker::run(&host, *job, channel, inputs, memory_limit)
                     }
                     Ok(Forked::Parent(pid)) => {
                         drop(inputs);
-                        let pidfd = rustix::process::Pid::from_raw(pid as i32).and_then(|p| {
-                            rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty())
-                                .ok()
-                        });
-                        match pidfd {
+                        match open_pidfd(pid) {
                             Some(pidfd) => {
                                 children.insert(pid, Child { pidfd, channel });
                             }
                             None => {
-                                // Cannot watch it: wait for it the plain way when it ends.
                                 let _ = channel.send(
                                     &FromWorker::SpawnFailed {
                                         message: "pidfd_open failed".into(),
@@ -337,6 +361,10 @@ where
                         );
                     }
                 }
+                if spare.is_none() {
+                    let (c, ch, sp) = fork_spare(&host, control, children);
+                    (control, children, spare) = (c, ch, sp);
+                }
             }
             Ok(Some(Received {
                 message: ToServer::Kill { pid },
@@ -353,6 +381,9 @@ where
         }
     }
     // The parent is gone or done: no worker outlives the server, none stays a zombie.
+    if let Some(s) = spare.take() {
+        s.kill();
+    }
     for child in children.values() {
         let _ = rustix::process::pidfd_send_signal(&child.pidfd, rustix::process::Signal::KILL);
     }
@@ -363,6 +394,119 @@ where
         );
     }
     sys::exit_now(0)
+}
+
+/// What a spare calls itself (`/proc/PID/comm`) until it gets a job.
+pub const SPARE_NAME: &std::ffi::CStr = c"faastlane-spare";
+
+/// What a worker calls itself.
+pub const WORKER_NAME: &std::ffi::CStr = c"faastlane-work";
+
+/// A worker forked ahead of time, waiting for its job.
+struct Spare {
+    pid: u32,
+    pidfd: OwnedFd,
+    /// The server's end of the spare's channel: the job comes through it.
+    channel: Channel,
+}
+
+impl Spare {
+    fn reap(self) {
+        let _ = rustix::process::waitid(
+            rustix::process::WaitId::PidFd(self.pidfd.as_fd()),
+            rustix::process::WaitIdOptions::EXITED,
+        );
+    }
+
+    fn kill(self) {
+        let _ = rustix::process::pidfd_send_signal(&self.pidfd, rustix::process::Signal::KILL);
+        self.reap();
+    }
+}
+
+/// Runs, in a spare, what every worker runs first (the codec on a small value), so that the
+/// runtime's after-fork work and the first copy-on-write faults happen before a job arrives.
+fn warm_up(host: &Host) {
+    let value = asl::Value::Json(serde_json::json!({"warm": [1, "up", null]}));
+    let codec = host.runtime.codec();
+    let mut bytes = Vec::new();
+    if codec.encode(&[&value], &mut bytes).is_ok() {
+        let payload: engine::lanes::Payload = Arc::new(bytes);
+        let _ = codec.decode(&payload);
+    }
+}
+
+fn fork_with_hooks(host: &Host) -> io::Result<Forked> {
+    match &host.fork_hooks {
+        Some(hooks) => hooks(&mut || {
+            // SAFETY: the fork server never starts a thread (setup must not either:
+            // Python's watchdog starts only with a call that has a deadline).
+            unsafe { sys::fork() }
+        }),
+        // SAFETY: as above.
+        None => unsafe { sys::fork() },
+    }
+}
+
+fn open_pidfd(pid: u32) -> Option<OwnedFd> {
+    rustix::process::Pid::from_raw(pid as i32)
+        .and_then(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok())
+}
+
+/// Forks the next worker before anyone asks for it: the fork, the runtime's after-fork work
+/// and the first copy-on-write faults then cost nothing when a job arrives. Takes and gives
+/// back the server's state so that the child can drop (close) its copy of it.
+fn fork_spare(
+    host: &Host,
+    control: Channel,
+    children: HashMap<u32, Child>,
+) -> (Channel, HashMap<u32, Child>, Option<Spare>) {
+    let Ok((ours, theirs)) = Channel::pair() else {
+        return (control, children, None);
+    };
+    match fork_with_hooks(host) {
+        Ok(Forked::Child) => {
+            drop(control);
+            drop(children);
+            drop(ours);
+            let _ = rustix::thread::set_name(SPARE_NAME);
+            let _ = rustix::process::set_parent_process_death_signal(Some(
+                rustix::process::Signal::KILL,
+            ));
+            warm_up(host);
+            match theirs.recv::<ToServer>(None) {
+                Ok(Some(Received {
+                    message: ToServer::Spawn { job, memory_limit },
+                    fds,
+                    ..
+                })) => {
+                    drop(theirs);
+                    let mut fds = fds.into_iter();
+                    match (fds.next(), fds.next()) {
+                        (Some(channel), Some(inputs)) => crate::worker::run(
+                            host,
+                            *job,
+                            Channel::from_fd(channel),
+                            inputs,
+                            memory_limit,
+                        ),
+                        _ => sys::exit_now(0),
+                    }
+                }
+                _ => sys::exit_now(0),
+            }
+        }
+        Ok(Forked::Parent(pid)) => {
+            drop(theirs);
+            let spare = open_pidfd(pid).map(|pidfd| Spare {
+                pid,
+                pidfd,
+                channel: ours,
+            });
+            (control, children, spare)
+        }
+        Err(_) => (control, children, None),
+    }
 }
 
 /// Collects a worker's exit status and tells its parent-side channel.

@@ -84,6 +84,7 @@ pub(crate) fn run(
     memory_limit: Option<u64>,
 ) -> ! {
     let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
+    let _ = rustix::thread::set_name(crate::server::WORKER_NAME);
     if let Some(bytes) = memory_limit {
         let _ = rustix::process::setrlimit(
             rustix::process::Resource::As,

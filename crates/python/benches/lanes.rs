@@ -186,6 +186,8 @@ fn main() {
         "one trivial branch in a fresh worker (spawn, run, decode, exit)",
         (0..300)
             .map(|_| {
+                // As between two Parallel states: the server has time to fork its spare.
+                std::thread::sleep(Duration::from_millis(5));
                 let t = Instant::now();
                 let mut w = bench_server.spawn_worker(&job, &one).unwrap();
                 spawns.push(t.elapsed());

@@ -55,12 +55,20 @@ pub fn children_of(pid: u32) -> Vec<(u32, char)> {
     out
 }
 
-/// Waits (up to 5 s) until the fork server has no child left: every worker exited and was
-/// reaped.
+/// Waits (up to 5 s) until the fork server has no child left but its idle spare: every
+/// worker exited and was reaped.
 pub fn assert_no_workers(server: &ForkServer) {
     let end = Instant::now() + Duration::from_secs(5);
     loop {
-        let kids = children_of(server.pid());
+        let spare = lanes::SPARE_NAME.to_str().unwrap();
+        let kids: Vec<(u32, char)> = children_of(server.pid())
+            .into_iter()
+            .filter(|(pid, state)| {
+                *state == 'Z'
+                    || std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                        .map_or(true, |c| c.trim_end() != spare)
+            })
+            .collect();
         if kids.is_empty() {
             return;
         }

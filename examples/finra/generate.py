@@ -95,10 +95,10 @@ def workflow(branches: int) -> dict:
 
 
 def bless(directory: Path) -> None:
-    """Run the workflow with the reference runner and record its output."""
+    """Run the workflow with faastlane (from the repository root) and record its output."""
     out = subprocess.run(
-        [sys.executable, str(EXAMPLES / "run_local.py"), str(directory)],
-        check=True, capture_output=True, text=True,
+        ["cargo", "run", "--release", "-q", "--", "run", str(directory), "--input", str(directory / "input.json")],
+        check=True, capture_output=True, text=True, cwd=EXAMPLES.parent,
     ).stdout
     (directory / "expected.json").write_text(json.dumps(json.loads(out), indent=2) + "\n")
 

@@ -274,6 +274,38 @@ impl Exec<'_> {
         })
     }
 
+    /// Parameters, when the state has them, build the effective input.
+    fn apply_parameters(
+        &self,
+        state: &State,
+        effective: Value,
+        ctx: &Value,
+        entered: &Entered,
+    ) -> Result<Value, StatesError> {
+        match &state.parameters {
+            Some(t) => self.eval_template(state, t, &effective, ctx, entered),
+            None => Ok(effective),
+        }
+    }
+
+    /// ResultSelector, ResultPath (into the kept raw input) and OutputPath: what every state
+    /// that produces a result does with it.
+    fn finish(
+        &self,
+        state: &State,
+        raw: Option<Value>,
+        result: Value,
+        ctx: &Value,
+        entered: &Entered,
+    ) -> Result<Value, StatesError> {
+        let result = match &state.result_selector {
+            Some(t) => self.eval_template(state, t, &result, ctx, entered)?,
+            None => result,
+        };
+        let out = self.apply_result_path(state, raw, result)?;
+        self.apply_output_path(state, out, ctx)
+    }
+
     /// Whether the engine keeps the raw input while the state's work runs (for ResultPath,
     /// a retry or a catcher): then what a function receives must be a detached copy.
     fn retains_raw(state: &State, retriers: &[Retrier], catchers: &[Catcher]) -> bool {
@@ -371,10 +403,7 @@ impl Exec<'_> {
         let ctx = self.context(state, entered, 0, None);
         let raw_copy = Self::needs_raw_after(state).then(|| raw.clone());
         let effective = self.apply_input_path(state, raw, &ctx)?;
-        let effective = match &state.parameters {
-            Some(t) => self.eval_template(state, t, &effective, &ctx, entered)?,
-            None => effective,
-        };
+        let effective = self.apply_parameters(state, effective, &ctx, entered)?;
         let result = match &pass.result {
             Some(r) => Value::Json(r.clone()),
             None => effective,
@@ -399,10 +428,7 @@ impl Exec<'_> {
             None => None,
             Some(t) => Some(self.read_seconds(t, &effective, &ctx, "TimeoutSecondsPath")?),
         };
-        let effective = match &state.parameters {
-            Some(t) => self.eval_template(state, t, &effective, &ctx, entered)?,
-            None => effective,
-        };
+        let effective = self.apply_parameters(state, effective, &ctx, entered)?;
         let identity = &self.engine.options.identity;
         let (function, qualifier, event, lambda_invoke) = match &task.resource.invocation {
             Invocation::Direct {
@@ -467,12 +493,7 @@ impl Exec<'_> {
         } else {
             result
         };
-        let result = match &state.result_selector {
-            Some(t) => self.eval_template(state, t, &result, &ctx, entered)?,
-            None => result,
-        };
-        let out = self.apply_result_path(state, raw_copy, result)?;
-        self.apply_output_path(state, out, &ctx)
+        self.finish(state, raw_copy, result, &ctx, entered)
     }
 
     fn parallel_attempt(
@@ -487,10 +508,7 @@ impl Exec<'_> {
         let ctx = self.context(state, entered, retries, None);
         let raw_copy = Self::needs_raw_after(state).then(|| raw.clone());
         let effective = self.apply_input_path(state, raw, &ctx)?;
-        let effective = match &state.parameters {
-            Some(t) => self.eval_template(state, t, &effective, &ctx, entered)?,
-            None => effective,
-        };
+        let effective = self.apply_parameters(state, effective, &ctx, entered)?;
         // Every branch gets its own copy unless it is the only holder of the input.
         let n = par.branches.len();
         let shared = Self::retains_raw(state, &par.retry, &par.catch);
@@ -510,12 +528,7 @@ impl Exec<'_> {
                 self.run_machine(&par.branches[i], input, f)
             })?;
         let result = Value::from_elements(results);
-        let result = match &state.result_selector {
-            Some(t) => self.eval_template(state, t, &result, &ctx, entered)?,
-            None => result,
-        };
-        let out = self.apply_result_path(state, raw_copy, result)?;
-        self.apply_output_path(state, out, &ctx)
+        self.finish(state, raw_copy, result, &ctx, entered)
     }
 
     fn map_attempt(
@@ -638,12 +651,7 @@ impl Exec<'_> {
             })
             .collect();
         let result = Value::from_elements(results);
-        let result = match &state.result_selector {
-            Some(t) => self.eval_template(state, t, &result, &ctx, entered)?,
-            None => result,
-        };
-        let out = self.apply_result_path(state, raw_copy, result)?;
-        self.apply_output_path(state, out, &ctx)
+        self.finish(state, raw_copy, result, &ctx, entered)
     }
 
     fn run_choice<'m>(

@@ -6,6 +6,7 @@
 //! will need it again, so a plain Task-to-Task hand-off moves a pointer.
 
 use std::cell::Cell;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -20,7 +21,7 @@ use asl::{Path, Scope, StatesError, Template, Value, names};
 use indexmap::IndexMap;
 use serde_json::{Value as Json, json};
 
-use crate::context::{ExecutionInfo, MapItem, context_object, timestamp};
+use crate::context::{ExecutionInfo, MapItem, context_object};
 use crate::engine::Engine;
 use crate::runtime::{Call, CancelToken};
 use crate::trace::{Lane, StateRecord, Trace};
@@ -28,7 +29,7 @@ use crate::trace::{Lane, StateRecord, Trace};
 /// One running execution.
 pub(crate) struct Exec<'e> {
     pub engine: &'e Engine,
-    pub info: ExecutionInfo,
+    pub info: Arc<ExecutionInfo>,
     pub trace: Trace,
     /// The state machine's own `TimeoutSeconds`.
     pub deadline: Option<Instant>,
@@ -62,7 +63,7 @@ enum Step<'m> {
 /// Facts about one state's run.
 struct Entered {
     at: Instant,
-    time: String,
+    wall: std::time::SystemTime,
     event_id: u64,
     attempts: Cell<u32>,
 }
@@ -121,7 +122,7 @@ impl Exec<'_> {
     fn enter(&self) -> Entered {
         Entered {
             at: self.engine.clock.instant(),
-            time: timestamp(self.engine.clock.now()),
+            wall: self.engine.clock.now(),
             event_id: self.events.fetch_add(1, Ordering::Relaxed) + 1,
             attempts: Cell::new(0),
         }
@@ -219,7 +220,7 @@ impl Exec<'_> {
         retries: u32,
         item: Option<MapItem<'_>>,
     ) -> Value {
-        context_object(&self.info, &state.name, &entered.time, retries, item)
+        context_object(&self.info, &state.name, entered.wall, retries, item)
     }
 
     // ---------------------------------------------------------------- input and output
@@ -463,7 +464,10 @@ impl Exec<'_> {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let request_id = uuid::Uuid::new_v4().to_string();
+        // A v4 UUID from the thread's fast generator (uuid's own asks the OS each time).
+        let request_id = uuid::Builder::from_random_bytes(rand::random())
+            .into_uuid()
+            .to_string();
         let call = Call {
             function: &function,
             qualifier: qualifier.as_deref(),

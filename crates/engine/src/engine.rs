@@ -221,7 +221,7 @@ impl Engine {
         let exec = Exec {
             engine: self,
             workflow,
-            info,
+            info: Arc::new(info),
             trace: Trace::new(started, self.options.trace),
             deadline,
             events: AtomicU64::new(1),
@@ -297,7 +297,7 @@ impl Engine {
         let mut exec = Exec {
             engine: self,
             workflow,
-            info: ExecutionInfo {
+            info: Arc::new(ExecutionInfo {
                 arn: e.arn.clone(),
                 name: e.name.clone(),
                 start_time: e.start_time.clone(),
@@ -305,7 +305,7 @@ impl Engine {
                 role_arn: e.role_arn.clone(),
                 state_machine_arn: e.state_machine_arn.clone(),
                 state_machine_name: e.state_machine_name.clone(),
-            },
+            }),
             trace: Trace::new(origin, job.trace_offset_us.is_some()),
             deadline: job
                 .deadline_ms

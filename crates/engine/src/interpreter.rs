@@ -6,6 +6,7 @@
 //! will need it again, so a plain Task-to-Task hand-off moves a pointer.
 
 use std::cell::Cell;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -21,7 +22,7 @@ use indexmap::IndexMap;
 use serde_json::{Value as Json, json};
 
 use crate::branches::Machines;
-use crate::context::{ExecutionInfo, MapItem, context_object, timestamp};
+use crate::context::{ExecutionInfo, MapItem, context_object};
 use crate::engine::{Engine, Workflow};
 use crate::runtime::{Call, CancelToken};
 use crate::trace::{Lane, StateRecord, Trace};
@@ -30,7 +31,7 @@ use crate::trace::{Lane, StateRecord, Trace};
 pub(crate) struct Exec<'e> {
     pub engine: &'e Engine,
     pub workflow: &'e Workflow,
-    pub info: ExecutionInfo,
+    pub info: Arc<ExecutionInfo>,
     pub trace: Trace,
     /// The state machine's own `TimeoutSeconds`.
     pub deadline: Option<Instant>,
@@ -70,7 +71,7 @@ enum Step<'m> {
 /// Facts about one state's run.
 struct Entered {
     at: Instant,
-    time: String,
+    wall: std::time::SystemTime,
     event_id: u64,
     attempts: Cell<u32>,
 }
@@ -140,7 +141,7 @@ impl Exec<'_> {
     fn enter(&self) -> Entered {
         Entered {
             at: self.engine.clock.instant(),
-            time: timestamp(self.engine.clock.now()),
+            wall: self.engine.clock.now(),
             event_id: self.events.fetch_add(1, Ordering::Relaxed) + 1,
             attempts: Cell::new(0),
         }
@@ -238,7 +239,7 @@ impl Exec<'_> {
         retries: u32,
         item: Option<MapItem<'_>>,
     ) -> Value {
-        context_object(&self.info, &state.name, &entered.time, retries, item)
+        context_object(&self.info, &state.name, entered.wall, retries, item)
     }
 
     // ---------------------------------------------------------------- input and output
@@ -291,6 +292,38 @@ impl Exec<'_> {
                 state.name, entered.event_id, detail
             ))
         })
+    }
+
+    /// Parameters, when the state has them, build the effective input.
+    fn apply_parameters(
+        &self,
+        state: &State,
+        effective: Value,
+        ctx: &Value,
+        entered: &Entered,
+    ) -> Result<Value, StatesError> {
+        match &state.parameters {
+            Some(t) => self.eval_template(state, t, &effective, ctx, entered),
+            None => Ok(effective),
+        }
+    }
+
+    /// ResultSelector, ResultPath (into the kept raw input) and OutputPath: what every state
+    /// that produces a result does with it.
+    fn finish(
+        &self,
+        state: &State,
+        raw: Option<Value>,
+        result: Value,
+        ctx: &Value,
+        entered: &Entered,
+    ) -> Result<Value, StatesError> {
+        let result = match &state.result_selector {
+            Some(t) => self.eval_template(state, t, &result, ctx, entered)?,
+            None => result,
+        };
+        let out = self.apply_result_path(state, raw, result)?;
+        self.apply_output_path(state, out, ctx)
     }
 
     /// Whether the engine keeps the raw input while the state's work runs (for ResultPath,
@@ -390,10 +423,7 @@ impl Exec<'_> {
         let ctx = self.context(state, entered, 0, None);
         let raw_copy = Self::needs_raw_after(state).then(|| raw.clone());
         let effective = self.apply_input_path(state, raw, &ctx)?;
-        let effective = match &state.parameters {
-            Some(t) => self.eval_template(state, t, &effective, &ctx, entered)?,
-            None => effective,
-        };
+        let effective = self.apply_parameters(state, effective, &ctx, entered)?;
         let result = match &pass.result {
             Some(r) => Value::Json(r.clone()),
             None => effective,
@@ -418,10 +448,7 @@ impl Exec<'_> {
             None => None,
             Some(t) => Some(self.read_seconds(t, &effective, &ctx, "TimeoutSecondsPath")?),
         };
-        let effective = match &state.parameters {
-            Some(t) => self.eval_template(state, t, &effective, &ctx, entered)?,
-            None => effective,
-        };
+        let effective = self.apply_parameters(state, effective, &ctx, entered)?;
         let identity = &self.engine.options.identity;
         let (function, qualifier, event, lambda_invoke) = match &task.resource.invocation {
             Invocation::Direct {
@@ -456,7 +483,10 @@ impl Exec<'_> {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let request_id = uuid::Uuid::new_v4().to_string();
+        // A v4 UUID from the thread's fast generator (uuid's own asks the OS each time).
+        let request_id = uuid::Builder::from_random_bytes(rand::random())
+            .into_uuid()
+            .to_string();
         let call = Call {
             function: &function,
             qualifier: qualifier.as_deref(),
@@ -488,12 +518,7 @@ impl Exec<'_> {
         } else {
             result
         };
-        let result = match &state.result_selector {
-            Some(t) => self.eval_template(state, t, &result, &ctx, entered)?,
-            None => result,
-        };
-        let out = self.apply_result_path(state, raw_copy, result)?;
-        self.apply_output_path(state, out, &ctx)
+        self.finish(state, raw_copy, result, &ctx, entered)
     }
 
     fn parallel_attempt(
@@ -508,10 +533,7 @@ impl Exec<'_> {
         let ctx = self.context(state, entered, retries, None);
         let raw_copy = Self::needs_raw_after(state).then(|| raw.clone());
         let effective = self.apply_input_path(state, raw, &ctx)?;
-        let effective = match &state.parameters {
-            Some(t) => self.eval_template(state, t, &effective, &ctx, entered)?,
-            None => effective,
-        };
+        let effective = self.apply_parameters(state, effective, &ctx, entered)?;
         // Every branch gets its own copy, made when the branch starts, on the lane that runs
         // it (a worker process copies from its own decoded input), unless a single branch is
         // the only holder of the input.
@@ -531,12 +553,7 @@ impl Exec<'_> {
             },
         )?;
         let result = Value::from_elements(results);
-        let result = match &state.result_selector {
-            Some(t) => self.eval_template(state, t, &result, &ctx, entered)?,
-            None => result,
-        };
-        let out = self.apply_result_path(state, raw_copy, result)?;
-        self.apply_output_path(state, out, &ctx)
+        self.finish(state, raw_copy, result, &ctx, entered)
     }
 
     fn map_attempt(
@@ -660,12 +677,7 @@ impl Exec<'_> {
             })
             .collect();
         let result = Value::from_elements(results);
-        let result = match &state.result_selector {
-            Some(t) => self.eval_template(state, t, &result, &ctx, entered)?,
-            None => result,
-        };
-        let out = self.apply_result_path(state, raw_copy, result)?;
-        self.apply_output_path(state, out, &ctx)
+        self.finish(state, raw_copy, result, &ctx, entered)
     }
 
     fn run_choice<'m>(
@@ -774,10 +786,13 @@ impl Exec<'_> {
                         })
                 }
                 Some(StringOrPath::Intrinsic(call)) => {
-                    let v = call.evaluate(Scope {
-                        input: raw,
-                        context: &ctx,
-                    })?;
+                    // As in Parameters, a failing intrinsic is reported as States.Runtime.
+                    let v = call
+                        .evaluate(Scope {
+                            input: raw,
+                            context: &ctx,
+                        })
+                        .map_err(|e| StatesError::runtime(e.cause))?;
                     v.scalar()
                         .and_then(|j| j.as_str().map(str::to_string))
                         .ok_or_else(|| {

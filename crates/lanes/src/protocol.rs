@@ -20,6 +20,8 @@ use crate::shm::{MemfdBuffer, SharedPayload};
 /// The parent's requests to the fork server (its control channel).
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ToServer {
+    /// Run setup now (a server started with lazy setup waits for this).
+    Start,
     /// Fork a worker for `job`. Descriptors: the worker's end of its channel, the inputs.
     Spawn {
         job: Box<BranchJob>,

@@ -57,6 +57,10 @@ pub struct ServerOptions {
     /// How long after a Task's deadline a worker still running it is killed (the runtime's
     /// own timeout gets the first chance, so Retry and Catch inside the branch work).
     pub kill_grace: Duration,
+    /// Run setup only when the parent first asks whether the server is ready (a state that
+    /// wants processes), instead of at once: a run whose states all stay inline then never
+    /// pays for the server's interpreter start.
+    pub lazy_setup: bool,
 }
 
 impl Default for ServerOptions {
@@ -70,6 +74,7 @@ impl Default for ServerOptions {
             ready_timeout: Duration::from_secs(120),
             spawn_timeout: Duration::from_secs(30),
             kill_grace: Duration::from_millis(500),
+            lazy_setup: false,
         }
     }
 }
@@ -80,6 +85,8 @@ pub struct ForkServer {
     pid: u32,
     pidfd: Option<OwnedFd>,
     ready: Mutex<Option<Result<(), String>>>,
+    /// Whether `Start` was sent (lazy setup).
+    started: std::sync::atomic::AtomicBool,
     /// Observed worker start-up, in nanoseconds (a moving average).
     spawn_ns: Mutex<f64>,
     pub(crate) options: ServerOptions,
@@ -120,6 +127,7 @@ impl ForkServer {
                     pid,
                     pidfd,
                     ready: Mutex::new(None),
+                    started: std::sync::atomic::AtomicBool::new(false),
                     spawn_ns: Mutex::new(DEFAULT_SPAWN.as_nanos() as f64),
                     options,
                 })
@@ -142,6 +150,14 @@ impl ForkServer {
         let mut ready = self.ready.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(r) = ready.as_ref() {
             return r.clone();
+        }
+        if self.options.lazy_setup && !self.started.swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            if let Err(e) = self.control.send(&ToServer::Start, &[], &[]) {
+                let failed = Err(format!("cannot reach the fork server: {e}"));
+                *ready = Some(failed.clone());
+                return failed;
+            }
         }
         let limit = wait.map_or(self.options.ready_timeout, |w| {
             w.min(self.options.ready_timeout)
@@ -231,6 +247,16 @@ where
         // SAFETY: this process was just forked from a single-threaded one and has started
         // no thread, so nothing reads the environment concurrently.
         unsafe { std::env::set_var(k, v) };
+    }
+    if options.lazy_setup {
+        // Wait for the first request (`Start`), or for the parent to go away.
+        match control.recv::<ToServer>(None) {
+            Ok(Some(Received {
+                message: ToServer::Start,
+                ..
+            })) => {}
+            _ => sys::exit_now(0),
+        }
     }
     let host = match setup() {
         Ok(host) => {
@@ -377,6 +403,11 @@ where
                     );
                 }
             }
+            // Setup already ran.
+            Ok(Some(Received {
+                message: ToServer::Start,
+                ..
+            })) => {}
             Ok(None) | Err(_) => break,
         }
     }

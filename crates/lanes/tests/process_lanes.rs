@@ -55,6 +55,10 @@ fn main() {
         worker_memory_limit: Some(256 << 20),
         ..ServerOptions::default()
     });
+    let lazy = start_server(ServerOptions {
+        lazy_setup: true,
+        ..ServerOptions::default()
+    });
     let s = || Arc::clone(&server);
     let tests: Vec<Check> = vec![
         ("map_results_equal_inline", {
@@ -86,6 +90,17 @@ fn main() {
                 );
                 assert_no_workers(&server);
                 assert_eq!(open_fds(), fds);
+            })
+        }),
+        ("a_lazy_server_sets_up_when_first_asked", {
+            let lazy = Arc::clone(&lazy);
+            Box::new(move || {
+                let (out, trace) = within("lazy", Duration::from_secs(20), || {
+                    execute(&lazy, items(&["ok"; 8]))
+                });
+                assert_eq!(out.unwrap()[7]["out"]["n2"], json!(14));
+                assert_eq!(trace.lanes[0].lane, Lane::Process);
+                assert_no_workers(&lazy);
             })
         }),
         ("parallel_results_equal_inline", {

@@ -151,7 +151,12 @@ fn fork_server(
             })),
         })
     };
-    match ForkServer::start(ServerOptions::default(), setup) {
+    let server_options = ServerOptions {
+        // With `auto`, a run whose states all stay inline never starts the server's Python.
+        lazy_setup: args.lanes == LanesArg::Auto,
+        ..ServerOptions::default()
+    };
+    match ForkServer::start(server_options, setup) {
         Ok(server) => Some(Arc::new(server)),
         Err(e) => {
             tracing::warn!("no process lanes: {e}");

@@ -111,6 +111,7 @@ pub fn workflow() -> Workflow {
 
 pub fn start_server(options: ServerOptions) -> Arc<ForkServer> {
     TEST_PROCESS.store(std::process::id(), Ordering::Relaxed);
+    let options_lazy = options.lazy_setup;
     let server = ForkServer::start(options, || {
         Ok(Host {
             workflow: workflow(),
@@ -120,7 +121,9 @@ pub fn start_server(options: ServerOptions) -> Arc<ForkServer> {
         })
     })
     .expect("fork server starts");
-    server.ready().expect("ready");
+    if !options_lazy {
+        server.ready().expect("ready");
+    }
     Arc::new(server)
 }
 

@@ -151,13 +151,13 @@ impl ForkServer {
         if let Some(r) = ready.as_ref() {
             return r.clone();
         }
-        if self.options.lazy_setup && !self.started.swap(true, std::sync::atomic::Ordering::AcqRel)
+        if self.options.lazy_setup
+            && !self.started.swap(true, std::sync::atomic::Ordering::AcqRel)
+            && let Err(e) = self.control.send(&ToServer::Start, &[], &[])
         {
-            if let Err(e) = self.control.send(&ToServer::Start, &[], &[]) {
-                let failed = Err(format!("cannot reach the fork server: {e}"));
-                *ready = Some(failed.clone());
-                return failed;
-            }
+            let failed = Err(format!("cannot reach the fork server: {e}"));
+            *ready = Some(failed.clone());
+            return failed;
         }
         let limit = wait.map_or(self.options.ready_timeout, |w| {
             w.min(self.options.ready_timeout)

@@ -10,6 +10,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use asl::model::{State, StateMachine};
@@ -17,7 +18,9 @@ use asl::{StatesError, Value};
 
 use crate::engine::BranchLanes;
 use crate::interpreter::{Exec, Frame};
-use crate::lanes::{BranchJob, ExecutionWire, Payload, ProcessPool, ProcessWorker, WorkerRun};
+use crate::lanes::{
+    BranchJob, ExecutionWire, NotReady, Payload, ProcessPool, ProcessWorker, WorkerRun,
+};
 use crate::planner::{Plan, PlanInput, plan};
 use crate::runtime::CancelToken;
 use crate::trace::{Lane, LaneDecision, StateRecord};
@@ -127,9 +130,10 @@ where
     let wants_pool = matches!(options.lanes, BranchLanes::Process | BranchLanes::Auto) && n > 1;
     let pool_state = match (pool, wants_pool) {
         // Forced processes wait for the pool; auto waits only as long as it pays (below).
-        (Some(p), true) if options.lanes == BranchLanes::Process => {
-            p.ready(None).map(|()| p.spawn_cost())
-        }
+        (Some(p), true) if options.lanes == BranchLanes::Process => p
+            .ready(None)
+            .map(|()| p.spawn_cost())
+            .map_err(|e| e.to_string()),
         (Some(p), true) => Ok(p.spawn_cost()),
         (None, true) => Err("none configured".to_string()),
         (_, false) => Err("not needed".to_string()),
@@ -193,19 +197,6 @@ where
             mean.as_secs_f64() * 1e3
         );
     }
-    if decided.lane == Lane::Process
-        && options.lanes == BranchLanes::Auto
-        && let Some(p) = pool
-        && let Err(why) = p.ready(Some(decided.slack))
-    {
-        decided = Plan {
-            reason: format!("{}; but inline: {why}", decided.reason),
-            ..plan(&PlanInput {
-                mode: BranchLanes::Inline,
-                ..input.clone()
-            })
-        };
-    }
     let mut helpers_started = 0;
     match decided.lane {
         Lane::Inline => local(),
@@ -220,6 +211,9 @@ where
                     decided.reason = format!("{}; fell back to inline: {e}", decided.reason);
                     0
                 });
+                if helpers_started == 0 {
+                    decided.reason = format!("{}; no worker joined before the end", decided.reason);
+                }
                 // Branches a worker could not take (none started) are left for this thread.
                 local();
             }
@@ -395,12 +389,25 @@ fn processes(
         first_index,
     };
     let log = exec.engine.options.log.as_ref();
+    let spawned = AtomicUsize::new(0);
     let dispatch = || {
+        // A pool still starting (auto asks it to start only now): the calling thread works
+        // meanwhile, and this lane joins when the pool is ready, if branches are left.
+        loop {
+            match pool.ready(Some(READY_POLL)) {
+                Ok(()) => break,
+                Err(NotReady::Starting) if !lock(&shared.queue).is_empty() => continue,
+                Err(_) => return,
+            }
+        }
         let mut worker: Option<Box<dyn ProcessWorker>> = None;
         while let Some((index, input)) = shared.pop() {
             if worker.is_none() {
                 match pool.spawn(&job, &payload) {
-                    Ok(w) => worker = Some(w),
+                    Ok(w) => {
+                        spawned.fetch_add(1, Ordering::Relaxed);
+                        worker = Some(w);
+                    }
                     Err(e) => {
                         // Leave the branch to the calling thread.
                         tracing::warn!("cannot start a worker process: {e}");
@@ -459,8 +466,11 @@ fn processes(
         // The caller's share, while the workers run theirs.
         local();
     });
-    Ok(started)
+    Ok(spawned.into_inner())
 }
+
+/// How often a dispatcher waiting for a starting pool checks whether branches are left.
+const READY_POLL: Duration = Duration::from_millis(5);
 
 /// The `&'static str` the trace uses for a state type a child reported.
 fn static_kind(kind: &str) -> &'static str {

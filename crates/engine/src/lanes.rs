@@ -126,6 +126,17 @@ pub trait PayloadBuffer: PayloadSink + Send {
     fn finish(self: Box<Self>) -> Result<Payload, LaneError>;
 }
 
+/// Why a process pool cannot start workers now.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NotReady {
+    /// Still starting (loading the workflow's functions): ask again later.
+    #[error("the process pool is still starting")]
+    Starting,
+    /// It will not start.
+    #[error("{0}")]
+    Failed(String),
+}
+
 /// A process lane could not be used (the branch itself did not fail).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("process lane: {0}")]
@@ -134,8 +145,8 @@ pub struct LaneError(pub String);
 /// Starts worker processes that run branches.
 pub trait ProcessPool: Send + Sync {
     /// Whether workers can be started; waits up to `wait` (`None`: as long as it takes) for
-    /// the pool to finish starting. `Err` says why not (the branches then stay here).
-    fn ready(&self, wait: Option<Duration>) -> Result<(), String>;
+    /// the pool to finish starting (and asks it to start, if it waits to be asked).
+    fn ready(&self, wait: Option<Duration>) -> Result<(), NotReady>;
     /// What starting one worker costs, as observed (for the planner).
     fn spawn_cost(&self) -> Duration;
     /// An empty payload in memory a worker can map.

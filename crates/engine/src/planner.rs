@@ -52,9 +52,6 @@ pub struct Plan {
     pub helpers: usize,
     /// Run a few branches inline first, then plan again with their measured cost.
     pub probe: bool,
-    /// What the plan expects to gain over running inline: how long it is worth waiting for
-    /// a process pool that is still starting.
-    pub slack: Duration,
     pub reason: String,
 }
 
@@ -65,7 +62,6 @@ impl Plan {
             concurrency: 1,
             helpers: 0,
             probe: false,
-            slack: Duration::ZERO,
             reason: reason.into(),
         }
     }
@@ -92,7 +88,6 @@ pub fn plan(input: &PlanInput) -> Plan {
                 concurrency: width,
                 helpers: width - 1,
                 probe: false,
-                slack: Duration::ZERO,
                 reason: format!(
                     "lanes: {t} thread(s); {n} branch(es), MaxConcurrency {}",
                     input.max_concurrency
@@ -114,7 +109,6 @@ pub fn plan(input: &PlanInput) -> Plan {
                 concurrency: helpers + 1,
                 helpers,
                 probe: false,
-                slack: Duration::MAX,
                 reason: format!(
                     "lanes: process; {helpers} worker process(es) and this thread for {n} branch(es) on {} usable CPU(s)",
                     input.cpus
@@ -168,7 +162,6 @@ fn plan_auto(input: &PlanInput, n: usize, limit: usize) -> Plan {
             concurrency: width,
             helpers,
             probe: false,
-            slack: saving.saturating_sub(cost),
             reason: format!("auto: process; {numbers}"),
         }
     } else {

@@ -57,7 +57,7 @@ fn signal_name(sig: i32) -> String {
 }
 
 impl ProcessPool for ForkServer {
-    fn ready(&self, wait: Option<Duration>) -> Result<(), String> {
+    fn ready(&self, wait: Option<Duration>) -> Result<(), engine::lanes::NotReady> {
         ForkServer::ready_within(self, wait)
     }
 

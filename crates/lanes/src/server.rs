@@ -22,6 +22,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use engine::lanes::NotReady;
 use engine::{EngineOptions, Runtime, Workflow};
 
 use crate::protocol::{Channel, Exit, FromServer, FromWorker, Received, ToServer};
@@ -141,23 +142,23 @@ impl ForkServer {
 
     /// Waits until setup finished; `Err` says why the server cannot serve.
     pub fn ready(&self) -> Result<(), String> {
-        self.ready_within(None)
+        self.ready_within(None).map_err(|e| e.to_string())
     }
 
     /// Like [`ForkServer::ready`], waiting at most `wait` (`None`: the configured
     /// `ready_timeout`); a server still starting is `Err` without being written off.
-    pub fn ready_within(&self, wait: Option<Duration>) -> Result<(), String> {
+    pub fn ready_within(&self, wait: Option<Duration>) -> Result<(), NotReady> {
         let mut ready = self.ready.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(r) = ready.as_ref() {
-            return r.clone();
+            return r.clone().map_err(NotReady::Failed);
         }
         if self.options.lazy_setup
             && !self.started.swap(true, std::sync::atomic::Ordering::AcqRel)
             && let Err(e) = self.control.send(&ToServer::Start, &[], &[])
         {
-            let failed = Err(format!("cannot reach the fork server: {e}"));
-            *ready = Some(failed.clone());
-            return failed;
+            let failed = format!("cannot reach the fork server: {e}");
+            *ready = Some(Err(failed.clone()));
+            return Err(NotReady::Failed(failed));
         }
         let limit = wait.map_or(self.options.ready_timeout, |w| {
             w.min(self.options.ready_timeout)
@@ -173,15 +174,12 @@ impl ForkServer {
             })) => Err(format!("fork server setup failed: {message}")),
             Ok(None) => Err("the fork server exited".to_string()),
             Err(e) if e.kind() == io::ErrorKind::TimedOut && wait.is_some() => {
-                return Err(format!(
-                    "the fork server is still starting (waited {:.1} ms)",
-                    limit.as_secs_f64() * 1e3
-                ));
+                return Err(NotReady::Starting);
             }
             Err(e) => Err(format!("no word from the fork server: {e}")),
         };
         *ready = Some(result.clone());
-        result
+        result.map_err(NotReady::Failed)
     }
 
     pub(crate) fn record_spawn(&self, took: Duration) {

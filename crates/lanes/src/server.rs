@@ -195,9 +195,18 @@ impl ForkServer {
 impl Drop for ForkServer {
     fn drop(&mut self) {
         // End of the control channel: the server kills and reaps its workers, then exits.
+        // A server that has not said Ready has no worker or spare (it forks only after
+        // setup): stop it at once rather than wait for a slow import to finish.
+        let asked = !self.options.lazy_setup || *self.started.get_mut();
+        let served = asked && self.ready_within(Some(Duration::ZERO)).is_ok();
         let _ = rustix::net::shutdown(self.control.as_fd(), rustix::net::Shutdown::Both);
         let Some(pidfd) = &self.pidfd else { return };
-        let deadline = Instant::now() + Duration::from_secs(2);
+        let grace = if served {
+            Duration::from_secs(2)
+        } else {
+            Duration::ZERO
+        };
+        let deadline = Instant::now() + grace;
         loop {
             match rustix::process::waitid(
                 rustix::process::WaitId::PidFd(pidfd.as_fd()),

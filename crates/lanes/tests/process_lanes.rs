@@ -64,7 +64,8 @@ fn main() {
         ("map_results_equal_inline", {
             let server = s();
             Box::new(move || {
-                let input = items(&["ok"; 40]);
+                // Each item naps 2 ms, so that the worker surely takes some.
+                let input = items(&["nap"; 40]);
                 let inline = engine(BranchLanes::Inline, None)
                     .execute(
                         &workflow(),

@@ -52,6 +52,10 @@ pub fn runtime() -> NativeRuntime {
         }
         match what {
             "ok" => Ok(Value::Json(json!({"n2": n * 2}))),
+            "nap" => {
+                std::thread::sleep(Duration::from_millis(2));
+                Ok(Value::Json(json!({"n2": n * 2})))
+            }
             "slow_ok" => {
                 // Long enough for a worker to take an item too.
                 std::thread::sleep(Duration::from_millis(200));

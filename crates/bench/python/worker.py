@@ -1,0 +1,253 @@
+"""The baseline's function container: one Python process that runs one function.
+
+faastlane's benchmark compares running every function of a workflow in one process with the
+way today's FaaS platforms run them: each function in its own container, the state between
+functions passed through a store. This script is that container. It is started by the
+benchmark (``crates/bench/src/container.rs``) as
+
+    python worker.py --dir WORKFLOW_DIR --function NAME --socket PATH --redis-port PORT
+                     [--site SITE_PACKAGES] [--once]
+
+It imports the function (the same discovery rules as faastlane's embedded runtime: module
+NAME.py or package NAME/ in the workflow directory, or what functions.json maps NAME to;
+``handler(event, context)`` or else ``main(args)``), listens on a Unix socket, writes
+``ready`` to stdout and then serves requests, one at a time, like a warm container
+(``--once``: a single request, then exit, like a cold one).
+
+One request is one JSON line: ``{"input": KEY, "request_id", "function_arn", "deadline_ms"}``.
+The worker GETs the input from Redis, unpickles it, calls the function, pickles the result
+(protocol 5: binary, no text escaping; numpy arrays and bytes work), SETs it under a new key
+and answers ``{"ok": true, "output": KEY}``, or ``{"ok": false, "error", "cause"}`` when the
+function raised (Lambda's error shape).
+
+Only the standard library: the Redis client below speaks RESP over one reused connection and
+reads large values straight into a preallocated buffer.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import json
+import os
+import pickle
+import socket
+import sys
+import time
+import traceback
+from typing import Any
+
+
+class Redis:
+    """A minimal RESP2 client: GET, SET and UNLINK on one connection."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.reader = self.sock.makefile("rb", buffering=1 << 16)
+
+    def _send(self, *parts: bytes | memoryview) -> None:
+        header = b"*%d\r\n" % len(parts)
+        chunks: list[bytes | memoryview] = [header]
+        for part in parts:
+            chunks.append(b"$%d\r\n" % len(part))
+            chunks.append(part)
+            chunks.append(b"\r\n")
+        small = [c for c in chunks if len(c) < 65536]
+        if len(small) == len(chunks):
+            self.sock.sendall(b"".join(chunks))
+        else:
+            for chunk in chunks:
+                self.sock.sendall(chunk)
+
+    def _reply(self) -> Any:
+        line = self.reader.readline()
+        if not line:
+            raise ConnectionError("redis closed the connection")
+        kind, rest = line[:1], line[1:-2]
+        if kind == b"+":
+            return rest
+        if kind == b"-":
+            raise RuntimeError("redis: " + rest.decode())
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            if n < 0:
+                return None
+            buf = bytearray(n + 2)
+            view = memoryview(buf)
+            got = 0
+            while got < n + 2:
+                k = self.reader.readinto(view[got:])
+                if not k:
+                    raise ConnectionError("redis closed the connection")
+                got += k
+            del view
+            del buf[n:]
+            return buf
+        raise RuntimeError("unexpected redis reply %r" % line)
+
+    def get(self, key: str) -> bytearray:
+        self._send(b"GET", key.encode())
+        value = self._reply()
+        if value is None:
+            raise KeyError("no value at redis key " + key)
+        return value
+
+    def set(self, key: str, value: bytes) -> None:
+        self._send(b"SET", key.encode(), value)
+        self._reply()
+
+
+class Context:
+    """What Lambda passes as ``context`` (the fields the examples and common code read)."""
+
+    def __init__(self, function: str, request: dict[str, Any], started: float) -> None:
+        self.function_name = function
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = request.get("function_arn", function)
+        self.memory_limit_in_mb = os.environ.get("FAASTLANE_MEMORY_MB", "128")
+        self.aws_request_id = request.get("request_id", "")
+        self.log_group_name = "/aws/lambda/" + function
+        self.log_stream_name = "baseline"
+        self.client_context = None
+        self.identity = None
+        deadline_ms = request.get("deadline_ms")
+        self._deadline = started + (deadline_ms / 1000.0 if deadline_ms is not None else 900.0)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def resolve(directory: str, name: str) -> tuple[Any, int]:
+    """The callable for ``name`` and its arity (2: handler(event, context); 1: main(args))."""
+    module_name, attribute = name, None
+    manifest = os.path.join(directory, "functions.json")
+    if os.path.isfile(manifest):
+        with open(manifest, encoding="utf-8") as f:
+            spec = json.load(f).get(name)
+        if spec:
+            if ":" in spec:
+                module_name, attribute = spec.split(":", 1)
+            else:
+                module_name, attribute = spec.rsplit(".", 1)
+    module = importlib.import_module(module_name)
+    if attribute is None:
+        for attribute, default in (("handler", 2), ("main", 1)):
+            if getattr(module, attribute, None) is not None:
+                break
+        else:
+            raise LookupError("%s defines neither handler(event, context) nor main(args)" % name)
+    else:
+        default = 2
+    function = getattr(module, attribute)
+    return function, arity(function, default)
+
+
+def arity(function: Any, default: int) -> int:
+    """How many positional arguments to pass: the default when they bind, else the other."""
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return default
+    for n in (default, 3 - default):
+        try:
+            signature.bind(*([None] * n))
+            return n
+        except TypeError:
+            pass
+    raise TypeError("%r must accept (event, context) or (args)" % function)
+
+
+def error_reply(exc: BaseException, request_id: str) -> dict[str, Any]:
+    frames = traceback.format_list(traceback.extract_tb(exc.__traceback__))
+    cause = {
+        "errorMessage": str(exc),
+        "errorType": type(exc).__name__,
+        "requestId": request_id,
+        "stackTrace": frames,
+    }
+    return {"ok": False, "error": type(exc).__name__, "cause": json.dumps(cause)}
+
+
+def serve(conn: socket.socket, redis: Redis, name: str, function: Any, arity: int, once: bool) -> None:
+    reader = conn.makefile("rb")
+    counter = 0
+    while True:
+        line = reader.readline()
+        if not line:
+            return
+        request = json.loads(line)
+        started = time.monotonic()
+        try:
+            event = pickle.loads(redis.get(request["input"]))
+        except Exception as exc:  # the platform failed, not the function
+            reply = {"ok": False, "error": "Runtime.InputError", "cause": repr(exc), "runtime": True}
+        else:
+            try:
+                if arity == 2:
+                    result = function(event, Context(name, request, started))
+                else:
+                    result = function(event)
+            except Exception as exc:
+                reply = error_reply(exc, request.get("request_id", ""))
+            else:
+                counter += 1
+                key = "%s:out:%d:%d" % (request["input"], os.getpid(), counter)
+                try:
+                    redis.set(key, pickle.dumps(result, protocol=5))
+                except Exception as exc:
+                    reply = {
+                        "ok": False,
+                        "error": "Runtime.MarshalError",
+                        "cause": repr(exc),
+                        "runtime": True,
+                    }
+                else:
+                    reply = {"ok": True, "output": key}
+            del event
+        conn.sendall(json.dumps(reply).encode() + b"\n")
+        if once:
+            return
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dir", required=True)
+    parser.add_argument("--function", required=True)
+    parser.add_argument("--socket", required=True)
+    parser.add_argument("--redis-port", type=int, required=True)
+    parser.add_argument("--site", action="append", default=[])
+    parser.add_argument("--once", action="store_true")
+    args = parser.parse_args()
+
+    # stdout carries only the ready line; what functions print goes to stderr.
+    ready = sys.stdout
+    sys.stdout = sys.stderr
+    directory = os.path.abspath(args.dir)
+    os.chdir(directory)
+    sys.path[0:0] = [directory, *args.site]
+
+    function, arity = resolve(directory, args.function)
+    redis = Redis(args.redis_port)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(args.socket)
+    listener.listen(1)
+    ready.write("ready\n")
+    ready.flush()
+    while True:
+        conn, _ = listener.accept()
+        with conn:
+            serve(conn, redis, args.function, function, arity, args.once)
+        if args.once:
+            break
+    listener.close()
+    try:
+        os.unlink(args.socket)
+    except OSError:
+        pass
+
+
+if __name__ == "__main__":
+    main()

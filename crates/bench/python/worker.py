@@ -38,27 +38,67 @@ import traceback
 from typing import Any
 
 
+class Chunks:
+    """A file that keeps what a Pickler writes as a list of chunks.
+
+    With protocol 5 a Pickler writes a large str or bytes straight to its file instead of
+    copying it into its frame buffer, so pickling a 1 MB string into this costs one UTF-8
+    encoding (~60 us here) where pickle.dumps costs ~650 us; the chunks then go to Redis in
+    one scatter-gather sendmsg.
+    """
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.size = 0
+
+    def write(self, data: bytes | memoryview) -> int:
+        # The Pickler reuses the buffer behind a memoryview: keep a copy of those (they are
+        # small frames); bytes objects are immutable and kept as they are.
+        chunk = data if type(data) is bytes else bytes(data)
+        self.chunks.append(chunk)
+        self.size += len(chunk)
+        return len(chunk)
+
+
+def pickled(value: Any) -> Chunks:
+    out = Chunks()
+    pickle.Pickler(out, protocol=5).dump(value)
+    return out
+
+
 class Redis:
-    """A minimal RESP2 client: GET, SET and UNLINK on one connection."""
+    """A minimal RESP2 client (GET and SET) on one reused TCP connection."""
+
+    # Linux's IOV_MAX is 1024 buffers per sendmsg.
+    MAX_BUFFERS = 512
 
     def __init__(self, port: int) -> None:
         self.sock = socket.create_connection(("127.0.0.1", port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.reader = self.sock.makefile("rb", buffering=1 << 16)
 
-    def _send(self, *parts: bytes | memoryview) -> None:
-        header = b"*%d\r\n" % len(parts)
-        chunks: list[bytes | memoryview] = [header]
+    def _send(self, *parts: bytes | Chunks) -> None:
+        """One command; a part may be a Chunks (a value in pieces). One sendmsg when it fits."""
+        buffers: list[bytes | memoryview] = [b"*%d\r\n" % len(parts)]
         for part in parts:
-            chunks.append(b"$%d\r\n" % len(part))
-            chunks.append(part)
-            chunks.append(b"\r\n")
-        small = [c for c in chunks if len(c) < 65536]
-        if len(small) == len(chunks):
-            self.sock.sendall(b"".join(chunks))
-        else:
-            for chunk in chunks:
-                self.sock.sendall(chunk)
+            if isinstance(part, Chunks):
+                buffers.append(b"$%d\r\n" % part.size)
+                buffers.extend(part.chunks)
+                buffers.append(b"\r\n")
+            else:
+                buffers.append(b"$%d\r\n%s\r\n" % (len(part), part))
+        while buffers:
+            batch = buffers[: self.MAX_BUFFERS]
+            sent = self.sock.sendmsg(batch)
+            # Drop what went out; a partial send leaves the rest of a buffer for next time.
+            done = 0
+            while done < len(batch) and sent >= len(batch[done]):
+                sent -= len(batch[done])
+                done += 1
+            rest = buffers[done:]
+            if sent and rest:
+                rest[0] = memoryview(rest[0])[sent:]
+            buffers = rest
 
     def _reply(self) -> Any:
         line = self.reader.readline()
@@ -95,7 +135,7 @@ class Redis:
             raise KeyError("no value at redis key " + key)
         return value
 
-    def set(self, key: str, value: bytes) -> None:
+    def set(self, key: str, value: Chunks) -> None:
         self._send(b"SET", key.encode(), value)
         self._reply()
 
@@ -196,7 +236,7 @@ def serve(conn: socket.socket, redis: Redis, name: str, function: Any, arity: in
                 counter += 1
                 key = "%s:out:%d:%d" % (request["input"], os.getpid(), counter)
                 try:
-                    redis.set(key, pickle.dumps(result, protocol=5))
+                    redis.set(key, pickled(result))
                 except Exception as exc:
                     reply = {
                         "ok": False,

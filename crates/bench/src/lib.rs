@@ -19,6 +19,7 @@ pub mod markdown;
 pub mod memory;
 pub mod record;
 pub mod redis_server;
+pub mod report;
 pub mod stats;
 pub mod suite;
 pub mod svg;

@@ -21,6 +21,11 @@ pub fn status_kb(pid: &str, field: &str) -> Option<u64> {
     parse_status_kb(&text, field)
 }
 
+/// A `Field:  N kB` line of a `/proc` status-like file, in KiB.
+pub fn status_kb_from(text: &str, field: &str) -> Option<u64> {
+    parse_status_kb(text, field)
+}
+
 fn parse_status_kb(text: &str, field: &str) -> Option<u64> {
     text.lines()
         .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))

@@ -2,39 +2,34 @@
 
 faastlane's benchmark compares running every function of a workflow in one process with the
 way today's FaaS platforms run them: each function in its own container, the state between
-functions passed through a store. This script is that container. It is started by the
-benchmark (``crates/bench/src/container.rs``) as
+functions passed through a store. This script is that container. The benchmark
+(``crates/bench/src/container.rs``) starts it as
 
-    python worker.py --dir WORKFLOW_DIR --function NAME --socket PATH --redis-port PORT
-                     [--site SITE_PACKAGES] [--once]
+    python -S worker.py DIR FUNCTION SOCKET REDIS_PORT (once|serve) [SITE_PACKAGES...]
 
-It imports the function (the same discovery rules as faastlane's embedded runtime: module
-NAME.py or package NAME/ in the workflow directory, or what functions.json maps NAME to;
-``handler(event, context)`` or else ``main(args)``), listens on a Unix socket, writes
-``ready`` to stdout and then serves requests, one at a time, like a warm container
-(``--once``: a single request, then exit, like a cold one).
+It imports the function (faastlane's discovery rules: module NAME.py or package NAME/ in
+the workflow directory, or what functions.json maps NAME to; ``handler(event, context)``,
+else ``main(args)``), listens on a Unix socket, writes ``ready`` to stdout, then serves
+requests one at a time, like a warm container (``once``: one request, then exit, like a
+cold one).
 
-One request is one JSON line: ``{"input": KEY, "request_id", "function_arn", "deadline_ms"}``.
-The worker GETs the input from Redis, unpickles it, calls the function, pickles the result
-(protocol 5: binary, no text escaping; numpy arrays and bytes work), SETs it under a new key
-and answers ``{"ok": true, "output": KEY}``, or ``{"ok": false, "error", "cause"}`` when the
-function raised (Lambda's error shape).
+A request is one line, ``KEY<TAB>REQUEST_ID<TAB>FUNCTION_ARN<TAB>MS_LEFT|-``. The worker
+GETs the input from Redis, unpickles it, calls the function, pickles the result (protocol
+5: binary, no text escaping; numpy arrays and bytes work), SETs it under a new key and
+answers ``ok<TAB>KEY``, or ``err<TAB>function|runtime<TAB>ERROR<TAB>CAUSE`` (a function's
+cause is Lambda's JSON error shape).
 
-Only the standard library: the Redis client below speaks RESP over one reused connection and
-reads large values straight into a preallocated buffer.
+Only the standard library, and as little of it as possible at start-up (a cold worker pays
+for every import): the Redis client below speaks RESP over one reused TCP connection.
 """
 from __future__ import annotations
 
-import argparse
 import importlib
-import inspect
-import json
 import os
 import pickle
 import socket
 import sys
 import time
-import traceback
 from typing import Any
 
 
@@ -143,21 +138,33 @@ class Redis:
 class Context:
     """What Lambda passes as ``context`` (the fields the examples and common code read)."""
 
-    def __init__(self, function: str, request: dict[str, Any], started: float) -> None:
+    def __init__(self, function: str, request: Request, started: float) -> None:
         self.function_name = function
         self.function_version = "$LATEST"
-        self.invoked_function_arn = request.get("function_arn", function)
+        self.invoked_function_arn = request.function_arn or function
         self.memory_limit_in_mb = os.environ.get("FAASTLANE_MEMORY_MB", "128")
-        self.aws_request_id = request.get("request_id", "")
+        self.aws_request_id = request.request_id
         self.log_group_name = "/aws/lambda/" + function
         self.log_stream_name = "baseline"
         self.client_context = None
         self.identity = None
-        deadline_ms = request.get("deadline_ms")
-        self._deadline = started + (deadline_ms / 1000.0 if deadline_ms is not None else 900.0)
+        budget = request.deadline_ms / 1000.0 if request.deadline_ms is not None else 900.0
+        self._deadline = started + budget
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class Request:
+    """One request line: input key, request id, function ARN, milliseconds left (or -),
+    separated by tabs. Not JSON: importing json (and re) costs a cold worker milliseconds."""
+
+    def __init__(self, line: bytes) -> None:
+        fields = line.rstrip(b"\n").decode().split("\t")
+        if len(fields) != 4:
+            raise ValueError("bad request line %r" % line)
+        self.input, self.request_id, self.function_arn, deadline = fields
+        self.deadline_ms = None if deadline == "-" else int(deadline)
 
 
 def resolve(directory: str, name: str) -> tuple[Any, int]:
@@ -165,6 +172,8 @@ def resolve(directory: str, name: str) -> tuple[Any, int]:
     module_name, attribute = name, None
     manifest = os.path.join(directory, "functions.json")
     if os.path.isfile(manifest):
+        import json
+
         with open(manifest, encoding="utf-8") as f:
             spec = json.load(f).get(name)
         if spec:
@@ -186,7 +195,22 @@ def resolve(directory: str, name: str) -> tuple[Any, int]:
 
 
 def arity(function: Any, default: int) -> int:
-    """How many positional arguments to pass: the default when they bind, else the other."""
+    """How many positional arguments to pass: the default when they bind, else the other
+    (faastlane's rule). Plain functions are read from their code object; anything else
+    goes through inspect, imported only then."""
+    code = getattr(function, "__code__", None)
+    if code is not None and not getattr(function, "__wrapped__", None):
+        positional = code.co_argcount
+        required = positional - len(function.__defaults__ or ())
+        varargs = bool(code.co_flags & 0x04)
+        kw_required = set(code.co_varnames[positional : positional + code.co_kwonlyargcount])
+        kw_required -= set(function.__kwdefaults__ or ())
+        for n in (default, 3 - default):
+            if not kw_required and required <= n and (varargs or n <= positional):
+                return n
+        raise TypeError("%r must accept (event, context) or (args)" % function)
+    import inspect
+
     try:
         signature = inspect.signature(function)
     except (TypeError, ValueError):
@@ -200,7 +224,11 @@ def arity(function: Any, default: int) -> int:
     raise TypeError("%r must accept (event, context) or (args)" % function)
 
 
-def error_reply(exc: BaseException, request_id: str) -> dict[str, Any]:
+def error_reply(exc: BaseException, request_id: str) -> bytes:
+    """``err<TAB>function<TAB>ErrorName<TAB>cause JSON``: Lambda's error shape."""
+    import json
+    import traceback
+
     frames = traceback.format_list(traceback.extract_tb(exc.__traceback__))
     cause = {
         "errorMessage": str(exc),
@@ -208,22 +236,29 @@ def error_reply(exc: BaseException, request_id: str) -> dict[str, Any]:
         "requestId": request_id,
         "stackTrace": frames,
     }
-    return {"ok": False, "error": type(exc).__name__, "cause": json.dumps(cause)}
+    return ("err\tfunction\t%s\t%s\n" % (type(exc).__name__, json.dumps(cause))).encode()
+
+
+def runtime_error(name: str, exc: BaseException) -> bytes:
+    """The platform failed, not the function."""
+    cause = repr(exc).replace("\t", " ").replace("\n", " ")
+    return ("err\truntime\t%s\t%s\n" % (name, cause)).encode()
 
 
 def serve(conn: socket.socket, redis: Redis, name: str, function: Any, arity: int, once: bool) -> None:
+    """Answers ``ok<TAB>output key`` or an error line, per request line."""
     reader = conn.makefile("rb")
     counter = 0
     while True:
         line = reader.readline()
         if not line:
             return
-        request = json.loads(line)
+        request = Request(line)
         started = time.monotonic()
         try:
-            event = pickle.loads(redis.get(request["input"]))
-        except Exception as exc:  # the platform failed, not the function
-            reply = {"ok": False, "error": "Runtime.InputError", "cause": repr(exc), "runtime": True}
+            event = pickle.loads(redis.get(request.input))
+        except Exception as exc:
+            reply = runtime_error("Runtime.InputError", exc)
         else:
             try:
                 if arity == 2:
@@ -231,60 +266,57 @@ def serve(conn: socket.socket, redis: Redis, name: str, function: Any, arity: in
                 else:
                     result = function(event)
             except Exception as exc:
-                reply = error_reply(exc, request.get("request_id", ""))
+                reply = error_reply(exc, request.request_id)
             else:
                 counter += 1
-                key = "%s:out:%d:%d" % (request["input"], os.getpid(), counter)
+                key = "%s:out:%d:%d" % (request.input, os.getpid(), counter)
                 try:
                     redis.set(key, pickled(result))
                 except Exception as exc:
-                    reply = {
-                        "ok": False,
-                        "error": "Runtime.MarshalError",
-                        "cause": repr(exc),
-                        "runtime": True,
-                    }
+                    reply = runtime_error("Runtime.MarshalError", exc)
                 else:
-                    reply = {"ok": True, "output": key}
+                    reply = ("ok\t%s\n" % key).encode()
+                del result
             del event
-        conn.sendall(json.dumps(reply).encode() + b"\n")
+        conn.sendall(reply)
         if once:
             return
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--dir", required=True)
-    parser.add_argument("--function", required=True)
-    parser.add_argument("--socket", required=True)
-    parser.add_argument("--redis-port", type=int, required=True)
-    parser.add_argument("--site", action="append", default=[])
-    parser.add_argument("--once", action="store_true")
-    args = parser.parse_args()
+    # python -S worker.py DIR FUNCTION SOCKET REDIS_PORT ONCE [SITE...]: positional, no
+    # argparse (a cold worker would pay for importing it).
+    directory, name, socket_path, port, once, *sites = sys.argv[1:]
+    # Started with -S: no site module, so no .pth files run at start-up (a slow one costs
+    # every cold start ~25 ms here); the installation's site-packages and the workflow's
+    # environment are put on sys.path directly, the environment first.
+    import site
 
     # stdout carries only the ready line; what functions print goes to stderr.
     ready = sys.stdout
     sys.stdout = sys.stderr
-    directory = os.path.abspath(args.dir)
+    directory = os.path.abspath(directory)
     os.chdir(directory)
-    sys.path[0:0] = [directory, *args.site]
+    sys.path[0:0] = [directory, *sites]
+    sys.path.extend(p for p in site.getsitepackages() if p not in sys.path)
 
-    function, arity = resolve(directory, args.function)
-    redis = Redis(args.redis_port)
+    function, arity = resolve(directory, name)
+    redis = Redis(int(port))
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(args.socket)
+    listener.bind(socket_path)
     listener.listen(1)
     ready.write("ready\n")
     ready.flush()
+    single = once == "once"
     while True:
         conn, _ = listener.accept()
         with conn:
-            serve(conn, redis, args.function, function, arity, args.once)
-        if args.once:
+            serve(conn, redis, name, function, arity, single)
+        if single:
             break
     listener.close()
     try:
-        os.unlink(args.socket)
+        os.unlink(socket_path)
     except OSError:
         pass
 

@@ -192,19 +192,29 @@ fn measure(spec: &CaseSpec) -> Result<Record, BenchError> {
     })?;
     let sampler = Sampler::start(setup.watched.clone());
 
-    for i in 0..spec.warmup.max(1) {
+    let clients = spec.clients.max(1);
+    // The first execution's output is checked, warm-up or not (a cold case needs no warm-up).
+    let mut checked = false;
+    for _ in 0..spec.warmup.max(usize::from(clients > 1)) {
         let (output, _) = execute(&engine, &workflow, spec)?;
-        if i == 0 {
+        if !checked {
             check(spec, &output)?;
+            checked = true;
         }
     }
 
-    let clients = spec.clients.max(1);
     let started = Instant::now();
     let samples: Vec<f64> = if clients == 1 {
-        (0..spec.runs)
-            .map(|_| execute(&engine, &workflow, spec).and_then(|r| sample(spec, r)))
-            .collect::<Result<_, _>>()?
+        let mut samples = Vec::with_capacity(spec.runs);
+        for _ in 0..spec.runs {
+            let run = execute(&engine, &workflow, spec)?;
+            if !checked {
+                check(spec, &run.0)?;
+                checked = true;
+            }
+            samples.push(sample(spec, run)?);
+        }
+        samples
     } else {
         concurrent(&engine, &workflow, spec, clients)?
     };

@@ -6,7 +6,7 @@
 //! 1. the input is pickled and SET in Redis under a fresh key, unless it is exactly a result
 //!    an earlier function stored (then its key is passed on as it is: a reference, the way
 //!    S3-backed workflows pass large state);
-//! 2. the key goes to the function's worker process (`python/worker.py`) as one JSON line
+//! 2. the key goes to the function's worker process (`python/worker.py`) as one tab-separated line
 //!    over a Unix socket;
 //! 3. the worker GETs and unpickles the input, calls the function, pickles the result, SETs
 //!    it under a new key and answers with that key;
@@ -144,20 +144,16 @@ impl ContainerRuntime {
         let stderr =
             std::fs::File::create(&log).map_err(|e| format!("creating {}: {e}", log.display()))?;
         let mut command = Command::new(&self.options.python);
+        // -S: no site module at start-up (the worker puts site-packages on sys.path itself).
         command
+            .arg("-S")
             .arg(&self.worker_script)
-            .arg("--dir")
             .arg(&self.options.dir)
-            .args(["--function", function])
-            .arg("--socket")
+            .arg(function)
             .arg(&socket)
-            .args(["--redis-port", &self.redis_port.to_string()]);
-        for site in &self.options.site_packages {
-            command.arg("--site").arg(site);
-        }
-        if once {
-            command.arg("--once");
-        }
+            .arg(self.redis_port.to_string())
+            .arg(if once { "once" } else { "serve" })
+            .args(&self.options.site_packages);
         let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -253,18 +249,19 @@ impl Runtime for ContainerRuntime {
 
     fn invoke(&self, call: &Call<'_>, input: Value) -> Result<Value, TaskFailure> {
         let (key, owned_key) = self.store_input(&input)?;
-        drop(input);
-        let request = serde_json::json!({
-            "input": key,
-            "request_id": call.request_id,
-            "function_arn": call.invoked_function_arn,
-            "deadline_ms": call.deadline.map(|d| {
-                u64::try_from(d.saturating_duration_since(Instant::now()).as_millis())
-                    .unwrap_or(u64::MAX)
-            }),
-        });
-        let mut line = request.to_string();
-        line.push('\n');
+        let deadline = call.deadline.map_or_else(
+            || "-".to_owned(),
+            |d| {
+                d.saturating_duration_since(Instant::now())
+                    .as_millis()
+                    .to_string()
+            },
+        );
+        let line = format!(
+            "{key}\t{}\t{}\t{deadline}\n",
+            field(call.request_id),
+            field(call.invoked_function_arn)
+        );
         let outcome = match self.options.start {
             Start::Warm => {
                 let mut worker = self.take_warm(call.function).map_err(runtime_error)?;
@@ -284,48 +281,68 @@ impl Runtime for ContainerRuntime {
         if owned_key {
             self.store.discard(key);
         }
-        let reply = outcome.map_err(runtime_error)?;
-        reply.into_value(&self.store)
+        // Only now: a result passed on by reference must outlive the call that reads it.
+        drop(input);
+        outcome.map_err(runtime_error)?.into_value(&self.store)
     }
 }
 
-/// A worker's answer.
-#[derive(Debug, serde::Deserialize)]
-struct Reply {
-    ok: bool,
-    #[serde(default)]
-    output: Option<String>,
-    #[serde(default)]
-    error: Option<String>,
-    #[serde(default)]
-    cause: Option<String>,
-    /// The platform failed, not the function.
-    #[serde(default)]
-    runtime: bool,
+/// A worker's answer line.
+#[derive(Debug, PartialEq, Eq)]
+enum Reply {
+    /// `ok<TAB>KEY`: the result is at KEY.
+    Ok(String),
+    /// `err<TAB>function|runtime<TAB>ERROR<TAB>CAUSE`.
+    Err {
+        runtime: bool,
+        error: String,
+        cause: String,
+    },
 }
 
 impl Reply {
+    fn parse(line: &str) -> Result<Reply, String> {
+        let line = line.trim_end_matches('\n');
+        let mut fields = line.splitn(4, '\t');
+        match (fields.next(), fields.next(), fields.next(), fields.next()) {
+            (Some("ok"), Some(key), None, None) if !key.is_empty() => Ok(Reply::Ok(key.into())),
+            (Some("err"), Some(kind @ ("function" | "runtime")), Some(error), cause) => {
+                Ok(Reply::Err {
+                    runtime: kind == "runtime",
+                    error: error.into(),
+                    cause: cause.unwrap_or_default().into(),
+                })
+            }
+            _ => Err(format!("unreadable answer from the worker: {line}")),
+        }
+    }
+
     fn into_value(self, store: &Arc<Store>) -> Result<Value, TaskFailure> {
-        if self.ok {
-            let key = self
-                .output
-                .ok_or_else(|| runtime_error("the worker answered without an output key"))?;
-            return Ok(Value::Foreign(Arc::new(Blob(Arc::new(BlobInner {
+        match self {
+            Reply::Ok(key) => Ok(Value::Foreign(Arc::new(Blob(Arc::new(BlobInner {
                 key,
                 store: Arc::clone(store),
                 decoded: OnceLock::new(),
-            })))));
+            }))))),
+            Reply::Err {
+                runtime,
+                error,
+                cause,
+            } => {
+                let error = StatesError::new(error, cause);
+                Err(if runtime {
+                    TaskFailure::Runtime(error)
+                } else {
+                    TaskFailure::Function(error)
+                })
+            }
         }
-        let error = StatesError::new(
-            self.error.unwrap_or_else(|| "Runtime.Unknown".into()),
-            self.cause.unwrap_or_default(),
-        );
-        Err(if self.runtime {
-            TaskFailure::Runtime(error)
-        } else {
-            TaskFailure::Function(error)
-        })
     }
+}
+
+/// A request field: tabs and newlines would break the line.
+fn field(text: &str) -> String {
+    text.replace(['\t', '\n'], " ")
 }
 
 /// One worker process and the connection to it.
@@ -370,8 +387,7 @@ impl Worker {
         let sent = stream.write_all(line.as_bytes());
         let read = sent.and_then(|()| reader.read_line(&mut answer));
         match read {
-            Ok(n) if n > 0 => serde_json::from_str(&answer)
-                .map_err(|e| format!("unreadable answer from the worker ({e}): {answer}")),
+            Ok(n) if n > 0 => Reply::parse(&answer),
             Ok(_) => Err(self.failure("closed the connection")),
             Err(e) => Err(self.failure(&format!("connection failed: {e}"))),
         }
@@ -570,3 +586,30 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// The worker script, written next to the workers' sockets when a runtime starts.
 pub const WORKER_PY: &str = include_str!("../python/worker.py");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_parse() {
+        assert_eq!(
+            Reply::parse("ok\tfl:1:2:out:3:1\n"),
+            Ok(Reply::Ok("fl:1:2:out:3:1".into()))
+        );
+        assert_eq!(
+            Reply::parse("err\tfunction\tValueError\t{\"errorMessage\": \"a\\tb\"}\n"),
+            Ok(Reply::Err {
+                runtime: false,
+                error: "ValueError".into(),
+                cause: "{\"errorMessage\": \"a\\tb\"}".into()
+            })
+        );
+        assert!(matches!(
+            Reply::parse("err\truntime\tRuntime.InputError\tKeyError()"),
+            Ok(Reply::Err { runtime: true, .. })
+        ));
+        assert!(Reply::parse("ok\t\n").is_err());
+        assert!(Reply::parse("{\"ok\": true}").is_err());
+    }
+}

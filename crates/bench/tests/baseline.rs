@@ -92,6 +92,18 @@ fn spec(dir: &Path, mode: Mode) -> CaseSpec {
 }
 
 #[test]
+fn faastlane_measures_a_hand_off_and_process_lanes_are_skipped() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    workloads::write_interaction(dir.path()).expect("workflow written");
+    let record = run_case(&spec(dir.path(), Mode::Faastlane));
+    assert_eq!(record.status, Status::Ok, "{}", record.note);
+    assert!(record.median_us.is_some_and(|m| m > 0.0));
+    let record = run_case(&spec(dir.path(), Mode::FaastlaneProcess));
+    assert_eq!(record.status, Status::Skipped);
+    assert_eq!(record.note, bench::case::PROCESS_LANES_MISSING);
+}
+
+#[test]
 fn warm_and_cold_baselines_measure_a_hand_off() {
     if !redis_available() {
         return;

@@ -295,35 +295,32 @@ impl Value {
 
     /// Builds an object from fields, staying plain JSON when every field is JSON.
     pub fn from_fields(fields: IndexMap<String, Value>) -> Value {
-        if fields.values().all(|v| matches!(v, Value::Json(_))) {
-            let map = fields
-                .into_iter()
-                .map(|(k, v)| match v {
-                    Value::Json(j) => (k, j),
-                    _ => unreachable!("checked above: every field is JSON"),
-                })
-                .collect();
-            Value::Json(Json::Object(map))
-        } else {
-            Value::Object(fields)
+        if !fields.values().all(|v| matches!(v, Value::Json(_))) {
+            return Value::Object(fields);
         }
+        let map = fields
+            .into_iter()
+            .filter_map(|(k, v)| match v {
+                Value::Json(j) => Some((k, j)),
+                _ => None,
+            })
+            .collect();
+        Value::Json(Json::Object(map))
     }
 
     /// Builds an array from elements, staying plain JSON when every element is JSON.
     pub fn from_elements(elements: Vec<Value>) -> Value {
-        if elements.iter().all(|v| matches!(v, Value::Json(_))) {
-            Value::Json(Json::Array(
-                elements
-                    .into_iter()
-                    .map(|v| match v {
-                        Value::Json(j) => j,
-                        _ => unreachable!("checked above: every element is JSON"),
-                    })
-                    .collect(),
-            ))
-        } else {
-            Value::Array(elements)
+        if !elements.iter().all(|v| matches!(v, Value::Json(_))) {
+            return Value::Array(elements);
         }
+        let items = elements
+            .into_iter()
+            .filter_map(|v| match v {
+                Value::Json(j) => Some(j),
+                _ => None,
+            })
+            .collect();
+        Value::Json(Json::Array(items))
     }
 }
 

@@ -91,57 +91,140 @@ pub struct MapItem<'a> {
     pub value: &'a Value,
 }
 
-/// Builds `$$` for one state.
+/// Builds `$$` for one state. Nothing is formatted or copied until a path reads it: most
+/// states never look at the context object, and building it eagerly was most of the
+/// engine's per-state cost.
 pub fn context_object(
-    exec: &ExecutionInfo,
+    exec: &Arc<ExecutionInfo>,
     state_name: &str,
-    entered_time: &str,
+    entered: SystemTime,
     retry_count: u32,
     map_item: Option<MapItem<'_>>,
 ) -> Value {
-    let mut execution = IndexMap::new();
-    execution.insert(
-        "Id".to_string(),
-        Value::Json(Json::String(exec.arn.clone())),
-    );
-    execution.insert(
-        "Input".to_string(),
-        Value::Foreign(Arc::new(SharedJson(exec.input.clone()))),
-    );
-    execution.insert(
-        "Name".to_string(),
-        Value::Json(Json::String(exec.name.clone())),
-    );
-    execution.insert(
-        "RoleArn".to_string(),
-        Value::Json(Json::String(exec.role_arn.clone())),
-    );
-    execution.insert(
-        "StartTime".to_string(),
-        Value::Json(Json::String(exec.start_time.clone())),
-    );
-    execution.insert("RedriveCount".to_string(), Value::Json(json!(0)));
-    let mut ctx = IndexMap::new();
-    ctx.insert("Execution".to_string(), Value::Object(execution));
-    ctx.insert(
-        "State".to_string(),
-        Value::Json(
-            json!({"EnteredTime": entered_time, "Name": state_name, "RetryCount": retry_count}),
-        ),
-    );
-    ctx.insert(
-        "StateMachine".to_string(),
-        Value::Json(json!({"Id": exec.state_machine_arn, "Name": exec.state_machine_name})),
-    );
-    if let Some(item) = map_item {
-        let mut it = IndexMap::new();
-        it.insert("Index".to_string(), Value::Json(json!(item.index)));
-        it.insert("Value".to_string(), item.value.clone());
-        let mut map = IndexMap::new();
-        map.insert("Item".to_string(), Value::Object(it));
-        ctx.insert("Map".to_string(), Value::Object(map));
+    Value::Foreign(Arc::new(ContextObject {
+        exec: Arc::clone(exec),
+        state_name: state_name.to_string(),
+        entered,
+        retry_count,
+        map_item: map_item.map(|m| (m.index, m.value.clone())),
+    }))
+}
+
+/// The context object of one state, built field by field on demand.
+#[derive(Debug)]
+struct ContextObject {
+    exec: Arc<ExecutionInfo>,
+    state_name: String,
+    entered: SystemTime,
+    retry_count: u32,
+    map_item: Option<(usize, Value)>,
+}
+
+impl ContextObject {
+    const KEYS: [&'static str; 4] = ["Execution", "State", "StateMachine", "Map"];
+
+    fn execution(&self) -> Value {
+        let exec = &self.exec;
+        let mut m = IndexMap::new();
+        m.insert(
+            "Id".to_string(),
+            Value::Json(Json::String(exec.arn.clone())),
+        );
+        m.insert(
+            "Input".to_string(),
+            Value::Foreign(Arc::new(SharedJson(exec.input.clone()))),
+        );
+        m.insert(
+            "Name".to_string(),
+            Value::Json(Json::String(exec.name.clone())),
+        );
+        m.insert(
+            "RoleArn".to_string(),
+            Value::Json(Json::String(exec.role_arn.clone())),
+        );
+        m.insert(
+            "StartTime".to_string(),
+            Value::Json(Json::String(exec.start_time.clone())),
+        );
+        m.insert("RedriveCount".to_string(), Value::Json(json!(0)));
+        Value::Object(m)
     }
-    Value::Object(ctx)
+
+    fn state(&self) -> Value {
+        Value::Json(json!({
+            "EnteredTime": timestamp(self.entered),
+            "Name": self.state_name,
+            "RetryCount": self.retry_count,
+        }))
+    }
+
+    fn state_machine(&self) -> Value {
+        Value::Json(
+            json!({"Id": self.exec.state_machine_arn, "Name": self.exec.state_machine_name}),
+        )
+    }
+
+    fn map(&self) -> Option<Value> {
+        let (index, value) = self.map_item.as_ref()?;
+        let mut item = IndexMap::new();
+        item.insert("Index".to_string(), Value::Json(json!(index)));
+        item.insert("Value".to_string(), value.clone());
+        let mut map = IndexMap::new();
+        map.insert("Item".to_string(), Value::Object(item));
+        Some(Value::Object(map))
+    }
+
+    fn whole(&self) -> Value {
+        let fields = Self::KEYS
+            .iter()
+            .filter_map(|k| self.get(k).map(|v| (k.to_string(), v)))
+            .collect();
+        Value::Object(fields)
+    }
+}
+
+impl Foreign for ContextObject {
+    fn kind(&self) -> Kind {
+        Kind::Object
+    }
+
+    fn get(&self, key: &str) -> Option<Value> {
+        match key {
+            "Execution" => Some(self.execution()),
+            "State" => Some(self.state()),
+            "StateMachine" => Some(self.state_machine()),
+            "Map" => self.map(),
+            _ => None,
+        }
+    }
+
+    fn index(&self, _index: usize) -> Option<Value> {
+        None
+    }
+
+    fn len(&self) -> Option<usize> {
+        Some(self.keys().len())
+    }
+
+    fn keys(&self) -> Vec<String> {
+        Self::KEYS
+            .iter()
+            .filter(|k| **k != "Map" || self.map_item.is_some())
+            .map(|k| k.to_string())
+            .collect()
+    }
+
+    fn to_json(&self) -> Result<Json, ForeignError> {
+        self.whole().into_json()
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn detach(&self) -> Result<Value, ForeignError> {
+        self.whole().detach()
+    }
 }
 
 /// Immutable JSON shared by reference: the execution input appears in every state's context

@@ -197,7 +197,7 @@ impl Engine {
             .and_then(|s| started.checked_add(Duration::from_secs(s)));
         let exec = Exec {
             engine: self,
-            info,
+            info: Arc::new(info),
             trace: Trace::new(started, self.options.trace),
             deadline,
             events: AtomicU64::new(1),

@@ -6,6 +6,7 @@
 //! will need it again, so a plain Task-to-Task hand-off moves a pointer.
 
 use std::cell::Cell;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -20,7 +21,7 @@ use asl::{Path, Scope, StatesError, Template, Value, names};
 use indexmap::IndexMap;
 use serde_json::{Value as Json, json};
 
-use crate::context::{ExecutionInfo, MapItem, context_object, timestamp};
+use crate::context::{ExecutionInfo, MapItem, context_object};
 use crate::engine::Engine;
 use crate::runtime::{Call, CancelToken};
 use crate::trace::{Lane, StateRecord, Trace};
@@ -28,7 +29,7 @@ use crate::trace::{Lane, StateRecord, Trace};
 /// One running execution.
 pub(crate) struct Exec<'e> {
     pub engine: &'e Engine,
-    pub info: ExecutionInfo,
+    pub info: Arc<ExecutionInfo>,
     pub trace: Trace,
     /// The state machine's own `TimeoutSeconds`.
     pub deadline: Option<Instant>,
@@ -62,7 +63,7 @@ enum Step<'m> {
 /// Facts about one state's run.
 struct Entered {
     at: Instant,
-    time: String,
+    wall: std::time::SystemTime,
     event_id: u64,
     attempts: Cell<u32>,
 }
@@ -121,7 +122,7 @@ impl Exec<'_> {
     fn enter(&self) -> Entered {
         Entered {
             at: self.engine.clock.instant(),
-            time: timestamp(self.engine.clock.now()),
+            wall: self.engine.clock.now(),
             event_id: self.events.fetch_add(1, Ordering::Relaxed) + 1,
             attempts: Cell::new(0),
         }
@@ -219,7 +220,7 @@ impl Exec<'_> {
         retries: u32,
         item: Option<MapItem<'_>>,
     ) -> Value {
-        context_object(&self.info, &state.name, &entered.time, retries, item)
+        context_object(&self.info, &state.name, entered.wall, retries, item)
     }
 
     // ---------------------------------------------------------------- input and output
@@ -272,6 +273,38 @@ impl Exec<'_> {
                 state.name, entered.event_id, detail
             ))
         })
+    }
+
+    /// Parameters, when the state has them, build the effective input.
+    fn apply_parameters(
+        &self,
+        state: &State,
+        effective: Value,
+        ctx: &Value,
+        entered: &Entered,
+    ) -> Result<Value, StatesError> {
+        match &state.parameters {
+            Some(t) => self.eval_template(state, t, &effective, ctx, entered),
+            None => Ok(effective),
+        }
+    }
+
+    /// ResultSelector, ResultPath (into the kept raw input) and OutputPath: what every state
+    /// that produces a result does with it.
+    fn finish(
+        &self,
+        state: &State,
+        raw: Option<Value>,
+        result: Value,
+        ctx: &Value,
+        entered: &Entered,
+    ) -> Result<Value, StatesError> {
+        let result = match &state.result_selector {
+            Some(t) => self.eval_template(state, t, &result, ctx, entered)?,
+            None => result,
+        };
+        let out = self.apply_result_path(state, raw, result)?;
+        self.apply_output_path(state, out, ctx)
     }
 
     /// Whether the engine keeps the raw input while the state's work runs (for ResultPath,
@@ -371,10 +404,7 @@ impl Exec<'_> {
         let ctx = self.context(state, entered, 0, None);
         let raw_copy = Self::needs_raw_after(state).then(|| raw.clone());
         let effective = self.apply_input_path(state, raw, &ctx)?;
-        let effective = match &state.parameters {
-            Some(t) => self.eval_template(state, t, &effective, &ctx, entered)?,
-            None => effective,
-        };
+        let effective = self.apply_parameters(state, effective, &ctx, entered)?;
         let result = match &pass.result {
             Some(r) => Value::Json(r.clone()),
             None => effective,
@@ -399,10 +429,7 @@ impl Exec<'_> {
             None => None,
             Some(t) => Some(self.read_seconds(t, &effective, &ctx, "TimeoutSecondsPath")?),
         };
-        let effective = match &state.parameters {
-            Some(t) => self.eval_template(state, t, &effective, &ctx, entered)?,
-            None => effective,
-        };
+        let effective = self.apply_parameters(state, effective, &ctx, entered)?;
         let identity = &self.engine.options.identity;
         let (function, qualifier, event, lambda_invoke) = match &task.resource.invocation {
             Invocation::Direct {
@@ -437,7 +464,10 @@ impl Exec<'_> {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let request_id = uuid::Uuid::new_v4().to_string();
+        // A v4 UUID from the thread's fast generator (uuid's own asks the OS each time).
+        let request_id = uuid::Builder::from_random_bytes(rand::random())
+            .into_uuid()
+            .to_string();
         let call = Call {
             function: &function,
             qualifier: qualifier.as_deref(),
@@ -467,12 +497,7 @@ impl Exec<'_> {
         } else {
             result
         };
-        let result = match &state.result_selector {
-            Some(t) => self.eval_template(state, t, &result, &ctx, entered)?,
-            None => result,
-        };
-        let out = self.apply_result_path(state, raw_copy, result)?;
-        self.apply_output_path(state, out, &ctx)
+        self.finish(state, raw_copy, result, &ctx, entered)
     }
 
     fn parallel_attempt(
@@ -487,10 +512,7 @@ impl Exec<'_> {
         let ctx = self.context(state, entered, retries, None);
         let raw_copy = Self::needs_raw_after(state).then(|| raw.clone());
         let effective = self.apply_input_path(state, raw, &ctx)?;
-        let effective = match &state.parameters {
-            Some(t) => self.eval_template(state, t, &effective, &ctx, entered)?,
-            None => effective,
-        };
+        let effective = self.apply_parameters(state, effective, &ctx, entered)?;
         // Every branch gets its own copy unless it is the only holder of the input.
         let n = par.branches.len();
         let shared = Self::retains_raw(state, &par.retry, &par.catch);
@@ -510,12 +532,7 @@ impl Exec<'_> {
                 self.run_machine(&par.branches[i], input, f)
             })?;
         let result = Value::from_elements(results);
-        let result = match &state.result_selector {
-            Some(t) => self.eval_template(state, t, &result, &ctx, entered)?,
-            None => result,
-        };
-        let out = self.apply_result_path(state, raw_copy, result)?;
-        self.apply_output_path(state, out, &ctx)
+        self.finish(state, raw_copy, result, &ctx, entered)
     }
 
     fn map_attempt(
@@ -638,12 +655,7 @@ impl Exec<'_> {
             })
             .collect();
         let result = Value::from_elements(results);
-        let result = match &state.result_selector {
-            Some(t) => self.eval_template(state, t, &result, &ctx, entered)?,
-            None => result,
-        };
-        let out = self.apply_result_path(state, raw_copy, result)?;
-        self.apply_output_path(state, out, &ctx)
+        self.finish(state, raw_copy, result, &ctx, entered)
     }
 
     fn run_choice<'m>(

@@ -1,0 +1,143 @@
+//! Python workflows through the `faastlane` binary, as a user runs them.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::{Value as Json, json};
+
+fn faastlane(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_faastlane"))
+        .args(args)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+        .output()
+        .expect("the faastlane binary runs")
+}
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn stdout_json(out: &Output) -> Json {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            text(&out.stdout),
+            text(&out.stderr)
+        )
+    })
+}
+
+#[test]
+fn python_functions_run_with_lambda_semantics_and_faults_do_not_end_the_process() {
+    let out = faastlane(&["run", &fixture("python"), "--input", r#"{"word": "hi"}"#]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    let got = stdout_json(&out);
+    assert_eq!(got["shouted"], json!("HI"));
+    assert_eq!(
+        got["flaky"],
+        json!({"calls": 2}),
+        "retried once after TransientError"
+    );
+    assert_eq!(
+        got["faults"],
+        json!([
+            {"error": "Runtime.ExitError"},
+            {"error": "KeyboardInterrupt"},
+            {"error": "RecursionError"},
+            null
+        ])
+    );
+    assert_eq!(
+        got["context"],
+        json!({
+            "function_name": "whoami",
+            "function_version": "$LATEST",
+            "arn": "arn:aws:lambda:us-east-1:111111111111:function:whoami",
+            "remaining_ok": true,
+            "log_group": "/aws/lambda/whoami"
+        })
+    );
+}
+
+#[test]
+fn what_functions_print_goes_to_stderr_tagged_with_the_state() {
+    let out = faastlane(&["run", &fixture("python"), "--input", r#"{"word": "hi"}"#]);
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("[Shout] hello from shout"), "{stderr}");
+    assert!(stderr.contains("[Shout] to stderr"), "{stderr}");
+    assert!(stderr.contains("a warning"), "{stderr}");
+    assert!(
+        !text(&out.stdout).contains("hello from shout"),
+        "stdout holds only the output JSON"
+    );
+}
+
+#[test]
+fn a_python_exception_fails_the_execution_as_lambda_reports_it() {
+    let out = faastlane(&[
+        "run",
+        &fixture("python"),
+        "--input",
+        r#"{"word": "hi", "fail": "this"}"#,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", text(&out.stderr));
+    let got = stdout_json(&out);
+    assert_eq!(got["error"], json!("ValueError"));
+    let cause: Json = serde_json::from_str(got["cause"].as_str().expect("cause is a string"))
+        .expect("cause is JSON");
+    assert_eq!(cause["errorMessage"], json!("cannot handle this"));
+    assert_eq!(cause["errorType"], json!("ValueError"));
+    assert!(cause["requestId"].as_str().is_some_and(|s| !s.is_empty()));
+    let trace = cause["stackTrace"]
+        .as_array()
+        .expect("stackTrace is a list");
+    assert!(
+        trace
+            .iter()
+            .any(|l| l.as_str().is_some_and(|l| l.contains("explode.py"))),
+        "{trace:?}"
+    );
+}
+
+#[test]
+fn broken_functions_are_reported_before_the_run_naming_state_and_file() {
+    let out = faastlane(&["run", &fixture("python-broken")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("state 'Missing'") && stderr.contains("not_there.py"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("state 'Broken'")
+            && stderr.contains("syntax_error.py")
+            && stderr.contains("line 1"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("state 'NoEntry'") && stderr.contains("no_entry.py"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_output_that_is_not_json_fails_clearly_at_the_boundary() {
+    let out = faastlane(&["run", &fixture("python-bytes")]);
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", text(&out.stderr));
+    let got = stdout_json(&out);
+    assert_eq!(got["error"], json!("Runtime.MarshalError"));
+    let cause = got["cause"].as_str().unwrap_or_default();
+    assert!(
+        cause.contains("$.blob") && cause.contains("bytes"),
+        "{cause}"
+    );
+}

@@ -344,7 +344,7 @@ mod tests {
             }
             let end = rest[start..].find('>').ok_or("unclosed tag")? + start;
             let tag = &rest[start + 1..end];
-            if tag.matches('"').count() % 2 != 0 {
+            if !tag.matches('"').count().is_multiple_of(2) {
                 return Err(format!("unbalanced quotes in <{tag}>"));
             }
             if let Some(name) = tag.strip_prefix('/') {

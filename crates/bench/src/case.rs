@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use engine::{BranchLanes, Engine, EngineOptions, ExecutionOptions, Runtime, Workflow};
@@ -195,7 +196,7 @@ fn measure(spec: &CaseSpec) -> Result<Record, BenchError> {
     let clients = spec.clients.max(1);
     // The first execution's output is checked, warm-up or not (a cold case needs no warm-up).
     let mut checked = false;
-    for _ in 0..spec.warmup.max(usize::from(clients > 1)) {
+    for _ in 0..spec.warmup.max(usize::from(clients > 1)).min(1) {
         let (output, _) = execute(&engine, &workflow, spec)?;
         if !checked {
             check(spec, &output)?;
@@ -203,8 +204,11 @@ fn measure(spec: &CaseSpec) -> Result<Record, BenchError> {
         }
     }
 
-    let started = Instant::now();
-    let samples: Vec<f64> = if clients == 1 {
+    let (samples, wall) = if clients == 1 {
+        for _ in 1..spec.warmup {
+            execute(&engine, &workflow, spec)?;
+        }
+        let started = Instant::now();
         let mut samples = Vec::with_capacity(spec.runs);
         for _ in 0..spec.runs {
             let run = execute(&engine, &workflow, spec)?;
@@ -214,11 +218,10 @@ fn measure(spec: &CaseSpec) -> Result<Record, BenchError> {
             }
             samples.push(sample(spec, run)?);
         }
-        samples
+        (samples, started.elapsed())
     } else {
         concurrent(&engine, &workflow, spec, clients)?
     };
-    let wall = started.elapsed();
 
     let helpers_kb = sampler.finish();
     let own_kb = crate::memory::own_peak_kb().unwrap_or(0);
@@ -234,35 +237,64 @@ fn measure(spec: &CaseSpec) -> Result<Record, BenchError> {
     Ok(record)
 }
 
-/// Runs `spec.runs` executions from `clients` threads at once; latency samples in µs.
+/// Runs `spec.runs` executions from `clients` threads at once; latency samples in µs and
+/// the wall time of the measured part. Every client warms up first, concurrently, so that a
+/// baseline has scaled out to as many warm workers as the load needs before timing starts.
 fn concurrent(
     engine: &Engine,
     workflow: &Workflow,
     spec: &CaseSpec,
     clients: usize,
-) -> Result<Vec<f64>, BenchError> {
+) -> Result<(Vec<f64>, Duration), BenchError> {
     let per_client = spec.runs.div_ceil(clients);
+    // Clients that finished warming up, and how many clients there are (known once all are
+    // spawned: until then usize::MAX, so nobody starts early).
+    let warm = AtomicUsize::new(0);
+    let total = AtomicUsize::new(usize::MAX);
+    let all_warm = || {
+        while warm.load(Ordering::Acquire) < total.load(Ordering::Acquire) {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    };
     std::thread::scope(|scope| {
+        let client = || {
+            let warmup =
+                (0..spec.warmup).try_for_each(|_| execute(engine, workflow, spec).map(drop));
+            warm.fetch_add(1, Ordering::AcqRel);
+            all_warm();
+            warmup.and_then(|()| {
+                (0..per_client)
+                    .map(|_| execute(engine, workflow, spec).and_then(|r| sample(spec, r)))
+                    .collect::<Result<Vec<f64>, BenchError>>()
+            })
+        };
         let handles: Vec<_> = (0..clients)
-            .map(|_| {
+            .map_while(|_| {
                 std::thread::Builder::new()
                     .name("faastlane-client".into())
                     .stack_size(8 << 20)
-                    .spawn_scoped(scope, || {
-                        (0..per_client)
-                            .map(|_| execute(engine, workflow, spec).and_then(|r| sample(spec, r)))
-                            .collect::<Result<Vec<f64>, BenchError>>()
-                    })
+                    .spawn_scoped(scope, client)
+                    .ok()
             })
-            .collect::<Result<_, _>>()?;
+            .collect();
+        total.store(handles.len(), Ordering::Release);
+        all_warm();
+        let started = Instant::now();
         let mut all = Vec::with_capacity(per_client * clients);
+        let mut failure = None;
         for handle in handles {
-            let samples = handle
-                .join()
-                .map_err(|_| BenchError::Execution("a client thread panicked".into()))??;
-            all.extend(samples);
+            match handle.join() {
+                Ok(Ok(samples)) => all.extend(samples),
+                Ok(Err(e)) => failure = Some(e),
+                Err(_) => failure = Some(BenchError::Execution("a client thread panicked".into())),
+            }
         }
-        Ok(all)
+        let wall = started.elapsed();
+        match failure {
+            Some(e) => Err(e),
+            None if all.is_empty() => Err(BenchError::Execution("no client thread started".into())),
+            None => Ok((all, wall)),
+        }
     })
 }
 

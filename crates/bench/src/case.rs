@@ -100,7 +100,7 @@ struct Setup {
     _redis: Option<RedisServer>,
 }
 
-fn setup(spec: &CaseSpec) -> Result<Setup, BenchError> {
+fn setup(spec: &CaseSpec, workflow: &Workflow) -> Result<Setup, BenchError> {
     let lanes = BranchLanes::Threads(spec.threads.max(1));
     match spec.mode {
         Mode::Faastlane => Ok(Setup {
@@ -123,6 +123,10 @@ fn setup(spec: &CaseSpec) -> Result<Setup, BenchError> {
                     Start::Cold
                 },
             })?;
+            if spec.mode == Mode::BaselineWarm && spec.clients > 1 {
+                // As many warm workers per function as there are clients, before the load.
+                runtime.prewarm(&workflow.functions(), spec.clients)?;
+            }
             let watched = Watched {
                 fixed: vec![redis.pid()],
                 live: Some(runtime.live_workers()),
@@ -174,7 +178,7 @@ fn load_workflow(spec: &CaseSpec) -> Result<Workflow, BenchError> {
 
 fn measure(spec: &CaseSpec) -> Result<Record, BenchError> {
     let workflow = load_workflow(spec)?;
-    let setup = setup(spec)?;
+    let setup = setup(spec, &workflow)?;
     let engine = Engine::with_options(
         Arc::clone(&setup.runtime),
         EngineOptions {

@@ -174,6 +174,24 @@ impl ContainerRuntime {
         Ok(worker)
     }
 
+    /// Starts warm workers until each function has `count` idle ones, as a platform's
+    /// provisioned concurrency does before a known load.
+    pub fn prewarm(&self, functions: &[String], count: usize) -> Result<(), BenchError> {
+        for function in functions {
+            let idle = lock(&self.warm).get(function).map_or(0, Vec::len);
+            for _ in idle..count {
+                let worker = self
+                    .spawn(function, false)
+                    .map_err(|message| BenchError::Worker {
+                        function: function.clone(),
+                        message,
+                    })?;
+                self.give_back(function, worker);
+            }
+        }
+        Ok(())
+    }
+
     /// A warm worker for `function`: an idle one, or a new one when all are busy.
     fn take_warm(&self, function: &str) -> Result<Worker, String> {
         if let Some(worker) = lock(&self.warm).get_mut(function).and_then(Vec::pop) {

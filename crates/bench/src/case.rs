@@ -116,7 +116,7 @@ fn setup(spec: &CaseSpec, workflow: &Workflow) -> Result<Setup, BenchError> {
                 dir: spec.workflow_dir.clone(),
                 python: spec.baseline.python.clone(),
                 site_packages: spec.baseline.site_packages.clone(),
-                redis_url: redis.url(),
+                redis_port: redis.port(),
                 start: if spec.mode == Mode::BaselineWarm {
                     Start::Warm
                 } else {
@@ -149,7 +149,10 @@ fn faastlane_runtime(spec: &CaseSpec) -> Result<Arc<dyn Runtime>, BenchError> {
     Ok(Arc::new(runtime))
 }
 
-/// faastlane with branches on process lanes: not available before the `lanes` branch lands.
+/// faastlane with branches on process lanes: not available before the `lanes` work lands.
+/// Then: start its fork server here, first (a case runs in a process of its own, and
+/// `setup` runs before the memory sampler starts any thread), and return the Python runtime
+/// with `BranchLanes::Process`.
 fn faastlane_process_lanes(spec: &CaseSpec) -> Result<Setup, BenchError> {
     let _ = spec;
     Err(BenchError::Execution(PROCESS_LANES_MISSING.into()))
@@ -198,14 +201,13 @@ fn measure(spec: &CaseSpec) -> Result<Record, BenchError> {
     let sampler = Sampler::start(setup.watched.clone());
 
     let clients = spec.clients.max(1);
-    // The first execution's output is checked, warm-up or not (a cold case needs no warm-up).
+    // The first execution's output is checked: here when there is a warm-up (or clients,
+    // whose runs are not checked), else the first measured run (a cold case needs no warm-up).
     let mut checked = false;
-    for _ in 0..spec.warmup.max(usize::from(clients > 1)).min(1) {
+    if spec.warmup > 0 || clients > 1 {
         let (output, _) = execute(&engine, &workflow, spec)?;
-        if !checked {
-            check(spec, &output)?;
-            checked = true;
-        }
+        check(spec, &output)?;
+        checked = true;
     }
 
     let (samples, wall) = if clients == 1 {

@@ -57,15 +57,14 @@ pub struct ContainerOptions {
     pub python: PathBuf,
     /// Extra `sys.path` entries: the workflow's requirements environment.
     pub site_packages: Vec<PathBuf>,
-    /// `redis://127.0.0.1:PORT/`.
-    pub redis_url: String,
+    /// The port of the Redis server on 127.0.0.1.
+    pub redis_port: u16,
     pub start: Start,
 }
 
 /// The container-per-function baseline runtime.
 pub struct ContainerRuntime {
     options: ContainerOptions,
-    redis_port: u16,
     store: Arc<Store>,
     /// Idle warm workers, by function.
     warm: Mutex<HashMap<String, Vec<Worker>>>,
@@ -88,16 +87,12 @@ impl fmt::Debug for ContainerRuntime {
 
 impl ContainerRuntime {
     pub fn new(options: ContainerOptions) -> Result<ContainerRuntime, BenchError> {
-        let client = redis::Client::open(options.redis_url.as_str())
-            .map_err(|e| BenchError::Redis(e.to_string()))?;
-        let redis_port = client
-            .get_connection_info()
-            .addr()
-            .to_string()
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .ok_or_else(|| BenchError::Redis(format!("no port in {}", options.redis_url)))?;
+        let url = format!("redis://127.0.0.1:{}/", options.redis_port);
+        // TCP_NODELAY, as the workers set it: a request is one write, never worth delaying.
+        let info = redis::IntoConnectionInfo::into_connection_info(url.as_str())
+            .map_err(|e| BenchError::Redis(e.to_string()))?
+            .set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true));
+        let client = redis::Client::open(info).map_err(|e| BenchError::Redis(e.to_string()))?;
         let scratch = tempfile::Builder::new()
             .prefix("faastlane-baseline-")
             .tempdir()?;
@@ -105,7 +100,6 @@ impl ContainerRuntime {
         std::fs::write(&worker_script, WORKER_PY)?;
         Ok(ContainerRuntime {
             options,
-            redis_port,
             store: Arc::new(Store {
                 client,
                 idle: Mutex::default(),
@@ -151,7 +145,7 @@ impl ContainerRuntime {
             .arg(&self.options.dir)
             .arg(function)
             .arg(&socket)
-            .arg(self.redis_port.to_string())
+            .arg(self.options.redis_port.to_string())
             .arg(if once { "once" } else { "serve" })
             .args(&self.options.site_packages);
         let child = command

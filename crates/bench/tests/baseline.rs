@@ -165,7 +165,7 @@ fn results_travel_by_reference_and_errors_keep_their_names() {
         dir: dir.path().to_path_buf(),
         python: python(),
         site_packages: Vec::new(),
-        redis_url: redis.url(),
+        redis_port: redis.port(),
         start: Start::Warm,
     })
     .expect("runtime");

@@ -362,6 +362,9 @@ pub fn charts(records: &[Record]) -> Vec<Chart> {
                     .collect();
                 (mode.name().to_string(), values)
             })
+            // A mode with no numbers (skipped) gets no legend entry, so that every chart
+            // gives a mode the same colour.
+            .filter(|(_, values): &(String, Vec<Option<f64>>)| values.iter().any(Option::is_some))
             .collect();
         let title = "Example applications: end-to-end time per mode (median)".to_string();
         charts.push(Chart {
@@ -471,5 +474,9 @@ mod tests {
         assert!(charts[0].svg.contains(r#"data-name="baseline-warm""#));
         assert!(!charts[0].svg.contains(r#"data-name="faastlane-process""#));
         assert!(charts[1].svg.contains(r#"data-name="baseline-cold""#));
+        assert!(
+            !charts[1].svg.contains("faastlane-process"),
+            "skipped modes have no legend"
+        );
     }
 }

@@ -382,6 +382,14 @@ pub fn charts(records: &[Record]) -> Vec<Chart> {
     charts
 }
 
+/// The 1-minute load average (`/proc/loadavg`), as text; `?` when unknown.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
+}
+
 /// CPU model, CPUs, memory and kernel, from `/proc`.
 pub fn machine_description() -> String {
     let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();

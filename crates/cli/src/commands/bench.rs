@@ -56,6 +56,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     };
     let cases = suite::plan(&options, &suite::python_environment).context("planning the suite")?;
 
+    let load_before = bench::report::load_average();
     let started = Instant::now();
     let progress = ProgressBar::new(cases.len() as u64);
     progress.set_style(
@@ -109,9 +110,12 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             redis_version()
         ),
         date: format!(
-            "{} (suite took {:.0} s)",
+            "{} (the suite took {:.0} s; 1-minute load average {} before, {} after: other \
+             work on the machine shows here)",
             date.format("%Y-%m-%d %H:%M UTC"),
-            started.elapsed().as_secs_f64()
+            started.elapsed().as_secs_f64(),
+            load_before,
+            bench::report::load_average()
         ),
     };
     write_results(&args.out, &name, &meta, &records)?;

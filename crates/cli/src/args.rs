@@ -26,6 +26,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Draw the state machine as Mermaid or DOT.
     Graph(GraphArgs),
+    /// Benchmark faastlane against a container-per-function baseline.
+    Bench(BenchArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -84,4 +86,55 @@ pub struct GraphArgs {
 pub enum GraphFormat {
     Mermaid,
     Dot,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Which suite to run.
+    #[arg(long, value_enum, default_value_t = BenchSuite::All)]
+    pub suite: BenchSuite,
+    /// Fewer runs per case (under 5 minutes on 2 vCPUs).
+    #[arg(long)]
+    pub quick: bool,
+    /// Only these modes, comma-separated (default: all).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub modes: Vec<BenchMode>,
+    /// Where the JSON records, the Markdown table and the SVG charts go.
+    #[arg(long, default_value = "bench/results")]
+    pub out: PathBuf,
+    /// File name stem of the results (default: DATE-quick or DATE-full).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The directory holding the example applications.
+    #[arg(long, default_value = "examples")]
+    pub examples: PathBuf,
+    /// Concurrent clients of the throughput cases.
+    #[arg(long, default_value_t = 4)]
+    pub clients: usize,
+    /// Give up on a case after this many seconds.
+    #[arg(long, default_value_t = 900)]
+    pub case_timeout: u64,
+    /// Run the one case described in this file and print its record (the suite runs every
+    /// case in a process of its own this way).
+    #[arg(long, hide = true)]
+    pub run_case: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BenchSuite {
+    All,
+    /// Function interaction latency by state size.
+    Interaction,
+    /// Parallel and Map fan-out overhead.
+    Fanout,
+    /// End-to-end latency and throughput of the example applications.
+    Apps,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BenchMode {
+    Faastlane,
+    FaastlaneProcess,
+    BaselineWarm,
+    BaselineCold,
 }

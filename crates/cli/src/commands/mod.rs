@@ -6,6 +6,7 @@ use anyhow::Result;
 
 use crate::args::Command;
 
+mod bench;
 mod graph;
 mod run;
 mod validate;
@@ -15,5 +16,6 @@ pub fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Run(args) => run::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Graph(args) => graph::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }

@@ -1,0 +1,121 @@
+//! Peak resident memory of a mode: this process plus the processes it uses.
+//!
+//! The benchmark runs every case in a fresh process, so this process's `VmHWM` (its peak RSS,
+//! from `/proc/self/status`) is the case's own peak. Worker processes and the Redis server
+//! come and go, so a [`Sampler`] thread adds up their `VmRSS` every few milliseconds and keeps
+//! the largest sum. A case's peak is the two added: an upper bound when the peaks of the
+//! orchestrator and of its helpers do not coincide, which can only overstate the baseline.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// How often helper processes are sampled.
+const INTERVAL: Duration = Duration::from_millis(2);
+
+/// A field (`VmRSS`, `VmHWM`) of `/proc/PID/status`, in KiB.
+pub fn status_kb(pid: &str, field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    parse_status_kb(&text, field)
+}
+
+/// A `Field:  N kB` line of a `/proc` status-like file, in KiB.
+pub fn status_kb_from(text: &str, field: &str) -> Option<u64> {
+    parse_status_kb(text, field)
+}
+
+fn parse_status_kb(text: &str, field: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+}
+
+/// This process's peak RSS so far, in KiB.
+pub fn own_peak_kb() -> Option<u64> {
+    status_kb("self", "VmHWM")
+}
+
+/// Which processes to add up: a fixed set and a live, changing one.
+#[derive(Clone, Default)]
+pub struct Watched {
+    pub fixed: Vec<u32>,
+    pub live: Option<Arc<Mutex<HashSet<u32>>>>,
+}
+
+impl Watched {
+    fn pids(&self) -> Vec<u32> {
+        let mut pids = self.fixed.clone();
+        if let Some(live) = &self.live {
+            pids.extend(live.lock().unwrap_or_else(PoisonError::into_inner).iter());
+        }
+        pids
+    }
+}
+
+/// Samples the summed RSS of watched processes until stopped.
+pub struct Sampler {
+    stop: Arc<AtomicBool>,
+    peak: Arc<AtomicU64>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Sampler {
+    pub fn start(watched: Watched) -> Sampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let peak = Arc::new(AtomicU64::new(0));
+        let thread = {
+            let (stop, peak) = (Arc::clone(&stop), Arc::clone(&peak));
+            std::thread::Builder::new()
+                .name("faastlane-rss".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        let sum: u64 = watched
+                            .pids()
+                            .iter()
+                            .filter_map(|pid| status_kb(&pid.to_string(), "VmRSS"))
+                            .sum();
+                        peak.fetch_max(sum, Ordering::Relaxed);
+                        std::thread::sleep(INTERVAL);
+                    }
+                })
+                .ok()
+        };
+        Sampler { stop, peak, thread }
+    }
+
+    /// Stops sampling; the largest sum seen, in KiB.
+    pub fn finish(mut self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        self.peak.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Sampler {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_status_fields() {
+        let text = "Name:\tpython3\nVmHWM:\t  20480 kB\nVmRSS:\t   10240 kB\n";
+        assert_eq!(parse_status_kb(text, "VmRSS"), Some(10240));
+        assert_eq!(parse_status_kb(text, "VmHWM"), Some(20480));
+        assert_eq!(parse_status_kb(text, "VmSwap"), None);
+    }
+
+    #[test]
+    fn own_peak_is_known_on_linux() {
+        assert!(own_peak_kb().is_some_and(|kb| kb > 0));
+    }
+}

@@ -764,10 +764,13 @@ impl Exec<'_> {
                         })
                 }
                 Some(StringOrPath::Intrinsic(call)) => {
-                    let v = call.evaluate(Scope {
-                        input: raw,
-                        context: &ctx,
-                    })?;
+                    // As in Parameters, a failing intrinsic is reported as States.Runtime.
+                    let v = call
+                        .evaluate(Scope {
+                            input: raw,
+                            context: &ctx,
+                        })
+                        .map_err(|e| StatesError::runtime(e.cause))?;
                     v.scalar()
                         .and_then(|j| j.as_str().map(str::to_string))
                         .ok_or_else(|| {

@@ -427,10 +427,17 @@ impl Worker {
 
     /// A message with the end of the worker's stderr.
     fn failure(&mut self, what: &str) -> String {
+        // A worker that broke its connection but still runs is of no use: end it, so that
+        // waiting for its status cannot hang.
         let status = self
             .child
             .as_mut()
-            .and_then(|c| c.wait().ok())
+            .and_then(|c| {
+                if matches!(c.try_wait(), Ok(None)) {
+                    let _ = c.kill();
+                }
+                c.wait().ok()
+            })
             .map(|s| format!(" ({s})"))
             .unwrap_or_default();
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();

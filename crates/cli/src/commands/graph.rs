@@ -18,6 +18,6 @@ pub fn run(args: GraphArgs) -> Result<ExitCode> {
         GraphFormat::Mermaid => asl::graph::mermaid(&machine),
         GraphFormat::Dot => asl::graph::dot(&machine, &loaded.name),
     };
-    print!("{text}");
+    super::emit(&text)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -19,3 +19,14 @@ pub fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Bench(args) => bench::run(args),
     }
 }
+
+/// Writes the command's result to stdout. A reader that went away (`| head`) is not an error
+/// worth a panic: the output simply has nowhere to go.
+pub(crate) fn emit(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}

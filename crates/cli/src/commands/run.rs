@@ -92,7 +92,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         serde_json::to_string(&json)
     }
     .context("serializing the output")?;
-    println!("{text}");
+    super::emit(&format!("{text}\n"))?;
     Ok(code)
 }
 

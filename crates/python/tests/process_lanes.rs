@@ -7,7 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "lanes_common.rs"]
+#[path = "../../lanes/tests/common/checks.rs"]
 mod common;
 
 use std::path::{Path, PathBuf};

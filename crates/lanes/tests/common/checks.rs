@@ -1,4 +1,4 @@
-//! Helpers of the harness-less process-lane test: a watchdog, and checks for zombies and
+//! Helpers of the harness-less process-lane tests (here and in `crates/python/tests`): a watchdog, and checks for zombies and
 //! leaked descriptors.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]

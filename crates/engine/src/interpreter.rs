@@ -294,6 +294,21 @@ impl Exec<'_> {
         })
     }
 
+    /// What every state that produces a result does first: its context object, the raw
+    /// input kept for ResultPath (only when ResultPath needs it), and InputPath applied.
+    fn begin(
+        &self,
+        state: &State,
+        raw: Value,
+        entered: &Entered,
+        retries: u32,
+    ) -> Result<(Value, Option<Value>, Value), StatesError> {
+        let ctx = self.context(state, entered, retries, None);
+        let raw_copy = Self::needs_raw_after(state).then(|| raw.clone());
+        let effective = self.apply_input_path(state, raw, &ctx)?;
+        Ok((ctx, raw_copy, effective))
+    }
+
     /// Parameters, when the state has them, build the effective input.
     fn apply_parameters(
         &self,
@@ -420,9 +435,7 @@ impl Exec<'_> {
         raw: Value,
         entered: &Entered,
     ) -> Result<Value, StatesError> {
-        let ctx = self.context(state, entered, 0, None);
-        let raw_copy = Self::needs_raw_after(state).then(|| raw.clone());
-        let effective = self.apply_input_path(state, raw, &ctx)?;
+        let (ctx, raw_copy, effective) = self.begin(state, raw, entered, 0)?;
         let effective = self.apply_parameters(state, effective, &ctx, entered)?;
         let result = match &pass.result {
             Some(r) => Value::Json(r.clone()),
@@ -441,9 +454,7 @@ impl Exec<'_> {
         entered: &Entered,
         retries: u32,
     ) -> Result<Value, StatesError> {
-        let ctx = self.context(state, entered, retries, None);
-        let raw_copy = Self::needs_raw_after(state).then(|| raw.clone());
-        let effective = self.apply_input_path(state, raw, &ctx)?;
+        let (ctx, raw_copy, effective) = self.begin(state, raw, entered, retries)?;
         let timeout = match &task.timeout {
             None => None,
             Some(t) => Some(self.read_seconds(t, &effective, &ctx, "TimeoutSecondsPath")?),
@@ -530,9 +541,7 @@ impl Exec<'_> {
         entered: &Entered,
         retries: u32,
     ) -> Result<Value, StatesError> {
-        let ctx = self.context(state, entered, retries, None);
-        let raw_copy = Self::needs_raw_after(state).then(|| raw.clone());
-        let effective = self.apply_input_path(state, raw, &ctx)?;
+        let (ctx, raw_copy, effective) = self.begin(state, raw, entered, retries)?;
         let effective = self.apply_parameters(state, effective, &ctx, entered)?;
         // Every branch gets its own copy, made when the branch starts, on the lane that runs
         // it (a worker process copies from its own decoded input), unless a single branch is
@@ -565,9 +574,7 @@ impl Exec<'_> {
         entered: &Entered,
         retries: u32,
     ) -> Result<Value, StatesError> {
-        let ctx = self.context(state, entered, retries, None);
-        let raw_copy = Self::needs_raw_after(state).then(|| raw.clone());
-        let effective = self.apply_input_path(state, raw, &ctx)?;
+        let (ctx, raw_copy, effective) = self.begin(state, raw, entered, retries)?;
         let items = match map.items_path.root() {
             Root::Context => map.items_path.select(&ctx),
             Root::Input => map.items_path.select(&effective),

@@ -55,27 +55,8 @@ impl Loader {
             ptr: String::new(),
             state: None,
         };
-        if let Some(lang) = o.get("QueryLanguage") {
-            match lang.as_str() {
-                Some("JSONPath") => {}
-                Some("JSONata") => {
-                    // One clear message beats a flood about JSONata fields.
-                    self.err(
-                        &o,
-                        "QueryLanguage",
-                        "JSONata is not supported yet: use the JSONPath query language (the default)",
-                    );
-                    return None;
-                }
-                _ => self.err(
-                    &o,
-                    "QueryLanguage",
-                    format!(
-                        "QueryLanguage must be \"JSONPath\" or \"JSONata\", not {}",
-                        super::fields::show(lang)
-                    ),
-                ),
-            }
+        if !self.query_language_supported(&o) {
+            return None;
         }
         self.machine(&o, None, Scope::Top)
     }

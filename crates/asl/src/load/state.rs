@@ -210,26 +210,8 @@ impl Loader {
             ptr,
             state: Some(path.to_string()),
         };
-        if let Some(lang) = o.get("QueryLanguage") {
-            match lang.as_str() {
-                Some("JSONPath") => {}
-                Some("JSONata") => {
-                    self.err(
-                        &o,
-                        "QueryLanguage",
-                        "JSONata is not supported yet: use the JSONPath query language (the default)",
-                    );
-                    return None;
-                }
-                _ => self.err(
-                    &o,
-                    "QueryLanguage",
-                    format!(
-                        "QueryLanguage must be \"JSONPath\" or \"JSONata\", not {}",
-                        show(lang)
-                    ),
-                ),
-            }
+        if !self.query_language_supported(&o) {
+            return None;
         }
         let ty = match o.get("Type") {
             None => {

@@ -109,7 +109,10 @@ impl Shared {
 
 /// Runs every branch. With `fail_fast`, the first failure cancels the rest and is returned
 /// as the error; without it every branch runs and each outcome is returned.
-#[allow(clippy::too_many_arguments)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "internal plumbing of one state's run: grouping these into a struct would only rename them"
+)]
 pub(crate) fn run_branches_tolerant<F>(
     exec: &Exec<'_>,
     state: &State,
@@ -332,7 +335,10 @@ fn threads(decided: &Plan, local: &(dyn Fn() + Sync)) {
 /// The process lane: encodes the inputs once into shared memory, then feeds worker processes
 /// from the queue on dispatcher threads while `local` runs the caller's share. Returns how
 /// many dispatchers ran.
-#[allow(clippy::too_many_arguments)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "internal plumbing of one state's run: grouping these into a struct would only rename them"
+)]
 fn processes(
     exec: &Exec<'_>,
     state: &State,

@@ -354,7 +354,10 @@ impl Exec<'_> {
 
     // ---------------------------------------------------------------- Retry and Catch
 
-    #[allow(clippy::too_many_arguments)]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "internal plumbing of one state's run: grouping these into a struct would only rename them"
+    )]
     fn with_retry<'m>(
         &self,
         state: &'m State,

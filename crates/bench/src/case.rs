@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use engine::lanes::ProcessPool;
 use engine::{BranchLanes, Engine, EngineOptions, ExecutionOptions, Runtime, Workflow};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
@@ -19,15 +20,7 @@ use crate::memory::{Sampler, Watched};
 use crate::record::{Mode, Record, Suite};
 use crate::redis_server::RedisServer;
 use crate::stats;
-use crate::workloads::INTERACTION_FIELD;
-
-/// Whether faastlane's process lanes exist yet. They come with the planner and the fork
-/// server (branch `lanes`); until then the `faastlane-process` mode is reported as skipped.
-/// Switch this on, and fill in [`faastlane_process_lanes`], once they land.
-pub const PROCESS_LANES_AVAILABLE: bool = false;
-
-/// Why the process-lane mode has no numbers.
-pub const PROCESS_LANES_MISSING: &str = "skipped: process lanes not available";
+use crate::workloads::{CROSSED_FIELD, INTERACTION_FIELD};
 
 /// What a run's sample is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,9 +75,6 @@ impl CaseSpec {
 
 /// Runs a case in this process. Never fails: a failure is a record that says why.
 pub fn run_case(spec: &CaseSpec) -> Record {
-    if spec.mode == Mode::FaastlaneProcess && !PROCESS_LANES_AVAILABLE {
-        return spec.record().skipped(PROCESS_LANES_MISSING);
-    }
     match measure(spec) {
         Ok(record) => record,
         Err(e) => spec.record().failed(e.to_string()),
@@ -97,6 +87,7 @@ struct Setup {
     runtime: Arc<dyn Runtime>,
     watched: Watched,
     lanes: BranchLanes,
+    processes: Option<Arc<dyn ProcessPool>>,
     _redis: Option<RedisServer>,
 }
 
@@ -107,9 +98,10 @@ fn setup(spec: &CaseSpec, workflow: &Workflow) -> Result<Setup, BenchError> {
             runtime: faastlane_runtime(spec)?,
             watched: Watched::default(),
             lanes,
+            processes: None,
             _redis: None,
         }),
-        Mode::FaastlaneProcess => faastlane_process_lanes(spec),
+        Mode::FaastlaneProcess => faastlane_process_lanes(spec, workflow),
         Mode::BaselineWarm | Mode::BaselineCold => {
             let redis = RedisServer::start()?;
             let runtime = ContainerRuntime::new(ContainerOptions {
@@ -130,11 +122,13 @@ fn setup(spec: &CaseSpec, workflow: &Workflow) -> Result<Setup, BenchError> {
             let watched = Watched {
                 fixed: vec![redis.pid()],
                 live: Some(runtime.live_workers()),
+                children_of: Vec::new(),
             };
             Ok(Setup {
                 runtime: Arc::new(runtime),
                 watched,
                 lanes,
+                processes: None,
                 _redis: Some(redis),
             })
         }
@@ -149,13 +143,36 @@ fn faastlane_runtime(spec: &CaseSpec) -> Result<Arc<dyn Runtime>, BenchError> {
     Ok(Arc::new(runtime))
 }
 
-/// faastlane with branches on process lanes: not available before the `lanes` work lands.
-/// Then: start its fork server here, first (a case runs in a process of its own, and
-/// `setup` runs before the memory sampler starts any thread), and return the Python runtime
-/// with `BranchLanes::Process`.
-fn faastlane_process_lanes(spec: &CaseSpec) -> Result<Setup, BenchError> {
-    let _ = spec;
-    Err(BenchError::Execution(PROCESS_LANES_MISSING.into()))
+/// faastlane with Parallel branches and Map iterations forced onto process lanes
+/// (`--lanes process`). The fork server starts first, while this process (a case runs in a
+/// process of its own) has one thread and no interpreter; the case waits until it has
+/// imported the functions, so that no run pays for its start. Its memory and its workers'
+/// count in the mode's peak (their RSS summed, which counts pages they share with the server
+/// once per process: an overstatement).
+fn faastlane_process_lanes(spec: &CaseSpec, workflow: &Workflow) -> Result<Setup, BenchError> {
+    let server = python_runtime::fork_server::start(
+        &spec.workflow_dir,
+        workflow,
+        &EngineOptions::default(),
+        python_runtime::PythonOptions::default().chdir(true),
+        lanes::ServerOptions::default(),
+    )
+    .map_err(|e| BenchError::Execution(format!("cannot start the fork server: {e}")))?;
+    server
+        .ready()
+        .map_err(|e| BenchError::Execution(format!("the fork server did not start: {e}")))?;
+    let pid = server.pid();
+    Ok(Setup {
+        runtime: faastlane_runtime(spec)?,
+        watched: Watched {
+            fixed: vec![pid],
+            live: None,
+            children_of: vec![pid],
+        },
+        lanes: BranchLanes::Process,
+        processes: Some(Arc::new(server)),
+        _redis: None,
+    })
 }
 
 fn load_workflow(spec: &CaseSpec) -> Result<Workflow, BenchError> {
@@ -186,6 +203,8 @@ fn measure(spec: &CaseSpec) -> Result<Record, BenchError> {
         Arc::clone(&setup.runtime),
         EngineOptions {
             lanes: setup.lanes,
+            processes: setup.processes.clone(),
+            cpus: spec.threads.max(1),
             ..EngineOptions::default()
         },
     );
@@ -333,12 +352,23 @@ fn sample(spec: &CaseSpec, (output, elapsed): (Json, Duration)) -> Result<f64, B
 fn check(spec: &CaseSpec, output: &Json) -> Result<(), BenchError> {
     if let Some(bytes) = spec.payload_bytes
         && spec.measure == Measure::Interaction
-        && output["bytes"].as_u64() != Some(bytes)
     {
-        return Err(BenchError::Execution(format!(
-            "consume saw {} bytes, not {bytes}",
-            output["bytes"]
-        )));
+        if output["bytes"].as_u64() != Some(bytes) {
+            return Err(BenchError::Execution(format!(
+                "consume saw {} bytes, not {bytes}",
+                output["bytes"]
+            )));
+        }
+        // Only faastlane's in-process mode hands the state over inside one process.
+        let should_cross = spec.mode != Mode::Faastlane;
+        if output[CROSSED_FIELD].as_bool() != Some(should_cross) {
+            return Err(BenchError::Execution(format!(
+                "mode {}: consume {} in the process that ran produce ({CROSSED_FIELD}: {})",
+                spec.mode.name(),
+                if should_cross { "ran" } else { "did not run" },
+                output[CROSSED_FIELD]
+            )));
+        }
     }
     match &spec.expected {
         Some(expected) if expected != output => Err(BenchError::WrongOutput {

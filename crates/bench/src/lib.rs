@@ -25,7 +25,7 @@ pub mod suite;
 pub mod svg;
 pub mod workloads;
 
-pub use case::{CaseSpec, Measure, PROCESS_LANES_AVAILABLE, run_case};
+pub use case::{CaseSpec, Measure, run_case};
 pub use container::{ContainerOptions, ContainerRuntime, Start};
 pub use error::BenchError;
 pub use record::{Mode, Record, Status, Suite};

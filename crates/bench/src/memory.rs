@@ -38,11 +38,13 @@ pub fn own_peak_kb() -> Option<u64> {
     status_kb("self", "VmHWM")
 }
 
-/// Which processes to add up: a fixed set and a live, changing one.
+/// Which processes to add up: a fixed set, a live, changing one, and the children of some
+/// (a fork server's workers, read from `/proc/PID/task/*/children` at each sample).
 #[derive(Clone, Default)]
 pub struct Watched {
     pub fixed: Vec<u32>,
     pub live: Option<Arc<Mutex<HashSet<u32>>>>,
+    pub children_of: Vec<u32>,
 }
 
 impl Watched {
@@ -51,8 +53,29 @@ impl Watched {
         if let Some(live) = &self.live {
             pids.extend(live.lock().unwrap_or_else(PoisonError::into_inner).iter());
         }
+        for parent in &self.children_of {
+            pids.extend(children(*parent));
+        }
         pids
     }
+}
+
+/// The children of a process: the `children` lists of its threads.
+fn children(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok())
+        .flat_map(|text| parse_pids(&text))
+        .collect()
+}
+
+fn parse_pids(text: &str) -> Vec<u32> {
+    text.split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
 }
 
 /// Samples the summed RSS of watched processes until stopped.
@@ -112,6 +135,28 @@ mod tests {
         assert_eq!(parse_status_kb(text, "VmRSS"), Some(10240));
         assert_eq!(parse_status_kb(text, "VmHWM"), Some(20480));
         assert_eq!(parse_status_kb(text, "VmSwap"), None);
+    }
+
+    #[test]
+    fn reads_children_lists() {
+        assert_eq!(parse_pids("12 345 6\n"), vec![12, 345, 6]);
+        assert!(parse_pids("").is_empty());
+    }
+
+    #[test]
+    fn finds_the_children_of_a_process() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .expect("sleep");
+        let listed = children(std::process::id());
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(
+            listed.contains(&child.id()),
+            "{listed:?} lacks {}",
+            child.id()
+        );
     }
 
     #[test]

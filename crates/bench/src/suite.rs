@@ -78,6 +78,8 @@ pub fn plan(
     if options.suites.contains(&Suite::Interaction) {
         let dir = options.scratch.join("interaction");
         workloads::write_interaction(&dir)?;
+        let process_dir = options.scratch.join("interaction-process");
+        workloads::write_interaction_process(&process_dir)?;
         for bytes in PAYLOADS {
             let runs = match bytes {
                 b if b <= 1 << 20 => scale(20, 100),
@@ -89,7 +91,11 @@ pub fn plan(
                     Suite::Interaction,
                     size_name(bytes),
                     mode,
-                    &dir,
+                    if mode == Mode::FaastlaneProcess {
+                        &process_dir
+                    } else {
+                        &dir
+                    },
                     workloads::interaction_input(bytes),
                     Vec::new(),
                 );

@@ -6,6 +6,9 @@
 //!   reads the same clock first thing and returns the difference. The clock is system-wide,
 //!   so the number is comparable when the two functions run in different processes. The
 //!   payload is one string, the cheapest state to serialize: that favours the baseline.
+//!   `consume` also says whether it ran in another process than `produce`, which the case
+//!   checks against its mode. The process-lane mode runs `Consume` as the one branch of a
+//!   Parallel state.
 //! - Fan-out: a Parallel state of N branches, or a Map state over N items, whose branches
 //!   call `noop` (returns a constant). The end-to-end time is the fan-out's overhead.
 
@@ -15,7 +18,8 @@ use serde_json::{Value as Json, json};
 
 use crate::error::BenchError;
 
-const PRODUCE_PY: &str = r#"import time
+const PRODUCE_PY: &str = r#"import os
+import time
 
 _payloads = {}
 
@@ -25,15 +29,24 @@ def main(args):
     payload = _payloads.get(n)
     if payload is None:
         payload = _payloads[n] = "x" * n
-    return {"payload": payload, "returned_ns": time.clock_gettime_ns(time.CLOCK_MONOTONIC)}
+    return {
+        "payload": payload,
+        "pid": os.getpid(),
+        "returned_ns": time.clock_gettime_ns(time.CLOCK_MONOTONIC),
+    }
 "#;
 
-const CONSUME_PY: &str = r#"import time
+const CONSUME_PY: &str = r#"import os
+import time
 
 
 def main(args):
     entered = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
-    return {"interaction_ns": entered - args["returned_ns"], "bytes": len(args["payload"])}
+    return {
+        "interaction_ns": entered - args["returned_ns"],
+        "bytes": len(args["payload"]),
+        "crossed_processes": os.getpid() != args["pid"],
+    }
 "#;
 
 const NOOP_PY: &str = r#"def main(args):
@@ -42,6 +55,9 @@ const NOOP_PY: &str = r#"def main(args):
 
 /// The output field the interaction workflow reports its measurement in.
 pub const INTERACTION_FIELD: &str = "interaction_ns";
+
+/// The output field that says whether `consume` ran in another process than `produce`.
+pub const CROSSED_FIELD: &str = "crossed_processes";
 
 /// Which fan-out state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -62,9 +78,7 @@ impl Fanout {
 
 /// Writes the interaction workflow into `dir` (created if missing).
 pub fn write_interaction(dir: &Path) -> Result<(), BenchError> {
-    std::fs::create_dir_all(dir)?;
-    std::fs::write(dir.join("produce.py"), PRODUCE_PY)?;
-    std::fs::write(dir.join("consume.py"), CONSUME_PY)?;
+    write_interaction_functions(dir)?;
     let definition = json!({
         "Comment": "faastlane bench: one hand-off of a state of N bytes",
         "StartAt": "Produce",
@@ -74,6 +88,38 @@ pub fn write_interaction(dir: &Path) -> Result<(), BenchError> {
         }
     });
     write_json(&dir.join("workflow.json"), &definition)
+}
+
+/// Writes the interaction workflow of the process-lane mode into `dir`: `Consume` is the one
+/// branch of a Parallel state, so with `--lanes process` it runs in a worker process and the
+/// hand-off crosses the process boundary (the state encoded into shared memory, a worker
+/// handed the job, the state decoded there). Its output is the same as [`write_interaction`]'s.
+pub fn write_interaction_process(dir: &Path) -> Result<(), BenchError> {
+    write_interaction_functions(dir)?;
+    let definition = json!({
+        "Comment": "faastlane bench: one hand-off of a state of N bytes into a process lane",
+        "StartAt": "Produce",
+        "States": {
+            "Produce": {"Type": "Task", "Resource": "produce", "Next": "Hand over"},
+            "Hand over": {
+                "Type": "Parallel",
+                "Branches": [{
+                    "StartAt": "Consume",
+                    "States": {"Consume": {"Type": "Task", "Resource": "consume", "End": true}}
+                }],
+                "OutputPath": "$[0]",
+                "End": true
+            }
+        }
+    });
+    write_json(&dir.join("workflow.json"), &definition)
+}
+
+fn write_interaction_functions(dir: &Path) -> Result<(), BenchError> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join("produce.py"), PRODUCE_PY)?;
+    std::fs::write(dir.join("consume.py"), CONSUME_PY)?;
+    Ok(())
 }
 
 /// The input that makes `produce` return `bytes` bytes.

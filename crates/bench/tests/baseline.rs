@@ -92,15 +92,28 @@ fn spec(dir: &Path, mode: Mode) -> CaseSpec {
 }
 
 #[test]
-fn faastlane_measures_a_hand_off_and_process_lanes_are_skipped() {
+fn faastlane_measures_a_hand_off_in_one_process() {
     let dir = tempfile::tempdir().expect("temp dir");
     workloads::write_interaction(dir.path()).expect("workflow written");
     let record = run_case(&spec(dir.path(), Mode::Faastlane));
     assert_eq!(record.status, Status::Ok, "{}", record.note);
     assert!(record.median_us.is_some_and(|m| m > 0.0));
+}
+
+#[test]
+fn process_lanes_in_a_threaded_process_fail_the_case_and_say_why() {
+    // A case of the process-lane mode starts a fork server, which needs a process with one
+    // thread: `faastlane bench` runs each case in a fresh one (tested in the CLI's tests).
+    // The test harness has threads, so here the case must fail with the reason.
+    let dir = tempfile::tempdir().expect("temp dir");
+    workloads::write_interaction_process(dir.path()).expect("workflow written");
     let record = run_case(&spec(dir.path(), Mode::FaastlaneProcess));
-    assert_eq!(record.status, Status::Skipped);
-    assert_eq!(record.note, bench::case::PROCESS_LANES_MISSING);
+    assert_eq!(record.status, Status::Failed);
+    assert!(
+        record.note.contains("fork server") && record.note.contains("before any thread"),
+        "{}",
+        record.note
+    );
 }
 
 #[test]

@@ -130,7 +130,12 @@ where
     let options = &exec.engine.options;
     let state_path = format!("{}{}", frame.prefix, state.name);
     let pool = options.processes.as_deref();
-    let wants_pool = matches!(options.lanes, BranchLanes::Process | BranchLanes::Auto) && n > 1;
+    // Forced processes take even a single branch (`auto` would run it here: one lane).
+    let wants_pool = match options.lanes {
+        BranchLanes::Process => n > 0,
+        BranchLanes::Auto => n > 1,
+        BranchLanes::Inline | BranchLanes::Threads(_) => false,
+    };
     let pool_state = match (pool, wants_pool) {
         // Forced processes wait for the pool; auto waits only as long as it pays (below).
         (Some(p), true) if options.lanes == BranchLanes::Process => p
@@ -469,8 +474,11 @@ fn processes(
                 break;
             }
         }
-        // The caller's share, while the workers run theirs.
-        local();
+        // The caller's share, while the workers run theirs (when the plan gives it one; the
+        // caller of this function runs whatever a worker could not take).
+        if decided.concurrency > decided.helpers {
+            local();
+        }
     });
     Ok(spawned.into_inner())
 }

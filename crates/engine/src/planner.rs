@@ -104,13 +104,17 @@ pub fn plan(input: &PlanInput) -> Plan {
                 return Plan::inline("no branches");
             }
             let helpers = width.saturating_sub(1).max(1);
+            // This thread takes a share only when there are more branches than workers: a
+            // single branch forced onto a process lane runs in a worker.
+            let share = n > helpers;
             Plan {
                 lane: Lane::Process,
-                concurrency: helpers + 1,
+                concurrency: helpers + usize::from(share),
                 helpers,
                 probe: false,
                 reason: format!(
-                    "lanes: process; {helpers} worker process(es) and this thread for {n} branch(es) on {} usable CPU(s)",
+                    "lanes: process; {helpers} worker process(es){} for {n} branch(es) on {} usable CPU(s)",
+                    if share { " and this thread" } else { "" },
                     input.cpus
                 ),
             }
@@ -324,7 +328,14 @@ mod tests {
         let mut i = input(BranchLanes::Process, 5, Some(0));
         i.cpus = 1;
         let p = plan(&i);
-        assert_eq!((p.lane, p.helpers), (Lane::Process, 1));
+        assert_eq!((p.lane, p.helpers, p.concurrency), (Lane::Process, 1, 2));
+    }
+
+    #[test]
+    fn a_single_forced_branch_runs_in_a_worker_not_on_this_thread() {
+        let p = plan(&input(BranchLanes::Process, 1, Some(0)));
+        assert_eq!((p.lane, p.helpers, p.concurrency), (Lane::Process, 1, 1));
+        assert!(!p.reason.contains("this thread"), "{}", p.reason);
     }
 
     #[test]

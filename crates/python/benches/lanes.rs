@@ -24,7 +24,7 @@ use engine::lanes::{BranchJob, ExecutionWire, ProcessPool, ProcessWorker, Worker
 use engine::{
     BranchLanes, CancelToken, Engine, EngineOptions, ExecutionOptions, NoLog, Runtime, Workflow,
 };
-use lanes::{ForkServer, Forked, Host, ServerOptions};
+use lanes::{ForkServer, ServerOptions};
 use python_runtime::{PythonOptions, PythonRuntime};
 use serde_json::{Value as Json, json};
 
@@ -78,25 +78,14 @@ fn python(dir: &Path) -> PythonRuntime {
 }
 
 fn server(dir: &Path) -> Arc<ForkServer> {
-    let dir = dir.to_path_buf();
-    let s = ForkServer::start(ServerOptions::default(), move || {
-        python_runtime::init().map_err(|e| e.to_string())?;
-        let workflow = load(&dir);
-        let runtime = python(&dir);
-        let names = workflow.functions();
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        if let Some(p) = runtime.prepare(&names).first() {
-            return Err(p.message.clone());
-        }
-        Ok(Host {
-            workflow,
-            runtime: Arc::new(runtime),
-            options: EngineOptions::default(),
-            fork_hooks: Some(Box::new(|fork| {
-                python_runtime::around_fork(fork, |r| matches!(r, Ok(Forked::Child)))
-            })),
-        })
-    })
+    let python = PythonOptions::default().install_requirements(false);
+    let s = python_runtime::fork_server::start(
+        dir,
+        &load(dir),
+        &EngineOptions::default(),
+        python,
+        ServerOptions::default(),
+    )
     .unwrap();
     s.ready().unwrap();
     Arc::new(s)

@@ -75,6 +75,7 @@ pub mod discovery;
 pub mod error;
 mod failure;
 mod ffi;
+pub mod fork_server;
 mod handle;
 pub mod interpreter;
 pub mod lane;

@@ -6,7 +6,7 @@ use engine::{
     BranchLanes, Engine, EngineOptions, ExecutionOptions, Identity, LogSink, NativeRuntime,
     Runtime, Workflow,
 };
-use lanes::{ForkServer, Forked, Host, ServerOptions};
+use lanes::{ForkServer, ServerOptions};
 use python_runtime::{PythonOptions, PythonRuntime};
 
 use crate::args::{LanesArg, RunArgs};
@@ -123,40 +123,14 @@ fn fork_server(
     {
         return None;
     }
-    let dir = loaded.dir.clone();
-    let workflow = workflow.clone();
-    let options = EngineOptions {
-        log: Arc::new(engine::NoLog),
-        ..options.clone()
-    };
-    let setup = move || -> Result<Host, String> {
-        python_runtime::init().map_err(|e| e.to_string())?;
-        let python = PythonOptions::default()
-            .chdir(true)
-            // The parent reports what modules print on import, and their errors.
-            .init_log(Arc::new(engine::NoLog));
-        let runtime = PythonRuntime::with_options(&dir, python).map_err(|e| e.to_string())?;
-        let names = workflow.functions();
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        let problems = runtime.prepare(&names);
-        if let Some(p) = problems.first() {
-            return Err(format!("{}: {}", p.function, p.message));
-        }
-        Ok(Host {
-            workflow,
-            runtime: Arc::new(runtime),
-            options,
-            fork_hooks: Some(Box::new(|fork| {
-                python_runtime::around_fork(fork, |r| matches!(r, Ok(Forked::Child)))
-            })),
-        })
-    };
     let server_options = ServerOptions {
         // With `auto`, a run whose states all stay inline never starts the server's Python.
         lazy_setup: args.lanes == LanesArg::Auto,
         ..ServerOptions::default()
     };
-    match ForkServer::start(server_options, setup) {
+    let python = PythonOptions::default().chdir(true);
+    match python_runtime::fork_server::start(&loaded.dir, workflow, options, python, server_options)
+    {
         Ok(server) => Some(Arc::new(server)),
         Err(e) => {
             tracing::warn!("no process lanes: {e}");

@@ -1,0 +1,60 @@
+//! A fork server for process lanes that hosts a workflow's Python functions: the one set-up
+//! the CLI, the benchmark suite and the lane benchmarks share.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use engine::{EngineOptions, NoLog, Runtime, Workflow};
+use lanes::{ForkServer, Forked, Host, ServerOptions};
+
+use crate::{PythonOptions, PythonRuntime};
+
+/// Starts a [`ForkServer`] whose server process starts its own interpreter, loads `workflow`'s
+/// functions from `dir` with `python` options and forks warm workers (inside CPython's fork
+/// hooks). Call it while this process still has one thread, before [`crate::init`] if this
+/// process runs Python too.
+///
+/// The server's engine options are `engine`'s with the log silenced at import (the parent
+/// reports what modules print on import, and their errors, when it loads them itself);
+/// workers send what functions print to the parent's log.
+pub fn start(
+    dir: &Path,
+    workflow: &Workflow,
+    engine: &EngineOptions,
+    python: PythonOptions,
+    server: ServerOptions,
+) -> std::io::Result<ForkServer> {
+    let dir: PathBuf = dir.to_path_buf();
+    let workflow = workflow.clone();
+    let options = EngineOptions {
+        log: Arc::new(NoLog),
+        processes: None,
+        ..engine.clone()
+    };
+    let python = python.init_log(Arc::new(NoLog));
+    ForkServer::start(server, move || host(&dir, workflow, options, python))
+}
+
+/// What the server process builds before its first fork.
+fn host(
+    dir: &Path,
+    workflow: Workflow,
+    options: EngineOptions,
+    python: PythonOptions,
+) -> Result<Host, String> {
+    crate::init().map_err(|e| e.to_string())?;
+    let runtime = PythonRuntime::with_options(dir, python).map_err(|e| e.to_string())?;
+    let names = workflow.functions();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    if let Some(p) = runtime.prepare(&names).first() {
+        return Err(format!("{}: {}", p.function, p.message));
+    }
+    Ok(Host {
+        workflow,
+        runtime: Arc::new(runtime),
+        options,
+        fork_hooks: Some(Box::new(|fork| {
+            crate::around_fork(fork, |r| matches!(r, Ok(Forked::Child)))
+        })),
+    })
+}

@@ -92,12 +92,15 @@ struct Setup {
 }
 
 fn setup(spec: &CaseSpec, workflow: &Workflow) -> Result<Setup, BenchError> {
+    // The baseline's branches run in parallel in its worker processes, as a platform runs
+    // parallel invocations; faastlane's in-process functions share one GIL, so its branches
+    // run inline (threads would only add GIL hand-offs: up to a 5 ms switch interval each).
     let lanes = BranchLanes::Threads(spec.threads.max(1));
     match spec.mode {
         Mode::Faastlane => Ok(Setup {
             runtime: faastlane_runtime(spec)?,
             watched: Watched::default(),
-            lanes,
+            lanes: BranchLanes::Inline,
             processes: None,
             _redis: None,
         }),

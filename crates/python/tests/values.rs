@@ -310,3 +310,46 @@ fn detach_copies_mutable_structure_and_shares_immutable_bytes() {
     });
     assert_eq!(copy.to_json().is_err(), original.to_json().is_err());
 }
+
+#[test]
+fn detach_copies_every_nested_container_and_no_leaf() {
+    let rt = runtime("basic");
+    // {"a": 1, "b": [1, 2, {"c": None}], "s": "t", "big": "q" * 70_000}, and a tuple holding
+    // a list: (1, 2, [3]).
+    for name in ["dict", "tuple"] {
+        let original = call(&rt, "values", case(name)).expect(name);
+        let copy = original.clone().detach().expect("plain data can be copied");
+        let (a, b) = (handle_of(&original), handle_of(&copy));
+        Python::attach(|py| {
+            let (a, b) = (a.object().bind(py), b.object().bind(py));
+            let walker = pyo3::types::PyModule::from_code(
+                py,
+                cr#"
+def problems(a, b, at="$"):
+    """Where the copy b shares a mutable container with a, or copied a leaf."""
+    if isinstance(a, dict):
+        found = [at] if a is b else []
+        for k in a:
+            found += problems(a[k], b[k], f"{at}[{k!r}]")
+        return found
+    if isinstance(a, (list, tuple)):
+        found = [at] if isinstance(a, list) and a is b else []
+        for i, (x, y) in enumerate(zip(a, b)):
+            found += problems(x, y, f"{at}[{i}]")
+        return found
+    return [] if a is b else [at + " (leaf copied)"]
+"#,
+                c"walker.py",
+                c"walker",
+            )
+            .expect("the walker compiles");
+            let problems: Vec<String> = walker
+                .getattr("problems")
+                .and_then(|f| f.call1((a, b)))
+                .and_then(|r| r.extract())
+                .expect("the walker runs");
+            assert!(problems.is_empty(), "{name}: {problems:?}");
+        });
+        assert_eq!(copy.to_json().ok(), original.to_json().ok(), "{name}");
+    }
+}

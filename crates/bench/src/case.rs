@@ -199,7 +199,14 @@ fn load_workflow(spec: &CaseSpec) -> Result<Workflow, BenchError> {
     Ok(Workflow { name, machine })
 }
 
-fn measure(spec: &CaseSpec) -> Result<Record, BenchError> {
+/// A mode set up for a workflow, with its engine, ready to execute.
+struct Prepared {
+    workflow: Workflow,
+    engine: Engine,
+    setup: Setup,
+}
+
+fn prepare(spec: &CaseSpec) -> Result<Prepared, BenchError> {
     let workflow = load_workflow(spec)?;
     let setup = setup(spec, &workflow)?;
     let engine = Engine::with_options(
@@ -220,6 +227,90 @@ fn measure(spec: &CaseSpec) -> Result<Record, BenchError> {
                 .join("; "),
         )
     })?;
+    Ok(Prepared {
+        workflow,
+        engine,
+        setup,
+    })
+}
+
+/// Whether a case runs as one faastlane instance (process) per client: faastlane's modes
+/// with concurrent clients. A platform scales a workflow out by instances, one execution
+/// each at a time (the paper's deployment: a container per workflow instance), as it scales
+/// the baseline's functions out by warm workers; one process serving every client would
+/// instead put all of them behind one GIL.
+pub fn scales_out(spec: &CaseSpec) -> bool {
+    spec.clients > 1 && matches!(spec.mode, Mode::Faastlane | Mode::FaastlaneProcess)
+}
+
+/// What one client process of a scaled-out case reports.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ClientReport {
+    /// Latency of each of its executions, µs.
+    pub samples_us: Vec<f64>,
+    /// Peak RSS of the client and its helper processes (a fork server and its workers), KiB.
+    pub peak_rss_kb: u64,
+}
+
+/// One client of a scaled-out case, in a process of its own (see [`scales_out`]): sets the
+/// mode up, warms up (checking the first output), then calls `ready`, which returns when
+/// every client is ready, and runs its share (`runs / clients`, rounded up) of executions.
+pub fn run_client(
+    spec: &CaseSpec,
+    ready: impl FnOnce() -> std::io::Result<()>,
+) -> Result<ClientReport, BenchError> {
+    let Prepared {
+        workflow,
+        engine,
+        setup,
+    } = prepare(spec)?;
+    let sampler = Sampler::start(setup.watched.clone());
+    let (output, _) = execute(&engine, &workflow, spec)?;
+    check(spec, &output)?;
+    for _ in 1..spec.warmup {
+        execute(&engine, &workflow, spec)?;
+    }
+    ready().map_err(|e| BenchError::Execution(format!("waiting for the other clients: {e}")))?;
+    let per_client = spec.runs.div_ceil(spec.clients.max(1));
+    let samples_us = (0..per_client)
+        .map(|_| execute(&engine, &workflow, spec).and_then(|run| sample(spec, run)))
+        .collect::<Result<Vec<f64>, BenchError>>()?;
+    let helpers_kb = sampler.finish();
+    Ok(ClientReport {
+        samples_us,
+        peak_rss_kb: crate::memory::own_peak_kb().unwrap_or(0) + helpers_kb,
+    })
+}
+
+/// The record of a scaled-out case: every client's samples, the wall time from the start
+/// signal to the last client's end, and the clients' peaks added up.
+pub fn scaled_out_record(
+    spec: &CaseSpec,
+    reports: &[ClientReport],
+    wall: Duration,
+) -> Result<Record, BenchError> {
+    let samples: Vec<f64> = reports
+        .iter()
+        .flat_map(|r| r.samples_us.iter().copied())
+        .collect();
+    let summary = stats::summarize(&samples)
+        .ok_or_else(|| BenchError::Execution("no samples (runs = 0?)".into()))?;
+    let mut record = spec.record().with_summary(&summary);
+    record.throughput_per_s = Some(per_second(samples.len(), wall));
+    record.peak_rss_kb = Some(reports.iter().map(|r| r.peak_rss_kb).sum());
+    record.note = format!(
+        "{} faastlane instances (processes), one per client",
+        reports.len()
+    );
+    Ok(record)
+}
+
+fn measure(spec: &CaseSpec) -> Result<Record, BenchError> {
+    let Prepared {
+        workflow,
+        engine,
+        setup,
+    } = prepare(spec)?;
     let sampler = Sampler::start(setup.watched.clone());
 
     let clients = spec.clients.max(1);

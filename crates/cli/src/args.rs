@@ -118,6 +118,11 @@ pub struct BenchArgs {
     /// case in a process of its own this way).
     #[arg(long, hide = true)]
     pub run_case: Option<PathBuf>,
+    /// Run one client of the case described in this file (a faastlane instance of a case
+    /// with concurrent clients): set up, warm up, print `ready`, wait for a line on stdin,
+    /// run, print the client's report.
+    #[arg(long, hide = true)]
+    pub run_client: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

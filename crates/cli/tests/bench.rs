@@ -85,3 +85,53 @@ fn the_process_lane_mode_runs_a_map_fan_out() {
     assert_eq!(record.status, Status::Ok, "{}", record.note);
     assert!(record.throughput_per_s.is_some_and(|t| t > 0.0));
 }
+
+#[test]
+fn concurrent_clients_of_faastlane_run_one_instance_each() {
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let dir = scratch.path().join("interaction");
+    workloads::write_interaction(&dir).expect("workflow written");
+    let mut case = spec(
+        &dir,
+        "1 KB",
+        Measure::Interaction,
+        workloads::interaction_input(1024),
+    );
+    case.mode = Mode::Faastlane;
+    case.payload_bytes = Some(1024);
+    case.clients = 2;
+    case.runs = 6;
+    let record = run_case(&case, scratch.path());
+    assert_eq!(record.status, Status::Ok, "{}", record.note);
+    assert_eq!(record.runs, 6, "3 runs in each of 2 clients");
+    assert_eq!(record.clients, 2);
+    assert!(
+        record.note.contains("2 faastlane instances"),
+        "{}",
+        record.note
+    );
+    assert!(record.throughput_per_s.is_some_and(|t| t > 0.0));
+}
+
+#[test]
+fn a_failing_client_fails_the_case_and_says_why() {
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let dir = scratch.path().join("interaction");
+    workloads::write_interaction(&dir).expect("workflow written");
+    std::fs::write(
+        dir.join("consume.py"),
+        "def main(args):\n    raise ValueError('nope')\n",
+    )
+    .expect("broken consume");
+    let mut case = spec(
+        &dir,
+        "1 KB",
+        Measure::Interaction,
+        workloads::interaction_input(1024),
+    );
+    case.mode = Mode::Faastlane;
+    case.clients = 2;
+    let record = run_case(&case, scratch.path());
+    assert_eq!(record.status, Status::Failed);
+    assert!(record.note.contains("ValueError"), "{}", record.note);
+}

@@ -19,7 +19,8 @@ use asl::{StatesError, Value};
 use crate::engine::BranchLanes;
 use crate::interpreter::{Exec, Frame};
 use crate::lanes::{
-    BranchJob, ExecutionWire, NotReady, Payload, ProcessPool, ProcessWorker, WorkerRun,
+    BranchJob, ExecutionWire, History, NotReady, Payload, ProcessPool, ProcessWorker, RunRequest,
+    WorkerRun,
 };
 use crate::planner::{Plan, PlanInput, plan};
 use crate::runtime::CancelToken;
@@ -424,12 +425,21 @@ fn processes(
             }
             drop(input);
             let Some(w) = worker.as_mut() else { return };
-            let offset = exec
-                .trace
-                .enabled()
-                .then(|| exec.trace.offset_us(exec.engine.clock.instant()));
-            match w.run(index, offset, &shared.cancel, log) {
+            let request = RunRequest {
+                index,
+                trace_offset_us: exec
+                    .trace
+                    .enabled()
+                    .then(|| exec.trace.offset_us(exec.engine.clock.instant())),
+                history: Some(History {
+                    events: exec.events.load(Ordering::Relaxed),
+                    max_events: exec.max_events,
+                }),
+            };
+            match w.run_with(&request, &shared.cancel, log) {
                 WorkerRun::Finished(report) => {
+                    // The branch's history is the execution's, as if it had run here.
+                    exec.events.fetch_add(report.events, Ordering::Relaxed);
                     for (function, ns) in &report.durations {
                         exec.observe(function, Duration::from_nanos(*ns));
                     }

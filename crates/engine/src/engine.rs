@@ -10,7 +10,7 @@ use serde_json::Value as Json;
 use crate::clock::{Clock, SystemClock};
 use crate::context::{ExecutionInfo, Identity, timestamp};
 use crate::interpreter::{Exec, Frame};
-use crate::lanes::{BranchJob, BranchRun, ProcessPool, RemoteRecord};
+use crate::lanes::{BranchJob, BranchRun, History, ProcessPool, RemoteRecord};
 use crate::planner::Estimates;
 use crate::runtime::{CancelToken, LogSink, NoLog, PrepareError, Runtime};
 use crate::trace::{Lane, Trace, TraceReport};
@@ -225,6 +225,7 @@ impl Engine {
             trace: Trace::new(started, self.options.trace),
             deadline,
             events: AtomicU64::new(1),
+            max_events: self.options.max_events,
             observations: None,
             lane_override: None,
         };
@@ -252,7 +253,8 @@ impl Engine {
 impl Engine {
     /// Runs branch `index` of the Parallel or Map state `job` names, in a worker process: the
     /// other half of a process lane. `input` is the branch's input (a Map item after its
-    /// ItemSelector).
+    /// ItemSelector). The branch's history is its own, limited by this engine's
+    /// `max_events`; [`Engine::run_branch_in`] continues an execution's.
     pub fn run_branch(
         &self,
         workflow: &Workflow,
@@ -261,10 +263,27 @@ impl Engine {
         input: Value,
         cancel: &CancelToken,
     ) -> BranchRun {
+        self.run_branch_in(workflow, job, index, input, None, cancel)
+    }
+
+    /// [`Engine::run_branch`] as part of the execution whose `history` is given: its events
+    /// are counted on from the execution's and limited by the execution's `max_events`, so a
+    /// branch fails here exactly when it would fail inline, and the events it added come back
+    /// in [`BranchRun::events`].
+    pub fn run_branch_in(
+        &self,
+        workflow: &Workflow,
+        job: &BranchJob,
+        index: usize,
+        input: Value,
+        history: Option<History>,
+        cancel: &CancelToken,
+    ) -> BranchRun {
         let failed = |cause: String| BranchRun {
             outcome: Err(StatesError::runtime(cause)),
             states: Vec::new(),
             durations: Vec::new(),
+            events: 0,
         };
         if workflow.name != job.workflow {
             return failed(format!(
@@ -294,6 +313,10 @@ impl Engine {
             .and_then(|us| now.checked_sub(Duration::from_micros(us)))
             .unwrap_or(now);
         let e = &job.execution;
+        let history = history.unwrap_or(History {
+            events: 1,
+            max_events: self.options.max_events,
+        });
         let mut exec = Exec {
             engine: self,
             workflow,
@@ -310,7 +333,8 @@ impl Engine {
             deadline: job
                 .deadline_ms
                 .and_then(|ms| now.checked_add(Duration::from_millis(ms))),
-            events: AtomicU64::new(1),
+            events: AtomicU64::new(history.events),
+            max_events: history.max_events,
             observations: Some(std::sync::Mutex::default()),
             lane_override: Some(Lane::Process),
         };
@@ -319,6 +343,10 @@ impl Engine {
             prefix: format!("{}{}/{index}/", job.prefix, job.state),
         };
         let outcome = exec.run_machine(machine, input, &frame);
+        let events = exec
+            .events
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .saturating_sub(history.events);
         let durations = exec
             .observations
             .take()
@@ -342,6 +370,7 @@ impl Engine {
             outcome,
             states,
             durations,
+            events,
         }
     }
 }

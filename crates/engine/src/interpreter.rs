@@ -35,8 +35,11 @@ pub(crate) struct Exec<'e> {
     pub trace: Trace,
     /// The state machine's own `TimeoutSeconds`.
     pub deadline: Option<Instant>,
-    /// A counter shaped like the execution history's event ids, for error causes.
+    /// A counter shaped like the execution history's event ids, for error causes and the
+    /// history limit. Branches in worker processes add theirs when they end.
     pub events: AtomicU64,
+    /// Fail the execution once `events` passes this (the parent's limit, in a worker too).
+    pub max_events: Option<u64>,
     /// Function durations observed by this execution, kept when a worker process must report
     /// them to its parent.
     pub observations: Option<std::sync::Mutex<Vec<(String, u64)>>>,
@@ -155,7 +158,7 @@ impl Exec<'_> {
     }
 
     fn check_history_limit(&self) -> Result<(), StatesError> {
-        match self.engine.options.max_events {
+        match self.max_events {
             Some(max) if self.events.load(Ordering::Relaxed) > max => {
                 Err(StatesError::runtime(format!(
                     "The execution reached the maximum number of history events ({max}); a state machine that loops must end"

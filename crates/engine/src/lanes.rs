@@ -162,14 +162,54 @@ pub trait ProcessWorker: Send {
     fn pid(&self) -> u32;
     /// Runs branch `index` and waits for it, forwarding what its functions log to `log`.
     /// When `cancel` is raised the process is killed. `trace_offset_us`: microseconds since
-    /// the execution started, now (the worker's trace records are relative to it).
+    /// the execution started, now (the worker's trace records are relative to it). The
+    /// branch runs outside any execution's history (see [`RunRequest::history`]).
     fn run(
         &mut self,
         index: usize,
         trace_offset_us: Option<u64>,
         cancel: &CancelToken,
         log: &dyn LogSink,
+    ) -> WorkerRun {
+        let request = RunRequest {
+            index,
+            trace_offset_us,
+            history: None,
+        };
+        self.run_with(&request, cancel, log)
+    }
+
+    /// Runs the branch `request` names, as [`ProcessWorker::run`] does, counting its
+    /// history events on from the execution's.
+    fn run_with(
+        &mut self,
+        request: &RunRequest,
+        cancel: &CancelToken,
+        log: &dyn LogSink,
     ) -> WorkerRun;
+}
+
+/// A branch for a worker to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunRequest {
+    pub index: usize,
+    /// Microseconds since the execution started, when it records a trace.
+    pub trace_offset_us: Option<u64>,
+    /// The execution's history as the branch starts. `None`: a branch run on its own (a
+    /// benchmark), counted from zero against the worker's own limit.
+    pub history: Option<History>,
+}
+
+/// An execution's history-event counter, as it crosses to a worker: the worker counts on from
+/// `events` and fails the branch once it passes `max_events`, as the parent's interpreter
+/// would; the events the branch adds come back in [`BranchReport::events`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct History {
+    /// Events of the execution so far (as far as the parent knows: branches still running
+    /// on other lanes are counted when they end).
+    pub events: u64,
+    /// The execution's limit ([`crate::EngineOptions::max_events`]).
+    pub max_events: Option<u64>,
 }
 
 /// How a branch sent to a worker ended.
@@ -188,6 +228,8 @@ pub struct BranchReport {
     pub states: Vec<RemoteRecord>,
     /// How long each Task function ran, in nanoseconds, for the planner's estimates.
     pub durations: Vec<(String, u64)>,
+    /// History events the branch added, for the execution's counter.
+    pub events: u64,
 }
 
 /// What a child needs to run branches of one Parallel or Map state.
@@ -241,4 +283,6 @@ pub struct BranchRun {
     pub outcome: Result<Value, StatesError>,
     pub states: Vec<RemoteRecord>,
     pub durations: Vec<(String, u64)>,
+    /// History events the branch added.
+    pub events: u64,
 }

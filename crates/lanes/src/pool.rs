@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use asl::StatesError;
 use engine::lanes::{
     BranchJob, BranchReport, LaneError, Payload, PayloadBuffer, PayloadBytes, ProcessPool,
-    ProcessWorker, WorkerRun,
+    ProcessWorker, RunRequest, WorkerRun,
 };
 use engine::{CancelToken, LogSink};
 
@@ -209,20 +209,21 @@ impl ProcessWorker for Worker {
         self.pid
     }
 
-    fn run(
+    fn run_with(
         &mut self,
-        index: usize,
-        trace_offset_us: Option<u64>,
+        request: &RunRequest,
         cancel: &CancelToken,
         log: &dyn LogSink,
     ) -> WorkerRun {
+        let index = request.index;
         if self.dead {
             return WorkerRun::Lost(StatesError::runtime("the worker process is gone"));
         }
         if let Err(e) = self.channel.send(
             &ToWorker::Run {
                 index,
-                trace_offset_us,
+                trace_offset_us: request.trace_offset_us,
+                history: request.history,
             },
             &[],
             &[],
@@ -293,6 +294,7 @@ impl ProcessWorker for Worker {
                     outcome,
                     states,
                     durations,
+                    events,
                 } => {
                     let outcome = match outcome {
                         Outcome::Inline => Ok(Arc::new(tail) as Payload),
@@ -309,6 +311,7 @@ impl ProcessWorker for Worker {
                         outcome,
                         states,
                         durations,
+                        events,
                     });
                 }
                 FromWorker::Exited { status } => {

@@ -11,7 +11,7 @@ use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use engine::lanes::{BranchJob, RemoteRecord};
+use engine::lanes::{BranchJob, History, RemoteRecord};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -46,6 +46,8 @@ pub enum ToWorker {
         index: usize,
         /// Microseconds since the execution started, when it records a trace.
         trace_offset_us: Option<u64>,
+        /// The execution's history-event counter and limit, now.
+        history: Option<History>,
     },
     Exit,
 }
@@ -89,6 +91,8 @@ pub enum FromWorker {
         outcome: Outcome,
         states: Vec<RemoteRecord>,
         durations: Vec<(String, u64)>,
+        /// History events the branch added.
+        events: u64,
     },
     /// From the fork server: the fork failed.
     SpawnFailed {
@@ -297,6 +301,7 @@ mod tests {
             &ToWorker::Run {
                 index: 7,
                 trace_offset_us: None,
+                history: None,
             },
             b"tail",
             &[x.as_fd()],

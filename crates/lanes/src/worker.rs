@@ -151,17 +151,18 @@ fn serve(
     let cancel = CancelToken::new();
     loop {
         let message = channel.recv::<ToWorker>(None).map_err(|e| e.to_string())?;
-        let index = match message {
+        let (index, history) = match message {
             Some(Received {
                 message:
                     ToWorker::Run {
                         index,
                         trace_offset_us,
+                        history,
                     },
                 ..
             }) => {
                 job.trace_offset_us = trace_offset_us;
-                index
+                (index, history)
             }
             Some(Received {
                 message: ToWorker::Exit,
@@ -183,11 +184,12 @@ fn serve(
                 .ok_or_else(|| format!("no input for branch {index}"))
         };
         let run = match input {
-            Ok(input) => engine.run_branch(&host.workflow, job, index, input, &cancel),
+            Ok(input) => engine.run_branch_in(&host.workflow, job, index, input, history, &cancel),
             Err(e) => engine::lanes::BranchRun {
                 outcome: Err(StatesError::runtime(e)),
                 states: Vec::new(),
                 durations: Vec::new(),
+                events: 0,
             },
         };
         let (outcome, tail, fd) = match run.outcome {
@@ -219,6 +221,7 @@ fn serve(
                     outcome,
                     states: run.states,
                     durations: run.durations,
+                    events: run.events,
                 },
                 &tail,
                 &fds,

@@ -49,6 +49,35 @@ fn error_of(server: &Arc<ForkServer>, dos: &[&str]) -> asl::StatesError {
     outcome.expect_err("the state fails")
 }
 
+/// Runs `input` with a history limit of `max_events`, on `server`'s workers (or inline).
+fn execute_limited(
+    server: Option<&Arc<ForkServer>>,
+    input: Json,
+    max_events: u64,
+) -> (Result<Json, asl::StatesError>, engine::TraceReport) {
+    let lanes = if server.is_some() {
+        BranchLanes::Process
+    } else {
+        BranchLanes::Inline
+    };
+    let result = engine_with_history_limit(lanes, server, Some(max_events)).execute(
+        &workflow(),
+        input,
+        &ExecutionOptions {
+            name: Some("x".into()),
+        },
+    );
+    let trace = result.trace.clone();
+    (result.into_json(), trace)
+}
+
+/// The error an execution gets past `max` history events.
+fn history_error(max: u64) -> asl::StatesError {
+    asl::StatesError::runtime(format!(
+        "The execution reached the maximum number of history events ({max}); a state machine that loops must end"
+    ))
+}
+
 fn main() {
     let server = start_server(ServerOptions {
         kill_grace: Duration::from_millis(200),
@@ -191,6 +220,62 @@ fn main() {
                 assert_eq!(e.error, "Boom");
             })
         }),
+        ("worker_history_events_count_against_max_events", {
+            let server = s();
+            Box::new(move || {
+                // The smallest limit an inline run passes with: its Map's branches are most
+                // of its history. With the branches' events counted wherever they ran,
+                // processes pass with it too and fail one below, with inline's error.
+                let mut input = items(&["nap"; 40]);
+                input["case"] = json!("counted");
+                let passes = |max| execute_limited(None, input.clone(), max).0.is_ok();
+                let (mut low, mut high) = (1, 10_000);
+                assert!(passes(high) && !passes(low));
+                while high - low > 1 {
+                    let mid = (low + high) / 2;
+                    if passes(mid) { high = mid } else { low = mid }
+                }
+                let inline_fails = execute_limited(None, input.clone(), low).0.unwrap_err();
+                assert_eq!(inline_fails, history_error(low));
+                let fds = open_fds();
+                let (fails, trace) = within("history", Duration::from_secs(20), || {
+                    execute_limited(Some(&server), input.clone(), low)
+                });
+                assert!(
+                    trace.states.iter().any(|r| r.lane == Lane::Process),
+                    "no branch ran in a worker: {:?}",
+                    trace.lanes
+                );
+                assert_eq!(fails.unwrap_err(), inline_fails);
+                let (passes, _) = within("history", Duration::from_secs(20), || {
+                    execute_limited(Some(&server), input.clone(), high)
+                });
+                assert_eq!(
+                    passes.unwrap(),
+                    execute_limited(None, input, high).0.unwrap()
+                );
+                assert_no_workers(&server);
+                assert_eq!(open_fds(), fds, "descriptors leaked");
+            })
+        }),
+        (
+            "a_branch_looping_in_a_worker_ends_at_the_execution_limit",
+            {
+                let server = s();
+                Box::new(move || {
+                    // Branches loop for ever in workers (the fork server's own limit is AWS's
+                    // 25,000): the worker enforces the execution's limit.
+                    let input = json!({"case": "spin", "items": [{"do": "spin"}, {"do": "spin"}, {"do": "spin"}]});
+                    let fds = open_fds();
+                    let (out, _) = within("spin", Duration::from_secs(20), || {
+                        execute_limited(Some(&server), input, 300)
+                    });
+                    assert_eq!(out.unwrap_err(), history_error(300));
+                    assert_no_workers(&server);
+                    assert_eq!(open_fds(), fds, "descriptors leaked");
+                })
+            },
+        ),
         ("auto_keeps_cheap_branches_inline", {
             let server = s();
             Box::new(move || {

@@ -199,19 +199,20 @@ fn serve(
                     Ok(()) => match buffer.finish() {
                         Ok(Spilled::Inline(bytes)) => (Outcome::Inline, bytes, None),
                         Ok(Spilled::Memfd(fd)) => (Outcome::Memfd, Vec::new(), Some(fd)),
-                        Err(e) => failed(format!("cannot share the result: {e}")),
+                        Err(e) => failure(StatesError::runtime(format!(
+                            "cannot share the result of branch {index}: {e}"
+                        ))),
                     },
-                    Err(e) => failed(format!("cannot encode the result of branch {index}: {e}")),
+                    Err(e) => failure(crate::marshal::error(
+                        job,
+                        index,
+                        runtime.codec(),
+                        &value,
+                        e,
+                    )),
                 }
             }
-            Err(e) => (
-                Outcome::Failed {
-                    error: e.error,
-                    cause: e.cause,
-                },
-                Vec::new(),
-                None,
-            ),
+            Err(e) => failure(e),
         };
         let fds: Vec<_> = fd.iter().map(|f| f.as_fd()).collect();
         channel
@@ -230,11 +231,12 @@ fn serve(
     }
 }
 
-fn failed(cause: String) -> (Outcome, Vec<u8>, Option<OwnedFd>) {
+/// A branch that failed, as its result message says it.
+fn failure(e: StatesError) -> (Outcome, Vec<u8>, Option<OwnedFd>) {
     (
         Outcome::Failed {
-            error: asl::names::RUNTIME.to_string(),
-            cause,
+            error: e.error,
+            cause: e.cause,
         },
         Vec::new(),
         None,

@@ -1,6 +1,7 @@
 //! Process lanes with Python functions: the FINRA examples give the same output in processes
 //! as inline; a raise, `os._exit(3)`, SIGKILL, `abort()`, MemoryError under `RLIMIT_AS` and
-//! a blocked Task past its TimeoutSeconds each fail the state as AWS would; large buffers
+//! a blocked Task past its TimeoutSeconds each fail the state as AWS would; a result pickle
+//! cannot encode is `Runtime.MarshalError`, which a Catch on the Map handles; large buffers
 //! come back intact; and forking stays safe while this process's threads hold a Python lock,
 //! a Rust mutex and the stdout lock. No test harness: the fork servers start before any
 //! thread.
@@ -241,6 +242,82 @@ fn main() {
             assert_eq!(e.error, "States.Timeout", "{e:?}");
         })
     }));
+    // The part of the result at fault, its Python type, and pickle's reason.
+    for (what, part, reason) in [
+        (
+            "generator",
+            "$.gen (generator)",
+            "TypeError: cannot pickle 'generator' object",
+        ),
+        (
+            "file",
+            "$.log (_io.TextIOWrapper)",
+            "TypeError: cannot pickle '_io.TextIOWrapper' object",
+        ),
+        (
+            "lambda",
+            "$.fn (function)",
+            "Can't pickle local object 'handler.<locals>.<lambda>'",
+        ),
+    ] {
+        let server = s();
+        let dir = dir.clone();
+        tests.push((
+            Box::leak(format!("a_{what}_result_is_runtime_marshal_error").into_boxed_str()),
+            Box::new(move || {
+                // Items the test process takes only wait: a worker's result fails the Map.
+                let engine = engine(&dir, BranchLanes::Process, Some(&server));
+                let fds = open_fds();
+                let result = within(what, Duration::from_secs(30), || {
+                    engine.execute(
+                        &load(&dir),
+                        items(&[what; 4], 0),
+                        &ExecutionOptions::default(),
+                    )
+                });
+                let e = result.into_json().expect_err("the Map fails");
+                assert_eq!(e.error, "Runtime.MarshalError", "{e:?}");
+                assert!(
+                    e.cause
+                        .starts_with("Unable to marshal response: the output of branch ")
+                        && e.cause.contains(" of state 'Each' ")
+                        && e.cause.contains(&format!(": {part}: "))
+                        && e.cause.contains(reason),
+                    "{}",
+                    e.cause
+                );
+                assert_no_workers(&server);
+                assert_eq!(open_fds(), fds, "descriptors leaked");
+            }),
+        ));
+    }
+    for (catch, state) in [("marshal", "Guarded"), ("all", "GuardedAll")] {
+        let server = s();
+        let dir = dir.clone();
+        tests.push((
+            Box::leak(
+                format!("a_catch_{catch}_on_the_map_handles_a_marshal_error").into_boxed_str(),
+            ),
+            Box::new(move || {
+                let engine = engine(&dir, BranchLanes::Process, Some(&server));
+                let mut input = items(&["generator"; 4], 0);
+                input["catch"] = json!(catch);
+                let result = within(catch, Duration::from_secs(30), || {
+                    engine.execute(&load(&dir), input.clone(), &ExecutionOptions::default())
+                });
+                let out = result.into_json().expect("the Catch handles it");
+                let caught = &out["caught"];
+                assert_eq!(caught["Error"], "Runtime.MarshalError", "{out}");
+                let cause = caught["Cause"].as_str().unwrap_or_default();
+                assert!(
+                    cause.contains(&format!(" of state '{state}' ")) && cause.contains("$.gen"),
+                    "{cause}"
+                );
+                assert_eq!(out["items"], input["items"]);
+                assert_no_workers(&server);
+            }),
+        ));
+    }
     tests.push(("fork_safety_with_a_held_python_lock", {
         let server = s();
         let dir = dir.clone();

@@ -19,8 +19,8 @@ use asl::{StatesError, Value};
 use crate::engine::BranchLanes;
 use crate::interpreter::{Exec, Frame};
 use crate::lanes::{
-    BranchJob, ExecutionWire, History, NotReady, Payload, ProcessPool, ProcessWorker, RunRequest,
-    WorkerRun,
+    BranchJob, ExecutionWire, History, NotReady, Payload, ProcessPool, ProcessWorker, Resume,
+    RunRequest, WorkerRun,
 };
 use crate::planner::{Plan, PlanInput, plan};
 use crate::runtime::CancelToken;
@@ -161,6 +161,7 @@ where
         let branch_frame = Frame {
             cancel: &shared.cancel,
             prefix: format!("{state_path}/{index}/"),
+            checkpoints: None,
         };
         run(index, input, &branch_frame)
     };
@@ -466,6 +467,22 @@ fn processes(
                     worker = None;
                     shared.finish(index, Slot::Done(Err(e)));
                 }
+                WorkerRun::Interrupted { error, resume } => {
+                    // The worker was killed at a Task's deadline: the Task's Retry and Catch,
+                    // and the rest of the branch, run here.
+                    worker = None;
+                    let outcome = resume_here(
+                        exec,
+                        state,
+                        frame,
+                        machines,
+                        &request,
+                        resume,
+                        error,
+                        &shared.cancel,
+                    );
+                    shared.finish(index, Slot::Done(outcome));
+                }
             }
         }
     };
@@ -483,6 +500,57 @@ fn processes(
         local();
     });
     Ok(spawned.into_inner())
+}
+
+/// Continues, on this thread, branch `request.index`, whose worker was killed at the deadline
+/// of the Task `resume` names.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "internal plumbing of one state's run: grouping these into a struct would only rename them"
+)]
+fn resume_here(
+    exec: &Exec<'_>,
+    state: &State,
+    frame: &Frame<'_>,
+    machines: Machines<'_>,
+    request: &RunRequest,
+    resume: Resume,
+    error: StatesError,
+    cancel: &CancelToken,
+) -> Result<Value, StatesError> {
+    let index = request.index;
+    let machine = match machines {
+        Machines::Parallel(branches) => branches.get(index),
+        Machines::Map(processor) => Some(processor),
+    }
+    .ok_or_else(|| StatesError::runtime(format!("state '{}' has no branch {index}", state.name)))?;
+    let raw = exec
+        .engine
+        .runtime
+        .codec()
+        .decode(&resume.input)
+        .map_err(|e| e.0)
+        .and_then(|mut v| v.pop().ok_or_else(|| "no value".to_string()))
+        .map_err(|e| {
+            StatesError::runtime(format!(
+                "cannot read the input of Task '{}' in branch {index} of state '{}' from its process: {e}",
+                resume.checkpoint.state, state.name
+            ))
+        })?;
+    let branch_frame = Frame {
+        cancel,
+        prefix: format!("{}{}/{index}/", frame.prefix, state.name),
+        checkpoints: None,
+    };
+    let events_before = request.history.map_or(0, |h| h.events);
+    exec.resume_machine(
+        machine,
+        &resume.checkpoint,
+        events_before,
+        raw,
+        error,
+        &branch_frame,
+    )
 }
 
 /// How often a dispatcher waiting for a starting pool checks whether branches are left.

@@ -10,7 +10,7 @@ use serde_json::Value as Json;
 use crate::clock::{Clock, SystemClock};
 use crate::context::{ExecutionInfo, Identity, timestamp};
 use crate::interpreter::{Exec, Frame};
-use crate::lanes::{BranchJob, BranchRun, History, ProcessPool, RemoteRecord};
+use crate::lanes::{BranchContext, BranchJob, BranchRun, History, ProcessPool, RemoteRecord};
 use crate::planner::Estimates;
 use crate::runtime::{CancelToken, LogSink, NoLog, PrepareError, Runtime};
 use crate::trace::{Lane, Trace, TraceReport};
@@ -233,6 +233,7 @@ impl Engine {
         let frame = Frame {
             cancel: &cancel,
             prefix: String::new(),
+            checkpoints: None,
         };
         let outcome = exec.run_machine(&workflow.machine, Value::Json(input), &frame);
         let duration = exec
@@ -263,20 +264,28 @@ impl Engine {
         input: Value,
         cancel: &CancelToken,
     ) -> BranchRun {
-        self.run_branch_in(workflow, job, index, input, None, cancel)
+        self.run_branch_in(
+            workflow,
+            job,
+            index,
+            input,
+            BranchContext::default(),
+            cancel,
+        )
     }
 
-    /// [`Engine::run_branch`] as part of the execution whose `history` is given: its events
-    /// are counted on from the execution's and limited by the execution's `max_events`, so a
-    /// branch fails here exactly when it would fail inline, and the events it added come back
-    /// in [`BranchRun::events`].
+    /// [`Engine::run_branch`] as part of an execution. With the execution's `history`, the
+    /// branch's events are counted on from the execution's and limited by its `max_events`,
+    /// so the branch fails here exactly when it would fail inline, and the events it added
+    /// come back in [`BranchRun::events`]. `checkpoints` hears where the branch's Tasks can
+    /// be taken up again if this process is killed at a Task's deadline.
     pub fn run_branch_in(
         &self,
         workflow: &Workflow,
         job: &BranchJob,
         index: usize,
         input: Value,
-        history: Option<History>,
+        context: BranchContext<'_>,
         cancel: &CancelToken,
     ) -> BranchRun {
         let failed = |cause: String| BranchRun {
@@ -313,7 +322,7 @@ impl Engine {
             .and_then(|us| now.checked_sub(Duration::from_micros(us)))
             .unwrap_or(now);
         let e = &job.execution;
-        let history = history.unwrap_or(History {
+        let history = context.history.unwrap_or(History {
             events: 1,
             max_events: self.options.max_events,
         });
@@ -341,6 +350,7 @@ impl Engine {
         let frame = Frame {
             cancel,
             prefix: format!("{}{}/{index}/", job.prefix, job.state),
+            checkpoints: context.checkpoints,
         };
         let outcome = exec.run_machine(machine, input, &frame);
         let events = exec

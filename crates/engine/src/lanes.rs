@@ -8,9 +8,11 @@
 //! parent (engine)                                 child (same binary, forked warm)
 //!   codec.encode(inputs) -> Payload (shared mem)
 //!   pool.spawn(job, inputs) -> ProcessWorker  ──>  decode inputs once
-//!   worker.run(i) ...............................>  Engine::run_branch(job, i, input)
-//!                 <...............................  encoded result + its state records
+//!   worker.run_with(i, history) .................>  Engine::run_branch_in(job, i, input)
+//!                 <...............................  checkpoint: a Task's input, retry counts
+//!                 <...............................  encoded result + its state records, events
 //!   codec.decode(result)
+//!   (worker killed at a Task's deadline: the branch goes on here from its checkpoint)
 //! ```
 //!
 //! Values cross the boundary through a [`ValueCodec`], which a [`crate::Runtime`] provides
@@ -219,6 +221,55 @@ pub enum WorkerRun {
     /// The worker process is gone (it crashed, was killed at a deadline or because the state
     /// was cancelled); the error is the branch's.
     Lost(StatesError),
+    /// The worker was killed at the deadline of a Task that said where the branch can be
+    /// taken up again: the parent continues the branch from that Task, which failed with
+    /// `error` (`States.Timeout`), applying its Retry and Catch.
+    Interrupted { error: StatesError, resume: Resume },
+}
+
+/// Where a branch killed in a worker can be taken up again.
+pub struct Resume {
+    pub checkpoint: TaskCheckpoint,
+    /// The Task's raw input, encoded with the runtime's codec (one value).
+    pub input: Payload,
+}
+
+/// A Task of a branch running in a worker, as it starts an attempt: what the parent needs to
+/// run the Task's Retry and Catch itself if the worker is killed at the Task's deadline. A
+/// worker says it only for a Task with `TimeoutSeconds` whose Retry or Catch matches
+/// `States.Timeout`, in the branch's own state machine (not in a nested Parallel or Map).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskCheckpoint {
+    /// The Task's name in the branch's state machine.
+    pub state: String,
+    /// Retries before this attempt (`$$.State.RetryCount`).
+    pub retries: u32,
+    /// Retries used so far by each of the Task's retriers, in order.
+    pub used: Vec<u64>,
+    /// The Task's history event id.
+    pub event_id: u64,
+    /// When the Task was entered (`$$.State.EnteredTime`), in nanoseconds since the epoch.
+    pub entered_unix_ns: u64,
+    /// The execution's history-event counter as the attempt starts.
+    pub events: u64,
+}
+
+/// Told by the interpreter, in a worker, where the branch can be taken up again: before and
+/// after each attempt of a Task a [`TaskCheckpoint`] describes.
+pub trait Checkpoints: Sync {
+    /// An attempt of a Task starts; `raw` is the Task's raw input.
+    fn task_starts(&self, checkpoint: &TaskCheckpoint, raw: &Value);
+    /// That attempt ended (either way): the branch has moved on from the checkpoint.
+    fn task_ended(&self);
+}
+
+/// How a worker runs a branch as part of an execution.
+#[derive(Clone, Copy, Default)]
+pub struct BranchContext<'a> {
+    /// The execution's history as the branch starts (see [`RunRequest::history`]).
+    pub history: Option<History>,
+    /// Where to say the branch's Tasks can be taken up again.
+    pub checkpoints: Option<&'a dyn Checkpoints>,
 }
 
 /// What a worker sends back for one branch.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use asl::{StatesError, Value};
-use engine::lanes::{BranchJob, Payload, ValueCodec};
+use engine::lanes::{BranchContext, BranchJob, Checkpoints, Payload, TaskCheckpoint, ValueCodec};
 use engine::{BranchLanes, Call, CancelToken, Engine, LogSink, PrepareError, Runtime, TaskFailure};
 
 use crate::protocol::{Channel, FromWorker, Outcome, Received, ToWorker};
@@ -58,20 +58,61 @@ impl Runtime for ReportDeadlines {
             .as_millis();
         let _ = self.channel.send(
             &FromWorker::Deadline {
+                state: call.state_name.to_string(),
                 in_ms: Some(u64::try_from(in_ms).unwrap_or(u64::MAX)),
             },
             &[],
             &[],
         );
         let result = self.inner.invoke(call, input);
-        let _ = self
-            .channel
-            .send(&FromWorker::Deadline { in_ms: None }, &[], &[]);
+        let _ = self.channel.send(
+            &FromWorker::Deadline {
+                state: call.state_name.to_string(),
+                in_ms: None,
+            },
+            &[],
+            &[],
+        );
         result
     }
 
     fn codec(&self) -> &dyn ValueCodec {
         self.inner.codec()
+    }
+}
+
+/// Sends the parent where the branch can be taken up again (a Task's raw input and retry
+/// counts), so that a Task killed at its deadline still gets its Retry and Catch.
+struct SendCheckpoints {
+    runtime: Arc<dyn Runtime>,
+    channel: Arc<Channel>,
+}
+
+impl Checkpoints for SendCheckpoints {
+    fn task_starts(&self, checkpoint: &TaskCheckpoint, raw: &Value) {
+        // An input that cannot be encoded sends nothing: a kill then fails the branch whole.
+        let mut buffer = SpillBuffer::new();
+        if self.runtime.codec().encode(&[raw], &mut buffer).is_err() {
+            return;
+        }
+        let (memfd, tail, fd) = match buffer.finish() {
+            Ok(Spilled::Inline(bytes)) => (false, bytes, None),
+            Ok(Spilled::Memfd(fd)) => (true, Vec::new(), Some(fd)),
+            Err(_) => return,
+        };
+        let fds: Vec<_> = fd.iter().map(|f| f.as_fd()).collect();
+        let _ = self.channel.send(
+            &FromWorker::Checkpoint {
+                checkpoint: checkpoint.clone(),
+                memfd,
+            },
+            &tail,
+            &fds,
+        );
+    }
+
+    fn task_ended(&self) {
+        let _ = self.channel.send(&FromWorker::CheckpointEnd, &[], &[]);
     }
 }
 
@@ -128,6 +169,10 @@ fn serve(
     options.log = Arc::new(ForwardLog(Arc::clone(channel)));
     options.trace = job.trace_offset_us.is_some();
     let engine = Engine::with_options(Arc::clone(&runtime), options);
+    let checkpoints = SendCheckpoints {
+        runtime: Arc::clone(&runtime),
+        channel: Arc::clone(channel),
+    };
 
     let payload: Payload =
         Arc::new(SharedPayload::open(inputs).map_err(|e| format!("cannot map the inputs: {e}"))?);
@@ -184,7 +229,17 @@ fn serve(
                 .ok_or_else(|| format!("no input for branch {index}"))
         };
         let run = match input {
-            Ok(input) => engine.run_branch_in(&host.workflow, job, index, input, history, &cancel),
+            Ok(input) => engine.run_branch_in(
+                &host.workflow,
+                job,
+                index,
+                input,
+                BranchContext {
+                    history,
+                    checkpoints: Some(&checkpoints),
+                },
+                &cancel,
+            ),
             Err(e) => engine::lanes::BranchRun {
                 outcome: Err(StatesError::runtime(e)),
                 states: Vec::new(),

@@ -1,5 +1,7 @@
 //! Process lanes with native functions: results equal inline ones, errors come back named
-//! like AWS's, siblings are cancelled, and nothing is left behind (no zombie, no descriptor).
+//! like AWS's, a Task killed at its deadline still gets its Retry and Catch, history events
+//! count against the execution's limit, siblings are cancelled, and nothing is left behind
+//! (no zombie, no descriptor).
 //! No test harness: the fork server must start before any thread.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -208,7 +210,65 @@ fn main() {
             Box::new(move || {
                 let e = error_of(&server, &["block", "block", "block", "block"]);
                 assert_eq!(e.error, "States.Timeout", "{e:?}");
-                assert!(e.cause.contains("killed"), "{}", e.cause);
+                assert!(
+                    e.cause.starts_with("Task 'Act' timed out") && e.cause.contains("killed"),
+                    "{}",
+                    e.cause
+                );
+            })
+        }),
+        ("a_catch_inside_the_branch_handles_a_killed_task", {
+            let server = s();
+            Box::new(move || {
+                // Items the test process takes end in 200 ms; a worker's block until killed,
+                // and this process runs the Catch and the rest of the branch.
+                let mut input = items(&["block"; 4]);
+                input["case"] = json!("caught");
+                let fds = open_fds();
+                let (out, trace) = within("caught", Duration::from_secs(20), || {
+                    execute(&server, input)
+                });
+                let out = out.expect("the Catch handles the timeout");
+                let recovered = json!({"recovered": "States.Timeout"});
+                let outputs = out.as_array().unwrap();
+                assert!(outputs.contains(&recovered), "{out}");
+                for (n, o) in outputs.iter().enumerate() {
+                    assert!(*o == recovered || *o == json!({"n2": n * 2}), "{out}");
+                }
+                assert!(
+                    trace
+                        .states
+                        .iter()
+                        .any(|r| r.state.ends_with("/Recovered") && r.lane == Lane::Inline),
+                    "{:?}",
+                    trace.states
+                );
+                assert_no_workers(&server);
+                assert_eq!(open_fds(), fds, "descriptors leaked");
+            })
+        }),
+        ("a_retry_inside_the_branch_runs_again_after_a_kill", {
+            let server = s();
+            Box::new(move || {
+                // The retry runs in this process, where `block` ends in 200 ms.
+                let mut input = items(&["block"; 4]);
+                input["case"] = json!("retried");
+                let fds = open_fds();
+                let (out, trace) = within("retried", Duration::from_secs(20), || {
+                    execute(&server, input)
+                });
+                let expected: Vec<Json> = (0..4).map(|n| json!({"n2": n * 2})).collect();
+                assert_eq!(out.expect("the retry succeeds"), json!(expected));
+                assert!(
+                    trace
+                        .states
+                        .iter()
+                        .any(|r| r.state.ends_with("/Flaky") && r.attempts == 2),
+                    "{:?}",
+                    trace.states
+                );
+                assert_no_workers(&server);
+                assert_eq!(open_fds(), fds, "descriptors leaked");
             })
         }),
         ("siblings_are_cancelled", {

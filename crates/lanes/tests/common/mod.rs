@@ -21,8 +21,21 @@ pub const WORKFLOW: &str = r#"{
     "Route": {"Type": "Choice", "Choices": [
         {"Variable": "$.case", "StringEquals": "parallel", "Next": "Fan"},
         {"Variable": "$.case", "StringEquals": "counted", "Next": "Count"},
-        {"Variable": "$.case", "StringEquals": "spin", "Next": "Spin"}
+        {"Variable": "$.case", "StringEquals": "spin", "Next": "Spin"},
+        {"Variable": "$.case", "StringEquals": "caught", "Next": "Patient"},
+        {"Variable": "$.case", "StringEquals": "retried", "Next": "Persistent"}
       ], "Default": "Each"},
+    "Patient": {"Type": "Map", "ItemsPath": "$.items", "End": true,
+      "ItemProcessor": {"StartAt": "Stuck", "States": {
+        "Stuck": {"Type": "Task", "Resource": "act", "TimeoutSeconds": 1, "End": true,
+          "Catch": [{"ErrorEquals": ["States.Timeout"], "ResultPath": "$.timedOut", "Next": "Recovered"}]},
+        "Recovered": {"Type": "Pass", "Parameters": {"recovered.$": "$.timedOut.Error"}, "End": true}
+      }}},
+    "Persistent": {"Type": "Map", "ItemsPath": "$.items", "End": true,
+      "ItemProcessor": {"StartAt": "Flaky", "States": {
+        "Flaky": {"Type": "Task", "Resource": "act", "TimeoutSeconds": 1, "End": true,
+          "Retry": [{"ErrorEquals": ["States.Timeout"], "MaxAttempts": 1}]}
+      }}},
     "Count": {"Type": "Map", "ItemsPath": "$.items", "Next": "Counted",
       "ItemProcessor": {"StartAt": "Work", "States": {
         "Work": {"Type": "Task", "Resource": "act", "End": true}

@@ -68,6 +68,11 @@ pub trait Foreign: Send + Sync + fmt::Debug {
     fn to_json(&self) -> Result<Json, ForeignError>;
     /// Lets the owning runtime recover its own object.
     fn as_any(&self) -> &dyn Any;
+    /// The runtime's name for the object's type (`generator`, `numpy.ndarray`), for error
+    /// messages; `None` when it has none to give.
+    fn type_name(&self) -> Option<String> {
+        None
+    }
     /// An independent copy: mutating one must not change the other. The engine asks for one
     /// when it hands a value to a function while keeping the value itself (for ResultPath,
     /// Retry, Catch or sibling branches), because Step Functions passes copies. Runtimes

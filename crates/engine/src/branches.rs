@@ -4,7 +4,8 @@
 //! Branches then run from one shared queue: the calling thread always takes its share inline;
 //! a thread lane adds scoped threads, a process lane adds worker processes (each fed by a
 //! dispatcher thread of this process that only moves bytes, so it never competes for a
-//! runtime's global lock). Results keep branch order. When a branch fails (and failures are
+//! runtime's global lock, except to finish a branch whose worker was killed at a Task's
+//! deadline: from the Task's checkpoint, with its Retry and Catch). Results keep branch order. When a branch fails (and failures are
 //! not tolerated) its siblings are cancelled, worker processes killed, and the first failure
 //! becomes the state's error, as in Step Functions.
 
@@ -19,7 +20,8 @@ use asl::{StatesError, Value};
 use crate::engine::BranchLanes;
 use crate::interpreter::{Exec, Frame};
 use crate::lanes::{
-    BranchJob, ExecutionWire, NotReady, Payload, ProcessPool, ProcessWorker, WorkerRun,
+    BranchJob, ExecutionWire, History, NotReady, Payload, ProcessPool, ProcessWorker, Resume,
+    RunRequest, WorkerRun,
 };
 use crate::planner::{Plan, PlanInput, plan};
 use crate::runtime::CancelToken;
@@ -165,6 +167,7 @@ where
         let branch_frame = Frame {
             cancel: &shared.cancel,
             prefix: format!("{state_path}/{index}/"),
+            checkpoints: None,
         };
         run(index, input, &branch_frame)
     };
@@ -429,12 +432,21 @@ fn processes(
             }
             drop(input);
             let Some(w) = worker.as_mut() else { return };
-            let offset = exec
-                .trace
-                .enabled()
-                .then(|| exec.trace.offset_us(exec.engine.clock.instant()));
-            match w.run(index, offset, &shared.cancel, log) {
+            let request = RunRequest {
+                index,
+                trace_offset_us: exec
+                    .trace
+                    .enabled()
+                    .then(|| exec.trace.offset_us(exec.engine.clock.instant())),
+                history: Some(History {
+                    events: exec.events.load(Ordering::Relaxed),
+                    max_events: exec.max_events,
+                }),
+            };
+            match w.run_with(&request, &shared.cancel, log) {
                 WorkerRun::Finished(report) => {
+                    // The branch's history is the execution's, as if it had run here.
+                    exec.events.fetch_add(report.events, Ordering::Relaxed);
                     for (function, ns) in &report.durations {
                         exec.observe(function, Duration::from_nanos(*ns));
                     }
@@ -461,6 +473,22 @@ fn processes(
                     worker = None;
                     shared.finish(index, Slot::Done(Err(e)));
                 }
+                WorkerRun::Interrupted { error, resume } => {
+                    // The worker was killed at a Task's deadline: the Task's Retry and Catch,
+                    // and the rest of the branch, run here.
+                    worker = None;
+                    let outcome = resume_here(
+                        exec,
+                        state,
+                        frame,
+                        machines,
+                        &request,
+                        resume,
+                        error,
+                        &shared.cancel,
+                    );
+                    shared.finish(index, Slot::Done(outcome));
+                }
             }
         }
     };
@@ -481,6 +509,57 @@ fn processes(
         }
     });
     Ok(spawned.into_inner())
+}
+
+/// Continues, on this thread, branch `request.index`, whose worker was killed at the deadline
+/// of the Task `resume` names.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "internal plumbing of one state's run: grouping these into a struct would only rename them"
+)]
+fn resume_here(
+    exec: &Exec<'_>,
+    state: &State,
+    frame: &Frame<'_>,
+    machines: Machines<'_>,
+    request: &RunRequest,
+    resume: Resume,
+    error: StatesError,
+    cancel: &CancelToken,
+) -> Result<Value, StatesError> {
+    let index = request.index;
+    let machine = match machines {
+        Machines::Parallel(branches) => branches.get(index),
+        Machines::Map(processor) => Some(processor),
+    }
+    .ok_or_else(|| StatesError::runtime(format!("state '{}' has no branch {index}", state.name)))?;
+    let raw = exec
+        .engine
+        .runtime
+        .codec()
+        .decode(&resume.input)
+        .map_err(|e| e.0)
+        .and_then(|mut v| v.pop().ok_or_else(|| "no value".to_string()))
+        .map_err(|e| {
+            StatesError::runtime(format!(
+                "cannot read the input of Task '{}' in branch {index} of state '{}' from its process: {e}",
+                resume.checkpoint.state, state.name
+            ))
+        })?;
+    let branch_frame = Frame {
+        cancel,
+        prefix: format!("{}{}/{index}/", frame.prefix, state.name),
+        checkpoints: None,
+    };
+    let events_before = request.history.map_or(0, |h| h.events);
+    exec.resume_machine(
+        machine,
+        &resume.checkpoint,
+        events_before,
+        raw,
+        error,
+        &branch_frame,
+    )
 }
 
 /// How often a dispatcher waiting for a starting pool checks whether branches are left.

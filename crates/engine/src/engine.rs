@@ -10,7 +10,7 @@ use serde_json::Value as Json;
 use crate::clock::{Clock, SystemClock};
 use crate::context::{ExecutionInfo, Identity, timestamp};
 use crate::interpreter::{Exec, Frame};
-use crate::lanes::{BranchJob, BranchRun, ProcessPool, RemoteRecord};
+use crate::lanes::{BranchContext, BranchJob, BranchRun, History, ProcessPool, RemoteRecord};
 use crate::planner::Estimates;
 use crate::runtime::{CancelToken, LogSink, NoLog, PrepareError, Runtime};
 use crate::trace::{Lane, Trace, TraceReport};
@@ -225,6 +225,7 @@ impl Engine {
             trace: Trace::new(started, self.options.trace),
             deadline,
             events: AtomicU64::new(1),
+            max_events: self.options.max_events,
             observations: None,
             lane_override: None,
         };
@@ -232,6 +233,7 @@ impl Engine {
         let frame = Frame {
             cancel: &cancel,
             prefix: String::new(),
+            checkpoints: None,
         };
         let outcome = exec.run_machine(&workflow.machine, Value::Json(input), &frame);
         let duration = exec
@@ -252,7 +254,8 @@ impl Engine {
 impl Engine {
     /// Runs branch `index` of the Parallel or Map state `job` names, in a worker process: the
     /// other half of a process lane. `input` is the branch's input (a Map item after its
-    /// ItemSelector).
+    /// ItemSelector). The branch's history is its own, limited by this engine's
+    /// `max_events`; [`Engine::run_branch_in`] continues an execution's.
     pub fn run_branch(
         &self,
         workflow: &Workflow,
@@ -261,10 +264,35 @@ impl Engine {
         input: Value,
         cancel: &CancelToken,
     ) -> BranchRun {
+        self.run_branch_in(
+            workflow,
+            job,
+            index,
+            input,
+            BranchContext::default(),
+            cancel,
+        )
+    }
+
+    /// [`Engine::run_branch`] as part of an execution. With the execution's `history`, the
+    /// branch's events are counted on from the execution's and limited by its `max_events`,
+    /// so the branch fails here exactly when it would fail inline, and the events it added
+    /// come back in [`BranchRun::events`]. `checkpoints` hears where the branch's Tasks can
+    /// be taken up again if this process is killed at a Task's deadline.
+    pub fn run_branch_in(
+        &self,
+        workflow: &Workflow,
+        job: &BranchJob,
+        index: usize,
+        input: Value,
+        context: BranchContext<'_>,
+        cancel: &CancelToken,
+    ) -> BranchRun {
         let failed = |cause: String| BranchRun {
             outcome: Err(StatesError::runtime(cause)),
             states: Vec::new(),
             durations: Vec::new(),
+            events: 0,
         };
         if workflow.name != job.workflow {
             return failed(format!(
@@ -294,6 +322,10 @@ impl Engine {
             .and_then(|us| now.checked_sub(Duration::from_micros(us)))
             .unwrap_or(now);
         let e = &job.execution;
+        let history = context.history.unwrap_or(History {
+            events: 1,
+            max_events: self.options.max_events,
+        });
         let mut exec = Exec {
             engine: self,
             workflow,
@@ -310,15 +342,21 @@ impl Engine {
             deadline: job
                 .deadline_ms
                 .and_then(|ms| now.checked_add(Duration::from_millis(ms))),
-            events: AtomicU64::new(1),
+            events: AtomicU64::new(history.events),
+            max_events: history.max_events,
             observations: Some(std::sync::Mutex::default()),
             lane_override: Some(Lane::Process),
         };
         let frame = Frame {
             cancel,
             prefix: format!("{}{}/{index}/", job.prefix, job.state),
+            checkpoints: context.checkpoints,
         };
         let outcome = exec.run_machine(machine, input, &frame);
+        let events = exec
+            .events
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .saturating_sub(history.events);
         let durations = exec
             .observations
             .take()
@@ -342,6 +380,7 @@ impl Engine {
             outcome,
             states,
             durations,
+            events,
         }
     }
 }

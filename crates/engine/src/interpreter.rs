@@ -24,6 +24,7 @@ use serde_json::{Value as Json, json};
 use crate::branches::Machines;
 use crate::context::{ExecutionInfo, MapItem, context_object};
 use crate::engine::{Engine, Workflow};
+use crate::lanes::{Checkpoints, TaskCheckpoint};
 use crate::runtime::{Call, CancelToken};
 use crate::trace::{Lane, StateRecord, Trace};
 
@@ -35,8 +36,11 @@ pub(crate) struct Exec<'e> {
     pub trace: Trace,
     /// The state machine's own `TimeoutSeconds`.
     pub deadline: Option<Instant>,
-    /// A counter shaped like the execution history's event ids, for error causes.
+    /// A counter shaped like the execution history's event ids, for error causes and the
+    /// history limit. Branches in worker processes add theirs when they end.
     pub events: AtomicU64,
+    /// Fail the execution once `events` passes this (the parent's limit, in a worker too).
+    pub max_events: Option<u64>,
     /// Function durations observed by this execution, kept when a worker process must report
     /// them to its parent.
     pub observations: Option<std::sync::Mutex<Vec<(String, u64)>>>,
@@ -50,6 +54,9 @@ pub(crate) struct Frame<'a> {
     pub cancel: &'a CancelToken,
     /// State path prefix for the trace (`Fan out/0/`).
     pub prefix: String,
+    /// In a worker process, the frame of the branch it runs: where to say that the branch
+    /// can be taken up again at a Task (nested machines have none).
+    pub checkpoints: Option<&'a dyn Checkpoints>,
 }
 
 impl Frame<'_> {
@@ -67,6 +74,19 @@ enum Step<'m> {
     Next(&'m str),
     End,
 }
+
+/// A Task attempt that failed in a worker process killed at the Task's deadline, taken up
+/// here from its [`TaskCheckpoint`].
+struct Interrupted {
+    error: StatesError,
+    retries: u32,
+    used: Vec<u64>,
+    event_id: u64,
+    wall: std::time::SystemTime,
+}
+
+/// History events of a Task attempt (scheduled, started, and how it ended).
+const TASK_EVENTS: u64 = 3;
 
 /// Facts about one state's run.
 struct Entered {
@@ -87,7 +107,64 @@ impl Exec<'_> {
         input: Value,
         frame: &Frame<'_>,
     ) -> Result<Value, StatesError> {
-        let mut name = machine.start_at.as_str();
+        self.run_from(machine, &machine.start_at, input, None, frame)
+    }
+
+    /// Continues a branch a worker process ran until it was killed at the deadline of the
+    /// Task `checkpoint` names: the attempt failed with `error`, the Task's Retry and Catch
+    /// apply as if it had failed here, and the branch runs on from there. `raw` is the Task's
+    /// raw input; `events_before`, the execution's event count when the branch was sent.
+    pub fn resume_machine(
+        &self,
+        machine: &StateMachine,
+        checkpoint: &TaskCheckpoint,
+        events_before: u64,
+        raw: Value,
+        error: StatesError,
+        frame: &Frame<'_>,
+    ) -> Result<Value, StatesError> {
+        let retriers = match machine.state(&checkpoint.state).map(|s| &s.kind) {
+            Some(StateKind::Task(task)) => task.retry.len(),
+            _ => {
+                return Err(StatesError::runtime(format!(
+                    "a worker process stopped at '{}', which is not a Task of its branch",
+                    checkpoint.state
+                )));
+            }
+        };
+        if checkpoint.used.len() != retriers {
+            return Err(StatesError::runtime(format!(
+                "a worker process reported {} retriers for Task '{}', which has {retriers}",
+                checkpoint.used.len(),
+                checkpoint.state
+            )));
+        }
+        // The branch's events in the worker, up to the attempt that was killed.
+        self.events.fetch_add(
+            checkpoint.events.saturating_sub(events_before) + TASK_EVENTS,
+            Ordering::Relaxed,
+        );
+        let interrupted = Interrupted {
+            error,
+            retries: checkpoint.retries,
+            used: checkpoint.used.clone(),
+            event_id: checkpoint.event_id,
+            wall: std::time::UNIX_EPOCH + Duration::from_nanos(checkpoint.entered_unix_ns),
+        };
+        self.run_from(machine, &checkpoint.state, raw, Some(interrupted), frame)
+    }
+
+    /// Runs `machine` from state `start`; with `interrupted`, `start` is a Task whose attempt
+    /// failed elsewhere and `input` its raw input.
+    fn run_from(
+        &self,
+        machine: &StateMachine,
+        start: &str,
+        input: Value,
+        mut interrupted: Option<Interrupted>,
+        frame: &Frame<'_>,
+    ) -> Result<Value, StatesError> {
+        let mut name = start;
         let mut data = input;
         loop {
             if frame.cancel.is_cancelled() {
@@ -98,8 +175,23 @@ impl Exec<'_> {
             let state = machine
                 .state(name)
                 .ok_or_else(|| StatesError::runtime(format!("no state named '{name}'")))?;
-            let entered = self.enter();
-            let result = self.run_state(state, data, frame, &entered);
+            let (entered, result) = match interrupted.take() {
+                None => {
+                    let entered = self.enter();
+                    let result = self.run_state(state, data, frame, &entered);
+                    (entered, result)
+                }
+                Some(interrupted) => {
+                    let entered = Entered {
+                        at: self.engine.clock.instant(),
+                        wall: interrupted.wall,
+                        event_id: interrupted.event_id,
+                        attempts: Cell::new(0),
+                    };
+                    let result = self.run_interrupted(state, data, interrupted, frame, &entered);
+                    (entered, result)
+                }
+            };
             if self.trace.enabled() {
                 let now = self.engine.clock.instant();
                 self.trace.record_state(StateRecord {
@@ -155,7 +247,7 @@ impl Exec<'_> {
     }
 
     fn check_history_limit(&self) -> Result<(), StatesError> {
-        match self.engine.options.max_events {
+        match self.max_events {
             Some(max) if self.events.load(Ordering::Relaxed) > max => {
                 Err(StatesError::runtime(format!(
                     "The execution reached the maximum number of history events ({max}); a state machine that loops must end"
@@ -190,6 +282,7 @@ impl Exec<'_> {
                 raw,
                 frame,
                 entered,
+                None,
                 |raw, retries| self.task_attempt(state, task, raw, frame, entered, retries),
             ),
             StateKind::Parallel(par) => self.with_retry(
@@ -199,6 +292,7 @@ impl Exec<'_> {
                 raw,
                 frame,
                 entered,
+                None,
                 |raw, retries| self.parallel_attempt(state, par, raw, frame, entered, retries),
             ),
             StateKind::Map(map) => self.with_retry(
@@ -208,6 +302,7 @@ impl Exec<'_> {
                 raw,
                 frame,
                 entered,
+                None,
                 |raw, retries| self.map_attempt(state, map, raw, frame, entered, retries),
             ),
             StateKind::Choice(choice) => {
@@ -230,6 +325,33 @@ impl Exec<'_> {
                 Err(self.fail_error(state, fail, &raw, entered))
             }
         }
+    }
+
+    /// A Task whose attempt failed elsewhere: its Retry and Catch, then on as usual.
+    fn run_interrupted<'m>(
+        &self,
+        state: &'m State,
+        raw: Value,
+        interrupted: Interrupted,
+        frame: &Frame<'_>,
+        entered: &Entered,
+    ) -> Result<(Step<'m>, Value), StatesError> {
+        let StateKind::Task(task) = &state.kind else {
+            return Err(StatesError::runtime(format!(
+                "state '{}' is not a Task: it cannot be taken up again",
+                state.name
+            )));
+        };
+        self.with_retry(
+            state,
+            &task.retry,
+            &task.catch,
+            raw,
+            frame,
+            entered,
+            Some(interrupted),
+            |raw, retries| self.task_attempt(state, task, raw, frame, entered, retries),
+        )
     }
 
     fn context(
@@ -366,23 +488,43 @@ impl Exec<'_> {
         raw: Value,
         frame: &Frame<'_>,
         entered: &Entered,
+        interrupted: Option<Interrupted>,
         mut attempt: impl FnMut(Value, u32) -> Result<Value, StatesError>,
     ) -> Result<(Step<'m>, Value), StatesError> {
         // Keep the raw input only when a retry or a catcher may need it again.
         let keep = !retriers.is_empty() || !catchers.is_empty();
         let mut raw = Some(raw);
-        let mut used = vec![0u64; retriers.len()];
-        let mut retries = 0u32;
+        let (mut used, mut retries, mut failed) = match interrupted {
+            Some(i) => (i.used, i.retries, Some(i.error)),
+            None => (vec![0u64; retriers.len()], 0u32, None),
+        };
+        let checkpoints = frame
+            .checkpoints
+            .filter(|_| Self::resumable(state, retriers, catchers));
         loop {
             entered.attempts.set(retries + 1);
-            let input = if keep {
-                raw.clone().unwrap_or_default()
-            } else {
-                raw.take().unwrap_or_default()
-            };
-            let err = match attempt(input, retries) {
-                Ok(out) => return Ok((transition(state), out)),
-                Err(err) => err,
+            let err = match failed.take() {
+                Some(err) => err,
+                None => {
+                    let input = if keep {
+                        raw.clone().unwrap_or_default()
+                    } else {
+                        raw.take().unwrap_or_default()
+                    };
+                    // In a worker: where the parent takes the branch up if this is killed.
+                    let checkpoint = checkpoints.zip(raw.as_ref());
+                    if let Some((c, raw)) = checkpoint {
+                        c.task_starts(&self.checkpoint(state, entered, retries, &used), raw);
+                    }
+                    let outcome = attempt(input, retries);
+                    if let Some((c, _)) = checkpoint {
+                        c.task_ended();
+                    }
+                    match outcome {
+                        Ok(out) => return Ok((transition(state), out)),
+                        Err(err) => err,
+                    }
+                }
             };
             if err.is_terminal()
                 || err.error == CANCELLED
@@ -419,6 +561,41 @@ impl Exec<'_> {
                 return Ok((Step::Next(&catcher.next), out));
             }
             return Err(err);
+        }
+    }
+
+    /// Whether a worker process killed at this Task's deadline can leave its Retry and Catch
+    /// to the parent: a Task with `TimeoutSeconds` whose Retry or Catch handles the timeout.
+    fn resumable(state: &State, retriers: &[Retrier], catchers: &[Catcher]) -> bool {
+        let timeout = StatesError::new(names::TIMEOUT, "");
+        matches!(&state.kind, StateKind::Task(task) if task.timeout.is_some())
+            && (retriers
+                .iter()
+                .any(|r| matches_any(&timeout, &r.error_equals))
+                || catchers
+                    .iter()
+                    .any(|c| matches_any(&timeout, &c.error_equals)))
+    }
+
+    /// Where a worker's branch stands as an attempt of `state` starts.
+    fn checkpoint(
+        &self,
+        state: &State,
+        entered: &Entered,
+        retries: u32,
+        used: &[u64],
+    ) -> TaskCheckpoint {
+        let since_epoch = entered
+            .wall
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        TaskCheckpoint {
+            state: state.name.clone(),
+            retries,
+            used: used.to_vec(),
+            event_id: entered.event_id,
+            entered_unix_ns: u64::try_from(since_epoch.as_nanos()).unwrap_or(u64::MAX),
+            events: self.events.load(Ordering::Relaxed),
         }
     }
 
@@ -512,7 +689,7 @@ impl Exec<'_> {
             cancel: frame.cancel,
             log: self.engine.options.log.as_ref(),
         };
-        self.events.fetch_add(3, Ordering::Relaxed);
+        self.events.fetch_add(TASK_EVENTS, Ordering::Relaxed);
         let timer = Instant::now();
         let result = self.engine.runtime.invoke(&call, event);
         self.observe(&function, timer.elapsed());
@@ -1105,6 +1282,98 @@ mod tests {
             parse_function_name("arn:aws:lambda:us-east-1:123456789012:function:resize:7"),
             ("resize".into(), Some("7".into()))
         );
+    }
+
+    /// Takes up, in this process, a branch whose worker was killed in Task `T` (attempt
+    /// `retries`, retriers used `used`), the branch having had 9 events before the attempt.
+    fn resume(retries: u32, used: Vec<u64>) -> (Result<Value, StatesError>, u64) {
+        let definition = r#"{"StartAt": "T", "States": {
+          "T": {"Type": "Task", "Resource": "echo", "TimeoutSeconds": 1, "Next": "After",
+            "Retry": [{"ErrorEquals": ["States.Timeout"], "MaxAttempts": 1}],
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "After"}]},
+          "After": {"Type": "Pass", "End": true}}}"#;
+        let workflow = Workflow {
+            name: "w".into(),
+            machine: asl::load_str(definition).expect("valid"),
+        };
+        let runtime = crate::NativeRuntime::new().with("echo", |call, input: Value| {
+            let mut out = input.to_json().unwrap_or_default();
+            out["ran"] = json!(call.state_name);
+            Ok(Value::Json(out))
+        });
+        let engine = Engine::new(Arc::new(runtime))
+            .with_clock(Arc::new(crate::ManualClock::new(std::time::UNIX_EPOCH)));
+        let exec = Exec {
+            engine: &engine,
+            workflow: &workflow,
+            info: Arc::new(ExecutionInfo {
+                arn: "arn".into(),
+                name: "x".into(),
+                start_time: "2026-01-01T00:00:00.000Z".into(),
+                input: Arc::new(json!({})),
+                role_arn: "role".into(),
+                state_machine_arn: "sm".into(),
+                state_machine_name: "w".into(),
+            }),
+            trace: Trace::new(engine.clock.instant(), false),
+            deadline: None,
+            events: std::sync::atomic::AtomicU64::new(1),
+            max_events: None,
+            observations: None,
+            lane_override: None,
+        };
+        let checkpoint = TaskCheckpoint {
+            state: "T".into(),
+            retries,
+            used,
+            event_id: 8,
+            entered_unix_ns: 0,
+            events: 10,
+        };
+        let cancel = CancelToken::new();
+        let frame = Frame {
+            cancel: &cancel,
+            prefix: String::new(),
+            checkpoints: None,
+        };
+        let killed = StatesError::new(names::TIMEOUT, "killed");
+        let out = exec.resume_machine(
+            &workflow.machine,
+            &checkpoint,
+            1,
+            Value::Json(json!({"n": 1})),
+            killed,
+            &frame,
+        );
+        (out, exec.events.load(Ordering::Relaxed))
+    }
+
+    #[test]
+    fn a_task_killed_in_a_worker_is_retried_here() {
+        let (out, events) = resume(0, vec![0]);
+        let out = out.expect("the retry succeeds").to_json().expect("json");
+        assert_eq!(out, json!({"n": 1, "ran": "T"}));
+        // 1 + the worker's 9 + the killed attempt's 3, then the retry (3), T's end (1) and
+        // After (2).
+        assert_eq!(events, 1 + 9 + TASK_EVENTS + TASK_EVENTS + 1 + 2);
+    }
+
+    #[test]
+    fn a_task_killed_with_its_retries_used_up_is_caught_here() {
+        let (out, _) = resume(1, vec![1]);
+        let out = out.expect("the Catch handles it").to_json().expect("json");
+        assert_eq!(
+            out,
+            json!({"n": 1, "error": {"Error": "States.Timeout", "Cause": "killed"}})
+        );
+    }
+
+    #[test]
+    fn a_checkpoint_that_does_not_fit_the_task_is_refused() {
+        let (out, _) = resume(0, vec![0, 0]);
+        let e = out.expect_err("refused");
+        assert_eq!(e.error, names::RUNTIME);
+        assert!(e.cause.contains("Task 'T'"), "{}", e.cause);
     }
 
     #[test]

@@ -8,9 +8,11 @@
 //! parent (engine)                                 child (same binary, forked warm)
 //!   codec.encode(inputs) -> Payload (shared mem)
 //!   pool.spawn(job, inputs) -> ProcessWorker  ──>  decode inputs once
-//!   worker.run(i) ...............................>  Engine::run_branch(job, i, input)
-//!                 <...............................  encoded result + its state records
+//!   worker.run_with(i, history) .................>  Engine::run_branch_in(job, i, input)
+//!                 <...............................  checkpoint: a Task's input, retry counts
+//!                 <...............................  encoded result + its state records, events
 //!   codec.decode(result)
+//!   (worker killed at a Task's deadline: the branch goes on here from its checkpoint)
 //! ```
 //!
 //! Values cross the boundary through a [`ValueCodec`], which a [`crate::Runtime`] provides
@@ -162,14 +164,54 @@ pub trait ProcessWorker: Send {
     fn pid(&self) -> u32;
     /// Runs branch `index` and waits for it, forwarding what its functions log to `log`.
     /// When `cancel` is raised the process is killed. `trace_offset_us`: microseconds since
-    /// the execution started, now (the worker's trace records are relative to it).
+    /// the execution started, now (the worker's trace records are relative to it). The
+    /// branch runs outside any execution's history (see [`RunRequest::history`]).
     fn run(
         &mut self,
         index: usize,
         trace_offset_us: Option<u64>,
         cancel: &CancelToken,
         log: &dyn LogSink,
+    ) -> WorkerRun {
+        let request = RunRequest {
+            index,
+            trace_offset_us,
+            history: None,
+        };
+        self.run_with(&request, cancel, log)
+    }
+
+    /// Runs the branch `request` names, as [`ProcessWorker::run`] does, counting its
+    /// history events on from the execution's.
+    fn run_with(
+        &mut self,
+        request: &RunRequest,
+        cancel: &CancelToken,
+        log: &dyn LogSink,
     ) -> WorkerRun;
+}
+
+/// A branch for a worker to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunRequest {
+    pub index: usize,
+    /// Microseconds since the execution started, when it records a trace.
+    pub trace_offset_us: Option<u64>,
+    /// The execution's history as the branch starts. `None`: a branch run on its own (a
+    /// benchmark), counted from zero against the worker's own limit.
+    pub history: Option<History>,
+}
+
+/// An execution's history-event counter, as it crosses to a worker: the worker counts on from
+/// `events` and fails the branch once it passes `max_events`, as the parent's interpreter
+/// would; the events the branch adds come back in [`BranchReport::events`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct History {
+    /// Events of the execution so far (as far as the parent knows: branches still running
+    /// on other lanes are counted when they end).
+    pub events: u64,
+    /// The execution's limit ([`crate::EngineOptions::max_events`]).
+    pub max_events: Option<u64>,
 }
 
 /// How a branch sent to a worker ended.
@@ -179,6 +221,55 @@ pub enum WorkerRun {
     /// The worker process is gone (it crashed, was killed at a deadline or because the state
     /// was cancelled); the error is the branch's.
     Lost(StatesError),
+    /// The worker was killed at the deadline of a Task that said where the branch can be
+    /// taken up again: the parent continues the branch from that Task, which failed with
+    /// `error` (`States.Timeout`), applying its Retry and Catch.
+    Interrupted { error: StatesError, resume: Resume },
+}
+
+/// Where a branch killed in a worker can be taken up again.
+pub struct Resume {
+    pub checkpoint: TaskCheckpoint,
+    /// The Task's raw input, encoded with the runtime's codec (one value).
+    pub input: Payload,
+}
+
+/// A Task of a branch running in a worker, as it starts an attempt: what the parent needs to
+/// run the Task's Retry and Catch itself if the worker is killed at the Task's deadline. A
+/// worker says it only for a Task with `TimeoutSeconds` whose Retry or Catch matches
+/// `States.Timeout`, in the branch's own state machine (not in a nested Parallel or Map).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskCheckpoint {
+    /// The Task's name in the branch's state machine.
+    pub state: String,
+    /// Retries before this attempt (`$$.State.RetryCount`).
+    pub retries: u32,
+    /// Retries used so far by each of the Task's retriers, in order.
+    pub used: Vec<u64>,
+    /// The Task's history event id.
+    pub event_id: u64,
+    /// When the Task was entered (`$$.State.EnteredTime`), in nanoseconds since the epoch.
+    pub entered_unix_ns: u64,
+    /// The execution's history-event counter as the attempt starts.
+    pub events: u64,
+}
+
+/// Told by the interpreter, in a worker, where the branch can be taken up again: before and
+/// after each attempt of a Task a [`TaskCheckpoint`] describes.
+pub trait Checkpoints: Sync {
+    /// An attempt of a Task starts; `raw` is the Task's raw input.
+    fn task_starts(&self, checkpoint: &TaskCheckpoint, raw: &Value);
+    /// That attempt ended (either way): the branch has moved on from the checkpoint.
+    fn task_ended(&self);
+}
+
+/// How a worker runs a branch as part of an execution.
+#[derive(Clone, Copy, Default)]
+pub struct BranchContext<'a> {
+    /// The execution's history as the branch starts (see [`RunRequest::history`]).
+    pub history: Option<History>,
+    /// Where to say the branch's Tasks can be taken up again.
+    pub checkpoints: Option<&'a dyn Checkpoints>,
 }
 
 /// What a worker sends back for one branch.
@@ -188,6 +279,8 @@ pub struct BranchReport {
     pub states: Vec<RemoteRecord>,
     /// How long each Task function ran, in nanoseconds, for the planner's estimates.
     pub durations: Vec<(String, u64)>,
+    /// History events the branch added, for the execution's counter.
+    pub events: u64,
 }
 
 /// What a child needs to run branches of one Parallel or Map state.
@@ -241,4 +334,6 @@ pub struct BranchRun {
     pub outcome: Result<Value, StatesError>,
     pub states: Vec<RemoteRecord>,
     pub durations: Vec<(String, u64)>,
+    /// History events the branch added.
+    pub events: u64,
 }

@@ -6,12 +6,14 @@
 //!   engine's [`engine::lanes::ProcessPool`] (`pool.rs`).
 //! - Workers (`worker.rs`) run branches with the engine's interpreter and send results back
 //!   through shared memory (`shm.rs`), with typed, length-prefixed messages and owned file
-//!   descriptors (`protocol.rs`).
+//!   descriptors (`protocol.rs`); an output that cannot be encoded fails its branch with
+//!   `Runtime.MarshalError` naming the part at fault (`marshal.rs`).
 //! - [`cpus`]: how many CPUs this process may use (cgroup v1/v2 quota, affinity).
 //!
 //! Every `unsafe` block is in `sys.rs`, plus the worker handle's `Send`.
 
 pub mod cpus;
+mod marshal;
 mod pool;
 pub mod protocol;
 mod server;

@@ -2,14 +2,14 @@
 //! [`engine::lanes::ProcessPool`], and a handle per worker process.
 
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use asl::StatesError;
 use engine::lanes::{
     BranchJob, BranchReport, LaneError, Payload, PayloadBuffer, PayloadBytes, ProcessPool,
-    ProcessWorker, WorkerRun,
+    ProcessWorker, Resume, RunRequest, WorkerRun,
 };
 use engine::{CancelToken, LogSink};
 
@@ -151,6 +151,28 @@ impl ForkServer {
     }
 }
 
+/// The Task a worker runs now must end by its deadline.
+struct TaskDeadline {
+    /// The Task state's name.
+    state: String,
+    /// When the worker is killed if the Task has not ended.
+    kill_at: Instant,
+    reported: Instant,
+    allowed: Duration,
+}
+
+/// Encoded values a worker sent: the message's tail, or (`memfd`) its attached memfd.
+fn payload(memfd: bool, tail: Vec<u8>, fds: Vec<OwnedFd>) -> Result<Payload, String> {
+    if !memfd {
+        return Ok(Arc::new(tail));
+    }
+    match fds.into_iter().next().map(SharedPayload::open) {
+        Some(Ok(shared)) => Ok(Arc::new(shared)),
+        Some(Err(e)) => Err(format!("cannot map the memfd: {e}")),
+        None => Err("the memfd is missing".to_string()),
+    }
+}
+
 /// A worker process, seen from the parent.
 pub struct Worker {
     channel: Channel,
@@ -209,20 +231,21 @@ impl ProcessWorker for Worker {
         self.pid
     }
 
-    fn run(
+    fn run_with(
         &mut self,
-        index: usize,
-        trace_offset_us: Option<u64>,
+        request: &RunRequest,
         cancel: &CancelToken,
         log: &dyn LogSink,
     ) -> WorkerRun {
+        let index = request.index;
         if self.dead {
             return WorkerRun::Lost(StatesError::runtime("the worker process is gone"));
         }
         if let Err(e) = self.channel.send(
             &ToWorker::Run {
                 index,
-                trace_offset_us,
+                trace_offset_us: request.trace_offset_us,
+                history: request.history,
             },
             &[],
             &[],
@@ -233,12 +256,13 @@ impl ProcessWorker for Worker {
                 self.pid
             )));
         }
-        // When the Task running now must end: (kill at, reported at, allowed).
-        let mut deadline: Option<(Instant, Instant, Duration)> = None;
+        let mut deadline: Option<TaskDeadline> = None;
+        // Where the branch can be taken up again if the Task running now is killed.
+        let mut checkpoint: Option<Resume> = None;
         loop {
             let now = Instant::now();
-            let wait = deadline.map_or(CANCEL_POLL, |(kill_at, _, _)| {
-                CANCEL_POLL.min(kill_at.saturating_duration_since(now))
+            let wait = deadline.as_ref().map_or(CANCEL_POLL, |d| {
+                CANCEL_POLL.min(d.kill_at.saturating_duration_since(now))
             });
             let received = match self.channel.recv::<FromWorker>(Some(wait)) {
                 Ok(r) => r,
@@ -250,19 +274,21 @@ impl ProcessWorker for Worker {
                             "a sibling branch failed",
                         ));
                     }
-                    if let Some((kill_at, reported, allowed)) = deadline
-                        && Instant::now() >= kill_at
-                    {
+                    if let Some(d) = deadline.take_if(|d| Instant::now() >= d.kill_at) {
                         self.kill();
-                        let ran = reported.elapsed();
-                        return WorkerRun::Lost(StatesError::new(
+                        let error = StatesError::new(
                             asl::names::TIMEOUT,
                             format!(
-                                "Task timed out after {:.2} seconds (limit {:.2}); its worker process was killed",
-                                ran.as_secs_f64(),
-                                allowed.as_secs_f64()
+                                "Task '{}' timed out after {:.2} seconds (limit {:.2}); its worker process was killed",
+                                d.state,
+                                d.reported.elapsed().as_secs_f64(),
+                                d.allowed.as_secs_f64()
                             ),
-                        ));
+                        );
+                        return match checkpoint.filter(|r| r.checkpoint.state == d.state) {
+                            Some(resume) => WorkerRun::Interrupted { error, resume },
+                            None => WorkerRun::Lost(error),
+                        };
                     }
                     continue;
                 }
@@ -283,32 +309,49 @@ impl ProcessWorker for Worker {
             };
             match message {
                 FromWorker::Log { state, line } => log.line(&state, &line),
-                FromWorker::Deadline { in_ms: Some(ms) } => {
+                FromWorker::Deadline {
+                    state,
+                    in_ms: Some(ms),
+                } => {
                     let allowed = Duration::from_millis(ms);
-                    deadline = Some((now + allowed + self.kill_grace, now, allowed));
+                    deadline = Some(TaskDeadline {
+                        state,
+                        kill_at: now + allowed + self.kill_grace,
+                        reported: now,
+                        allowed,
+                    });
                 }
-                FromWorker::Deadline { in_ms: None } => deadline = None,
+                FromWorker::Deadline { in_ms: None, .. } => deadline = None,
+                FromWorker::Checkpoint {
+                    checkpoint: at,
+                    memfd,
+                } => {
+                    // Without its input the Task cannot be taken up: a kill fails the branch.
+                    checkpoint = payload(memfd, tail, fds).ok().map(|input| Resume {
+                        checkpoint: at,
+                        input,
+                    });
+                }
+                FromWorker::CheckpointEnd => checkpoint = None,
                 FromWorker::Result {
                     index: _,
                     outcome,
                     states,
                     durations,
+                    events,
                 } => {
                     let outcome = match outcome {
-                        Outcome::Inline => Ok(Arc::new(tail) as Payload),
-                        Outcome::Memfd => match fds.into_iter().next().map(SharedPayload::open) {
-                            Some(Ok(shared)) => Ok(Arc::new(shared) as Payload),
-                            Some(Err(e)) => Err(StatesError::runtime(format!(
-                                "cannot map a branch result: {e}"
-                            ))),
-                            None => Err(StatesError::runtime("a branch result lost its memfd")),
-                        },
+                        Outcome::Inline => payload(false, tail, fds).map_err(StatesError::runtime),
+                        Outcome::Memfd => payload(true, tail, fds).map_err(|e| {
+                            StatesError::runtime(format!("branch {index}'s result: {e}"))
+                        }),
                         Outcome::Failed { error, cause } => Err(StatesError::new(error, cause)),
                     };
                     return WorkerRun::Finished(BranchReport {
                         outcome,
                         states,
                         durations,
+                        events,
                     });
                 }
                 FromWorker::Exited { status } => {

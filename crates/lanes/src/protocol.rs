@@ -11,7 +11,7 @@ use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use engine::lanes::{BranchJob, RemoteRecord};
+use engine::lanes::{BranchJob, History, RemoteRecord, TaskCheckpoint};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -46,6 +46,8 @@ pub enum ToWorker {
         index: usize,
         /// Microseconds since the execution started, when it records a trace.
         trace_offset_us: Option<u64>,
+        /// The execution's history-event counter and limit, now.
+        history: Option<History>,
     },
     Exit,
 }
@@ -80,15 +82,28 @@ pub enum FromWorker {
         state: String,
         line: String,
     },
-    /// The Task running now must end within this many milliseconds (`None`: the call ended).
+    /// The Task `state` runs a function that must end within this many milliseconds
+    /// (`None`: the call ended).
     Deadline {
+        state: String,
         in_ms: Option<u64>,
     },
+    /// A Task of the branch starts an attempt the parent can take up again if it has to kill
+    /// this worker at the Task's deadline. The Task's raw input, encoded, is the frame's tail,
+    /// or the attached memfd when `memfd`.
+    Checkpoint {
+        checkpoint: TaskCheckpoint,
+        memfd: bool,
+    },
+    /// The attempt of the last `Checkpoint` ended: it no longer describes the branch.
+    CheckpointEnd,
     Result {
         index: usize,
         outcome: Outcome,
         states: Vec<RemoteRecord>,
         durations: Vec<(String, u64)>,
+        /// History events the branch added.
+        events: u64,
     },
     /// From the fork server: the fork failed.
     SpawnFailed {
@@ -297,6 +312,7 @@ mod tests {
             &ToWorker::Run {
                 index: 7,
                 trace_offset_us: None,
+                history: None,
             },
             b"tail",
             &[x.as_fd()],

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use asl::{StatesError, Value};
-use engine::lanes::{BranchJob, Payload, ValueCodec};
+use engine::lanes::{BranchContext, BranchJob, Checkpoints, Payload, TaskCheckpoint, ValueCodec};
 use engine::{BranchLanes, Call, CancelToken, Engine, LogSink, PrepareError, Runtime, TaskFailure};
 
 use crate::protocol::{Channel, FromWorker, Outcome, Received, ToWorker};
@@ -58,20 +58,61 @@ impl Runtime for ReportDeadlines {
             .as_millis();
         let _ = self.channel.send(
             &FromWorker::Deadline {
+                state: call.state_name.to_string(),
                 in_ms: Some(u64::try_from(in_ms).unwrap_or(u64::MAX)),
             },
             &[],
             &[],
         );
         let result = self.inner.invoke(call, input);
-        let _ = self
-            .channel
-            .send(&FromWorker::Deadline { in_ms: None }, &[], &[]);
+        let _ = self.channel.send(
+            &FromWorker::Deadline {
+                state: call.state_name.to_string(),
+                in_ms: None,
+            },
+            &[],
+            &[],
+        );
         result
     }
 
     fn codec(&self) -> &dyn ValueCodec {
         self.inner.codec()
+    }
+}
+
+/// Sends the parent where the branch can be taken up again (a Task's raw input and retry
+/// counts), so that a Task killed at its deadline still gets its Retry and Catch.
+struct SendCheckpoints {
+    runtime: Arc<dyn Runtime>,
+    channel: Arc<Channel>,
+}
+
+impl Checkpoints for SendCheckpoints {
+    fn task_starts(&self, checkpoint: &TaskCheckpoint, raw: &Value) {
+        // An input that cannot be encoded sends nothing: a kill then fails the branch whole.
+        let mut buffer = SpillBuffer::new();
+        if self.runtime.codec().encode(&[raw], &mut buffer).is_err() {
+            return;
+        }
+        let (memfd, tail, fd) = match buffer.finish() {
+            Ok(Spilled::Inline(bytes)) => (false, bytes, None),
+            Ok(Spilled::Memfd(fd)) => (true, Vec::new(), Some(fd)),
+            Err(_) => return,
+        };
+        let fds: Vec<_> = fd.iter().map(|f| f.as_fd()).collect();
+        let _ = self.channel.send(
+            &FromWorker::Checkpoint {
+                checkpoint: checkpoint.clone(),
+                memfd,
+            },
+            &tail,
+            &fds,
+        );
+    }
+
+    fn task_ended(&self) {
+        let _ = self.channel.send(&FromWorker::CheckpointEnd, &[], &[]);
     }
 }
 
@@ -128,6 +169,10 @@ fn serve(
     options.log = Arc::new(ForwardLog(Arc::clone(channel)));
     options.trace = job.trace_offset_us.is_some();
     let engine = Engine::with_options(Arc::clone(&runtime), options);
+    let checkpoints = SendCheckpoints {
+        runtime: Arc::clone(&runtime),
+        channel: Arc::clone(channel),
+    };
 
     let payload: Payload =
         Arc::new(SharedPayload::open(inputs).map_err(|e| format!("cannot map the inputs: {e}"))?);
@@ -151,17 +196,18 @@ fn serve(
     let cancel = CancelToken::new();
     loop {
         let message = channel.recv::<ToWorker>(None).map_err(|e| e.to_string())?;
-        let index = match message {
+        let (index, history) = match message {
             Some(Received {
                 message:
                     ToWorker::Run {
                         index,
                         trace_offset_us,
+                        history,
                     },
                 ..
             }) => {
                 job.trace_offset_us = trace_offset_us;
-                index
+                (index, history)
             }
             Some(Received {
                 message: ToWorker::Exit,
@@ -183,11 +229,22 @@ fn serve(
                 .ok_or_else(|| format!("no input for branch {index}"))
         };
         let run = match input {
-            Ok(input) => engine.run_branch(&host.workflow, job, index, input, &cancel),
+            Ok(input) => engine.run_branch_in(
+                &host.workflow,
+                job,
+                index,
+                input,
+                BranchContext {
+                    history,
+                    checkpoints: Some(&checkpoints),
+                },
+                &cancel,
+            ),
             Err(e) => engine::lanes::BranchRun {
                 outcome: Err(StatesError::runtime(e)),
                 states: Vec::new(),
                 durations: Vec::new(),
+                events: 0,
             },
         };
         let (outcome, tail, fd) = match run.outcome {
@@ -197,19 +254,20 @@ fn serve(
                     Ok(()) => match buffer.finish() {
                         Ok(Spilled::Inline(bytes)) => (Outcome::Inline, bytes, None),
                         Ok(Spilled::Memfd(fd)) => (Outcome::Memfd, Vec::new(), Some(fd)),
-                        Err(e) => failed(format!("cannot share the result: {e}")),
+                        Err(e) => failure(StatesError::runtime(format!(
+                            "cannot share the result of branch {index}: {e}"
+                        ))),
                     },
-                    Err(e) => failed(format!("cannot encode the result of branch {index}: {e}")),
+                    Err(e) => failure(crate::marshal::error(
+                        job,
+                        index,
+                        runtime.codec(),
+                        &value,
+                        e,
+                    )),
                 }
             }
-            Err(e) => (
-                Outcome::Failed {
-                    error: e.error,
-                    cause: e.cause,
-                },
-                Vec::new(),
-                None,
-            ),
+            Err(e) => failure(e),
         };
         let fds: Vec<_> = fd.iter().map(|f| f.as_fd()).collect();
         channel
@@ -219,6 +277,7 @@ fn serve(
                     outcome,
                     states: run.states,
                     durations: run.durations,
+                    events: run.events,
                 },
                 &tail,
                 &fds,
@@ -227,11 +286,12 @@ fn serve(
     }
 }
 
-fn failed(cause: String) -> (Outcome, Vec<u8>, Option<OwnedFd>) {
+/// A branch that failed, as its result message says it.
+fn failure(e: StatesError) -> (Outcome, Vec<u8>, Option<OwnedFd>) {
     (
         Outcome::Failed {
-            error: asl::names::RUNTIME.to_string(),
-            cause,
+            error: e.error,
+            cause: e.cause,
         },
         Vec::new(),
         None,

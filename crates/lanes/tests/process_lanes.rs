@@ -1,5 +1,7 @@
 //! Process lanes with native functions: results equal inline ones, errors come back named
-//! like AWS's, siblings are cancelled, and nothing is left behind (no zombie, no descriptor).
+//! like AWS's, a Task killed at its deadline still gets its Retry and Catch, history events
+//! count against the execution's limit, siblings are cancelled, and nothing is left behind
+//! (no zombie, no descriptor).
 //! No test harness: the fork server must start before any thread.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -47,6 +49,35 @@ fn error_of(server: &Arc<ForkServer>, dos: &[&str]) -> asl::StatesError {
     assert_no_workers(server);
     assert_eq!(open_fds(), fds, "descriptors leaked");
     outcome.expect_err("the state fails")
+}
+
+/// Runs `input` with a history limit of `max_events`, on `server`'s workers (or inline).
+fn execute_limited(
+    server: Option<&Arc<ForkServer>>,
+    input: Json,
+    max_events: u64,
+) -> (Result<Json, asl::StatesError>, engine::TraceReport) {
+    let lanes = if server.is_some() {
+        BranchLanes::Process
+    } else {
+        BranchLanes::Inline
+    };
+    let result = engine_with_history_limit(lanes, server, Some(max_events)).execute(
+        &workflow(),
+        input,
+        &ExecutionOptions {
+            name: Some("x".into()),
+        },
+    );
+    let trace = result.trace.clone();
+    (result.into_json(), trace)
+}
+
+/// The error an execution gets past `max` history events.
+fn history_error(max: u64) -> asl::StatesError {
+    asl::StatesError::runtime(format!(
+        "The execution reached the maximum number of history events ({max}); a state machine that loops must end"
+    ))
 }
 
 fn main() {
@@ -179,7 +210,65 @@ fn main() {
             Box::new(move || {
                 let e = error_of(&server, &["block", "block", "block", "block"]);
                 assert_eq!(e.error, "States.Timeout", "{e:?}");
-                assert!(e.cause.contains("killed"), "{}", e.cause);
+                assert!(
+                    e.cause.starts_with("Task 'Act' timed out") && e.cause.contains("killed"),
+                    "{}",
+                    e.cause
+                );
+            })
+        }),
+        ("a_catch_inside_the_branch_handles_a_killed_task", {
+            let server = s();
+            Box::new(move || {
+                // Items the test process takes end in 200 ms; a worker's block until killed,
+                // and this process runs the Catch and the rest of the branch.
+                let mut input = items(&["block"; 4]);
+                input["case"] = json!("caught");
+                let fds = open_fds();
+                let (out, trace) = within("caught", Duration::from_secs(20), || {
+                    execute(&server, input)
+                });
+                let out = out.expect("the Catch handles the timeout");
+                let recovered = json!({"recovered": "States.Timeout"});
+                let outputs = out.as_array().unwrap();
+                assert!(outputs.contains(&recovered), "{out}");
+                for (n, o) in outputs.iter().enumerate() {
+                    assert!(*o == recovered || *o == json!({"n2": n * 2}), "{out}");
+                }
+                assert!(
+                    trace
+                        .states
+                        .iter()
+                        .any(|r| r.state.ends_with("/Recovered") && r.lane == Lane::Inline),
+                    "{:?}",
+                    trace.states
+                );
+                assert_no_workers(&server);
+                assert_eq!(open_fds(), fds, "descriptors leaked");
+            })
+        }),
+        ("a_retry_inside_the_branch_runs_again_after_a_kill", {
+            let server = s();
+            Box::new(move || {
+                // The retry runs in this process, where `block` ends in 200 ms.
+                let mut input = items(&["block"; 4]);
+                input["case"] = json!("retried");
+                let fds = open_fds();
+                let (out, trace) = within("retried", Duration::from_secs(20), || {
+                    execute(&server, input)
+                });
+                let expected: Vec<Json> = (0..4).map(|n| json!({"n2": n * 2})).collect();
+                assert_eq!(out.expect("the retry succeeds"), json!(expected));
+                assert!(
+                    trace
+                        .states
+                        .iter()
+                        .any(|r| r.state.ends_with("/Flaky") && r.attempts == 2),
+                    "{:?}",
+                    trace.states
+                );
+                assert_no_workers(&server);
+                assert_eq!(open_fds(), fds, "descriptors leaked");
             })
         }),
         ("siblings_are_cancelled", {
@@ -191,6 +280,62 @@ fn main() {
                 assert_eq!(e.error, "Boom");
             })
         }),
+        ("worker_history_events_count_against_max_events", {
+            let server = s();
+            Box::new(move || {
+                // The smallest limit an inline run passes with: its Map's branches are most
+                // of its history. With the branches' events counted wherever they ran,
+                // processes pass with it too and fail one below, with inline's error.
+                let mut input = items(&["nap"; 40]);
+                input["case"] = json!("counted");
+                let passes = |max| execute_limited(None, input.clone(), max).0.is_ok();
+                let (mut low, mut high) = (1, 10_000);
+                assert!(passes(high) && !passes(low));
+                while high - low > 1 {
+                    let mid = (low + high) / 2;
+                    if passes(mid) { high = mid } else { low = mid }
+                }
+                let inline_fails = execute_limited(None, input.clone(), low).0.unwrap_err();
+                assert_eq!(inline_fails, history_error(low));
+                let fds = open_fds();
+                let (fails, trace) = within("history", Duration::from_secs(20), || {
+                    execute_limited(Some(&server), input.clone(), low)
+                });
+                assert!(
+                    trace.states.iter().any(|r| r.lane == Lane::Process),
+                    "no branch ran in a worker: {:?}",
+                    trace.lanes
+                );
+                assert_eq!(fails.unwrap_err(), inline_fails);
+                let (passes, _) = within("history", Duration::from_secs(20), || {
+                    execute_limited(Some(&server), input.clone(), high)
+                });
+                assert_eq!(
+                    passes.unwrap(),
+                    execute_limited(None, input, high).0.unwrap()
+                );
+                assert_no_workers(&server);
+                assert_eq!(open_fds(), fds, "descriptors leaked");
+            })
+        }),
+        (
+            "a_branch_looping_in_a_worker_ends_at_the_execution_limit",
+            {
+                let server = s();
+                Box::new(move || {
+                    // Branches loop for ever in workers (the fork server's own limit is AWS's
+                    // 25,000): the worker enforces the execution's limit.
+                    let input = json!({"case": "spin", "items": [{"do": "spin"}, {"do": "spin"}, {"do": "spin"}]});
+                    let fds = open_fds();
+                    let (out, _) = within("spin", Duration::from_secs(20), || {
+                        execute_limited(Some(&server), input, 300)
+                    });
+                    assert_eq!(out.unwrap_err(), history_error(300));
+                    assert_no_workers(&server);
+                    assert_eq!(open_fds(), fds, "descriptors leaked");
+                })
+            },
+        ),
         ("auto_keeps_cheap_branches_inline", {
             let server = s();
             Box::new(move || {

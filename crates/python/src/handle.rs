@@ -179,6 +179,18 @@ impl Foreign for PyHandle {
         self
     }
 
+    fn type_name(&self) -> Option<String> {
+        interpreter::attach(|py| {
+            let name = self
+                .object
+                .bind(py)
+                .get_type()
+                .fully_qualified_name()
+                .ok()?;
+            Some(name.to_string())
+        })
+    }
+
     /// Dicts, lists and other mutable objects are copied; immutable ones (`bytes`, `str`,
     /// numbers, tuples of them) are shared, so a large `bytes` payload costs nothing to
     /// detach (see [`crate::copy`]).

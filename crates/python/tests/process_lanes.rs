@@ -1,6 +1,8 @@
 //! Process lanes with Python functions: the FINRA examples give the same output in processes
 //! as inline; a raise, `os._exit(3)`, SIGKILL, `abort()`, MemoryError under `RLIMIT_AS` and
-//! a blocked Task past its TimeoutSeconds each fail the state as AWS would; large buffers
+//! a blocked Task past its TimeoutSeconds each fail the state as AWS would, unless the Task
+//! has a Retry or Catch for the timeout, which then runs in this process; a result pickle
+//! cannot encode is `Runtime.MarshalError`, which a Catch on the Map handles; large buffers
 //! come back intact; and forking stays safe while this process's threads hold a Python lock,
 //! a Rust mutex and the stdout lock. No test harness: the fork servers start before any
 //! thread.
@@ -239,6 +241,137 @@ fn main() {
         Box::new(move || {
             let e = f();
             assert_eq!(e.error, "States.Timeout", "{e:?}");
+            assert!(e.cause.starts_with("Task 'Act' timed out"), "{}", e.cause);
+        })
+    }));
+    // The part of the result at fault, its Python type, and pickle's reason.
+    for (what, part, reason) in [
+        (
+            "generator",
+            "$.gen (generator)",
+            "TypeError: cannot pickle 'generator' object",
+        ),
+        (
+            "file",
+            "$.log (_io.TextIOWrapper)",
+            "TypeError: cannot pickle '_io.TextIOWrapper' object",
+        ),
+        (
+            "lambda",
+            "$.fn (function)",
+            "Can't pickle local object 'handler.<locals>.<lambda>'",
+        ),
+    ] {
+        let server = s();
+        let dir = dir.clone();
+        tests.push((
+            Box::leak(format!("a_{what}_result_is_runtime_marshal_error").into_boxed_str()),
+            Box::new(move || {
+                // Items the test process takes only wait: a worker's result fails the Map.
+                let engine = engine(&dir, BranchLanes::Process, Some(&server));
+                let fds = open_fds();
+                let result = within(what, Duration::from_secs(30), || {
+                    engine.execute(
+                        &load(&dir),
+                        items(&[what; 4], 0),
+                        &ExecutionOptions::default(),
+                    )
+                });
+                let e = result.into_json().expect_err("the Map fails");
+                assert_eq!(e.error, "Runtime.MarshalError", "{e:?}");
+                assert!(
+                    e.cause
+                        .starts_with("Unable to marshal response: the output of branch ")
+                        && e.cause.contains(" of state 'Each' ")
+                        && e.cause.contains(&format!(": {part}: "))
+                        && e.cause.contains(reason),
+                    "{}",
+                    e.cause
+                );
+                assert_no_workers(&server);
+                assert_eq!(open_fds(), fds, "descriptors leaked");
+            }),
+        ));
+    }
+    for (catch, state) in [("marshal", "Guarded"), ("all", "GuardedAll")] {
+        let server = s();
+        let dir = dir.clone();
+        tests.push((
+            Box::leak(
+                format!("a_catch_{catch}_on_the_map_handles_a_marshal_error").into_boxed_str(),
+            ),
+            Box::new(move || {
+                let engine = engine(&dir, BranchLanes::Process, Some(&server));
+                let mut input = items(&["generator"; 4], 0);
+                input["catch"] = json!(catch);
+                let result = within(catch, Duration::from_secs(30), || {
+                    engine.execute(&load(&dir), input.clone(), &ExecutionOptions::default())
+                });
+                let out = result.into_json().expect("the Catch handles it");
+                let caught = &out["caught"];
+                assert_eq!(caught["Error"], "Runtime.MarshalError", "{out}");
+                let cause = caught["Cause"].as_str().unwrap_or_default();
+                assert!(
+                    cause.contains(&format!(" of state '{state}' ")) && cause.contains("$.gen"),
+                    "{cause}"
+                );
+                assert_eq!(out["items"], input["items"]);
+                assert_no_workers(&server);
+            }),
+        ));
+    }
+    tests.push(("a_catch_inside_the_branch_handles_a_killed_task", {
+        let server = s();
+        let dir = dir.clone();
+        Box::new(move || {
+            // The test process's items end in 0.2 s; a worker's sleep in C past the Task's
+            // TimeoutSeconds (the watchdog cannot interrupt them), the worker is killed, and
+            // this process runs the Catch and the rest of the branch.
+            let engine = engine(&dir, BranchLanes::Process, Some(&server));
+            let mut input = items(&["block"; 4], 0);
+            input["catch"] = json!("timeout");
+            let fds = open_fds();
+            let result = within("caught", Duration::from_secs(30), || {
+                engine.execute(&load(&dir), input, &ExecutionOptions::default())
+            });
+            let out = result.into_json().expect("the Catch handles the timeout");
+            let recovered = json!({"recovered": "States.Timeout", "do": "block"});
+            let outputs = out.as_array().unwrap();
+            assert!(outputs.contains(&recovered), "{out}");
+            assert!(
+                outputs
+                    .iter()
+                    .all(|o| *o == recovered || *o == json!({"ok": true})),
+                "{out}"
+            );
+            assert_no_workers(&server);
+            assert_eq!(open_fds(), fds, "descriptors leaked");
+        })
+    }));
+    tests.push(("a_retry_inside_the_branch_runs_again_after_a_kill", {
+        let server = s();
+        let dir = dir.clone();
+        Box::new(move || {
+            // The retry runs in this process, where `block` ends in 0.2 s.
+            let engine = engine(&dir, BranchLanes::Process, Some(&server));
+            let mut input = items(&["block"; 4], 0);
+            input["catch"] = json!("retry");
+            let fds = open_fds();
+            let result = within("retried", Duration::from_secs(30), || {
+                engine.execute(&load(&dir), input, &ExecutionOptions::default())
+            });
+            let retried = result
+                .trace
+                .states
+                .iter()
+                .any(|r| r.state.ends_with("/Flaky") && r.attempts == 2);
+            assert_eq!(
+                result.into_json().expect("the retry succeeds"),
+                json!([{"ok": true}, {"ok": true}, {"ok": true}, {"ok": true}])
+            );
+            assert!(retried, "no Task was retried");
+            assert_no_workers(&server);
+            assert_eq!(open_fds(), fds, "descriptors leaked");
         })
     }));
     tests.push(("fork_safety_with_a_held_python_lock", {

@@ -19,8 +19,36 @@ pub const WORKFLOW: &str = r#"{
   "StartAt": "Route",
   "States": {
     "Route": {"Type": "Choice", "Choices": [
-        {"Variable": "$.case", "StringEquals": "parallel", "Next": "Fan"}
+        {"Variable": "$.case", "StringEquals": "parallel", "Next": "Fan"},
+        {"Variable": "$.case", "StringEquals": "counted", "Next": "Count"},
+        {"Variable": "$.case", "StringEquals": "spin", "Next": "Spin"},
+        {"Variable": "$.case", "StringEquals": "caught", "Next": "Patient"},
+        {"Variable": "$.case", "StringEquals": "retried", "Next": "Persistent"}
       ], "Default": "Each"},
+    "Patient": {"Type": "Map", "ItemsPath": "$.items", "End": true,
+      "ItemProcessor": {"StartAt": "Stuck", "States": {
+        "Stuck": {"Type": "Task", "Resource": "act", "TimeoutSeconds": 1, "End": true,
+          "Catch": [{"ErrorEquals": ["States.Timeout"], "ResultPath": "$.timedOut", "Next": "Recovered"}]},
+        "Recovered": {"Type": "Pass", "Parameters": {"recovered.$": "$.timedOut.Error"}, "End": true}
+      }}},
+    "Persistent": {"Type": "Map", "ItemsPath": "$.items", "End": true,
+      "ItemProcessor": {"StartAt": "Flaky", "States": {
+        "Flaky": {"Type": "Task", "Resource": "act", "TimeoutSeconds": 1, "End": true,
+          "Retry": [{"ErrorEquals": ["States.Timeout"], "MaxAttempts": 1}]}
+      }}},
+    "Count": {"Type": "Map", "ItemsPath": "$.items", "Next": "Counted",
+      "ItemProcessor": {"StartAt": "Work", "States": {
+        "Work": {"Type": "Task", "Resource": "act", "End": true}
+      }}},
+    "Counted": {"Type": "Pass", "End": true},
+    "Spin": {"Type": "Map", "ItemsPath": "$.items", "End": true,
+      "ItemProcessor": {"StartAt": "Turn", "States": {
+        "Turn": {"Type": "Task", "Resource": "act", "Next": "Again"},
+        "Again": {"Type": "Choice", "Choices": [
+            {"Variable": "$.again", "BooleanEquals": true, "Next": "Turn"}
+          ], "Default": "Stop"},
+        "Stop": {"Type": "Succeed"}
+      }}},
     "Each": {"Type": "Map", "ItemsPath": "$.items", "End": true,
       "Iterator": {"StartAt": "Act", "States": {
         "Act": {"Type": "Task", "Resource": "act", "TimeoutSeconds": 1, "Next": "Tag"},
@@ -104,6 +132,15 @@ pub fn runtime() -> NativeRuntime {
                 Ok(Value::Json(json!("slept")))
             }
             "big" => Ok(Value::Json(json!("x".repeat(200_000)))),
+            "spin" => {
+                // Loops for ever in a worker; in the test process it stops after a while,
+                // long enough for a worker to take an item.
+                let here = std::process::id() == TEST_PROCESS.load(Ordering::Relaxed);
+                if here {
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                Ok(Value::Json(json!({"do": "spin", "again": !here})))
+            }
             other => Err(StatesError::new("Unknown", other.to_string())),
         }
     })
@@ -135,6 +172,15 @@ pub fn start_server(options: ServerOptions) -> Arc<ForkServer> {
 }
 
 pub fn engine(lanes: BranchLanes, server: Option<&Arc<ForkServer>>) -> Engine {
+    engine_with_history_limit(lanes, server, Some(engine::AWS_MAX_HISTORY_EVENTS))
+}
+
+/// An engine whose executions fail past `max_events` history events.
+pub fn engine_with_history_limit(
+    lanes: BranchLanes,
+    server: Option<&Arc<ForkServer>>,
+    max_events: Option<u64>,
+) -> Engine {
     Engine::with_options(
         Arc::new(runtime()),
         EngineOptions {
@@ -142,6 +188,7 @@ pub fn engine(lanes: BranchLanes, server: Option<&Arc<ForkServer>>) -> Engine {
             processes: server.map(|s| Arc::clone(s) as Arc<dyn engine::lanes::ProcessPool>),
             cpus: 2,
             trace: true,
+            max_events,
             ..EngineOptions::default()
         },
     )

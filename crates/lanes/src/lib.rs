@@ -22,5 +22,5 @@ mod sys;
 mod worker;
 
 pub use pool::{Worker, exit_error};
-pub use server::{ForkHooks, ForkServer, Host, SPARE_NAME, ServerOptions, WORKER_NAME};
+pub use server::{ForkHooks, ForkServer, Host, IDLE_NAME, SPARE_NAME, ServerOptions, WORKER_NAME};
 pub use sys::{Forked, fork_exit_wait, thread_count};

@@ -83,7 +83,8 @@ impl ProcessPool for ForkServer {
 }
 
 impl ForkServer {
-    /// Starts a worker for `job` and waits until it has decoded its inputs.
+    /// A worker for `job`, waiting until it has decoded its inputs: an idle worker when one
+    /// is waiting (see [`crate::ServerOptions::idle_workers`]), else a new one.
     pub fn spawn_worker(&self, job: &BranchJob, inputs: &Payload) -> Result<Worker, String> {
         let started = Instant::now();
         let copied;
@@ -97,6 +98,27 @@ impl ForkServer {
                 copied.fd().ok_or("a shared payload has a descriptor")?
             }
         };
+        while let Some(idle) = self.take_idle() {
+            let sent = idle.channel.send(
+                &ToWorker::Job {
+                    job: Box::new(job.clone()),
+                },
+                &[],
+                &[inputs_fd],
+            );
+            if sent.is_err() {
+                // Gone while idle (the server reports it reaped on a channel nobody reads).
+                continue;
+            }
+            match self.hello(idle.channel, started) {
+                Ok(worker) => {
+                    self.record_reuse(started.elapsed());
+                    return Ok(worker);
+                }
+                // It died idle, or on the new inputs: try the next, or a new one.
+                Err(e) => tracing::debug!("an idle worker could not take a job: {e}"),
+            }
+        }
         let (ours, theirs) = Channel::pair().map_err(|e| e.to_string())?;
         self.control
             .send(
@@ -109,17 +131,27 @@ impl ForkServer {
             )
             .map_err(|e| format!("cannot reach the fork server: {e}"))?;
         drop(theirs);
+        let worker = self.hello(ours, started)?;
+        self.record_spawn(started.elapsed());
+        Ok(worker)
+    }
+
+    fn take_idle(&self) -> Option<Idle> {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop()
+    }
+
+    /// Waits for a worker's `Hello` on `channel`: it has mapped and decoded its inputs.
+    fn hello(&self, channel: Channel, started: Instant) -> Result<Worker, String> {
         let mut said = Vec::new();
         loop {
             let left = self.options.spawn_timeout.saturating_sub(started.elapsed());
-            match ours.recv::<FromWorker>(Some(left)) {
+            match channel.recv::<FromWorker>(Some(left)) {
                 Ok(Some(Received {
                     message: FromWorker::Hello { pid },
                     ..
                 })) => {
-                    self.record_spawn(started.elapsed());
                     return Ok(Worker {
-                        channel: ours,
+                        channel,
                         pid,
                         server: self,
                         dead: false,
@@ -147,6 +179,34 @@ impl ForkServer {
                 Ok(None) => return Err("the fork server closed the worker's channel".into()),
                 Err(e) => return Err(format!("the worker did not start: {e}")),
             }
+        }
+    }
+}
+
+/// A worker waiting for another job, seen from the parent.
+pub(crate) struct Idle {
+    pub(crate) channel: Channel,
+    pub(crate) pid: u32,
+}
+
+impl Idle {
+    pub(crate) fn wait_reaped(self) {
+        wait_reaped(&self.channel);
+    }
+}
+
+/// Waits (up to [`REAP_WAIT`]) until the server reports a worker reaped on its channel.
+fn wait_reaped(channel: &Channel) {
+    let end = Instant::now() + REAP_WAIT;
+    while let Some(left) = end.checked_duration_since(Instant::now()) {
+        match channel.recv::<FromWorker>(Some(left)) {
+            Ok(Some(Received {
+                message: FromWorker::Exited { .. },
+                ..
+            }))
+            | Ok(None)
+            | Err(_) => return,
+            Ok(Some(_)) => {}
         }
     }
 }
@@ -203,26 +263,31 @@ impl Worker {
             .server()
             .control
             .send(&ToServer::Kill { pid: self.pid }, &[], &[]);
-        let end = Instant::now() + REAP_WAIT;
-        while let Some(left) = end.checked_duration_since(Instant::now()) {
-            match self.channel.recv::<FromWorker>(Some(left)) {
-                Ok(Some(Received {
-                    message: FromWorker::Exited { .. },
-                    ..
-                }))
-                | Ok(None)
-                | Err(_) => return,
-                Ok(Some(_)) => {}
-            }
-        }
+        wait_reaped(&self.channel);
     }
 }
 
 impl Drop for Worker {
+    /// A live worker goes idle, for the next state's branches, while the server keeps
+    /// fewer than `idle_workers`; otherwise it exits.
     fn drop(&mut self) {
-        if !self.dead {
-            let _ = self.channel.send(&ToWorker::Exit, &[], &[]);
+        if self.dead {
+            return;
         }
+        let server = self.server();
+        let mut idle = server.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < server.options.idle_workers
+            && let Ok(channel) = self.channel.try_clone()
+            && self.channel.send(&ToWorker::Release, &[], &[]).is_ok()
+        {
+            idle.push(Idle {
+                channel,
+                pid: self.pid,
+            });
+            return;
+        }
+        drop(idle);
+        let _ = self.channel.send(&ToWorker::Exit, &[], &[]);
     }
 }
 

@@ -49,6 +49,12 @@ pub enum ToWorker {
         /// The execution's history-event counter and limit, now.
         history: Option<History>,
     },
+    /// Go idle: drop this job's inputs and wait for the next [`ToWorker::Job`] (or `Exit`).
+    Release,
+    /// Take another job after [`ToWorker::Release`]. Descriptor: its inputs.
+    Job {
+        job: Box<BranchJob>,
+    },
     Exit,
 }
 
@@ -156,6 +162,13 @@ impl Channel {
 
     pub fn into_fd(self) -> OwnedFd {
         self.fd
+    }
+
+    /// Another handle on the same socket.
+    pub fn try_clone(&self) -> io::Result<Channel> {
+        Ok(Channel {
+            fd: self.fd.try_clone()?,
+        })
     }
 
     /// Sends one message. Safe to call from several threads: a packet is atomic.

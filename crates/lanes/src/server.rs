@@ -62,6 +62,11 @@ pub struct ServerOptions {
     /// wants processes), instead of at once: a run whose states all stay inline then never
     /// pays for the server's interpreter start.
     pub lazy_setup: bool,
+    /// Workers kept alive after their state ends, to take the next state's branches (of
+    /// this execution or the next) without a start: a reused worker costs a message and the
+    /// new inputs' decoding instead of a fork's copy-on-write faults and three wake-ups.
+    /// Default: the usable CPUs. 0: every worker exits with its state.
+    pub idle_workers: usize,
 }
 
 impl Default for ServerOptions {
@@ -76,6 +81,7 @@ impl Default for ServerOptions {
             spawn_timeout: Duration::from_secs(30),
             kill_grace: Duration::from_millis(500),
             lazy_setup: false,
+            idle_workers: crate::cpus::usable().usable,
         }
     }
 }
@@ -90,6 +96,10 @@ pub struct ForkServer {
     started: std::sync::atomic::AtomicBool,
     /// Observed worker start-up, in nanoseconds (a moving average).
     spawn_ns: Mutex<f64>,
+    /// Observed hand-over of a job to an idle worker, in nanoseconds (a moving average).
+    reuse_ns: Mutex<Option<f64>>,
+    /// Workers whose state ended, waiting for another job (at most `options.idle_workers`).
+    pub(crate) idle: Mutex<Vec<crate::pool::Idle>>,
     pub(crate) options: ServerOptions,
 }
 
@@ -130,6 +140,8 @@ impl ForkServer {
                     ready: Mutex::new(None),
                     started: std::sync::atomic::AtomicBool::new(false),
                     spawn_ns: Mutex::new(DEFAULT_SPAWN.as_nanos() as f64),
+                    reuse_ns: Mutex::new(None),
+                    idle: Mutex::new(Vec::new()),
                     options,
                 })
             }
@@ -187,8 +199,50 @@ impl ForkServer {
         *ns += (took.as_nanos() as f64 - *ns) * 0.3;
     }
 
+    pub(crate) fn record_reuse(&self, took: Duration) {
+        let mut ns = self.reuse_ns.lock().unwrap_or_else(|p| p.into_inner());
+        let took = took.as_nanos() as f64;
+        *ns = Some(ns.map_or(took, |ns| ns + (took - ns) * 0.3));
+    }
+
+    /// What the next worker is expected to cost: handing the job to an idle worker when
+    /// one is waiting (once such a hand-over was measured), else a start.
     pub fn spawn_cost(&self) -> Duration {
-        Duration::from_nanos(*self.spawn_ns.lock().unwrap_or_else(|p| p.into_inner()) as u64)
+        let idle = !self
+            .idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty();
+        let reuse = *self.reuse_ns.lock().unwrap_or_else(|p| p.into_inner());
+        let ns = match reuse {
+            Some(ns) if idle => ns,
+            _ => *self.spawn_ns.lock().unwrap_or_else(|p| p.into_inner()),
+        };
+        Duration::from_nanos(ns as u64)
+    }
+
+    /// The pids of the workers waiting for a job.
+    pub fn idle_workers(&self) -> Vec<u32> {
+        self.idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|w| w.pid)
+            .collect()
+    }
+
+    /// Ends the idle workers and waits until the server has reaped them (memory pressure,
+    /// or a test that wants no worker left).
+    pub fn retire_idle(&self) {
+        let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|p| p.into_inner()));
+        for worker in &idle {
+            let _ = worker
+                .channel
+                .send(&crate::protocol::ToWorker::Exit, &[], &[]);
+        }
+        for worker in idle {
+            worker.wait_reaped();
+        }
     }
 }
 
@@ -439,6 +493,9 @@ pub const SPARE_NAME: &std::ffi::CStr = c"faastlane-spare";
 
 /// What a worker calls itself.
 pub const WORKER_NAME: &std::ffi::CStr = c"faastlane-work";
+
+/// What a worker calls itself while it waits, idle, for another job.
+pub const IDLE_NAME: &std::ffi::CStr = c"faastlane-idle";
 
 /// A worker forked ahead of time, waiting for its job.
 struct Spare {

@@ -153,6 +153,15 @@ pub(crate) fn run(
     sys::exit_now(code)
 }
 
+/// What a worker does when its job ends.
+enum Next {
+    Exit,
+    /// Another job, after a spell idle: its description and inputs.
+    Job(Box<BranchJob>, OwnedFd),
+}
+
+/// Serves `job`, then (after `Release`) the jobs the parent hands this idle worker, until it
+/// is told to exit or its parent goes away.
 fn serve(
     host: &Host,
     job: &mut BranchJob,
@@ -163,16 +172,66 @@ fn serve(
         inner: Arc::clone(&host.runtime),
         channel: Arc::clone(channel),
     });
+    let checkpoints = SendCheckpoints {
+        runtime: Arc::clone(&runtime),
+        channel: Arc::clone(channel),
+    };
+    let mut inputs = inputs;
+    loop {
+        match serve_job(host, &runtime, &checkpoints, job, channel, inputs)? {
+            Next::Exit => return Ok(()),
+            Next::Job(next, fd) => {
+                *job = *next;
+                inputs = fd;
+                let _ = rustix::thread::set_name(crate::server::WORKER_NAME);
+            }
+        }
+    }
+}
+
+/// Waits, idle, for the next job.
+fn idle(channel: &Channel) -> Result<Next, String> {
+    let _ = rustix::thread::set_name(crate::server::IDLE_NAME);
+    loop {
+        match channel.recv::<ToWorker>(None).map_err(|e| e.to_string())? {
+            Some(Received {
+                message: ToWorker::Job { job },
+                fds,
+                ..
+            }) => return next_job(job, fds),
+            Some(Received {
+                message: ToWorker::Exit,
+                ..
+            })
+            | None => return Ok(Next::Exit),
+            // Nothing to run or release while idle.
+            Some(_) => {}
+        }
+    }
+}
+
+fn next_job(job: Box<BranchJob>, fds: Vec<OwnedFd>) -> Result<Next, String> {
+    let inputs = fds
+        .into_iter()
+        .next()
+        .ok_or("a job came without its inputs")?;
+    Ok(Next::Job(job, inputs))
+}
+
+fn serve_job(
+    host: &Host,
+    runtime: &Arc<dyn Runtime>,
+    checkpoints: &SendCheckpoints,
+    job: &mut BranchJob,
+    channel: &Arc<Channel>,
+    inputs: OwnedFd,
+) -> Result<Next, String> {
     let mut options = host.options.clone();
     options.lanes = BranchLanes::Inline;
     options.processes = None;
     options.log = Arc::new(ForwardLog(Arc::clone(channel)));
     options.trace = job.trace_offset_us.is_some();
-    let engine = Engine::with_options(Arc::clone(&runtime), options);
-    let checkpoints = SendCheckpoints {
-        runtime: Arc::clone(&runtime),
-        channel: Arc::clone(channel),
-    };
+    let engine = Engine::with_options(Arc::clone(runtime), options);
 
     let payload: Payload =
         Arc::new(SharedPayload::open(inputs).map_err(|e| format!("cannot map the inputs: {e}"))?);
@@ -210,10 +269,24 @@ fn serve(
                 (index, history)
             }
             Some(Received {
+                message: ToWorker::Release,
+                ..
+            }) => {
+                // This job's inputs go before the wait: an idle worker holds no state.
+                drop(values);
+                return idle(channel);
+            }
+            // A job without a release first: this one's inputs go all the same.
+            Some(Received {
+                message: ToWorker::Job { job },
+                fds,
+                ..
+            }) => return next_job(job, fds),
+            Some(Received {
                 message: ToWorker::Exit,
                 ..
             })
-            | None => return Ok(()),
+            | None => return Ok(Next::Exit),
         };
         let input = if job.shared_input {
             values
@@ -236,7 +309,7 @@ fn serve(
                 input,
                 BranchContext {
                     history,
-                    checkpoints: Some(&checkpoints),
+                    checkpoints: Some(checkpoints),
                 },
                 &cancel,
             ),

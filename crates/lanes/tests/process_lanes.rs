@@ -42,13 +42,30 @@ fn execute(
 }
 
 fn error_of(server: &Arc<ForkServer>, dos: &[&str]) -> asl::StatesError {
-    let fds = open_fds();
+    let fds = settled_fds(server);
     let (outcome, _) = within(&format!("{dos:?}"), Duration::from_secs(20), || {
         execute(server, items(dos))
     });
     assert_no_workers(server);
     assert_eq!(open_fds(), fds, "descriptors leaked");
     outcome.expect_err("the state fails")
+}
+
+/// The pid of the process that ran a one-item Map (forced onto a process lane).
+fn worker_pid(server: &Arc<ForkServer>) -> u32 {
+    let (out, trace) = within("one item", Duration::from_secs(20), || {
+        execute(server, items(&["pid"]))
+    });
+    assert_eq!(trace.lanes[0].lane, Lane::Process, "{:?}", trace.lanes);
+    let out = out.unwrap();
+    u32::try_from(out[0]["out"]["pid"].as_u64().unwrap()).unwrap()
+}
+
+fn comm(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim_end()
+        .to_string()
 }
 
 /// Runs `input` with a history limit of `max_events`, on `server`'s workers (or inline).
@@ -90,8 +107,56 @@ fn main() {
         lazy_setup: true,
         ..ServerOptions::default()
     });
+    let no_idle = start_server(ServerOptions {
+        idle_workers: 0,
+        ..ServerOptions::default()
+    });
     let s = || Arc::clone(&server);
     let tests: Vec<Check> = vec![
+        ("a_worker_takes_the_next_states_branches", {
+            let server = s();
+            Box::new(move || {
+                let fds = settled_fds(&server);
+                // One item: forced onto a process lane, it runs in a worker, not here.
+                let first = worker_pid(&server);
+                assert_ne!(first, std::process::id());
+                assert_eq!(server.idle_workers(), vec![first], "kept, idle");
+                assert_eq!(comm(first), lanes::IDLE_NAME.to_str().unwrap());
+                // The next execution's state gets the same process, with its new input.
+                assert_eq!(worker_pid(&server), first, "reused");
+                assert_no_workers(&server);
+                assert_eq!(open_fds(), fds, "descriptors leaked");
+                // Retired: the next state starts a new worker.
+                assert_ne!(worker_pid(&server), first);
+                assert_no_workers(&server);
+            })
+        }),
+        ("an_idle_worker_that_died_is_replaced", {
+            let server = s();
+            Box::new(move || {
+                let fds = settled_fds(&server);
+                let first = worker_pid(&server);
+                let pid = rustix::process::Pid::from_raw(first as i32).unwrap();
+                rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
+                // Whether or not the server has reaped it yet, the next state runs.
+                let second = worker_pid(&server);
+                assert_ne!(second, first);
+                assert_eq!(server.idle_workers(), vec![second]);
+                assert_no_workers(&server);
+                assert_eq!(open_fds(), fds, "descriptors leaked");
+            })
+        }),
+        ("without_idle_workers_each_state_starts_its_own", {
+            let server = Arc::clone(&no_idle);
+            Box::new(move || {
+                let fds = open_fds();
+                let first = worker_pid(&server);
+                assert!(server.idle_workers().is_empty());
+                assert_ne!(worker_pid(&server), first);
+                assert_no_workers(&server);
+                assert_eq!(open_fds(), fds, "descriptors leaked");
+            })
+        }),
         ("map_results_equal_inline", {
             let server = s();
             Box::new(move || {
@@ -107,7 +172,7 @@ fn main() {
                     )
                     .into_json()
                     .unwrap();
-                let fds = open_fds();
+                let fds = settled_fds(&server);
                 let (process, trace) =
                     within("map", Duration::from_secs(20), || execute(&server, input));
                 assert_eq!(process.unwrap(), inline);
@@ -224,7 +289,7 @@ fn main() {
                 // and this process runs the Catch and the rest of the branch.
                 let mut input = items(&["block"; 4]);
                 input["case"] = json!("caught");
-                let fds = open_fds();
+                let fds = settled_fds(&server);
                 let (out, trace) = within("caught", Duration::from_secs(20), || {
                     execute(&server, input)
                 });
@@ -253,7 +318,7 @@ fn main() {
                 // The retry runs in this process, where `block` ends in 200 ms.
                 let mut input = items(&["block"; 4]);
                 input["case"] = json!("retried");
-                let fds = open_fds();
+                let fds = settled_fds(&server);
                 let (out, trace) = within("retried", Duration::from_secs(20), || {
                     execute(&server, input)
                 });
@@ -297,7 +362,7 @@ fn main() {
                 }
                 let inline_fails = execute_limited(None, input.clone(), low).0.unwrap_err();
                 assert_eq!(inline_fails, history_error(low));
-                let fds = open_fds();
+                let fds = settled_fds(&server);
                 let (fails, trace) = within("history", Duration::from_secs(20), || {
                     execute_limited(Some(&server), input.clone(), low)
                 });
@@ -326,7 +391,7 @@ fn main() {
                     // Branches loop for ever in workers (the fork server's own limit is AWS's
                     // 25,000): the worker enforces the execution's limit.
                     let input = json!({"case": "spin", "items": [{"do": "spin"}, {"do": "spin"}, {"do": "spin"}]});
-                    let fds = open_fds();
+                    let fds = settled_fds(&server);
                     let (out, _) = within("spin", Duration::from_secs(20), || {
                         execute_limited(Some(&server), input, 300)
                     });

@@ -4,7 +4,8 @@
 //! 1. a bare fork+exit+wait of this process (single-threaded, Python started, modules
 //!    imported: the size of the fork server), next to the RSS of both;
 //! 2. one trivial branch in a fresh worker (spawn, run, result back, decode) against the
-//!    same branch inline, and per branch in a warm worker;
+//!    same branch inline, in an idle worker kept from the previous state, and per branch in
+//!    a warm worker;
 //! 3. a 100 MB `bytes` result from a worker, beyond the function's own time, against one
 //!    memcpy of 100 MB (into fresh pages and into pages already touched);
 //! 4. FINRA-100 (`examples/finra-100`) with `--lanes inline|process|auto` at work=1 (trivial)
@@ -175,6 +176,8 @@ fn main() {
         "one trivial branch in a fresh worker (spawn, run, decode, exit)",
         (0..300)
             .map(|_| {
+                // No idle worker to reuse: a worker starts (from the pre-forked spare).
+                bench_server.retire_idle();
                 // As between two Parallel states: the server has time to fork its spare.
                 std::thread::sleep(Duration::from_millis(5));
                 let t = Instant::now();
@@ -200,6 +203,35 @@ fn main() {
         "  -> process-lane overhead beyond the branch: {:.3} ms = {:.2}x a bare fork+exit+wait",
         ms(fresh.saturating_sub(inline)),
         fresh.saturating_sub(inline).as_secs_f64() / bare.as_secs_f64()
+    );
+    // The next state's branch, handed to the worker the previous state left idle.
+    let (mut takes, mut firsts) = (Vec::new(), Vec::new());
+    drop(bench_server.spawn_worker(&job, &one).unwrap());
+    let reused = show(
+        "one trivial branch in an idle worker kept from the last state",
+        (0..300)
+            .map(|_| {
+                std::thread::sleep(Duration::from_millis(5));
+                let t = Instant::now();
+                let mut w = bench_server.spawn_worker(&job, &one).unwrap();
+                takes.push(t.elapsed());
+                let r = Instant::now();
+                let WorkerRun::Finished(report) = w.run(0, None, &cancel, &NoLog) else {
+                    panic!("lost")
+                };
+                black_box(codec.decode(&report.outcome.unwrap()).unwrap());
+                firsts.push(r.elapsed());
+                drop(w);
+                t.elapsed()
+            })
+            .collect(),
+    );
+    show("  of which: hand-over (job, decode inputs, hello)", takes);
+    show("  of which: the branch", firsts);
+    println!(
+        "  -> process-lane overhead beyond the branch: {:.3} ms = {:.2}x a bare fork+exit+wait",
+        ms(reused.saturating_sub(inline)),
+        reused.saturating_sub(inline).as_secs_f64() / bare.as_secs_f64()
     );
     let mut warm = bench_server.spawn_worker(&job, &payload).unwrap();
     let per_branch = show(

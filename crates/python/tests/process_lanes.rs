@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Check, assert_no_workers, open_fds, run_all, within};
+use common::{Check, assert_no_workers, open_fds, run_all, settled_fds, within};
 use engine::{
     BranchLanes, Engine, EngineOptions, ExecutionOptions, Lane, NoLog, Runtime, Workflow,
 };
@@ -133,7 +133,7 @@ fn main() {
                     )
                     .into_json()
                     .unwrap();
-                let fds = open_fds();
+                let fds = settled_fds(&server);
                 let result = within(&name, Duration::from_secs(60), || {
                     engine(&dir, BranchLanes::Process, Some(&server)).execute(
                         &workflow,
@@ -157,7 +157,7 @@ fn main() {
         let dir = fixture();
         move || -> asl::StatesError {
             let engine = engine(&dir, BranchLanes::Process, Some(&server));
-            let fds = open_fds();
+            let fds = settled_fds(&server);
             let result = within(&format!("{dos:?}"), Duration::from_secs(30), || {
                 engine.execute(&load(&dir), items(dos, 0), &ExecutionOptions::default())
             });
@@ -269,7 +269,7 @@ fn main() {
             Box::new(move || {
                 // Items the test process takes only wait: a worker's result fails the Map.
                 let engine = engine(&dir, BranchLanes::Process, Some(&server));
-                let fds = open_fds();
+                let fds = settled_fds(&server);
                 let result = within(what, Duration::from_secs(30), || {
                     engine.execute(
                         &load(&dir),
@@ -330,7 +330,7 @@ fn main() {
             let engine = engine(&dir, BranchLanes::Process, Some(&server));
             let mut input = items(&["block"; 4], 0);
             input["catch"] = json!("timeout");
-            let fds = open_fds();
+            let fds = settled_fds(&server);
             let result = within("caught", Duration::from_secs(30), || {
                 engine.execute(&load(&dir), input, &ExecutionOptions::default())
             });
@@ -356,7 +356,7 @@ fn main() {
             let engine = engine(&dir, BranchLanes::Process, Some(&server));
             let mut input = items(&["block"; 4], 0);
             input["catch"] = json!("retry");
-            let fds = open_fds();
+            let fds = settled_fds(&server);
             let result = within("retried", Duration::from_secs(30), || {
                 engine.execute(&load(&dir), input, &ExecutionOptions::default())
             });

@@ -55,9 +55,10 @@ pub fn children_of(pid: u32) -> Vec<(u32, char)> {
     out
 }
 
-/// Waits (up to 5 s) until the fork server has no child left but its idle spare: every
-/// worker exited and was reaped.
+/// Ends the server's idle workers (kept for reuse between states), then waits (up to 5 s)
+/// until the fork server has no child left but its spare: every worker exited and was reaped.
 pub fn assert_no_workers(server: &ForkServer) {
+    server.retire_idle();
     let end = Instant::now() + Duration::from_secs(5);
     loop {
         let spare = lanes::SPARE_NAME.to_str().unwrap();
@@ -79,6 +80,13 @@ pub fn assert_no_workers(server: &ForkServer) {
 
 pub fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// This process's open descriptors once the server's idle workers (and their channels) are
+/// gone: the count to compare with after [`assert_no_workers`].
+pub fn settled_fds(server: &ForkServer) -> usize {
+    server.retire_idle();
+    open_fds()
 }
 
 /// A named check.

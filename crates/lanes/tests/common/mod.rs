@@ -132,6 +132,7 @@ pub fn runtime() -> NativeRuntime {
                 Ok(Value::Json(json!("slept")))
             }
             "big" => Ok(Value::Json(json!("x".repeat(200_000)))),
+            "pid" => Ok(Value::Json(json!({"pid": std::process::id()}))),
             "spin" => {
                 // Loops for ever in a worker; in the test process it stops after a while,
                 // long enough for a worker to take an item.

@@ -28,6 +28,10 @@ use crate::lanes::{Checkpoints, TaskCheckpoint};
 use crate::runtime::{Call, CancelToken};
 use crate::trace::{Lane, StateRecord, Trace};
 
+mod walk;
+
+pub(crate) use walk::{nth_state, state_index, task_functions};
+
 /// One running execution.
 pub(crate) struct Exec<'e> {
     pub engine: &'e Engine,
@@ -1165,13 +1169,6 @@ fn lambda_invoke_response(
     Value::from_fields(out)
 }
 
-/// Every Task's function, with the state path naming it, for [`Engine::prepare`].
-pub(crate) fn task_functions(machine: &StateMachine) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    collect_functions(machine, "", &mut out);
-    out
-}
-
 /// The function a Task state calls, when it is known before the state runs (a
 /// `lambda:invoke` with a `FunctionName` path is not).
 pub(crate) fn task_function(state: &State) -> Option<String> {
@@ -1189,76 +1186,6 @@ pub(crate) fn task_function(state: &State) -> Option<String> {
             } else {
                 None
             }
-        }
-    }
-}
-
-/// Calls `f` on every state of `machine` and its nested machines, in a fixed pre-order
-/// (states in definition order, a Parallel's branches, a Map's processor), until it returns
-/// `true`. Parent and worker processes name a state by its position in this walk.
-fn walk_states<'m>(
-    machine: &'m StateMachine,
-    count: &mut usize,
-    f: &mut dyn FnMut(usize, &'m State) -> bool,
-) -> bool {
-    for state in machine.states.values() {
-        let i = *count;
-        *count += 1;
-        if f(i, state) {
-            return true;
-        }
-        let found = match &state.kind {
-            StateKind::Parallel(par) => par.branches.iter().any(|b| walk_states(b, count, f)),
-            StateKind::Map(map) => walk_states(&map.processor, count, f),
-            _ => false,
-        };
-        if found {
-            return true;
-        }
-    }
-    false
-}
-
-/// The position of `target` (compared by address) in the walk of [`walk_states`].
-pub(crate) fn state_index(root: &StateMachine, target: &State) -> Option<usize> {
-    let mut found = None;
-    walk_states(root, &mut 0, &mut |i, s| {
-        if std::ptr::eq(s, target) {
-            found = Some(i);
-        }
-        found.is_some()
-    });
-    found
-}
-
-/// The state at position `index` of the walk of [`walk_states`].
-pub(crate) fn nth_state(root: &StateMachine, index: usize) -> Option<&State> {
-    let mut found = None;
-    walk_states(root, &mut 0, &mut |i, s| {
-        if i == index {
-            found = Some(s);
-        }
-        found.is_some()
-    });
-    found
-}
-
-fn collect_functions(machine: &StateMachine, prefix: &str, out: &mut Vec<(String, String)>) {
-    for state in machine.states.values() {
-        let path = format!("{prefix}{}", state.name);
-        match &state.kind {
-            StateKind::Task(_) => {
-                if let Some(function) = task_function(state) {
-                    out.push((path, function));
-                }
-            }
-            StateKind::Parallel(par) => {
-                for (i, branch) in par.branches.iter().enumerate() {
-                    collect_functions(branch, &format!("{path}/{i}/"), out);
-                }
-            }
-            StateKind::Map(map) => collect_functions(&map.processor, &format!("{path}/"), out),
-            _ => {}
         }
     }
 }

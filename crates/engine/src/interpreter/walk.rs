@@ -7,7 +7,7 @@
 
 use asl::model::{State, StateKind, StateMachine};
 
-use super::task_function;
+use super::task::task_function;
 
 /// Every Task's function, with the state path naming it, for
 /// [`Engine::prepare`](crate::Engine::prepare).

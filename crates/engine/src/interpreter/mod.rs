@@ -15,23 +15,22 @@ use asl::model::{
     ChoiceState, FailState, NumberOrPath, PassState, State, StateKind, StateMachine, StringOrPath,
     Transition, WaitState,
 };
-use asl::path::Root;
 use asl::{Scope, StatesError, Value, names};
-use serde_json::json;
 
-use crate::branches::Machines;
-use crate::context::{ExecutionInfo, MapItem};
+use crate::context::ExecutionInfo;
 use crate::engine::{Engine, Workflow};
 use crate::lanes::{Checkpoints, TaskCheckpoint};
 use crate::runtime::CancelToken;
 use crate::trace::{Lane, StateRecord, Trace};
 
 mod input_output;
+mod map;
+mod parallel;
 mod retry;
 mod task;
 mod walk;
 
-use input_output::{detach, resolve};
+use input_output::resolve;
 pub(crate) use task::task_function;
 pub(crate) use walk::{nth_state, state_index, task_functions};
 
@@ -385,161 +384,6 @@ impl Exec<'_> {
         };
         let out = self.apply_result_path(state, raw_copy, result)?;
         self.apply_output_path(state, out, &ctx)
-    }
-
-    fn parallel_attempt(
-        &self,
-        state: &State,
-        par: &asl::model::ParallelState,
-        raw: Value,
-        frame: &Frame<'_>,
-        entered: &Entered,
-        retries: u32,
-    ) -> Result<Value, StatesError> {
-        let (ctx, raw_copy, effective) = self.begin(state, raw, entered, retries)?;
-        let effective = self.apply_parameters(state, effective, &ctx, entered)?;
-        // Every branch gets its own copy, made when the branch starts, on the lane that runs
-        // it (a worker process copies from its own decoded input), unless a single branch is
-        // the only holder of the input.
-        let n = par.branches.len();
-        let shared = n > 1 || Self::retains_raw(state, &par.retry, &par.catch);
-        let inputs = vec![effective; n];
-        let results = crate::branches::run_branches(
-            self,
-            state,
-            frame,
-            Machines::Parallel(&par.branches),
-            inputs,
-            0,
-            |i, input, f| {
-                let input = if shared { detach(input)? } else { input };
-                self.run_machine(&par.branches[i], input, f)
-            },
-        )?;
-        let result = Value::from_elements(results);
-        self.finish(state, raw_copy, result, &ctx, entered)
-    }
-
-    fn map_attempt(
-        &self,
-        state: &State,
-        map: &asl::model::MapState,
-        raw: Value,
-        frame: &Frame<'_>,
-        entered: &Entered,
-        retries: u32,
-    ) -> Result<Value, StatesError> {
-        let (ctx, raw_copy, effective) = self.begin(state, raw, entered, retries)?;
-        let items = match map.items_path.root() {
-            Root::Context => map.items_path.select(&ctx),
-            Root::Input => map.items_path.select(&effective),
-        }
-        .map_err(|e| StatesError::runtime(e.to_string()))?;
-        let kind = items.kind();
-        let Some(items) = items.into_elements() else {
-            return Err(StatesError::runtime(format!(
-                "Invalid path '{}' : the Map state '{}' expected an array of items but found {}",
-                map.items_path,
-                state.name,
-                kind.name()
-            )));
-        };
-        let max_concurrency = usize::try_from(self.read_seconds(
-            &map.max_concurrency,
-            &effective,
-            &ctx,
-            "MaxConcurrencyPath",
-        )?)
-        .unwrap_or(usize::MAX);
-        // An ItemSelector can put the same object into every item's input.
-        let detach_items =
-            map.item_selector.is_some() || Self::retains_raw(state, &map.retry, &map.catch);
-        let mut inputs = Vec::with_capacity(items.len());
-        for (index, item) in items.into_iter().enumerate() {
-            let input = match &map.item_selector {
-                Some(t) => {
-                    let item_ctx = self.context(
-                        state,
-                        entered,
-                        retries,
-                        Some(MapItem {
-                            index,
-                            value: &item,
-                        }),
-                    );
-                    self.eval_template(state, t, &effective, &item_ctx, entered)?
-                }
-                None => item,
-            };
-            inputs.push(if detach_items { detach(input)? } else { input });
-        }
-        let tolerated_count = match (
-            &map.tolerated_failure_count,
-            &map.tolerated_failure_count_path,
-        ) {
-            (Some(n), _) => Some(*n),
-            (None, Some(p)) => Some(self.read_seconds(
-                &NumberOrPath::Path(p.clone()),
-                &effective,
-                &ctx,
-                "ToleratedFailureCountPath",
-            )?),
-            (None, None) => None,
-        };
-        let tolerated_pct = match (
-            &map.tolerated_failure_percentage,
-            &map.tolerated_failure_percentage_path,
-        ) {
-            (Some(n), _) => Some(*n),
-            (None, Some(p)) => {
-                let v = resolve(p, &effective, &ctx)
-                    .map_err(|e| StatesError::runtime(e.to_string()))?;
-                let pct = v
-                    .scalar()
-                    .and_then(|j| j.as_f64())
-                    .filter(|n| (0.0..=100.0).contains(n));
-                Some(pct.ok_or_else(|| {
-                    StatesError::runtime(format!(
-                        "The ToleratedFailurePercentagePath '{p}' must reference a number from 0 to 100"
-                    ))
-                })?)
-            }
-            (None, None) => None,
-        };
-        let tolerate = tolerated_count.is_some() || tolerated_pct.is_some();
-        let total = inputs.len();
-        let results = crate::branches::run_branches_tolerant(
-            self,
-            state,
-            frame,
-            Machines::Map(&map.processor),
-            inputs,
-            max_concurrency,
-            !tolerate,
-            |_, input, f| self.run_machine(&map.processor, input, f),
-        )?;
-        let failed = results.iter().filter(|r| r.is_err()).count();
-        // Either threshold, when given, fails the Map once it is exceeded.
-        let over_count = tolerated_count.is_some_and(|c| failed as u64 > c);
-        let over_pct =
-            tolerated_pct.is_some_and(|p| (failed as f64) * 100.0 / (total.max(1) as f64) > p);
-        if failed > 0 && (over_count || over_pct) {
-            return Err(StatesError::new(
-                names::EXCEED_TOLERATED_FAILURE_THRESHOLD,
-                format!(
-                    "The specified tolerated failure threshold was exceeded: {failed} of {total} items failed"
-                ),
-            ));
-        }
-        let results: Vec<Value> = results
-            .into_iter()
-            .map(|r| match r {
-                Ok(v) => v,
-                Err(e) => Value::Json(json!({"Error": e.error, "Cause": e.cause})),
-            })
-            .collect();
-        let result = Value::from_elements(results);
-        self.finish(state, raw_copy, result, &ctx, entered)
     }
 
     fn run_choice<'m>(

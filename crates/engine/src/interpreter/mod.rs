@@ -284,16 +284,7 @@ impl Exec<'_> {
                 let out = self.run_pass(state, pass, raw, entered)?;
                 Ok((transition(state), out))
             }
-            StateKind::Task(task) => self.with_retry(
-                state,
-                &task.retry,
-                &task.catch,
-                raw,
-                frame,
-                entered,
-                None,
-                |raw, retries| self.task_attempt(state, task, raw, frame, entered, retries),
-            ),
+            StateKind::Task(task) => self.run_task(state, task, raw, frame, entered, None),
             StateKind::Parallel(par) => self.with_retry(
                 state,
                 &par.retry,
@@ -349,16 +340,7 @@ impl Exec<'_> {
                 state.name
             )));
         };
-        self.with_retry(
-            state,
-            &task.retry,
-            &task.catch,
-            raw,
-            frame,
-            entered,
-            Some(interrupted),
-            |raw, retries| self.task_attempt(state, task, raw, frame, entered, retries),
-        )
+        self.run_task(state, task, raw, frame, entered, Some(interrupted))
     }
 }
 

@@ -2,9 +2,10 @@
 //! as `arn:aws:states:::lambda:invoke` with its Invoke response), TimeoutSeconds and the
 //! result's ResultSelector/ResultPath/OutputPath.
 //!
-//! [`Exec::task_attempt`] is one attempt; `mod.rs` runs it under the Task's Retry and Catch
-//! (`retry.rs`). [`task_function`] tells the planner and `Engine::prepare` which function a
-//! Task calls before it runs.
+//! [`Exec::run_task`] runs [`Exec::task_attempt`], one attempt, under the Task's Retry and
+//! Catch (`retry.rs`), both for a Task entered as usual and for one whose worker process was
+//! killed. [`task_function`] tells the planner and `Engine::prepare` which function a Task
+//! calls before it runs.
 //!
 //! [`Runtime::invoke`]: crate::Runtime::invoke
 
@@ -17,11 +18,34 @@ use indexmap::IndexMap;
 use serde_json::{Value as Json, json};
 
 use super::input_output::detach;
-use super::{Entered, Exec, Frame, TASK_EVENTS};
+use super::{Entered, Exec, Frame, Interrupted, Step, TASK_EVENTS};
 use crate::runtime::Call;
 
 impl Exec<'_> {
-    pub(super) fn task_attempt(
+    /// A Task: its attempts under its Retry and Catch. With `interrupted`, the first attempt
+    /// already failed in a worker process and the Task's Retry and Catch take it from there.
+    pub(super) fn run_task<'m>(
+        &self,
+        state: &'m State,
+        task: &'m TaskState,
+        raw: Value,
+        frame: &Frame<'_>,
+        entered: &Entered,
+        interrupted: Option<Interrupted>,
+    ) -> Result<(Step<'m>, Value), StatesError> {
+        self.with_retry(
+            state,
+            &task.retry,
+            &task.catch,
+            raw,
+            frame,
+            entered,
+            interrupted,
+            |raw, retries| self.task_attempt(state, task, raw, frame, entered, retries),
+        )
+    }
+
+    fn task_attempt(
         &self,
         state: &State,
         task: &TaskState,

@@ -133,39 +133,29 @@ impl Exec<'_> {
     ) -> StatesError {
         let ctx = self.context(state, entered, 0, None);
         let text = |field: &Option<StringOrPath>, name: &str| -> Result<String, StatesError> {
-            match field {
-                None => Ok(String::new()),
-                Some(StringOrPath::Literal(s)) => Ok(s.clone()),
+            let v = match field {
+                None => return Ok(String::new()),
+                Some(StringOrPath::Literal(s)) => return Ok(s.clone()),
                 Some(StringOrPath::Path(p)) => {
-                    let v =
-                        resolve(p, raw, &ctx).map_err(|e| StatesError::runtime(e.to_string()))?;
-                    v.scalar()
-                        .and_then(|j| j.as_str().map(str::to_string))
-                        .ok_or_else(|| {
-                            StatesError::runtime(format!(
-                                "The {name} field of state '{}' must resolve to a string",
-                                state.name
-                            ))
-                        })
+                    resolve(p, raw, &ctx).map_err(|e| StatesError::runtime(e.to_string()))?
                 }
                 Some(StringOrPath::Intrinsic(call)) => {
                     // As in Parameters, a failing intrinsic is reported as States.Runtime.
-                    let v = call
-                        .evaluate(Scope {
-                            input: raw,
-                            context: &ctx,
-                        })
-                        .map_err(|e| StatesError::runtime(e.cause))?;
-                    v.scalar()
-                        .and_then(|j| j.as_str().map(str::to_string))
-                        .ok_or_else(|| {
-                            StatesError::runtime(format!(
-                                "The {name} field of state '{}' must resolve to a string",
-                                state.name
-                            ))
-                        })
+                    call.evaluate(Scope {
+                        input: raw,
+                        context: &ctx,
+                    })
+                    .map_err(|e| StatesError::runtime(e.cause))?
                 }
-            }
+            };
+            v.scalar()
+                .and_then(|j| j.as_str().map(str::to_string))
+                .ok_or_else(|| {
+                    StatesError::runtime(format!(
+                        "The {name} field of state '{}' must resolve to a string",
+                        state.name
+                    ))
+                })
         };
         let error = match text(&fail.error, "ErrorPath") {
             Ok(e) => e,

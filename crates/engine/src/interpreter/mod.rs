@@ -4,6 +4,27 @@
 //! ResultSelector, ResultPath (into the state's *raw* input) and OutputPath. Values move from
 //! one step to the next; the raw input is kept (cloned) only when ResultPath, Retry or Catch
 //! will need it again, so a plain Task-to-Task hand-off moves a pointer.
+//!
+//! The module, by concern:
+//!
+//! - `mod.rs` (here): the running execution ([`Exec`]) and where in it a run is ([`Frame`]);
+//!   the per-state loop (`run_from`, entered by `run_machine` or, for a branch a worker
+//!   process was killed in, `resume_machine`) and its dispatch on the state's type
+//!   (`run_state`); history-event counting and the `max_events` limit; the execution's
+//!   TimeoutSeconds.
+//! - `input_output.rs`: what every state shares, `begin` (context object, InputPath, the raw
+//!   input kept for ResultPath) and `finish` (ResultSelector, ResultPath, OutputPath), with
+//!   Parameters and the path helpers.
+//! - one file per state type: `task.rs` (Task), `parallel.rs` (Parallel), `map.rs` (Map),
+//!   `flow.rs` (Pass, Choice, Wait, Succeed, Fail). Parallel and Map run their branches
+//!   through `crate::branches`.
+//! - `retry.rs`: Retry and Catch around the attempts of a Task, Parallel or Map, and the
+//!   checkpoints a worker process reports before a Task attempt.
+//! - `walk.rs`: walks over nested machines (a state's position, every Task's function).
+//!
+//! A new state type is an `Exec` method in a file of its own, built from `begin` and
+//! `finish`, and a match arm in `run_state` (inside `with_retry` if the state has Retry and
+//! Catch).
 
 use std::cell::Cell;
 use std::sync::Arc;

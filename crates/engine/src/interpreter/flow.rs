@@ -1,0 +1,180 @@
+//! The states that call nothing and only steer the run: Pass, Choice, Wait, Succeed and Fail.
+//!
+//! None of them has Retry or Catch, so `mod.rs` calls these directly (one attempt each);
+//! Pass uses the shared prologue and ResultPath of `input_output.rs`, the others only
+//! InputPath and OutputPath.
+
+use std::time::Duration;
+
+use asl::choice::ChoiceRule;
+use asl::model::{ChoiceState, FailState, NumberOrPath, PassState, State, StringOrPath, WaitState};
+use asl::{Scope, StatesError, Value, names};
+
+use super::input_output::resolve;
+use super::{Entered, Exec, Frame, Step, execution_timeout};
+
+impl Exec<'_> {
+    pub(super) fn run_pass(
+        &self,
+        state: &State,
+        pass: &PassState,
+        raw: Value,
+        entered: &Entered,
+    ) -> Result<Value, StatesError> {
+        let (ctx, raw_copy, effective) = self.begin(state, raw, entered, 0)?;
+        let effective = self.apply_parameters(state, effective, &ctx, entered)?;
+        let result = match &pass.result {
+            Some(r) => Value::Json(r.clone()),
+            None => effective,
+        };
+        let out = self.apply_result_path(state, raw_copy, result)?;
+        self.apply_output_path(state, out, &ctx)
+    }
+
+    pub(super) fn run_choice<'m>(
+        &self,
+        state: &'m State,
+        choice: &'m ChoiceState,
+        raw: Value,
+        entered: &Entered,
+    ) -> Result<(Step<'m>, Value), StatesError> {
+        let ctx = self.context(state, entered, 0, None);
+        let effective = self.apply_input_path(state, raw, &ctx)?;
+        let mut next = None;
+        for branch in &choice.choices {
+            if evaluate_rule(&branch.rule, &effective, &ctx)? {
+                next = Some(branch.next.as_str());
+                break;
+            }
+        }
+        let next = match (next, &choice.default) {
+            (Some(n), _) => n,
+            (None, Some(d)) => d.as_str(),
+            (None, None) => {
+                return Err(StatesError::new(
+                    names::NO_CHOICE_MATCHED,
+                    format!("No Matches! (state '{}' has no Default)", state.name),
+                ));
+            }
+        };
+        let out = self.apply_output_path(state, effective, &ctx)?;
+        Ok((Step::Next(next), out))
+    }
+
+    pub(super) fn run_wait(
+        &self,
+        state: &State,
+        wait: &WaitState,
+        raw: Value,
+        frame: &Frame<'_>,
+        entered: &Entered,
+    ) -> Result<Value, StatesError> {
+        let ctx = self.context(state, entered, 0, None);
+        let effective = self.apply_input_path(state, raw, &ctx)?;
+        let duration = match wait {
+            WaitState::Seconds(s) => Duration::from_secs(*s),
+            WaitState::SecondsPath(p) => Duration::from_secs(self.read_seconds(
+                &NumberOrPath::Path(p.clone()),
+                &effective,
+                &ctx,
+                "SecondsPath",
+            )?),
+            WaitState::Timestamp(ts) => self.until(ts)?,
+            WaitState::TimestampPath(p) => {
+                let v = resolve(p, &effective, &ctx)
+                    .map_err(|e| StatesError::runtime(e.to_string()))?;
+                let ts = v.scalar().and_then(|j| j.as_str().map(str::to_string)).ok_or_else(|| {
+                    StatesError::runtime(format!(
+                        "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {}",
+                        p
+                    ))
+                })?;
+                self.until(&ts)?
+            }
+        };
+        let clamped = self.clamp_to_deadline(duration);
+        self.engine.clock.sleep(clamped, frame.cancel);
+        if clamped < duration {
+            return Err(execution_timeout());
+        }
+        self.apply_output_path(state, effective, &ctx)
+    }
+
+    fn until(&self, ts: &str) -> Result<Duration, StatesError> {
+        let at = chrono::DateTime::parse_from_rfc3339(ts).map_err(|_| {
+            StatesError::runtime(format!(
+                "'{ts}' is not a valid ISO-8601 extended offset date-time"
+            ))
+        })?;
+        let now = chrono::DateTime::<chrono::Utc>::from(self.engine.clock.now());
+        Ok((at.with_timezone(&chrono::Utc) - now)
+            .to_std()
+            .unwrap_or(Duration::ZERO))
+    }
+
+    /// Succeed: InputPath, then OutputPath; the machine it is in ends with that output.
+    pub(super) fn run_succeed(
+        &self,
+        state: &State,
+        raw: Value,
+        entered: &Entered,
+    ) -> Result<Value, StatesError> {
+        let ctx = self.context(state, entered, 0, None);
+        let effective = self.apply_input_path(state, raw, &ctx)?;
+        self.apply_output_path(state, effective, &ctx)
+    }
+
+    pub(super) fn fail_error(
+        &self,
+        state: &State,
+        fail: &FailState,
+        raw: &Value,
+        entered: &Entered,
+    ) -> StatesError {
+        let ctx = self.context(state, entered, 0, None);
+        let text = |field: &Option<StringOrPath>, name: &str| -> Result<String, StatesError> {
+            let v = match field {
+                None => return Ok(String::new()),
+                Some(StringOrPath::Literal(s)) => return Ok(s.clone()),
+                Some(StringOrPath::Path(p)) => {
+                    resolve(p, raw, &ctx).map_err(|e| StatesError::runtime(e.to_string()))?
+                }
+                Some(StringOrPath::Intrinsic(call)) => {
+                    // As in Parameters, a failing intrinsic is reported as States.Runtime.
+                    call.evaluate(Scope {
+                        input: raw,
+                        context: &ctx,
+                    })
+                    .map_err(|e| StatesError::runtime(e.cause))?
+                }
+            };
+            v.scalar()
+                .and_then(|j| j.as_str().map(str::to_string))
+                .ok_or_else(|| {
+                    StatesError::runtime(format!(
+                        "The {name} field of state '{}' must resolve to a string",
+                        state.name
+                    ))
+                })
+        };
+        let error = match text(&fail.error, "ErrorPath") {
+            Ok(e) => e,
+            Err(e) => return e,
+        };
+        match text(&fail.cause, "CausePath") {
+            Ok(cause) => StatesError::new(error, cause),
+            Err(e) => e,
+        }
+    }
+}
+
+pub(crate) fn evaluate_rule(
+    rule: &ChoiceRule,
+    input: &Value,
+    ctx: &Value,
+) -> Result<bool, StatesError> {
+    rule.evaluate(Scope {
+        input,
+        context: ctx,
+    })
+}

@@ -1,0 +1,140 @@
+//! The Map state: ItemsPath, ItemSelector per item (with the item in the context object),
+//! MaxConcurrency, the iterations run through `crate::branches`, and the tolerated failure
+//! count and percentage that decide whether failed items fail the state.
+//!
+//! [`Exec::map_attempt`] is one attempt; `mod.rs` runs it under the state's Retry and Catch
+//! (`retry.rs`).
+
+use asl::model::{NumberOrPath, State};
+use asl::path::Root;
+use asl::{StatesError, Value, names};
+use serde_json::json;
+
+use super::input_output::{detach, resolve};
+use super::{Entered, Exec, Frame};
+use crate::branches::Machines;
+use crate::context::MapItem;
+
+impl Exec<'_> {
+    pub(super) fn map_attempt(
+        &self,
+        state: &State,
+        map: &asl::model::MapState,
+        raw: Value,
+        frame: &Frame<'_>,
+        entered: &Entered,
+        retries: u32,
+    ) -> Result<Value, StatesError> {
+        let (ctx, raw_copy, effective) = self.begin(state, raw, entered, retries)?;
+        let items = match map.items_path.root() {
+            Root::Context => map.items_path.select(&ctx),
+            Root::Input => map.items_path.select(&effective),
+        }
+        .map_err(|e| StatesError::runtime(e.to_string()))?;
+        let kind = items.kind();
+        let Some(items) = items.into_elements() else {
+            return Err(StatesError::runtime(format!(
+                "Invalid path '{}' : the Map state '{}' expected an array of items but found {}",
+                map.items_path,
+                state.name,
+                kind.name()
+            )));
+        };
+        let max_concurrency = usize::try_from(self.read_seconds(
+            &map.max_concurrency,
+            &effective,
+            &ctx,
+            "MaxConcurrencyPath",
+        )?)
+        .unwrap_or(usize::MAX);
+        // An ItemSelector can put the same object into every item's input.
+        let detach_items =
+            map.item_selector.is_some() || Self::retains_raw(state, &map.retry, &map.catch);
+        let mut inputs = Vec::with_capacity(items.len());
+        for (index, item) in items.into_iter().enumerate() {
+            let input = match &map.item_selector {
+                Some(t) => {
+                    let item_ctx = self.context(
+                        state,
+                        entered,
+                        retries,
+                        Some(MapItem {
+                            index,
+                            value: &item,
+                        }),
+                    );
+                    self.eval_template(state, t, &effective, &item_ctx, entered)?
+                }
+                None => item,
+            };
+            inputs.push(if detach_items { detach(input)? } else { input });
+        }
+        let tolerated_count = match (
+            &map.tolerated_failure_count,
+            &map.tolerated_failure_count_path,
+        ) {
+            (Some(n), _) => Some(*n),
+            (None, Some(p)) => Some(self.read_seconds(
+                &NumberOrPath::Path(p.clone()),
+                &effective,
+                &ctx,
+                "ToleratedFailureCountPath",
+            )?),
+            (None, None) => None,
+        };
+        let tolerated_pct = match (
+            &map.tolerated_failure_percentage,
+            &map.tolerated_failure_percentage_path,
+        ) {
+            (Some(n), _) => Some(*n),
+            (None, Some(p)) => {
+                let v = resolve(p, &effective, &ctx)
+                    .map_err(|e| StatesError::runtime(e.to_string()))?;
+                let pct = v
+                    .scalar()
+                    .and_then(|j| j.as_f64())
+                    .filter(|n| (0.0..=100.0).contains(n));
+                Some(pct.ok_or_else(|| {
+                    StatesError::runtime(format!(
+                        "The ToleratedFailurePercentagePath '{p}' must reference a number from 0 to 100"
+                    ))
+                })?)
+            }
+            (None, None) => None,
+        };
+        let tolerate = tolerated_count.is_some() || tolerated_pct.is_some();
+        let total = inputs.len();
+        let results = crate::branches::run_branches_tolerant(
+            self,
+            state,
+            frame,
+            Machines::Map(&map.processor),
+            inputs,
+            max_concurrency,
+            !tolerate,
+            |_, input, f| self.run_machine(&map.processor, input, f),
+        )?;
+        let failed = results.iter().filter(|r| r.is_err()).count();
+        // Either threshold, when given, fails the Map once it is exceeded.
+        let over_count = tolerated_count.is_some_and(|c| failed as u64 > c);
+        let over_pct =
+            tolerated_pct.is_some_and(|p| (failed as f64) * 100.0 / (total.max(1) as f64) > p);
+        if failed > 0 && (over_count || over_pct) {
+            return Err(StatesError::new(
+                names::EXCEED_TOLERATED_FAILURE_THRESHOLD,
+                format!(
+                    "The specified tolerated failure threshold was exceeded: {failed} of {total} items failed"
+                ),
+            ));
+        }
+        let results: Vec<Value> = results
+            .into_iter()
+            .map(|r| match r {
+                Ok(v) => v,
+                Err(e) => Value::Json(json!({"Error": e.error, "Cause": e.cause})),
+            })
+            .collect();
+        let result = Value::from_elements(results);
+        self.finish(state, raw_copy, result, &ctx, entered)
+    }
+}

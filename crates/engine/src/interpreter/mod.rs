@@ -1,0 +1,380 @@
+//! The interpreter: one state at a time, input and output processing in AWS's order.
+//!
+//! For a Task, Step Functions applies InputPath, Parameters, runs the task, then
+//! ResultSelector, ResultPath (into the state's *raw* input) and OutputPath. Values move from
+//! one step to the next; the raw input is kept (cloned) only when ResultPath, Retry or Catch
+//! will need it again, so a plain Task-to-Task hand-off moves a pointer.
+//!
+//! The module, by concern:
+//!
+//! - `mod.rs` (here): the running execution ([`Exec`]) and where in it a run is ([`Frame`]);
+//!   the per-state loop (`run_from`, entered by `run_machine` or, for a branch a worker
+//!   process was killed in, `resume_machine`) and its dispatch on the state's type
+//!   (`run_state`); history-event counting and the `max_events` limit; the execution's
+//!   TimeoutSeconds.
+//! - `input_output.rs`: what every state shares, `begin` (context object, InputPath, the raw
+//!   input kept for ResultPath) and `finish` (ResultSelector, ResultPath, OutputPath), with
+//!   Parameters and the path helpers.
+//! - one file per state type: `task.rs` (Task), `parallel.rs` (Parallel), `map.rs` (Map),
+//!   `flow.rs` (Pass, Choice, Wait, Succeed, Fail). Parallel and Map run their branches
+//!   through `crate::branches`.
+//! - `retry.rs`: Retry and Catch around the attempts of a Task, Parallel or Map, and the
+//!   checkpoints a worker process reports before a Task attempt.
+//! - `walk.rs`: walks over nested machines (a state's position, every Task's function).
+//!
+//! A new state type is an `Exec` method in a file of its own, built from `begin` and
+//! `finish`, and a match arm in `run_state` (inside `with_retry` if the state has Retry and
+//! Catch).
+
+use std::cell::Cell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use asl::model::{State, StateKind, StateMachine, Transition};
+use asl::{StatesError, Value, names};
+
+use crate::context::ExecutionInfo;
+use crate::engine::{Engine, Workflow};
+use crate::lanes::{Checkpoints, TaskCheckpoint};
+use crate::runtime::CancelToken;
+use crate::trace::{Lane, StateRecord, Trace};
+
+mod flow;
+mod input_output;
+mod map;
+mod parallel;
+mod retry;
+mod task;
+mod walk;
+
+pub(crate) use task::task_function;
+pub(crate) use walk::{nth_state, state_index, task_functions};
+
+/// One running execution.
+pub(crate) struct Exec<'e> {
+    pub engine: &'e Engine,
+    pub workflow: &'e Workflow,
+    pub info: Arc<ExecutionInfo>,
+    pub trace: Trace,
+    /// The state machine's own `TimeoutSeconds`.
+    pub deadline: Option<Instant>,
+    /// A counter shaped like the execution history's event ids, for error causes and the
+    /// history limit. Branches in worker processes add theirs when they end.
+    pub events: AtomicU64,
+    /// Fail the execution once `events` passes this (the parent's limit, in a worker too).
+    pub max_events: Option<u64>,
+    /// Function durations observed by this execution, kept when a worker process must report
+    /// them to its parent.
+    pub observations: Option<std::sync::Mutex<Vec<(String, u64)>>>,
+    /// The lane every state of this execution runs on (a worker process), instead of the
+    /// thread's.
+    pub lane_override: Option<Lane>,
+}
+
+/// Where in the workflow the interpreter is: nested machines get their own frame.
+pub(crate) struct Frame<'a> {
+    pub cancel: &'a CancelToken,
+    /// State path prefix for the trace (`Fan out/0/`).
+    pub prefix: String,
+    /// In a worker process, the frame of the branch it runs: where to say that the branch
+    /// can be taken up again at a Task (nested machines have none).
+    pub checkpoints: Option<&'a dyn Checkpoints>,
+}
+
+impl Frame<'_> {
+    fn lane(&self) -> Lane {
+        if std::thread::current().name() == Some(crate::branches::BRANCH_THREAD_NAME) {
+            Lane::Thread
+        } else {
+            Lane::Inline
+        }
+    }
+}
+
+/// Where a state leads.
+enum Step<'m> {
+    Next(&'m str),
+    End,
+}
+
+/// A Task attempt that failed in a worker process killed at the Task's deadline, taken up
+/// here from its [`TaskCheckpoint`].
+struct Interrupted {
+    error: StatesError,
+    retries: u32,
+    used: Vec<u64>,
+    event_id: u64,
+    wall: std::time::SystemTime,
+}
+
+/// History events of a Task attempt (scheduled, started, and how it ended).
+const TASK_EVENTS: u64 = 3;
+
+/// Facts about one state's run.
+struct Entered {
+    at: Instant,
+    wall: std::time::SystemTime,
+    event_id: u64,
+    attempts: Cell<u32>,
+}
+
+/// The error name Step Functions uses for a cancelled branch; never surfaces to users
+/// because the sibling's error wins.
+const CANCELLED: &str = "States.Cancelled";
+
+impl Exec<'_> {
+    pub fn run_machine(
+        &self,
+        machine: &StateMachine,
+        input: Value,
+        frame: &Frame<'_>,
+    ) -> Result<Value, StatesError> {
+        self.run_from(machine, &machine.start_at, input, None, frame)
+    }
+
+    /// Continues a branch a worker process ran until it was killed at the deadline of the
+    /// Task `checkpoint` names: the attempt failed with `error`, the Task's Retry and Catch
+    /// apply as if it had failed here, and the branch runs on from there. `raw` is the Task's
+    /// raw input; `events_before`, the execution's event count when the branch was sent.
+    pub fn resume_machine(
+        &self,
+        machine: &StateMachine,
+        checkpoint: &TaskCheckpoint,
+        events_before: u64,
+        raw: Value,
+        error: StatesError,
+        frame: &Frame<'_>,
+    ) -> Result<Value, StatesError> {
+        let retriers = match machine.state(&checkpoint.state).map(|s| &s.kind) {
+            Some(StateKind::Task(task)) => task.retry.len(),
+            _ => {
+                return Err(StatesError::runtime(format!(
+                    "a worker process stopped at '{}', which is not a Task of its branch",
+                    checkpoint.state
+                )));
+            }
+        };
+        if checkpoint.used.len() != retriers {
+            return Err(StatesError::runtime(format!(
+                "a worker process reported {} retriers for Task '{}', which has {retriers}",
+                checkpoint.used.len(),
+                checkpoint.state
+            )));
+        }
+        // The branch's events in the worker, up to the attempt that was killed.
+        self.events.fetch_add(
+            checkpoint.events.saturating_sub(events_before) + TASK_EVENTS,
+            Ordering::Relaxed,
+        );
+        let interrupted = Interrupted {
+            error,
+            retries: checkpoint.retries,
+            used: checkpoint.used.clone(),
+            event_id: checkpoint.event_id,
+            wall: std::time::UNIX_EPOCH + Duration::from_nanos(checkpoint.entered_unix_ns),
+        };
+        self.run_from(machine, &checkpoint.state, raw, Some(interrupted), frame)
+    }
+
+    /// Runs `machine` from state `start`; with `interrupted`, `start` is a Task whose attempt
+    /// failed elsewhere and `input` its raw input.
+    fn run_from(
+        &self,
+        machine: &StateMachine,
+        start: &str,
+        input: Value,
+        mut interrupted: Option<Interrupted>,
+        frame: &Frame<'_>,
+    ) -> Result<Value, StatesError> {
+        let mut name = start;
+        let mut data = input;
+        loop {
+            if frame.cancel.is_cancelled() {
+                return Err(StatesError::new(CANCELLED, "a sibling branch failed"));
+            }
+            self.check_execution_deadline()?;
+            self.check_history_limit()?;
+            let state = machine
+                .state(name)
+                .ok_or_else(|| StatesError::runtime(format!("no state named '{name}'")))?;
+            let (entered, result) = match interrupted.take() {
+                None => {
+                    let entered = self.enter();
+                    let result = self.run_state(state, data, frame, &entered);
+                    (entered, result)
+                }
+                Some(interrupted) => {
+                    let entered = Entered {
+                        at: self.engine.clock.instant(),
+                        wall: interrupted.wall,
+                        event_id: interrupted.event_id,
+                        attempts: Cell::new(0),
+                    };
+                    let result = self.run_interrupted(state, data, interrupted, frame, &entered);
+                    (entered, result)
+                }
+            };
+            if self.trace.enabled() {
+                let now = self.engine.clock.instant();
+                self.trace.record_state(StateRecord {
+                    state: format!("{}{}", frame.prefix, state.name),
+                    kind: state.kind.type_name(),
+                    lane: self.lane_override.unwrap_or_else(|| frame.lane()),
+                    start_us: self.trace.offset_us(entered.at),
+                    end_us: self.trace.offset_us(now),
+                    attempts: entered.attempts.get().max(1),
+                    error: result.as_ref().err().map(|e| e.error.clone()),
+                });
+            }
+            let (step, output) = result?;
+            // A state that outlives the execution's TimeoutSeconds fails the execution, even
+            // if it was the last one.
+            self.check_execution_deadline()?;
+            self.events.fetch_add(1, Ordering::Relaxed);
+            match step {
+                Step::Next(next) => {
+                    name = next;
+                    data = output;
+                }
+                Step::End => return Ok(output),
+            }
+        }
+    }
+
+    /// Records what a call of `function` cost, for the planner.
+    pub fn observe(&self, function: &str, took: Duration) {
+        self.engine.estimates.record(function, took);
+        if let Some(o) = &self.observations {
+            o.lock().unwrap_or_else(|p| p.into_inner()).push((
+                function.to_owned(),
+                u64::try_from(took.as_nanos()).unwrap_or(u64::MAX),
+            ));
+        }
+    }
+
+    fn enter(&self) -> Entered {
+        Entered {
+            at: self.engine.clock.instant(),
+            wall: self.engine.clock.now(),
+            event_id: self.events.fetch_add(1, Ordering::Relaxed) + 1,
+            attempts: Cell::new(0),
+        }
+    }
+
+    fn check_execution_deadline(&self) -> Result<(), StatesError> {
+        match self.deadline {
+            Some(d) if self.engine.clock.instant() >= d => Err(execution_timeout()),
+            _ => Ok(()),
+        }
+    }
+
+    fn check_history_limit(&self) -> Result<(), StatesError> {
+        match self.max_events {
+            Some(max) if self.events.load(Ordering::Relaxed) > max => {
+                Err(StatesError::runtime(format!(
+                    "The execution reached the maximum number of history events ({max}); a state machine that loops must end"
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn execution_timed_out(&self) -> bool {
+        self.deadline
+            .is_some_and(|d| self.engine.clock.instant() >= d)
+    }
+
+    fn clamp_to_deadline(&self, delay: Duration) -> Duration {
+        match self.deadline {
+            Some(d) => delay.min(d.saturating_duration_since(self.engine.clock.instant())),
+            None => delay,
+        }
+    }
+
+    fn run_state<'m>(
+        &self,
+        state: &'m State,
+        raw: Value,
+        frame: &Frame<'_>,
+        entered: &Entered,
+    ) -> Result<(Step<'m>, Value), StatesError> {
+        match &state.kind {
+            StateKind::Pass(pass) => {
+                entered.attempts.set(1);
+                let out = self.run_pass(state, pass, raw, entered)?;
+                Ok((transition(state), out))
+            }
+            StateKind::Task(task) => self.run_task(state, task, raw, frame, entered, None),
+            StateKind::Parallel(par) => self.with_retry(
+                state,
+                &par.retry,
+                &par.catch,
+                raw,
+                frame,
+                entered,
+                None,
+                |raw, retries| self.parallel_attempt(state, par, raw, frame, entered, retries),
+            ),
+            StateKind::Map(map) => self.with_retry(
+                state,
+                &map.retry,
+                &map.catch,
+                raw,
+                frame,
+                entered,
+                None,
+                |raw, retries| self.map_attempt(state, map, raw, frame, entered, retries),
+            ),
+            StateKind::Choice(choice) => {
+                entered.attempts.set(1);
+                self.run_choice(state, choice, raw, entered)
+            }
+            StateKind::Wait(wait) => {
+                entered.attempts.set(1);
+                let out = self.run_wait(state, wait, raw, frame, entered)?;
+                Ok((transition(state), out))
+            }
+            StateKind::Succeed => {
+                entered.attempts.set(1);
+                Ok((Step::End, self.run_succeed(state, raw, entered)?))
+            }
+            StateKind::Fail(fail) => {
+                entered.attempts.set(1);
+                Err(self.fail_error(state, fail, &raw, entered))
+            }
+        }
+    }
+
+    /// A Task whose attempt failed elsewhere: its Retry and Catch, then on as usual.
+    fn run_interrupted<'m>(
+        &self,
+        state: &'m State,
+        raw: Value,
+        interrupted: Interrupted,
+        frame: &Frame<'_>,
+        entered: &Entered,
+    ) -> Result<(Step<'m>, Value), StatesError> {
+        let StateKind::Task(task) = &state.kind else {
+            return Err(StatesError::runtime(format!(
+                "state '{}' is not a Task: it cannot be taken up again",
+                state.name
+            )));
+        };
+        self.run_task(state, task, raw, frame, entered, Some(interrupted))
+    }
+}
+
+fn transition(state: &State) -> Step<'_> {
+    match &state.transition {
+        Transition::Next(n) => Step::Next(n),
+        Transition::End | Transition::None => Step::End,
+    }
+}
+
+fn execution_timeout() -> StatesError {
+    StatesError::new(
+        names::TIMEOUT,
+        "The execution timed out (state machine TimeoutSeconds)",
+    )
+}

@@ -1,0 +1,48 @@
+//! The Parallel state: every branch gets the effective input (each its own copy when the
+//! input is shared), the branches run through `crate::branches` on the lane the planner
+//! picks, and their results, in branch order, are the state's result.
+//!
+//! [`Exec::parallel_attempt`] is one attempt; `mod.rs` runs it under the state's Retry and
+//! Catch (`retry.rs`).
+
+use asl::model::State;
+use asl::{StatesError, Value};
+
+use super::input_output::detach;
+use super::{Entered, Exec, Frame};
+use crate::branches::Machines;
+
+impl Exec<'_> {
+    pub(super) fn parallel_attempt(
+        &self,
+        state: &State,
+        par: &asl::model::ParallelState,
+        raw: Value,
+        frame: &Frame<'_>,
+        entered: &Entered,
+        retries: u32,
+    ) -> Result<Value, StatesError> {
+        let (ctx, raw_copy, effective) = self.begin(state, raw, entered, retries)?;
+        let effective = self.apply_parameters(state, effective, &ctx, entered)?;
+        // Every branch gets its own copy, made when the branch starts, on the lane that runs
+        // it (a worker process copies from its own decoded input), unless a single branch is
+        // the only holder of the input.
+        let n = par.branches.len();
+        let shared = n > 1 || Self::retains_raw(state, &par.retry, &par.catch);
+        let inputs = vec![effective; n];
+        let results = crate::branches::run_branches(
+            self,
+            state,
+            frame,
+            Machines::Parallel(&par.branches),
+            inputs,
+            0,
+            |i, input, f| {
+                let input = if shared { detach(input)? } else { input };
+                self.run_machine(&par.branches[i], input, f)
+            },
+        )?;
+        let result = Value::from_elements(results);
+        self.finish(state, raw_copy, result, &ctx, entered)
+    }
+}

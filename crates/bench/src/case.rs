@@ -64,7 +64,8 @@ pub struct CaseSpec {
 }
 
 impl CaseSpec {
-    fn record(&self) -> Record {
+    /// An empty record of this case (its identity: suite, case, mode, size, branches, clients).
+    pub fn record(&self) -> Record {
         let mut record = Record::new(self.suite, self.case.clone(), self.mode);
         record.payload_bytes = self.payload_bytes;
         record.branches = self.branches;

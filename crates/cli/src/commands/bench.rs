@@ -155,13 +155,7 @@ fn run_one(spec: &Path) -> Result<ExitCode> {
 /// this binary, `--run-client`) per client. All set up and warm up, then start together; the
 /// wall time runs from the start signal to the last client's report.
 fn scale_out(spec_path: &Path, case: &CaseSpec) -> Record {
-    let failed = |why: String| {
-        let mut record = Record::new(case.suite, case.case.clone(), case.mode);
-        record.payload_bytes = case.payload_bytes;
-        record.branches = case.branches;
-        record.clients = case.clients;
-        record.failed(why)
-    };
+    let failed = |why: String| case.record().failed(why);
     match run_clients(spec_path, case) {
         Ok((reports, wall)) => bench::case::scaled_out_record(case, &reports, wall)
             .unwrap_or_else(|e| failed(e.to_string())),
@@ -291,13 +285,7 @@ fn run_client(spec: &Path) -> Result<ExitCode> {
 
 /// Runs a case in a child process; a crash or a timeout is a failed record.
 fn run_child(exe: &Path, spec_path: &Path, case: &CaseSpec, timeout: Duration) -> Record {
-    let failed = |why: String| {
-        let mut record = Record::new(case.suite, case.case.clone(), case.mode);
-        record.payload_bytes = case.payload_bytes;
-        record.branches = case.branches;
-        record.clients = case.clients;
-        record.failed(why)
-    };
+    let failed = |why: String| case.record().failed(why);
     let written = serde_json::to_string(case)
         .map_err(|e| e.to_string())
         .and_then(|text| std::fs::write(spec_path, text).map_err(|e| e.to_string()));

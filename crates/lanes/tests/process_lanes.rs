@@ -417,8 +417,18 @@ fn main() {
                     &ExecutionOptions::default(),
                 );
                 let decision = &r.trace.lanes[0];
-                assert_eq!(decision.lane, Lane::Inline, "{decision:?}");
+                // Never timed: a few branches run here first, and their cost decides.
                 assert!(decision.reason.contains("probing"), "{}", decision.reason);
+                // Trivial branches (a few µs each) stay inline. On a loaded machine a probe
+                // can be preempted and measure milliseconds; processes are then the right
+                // call for what was measured, which on 2 CPUs must be at least 4x the
+                // hand-offs of the 25 branches a worker would take (60 µs each): 6 ms.
+                if decision.lane != Lane::Inline {
+                    assert!(
+                        decision.estimate_us.is_some_and(|us| us >= 6_000),
+                        "processes for cheap branches: {decision:?}"
+                    );
+                }
                 r.into_json().unwrap();
             })
         }),

@@ -123,7 +123,7 @@ impl ForkServer {
         self.control
             .send(
                 &ToServer::Spawn {
-                    job: Box::new(job.clone()),
+                    job: Some(Box::new(job.clone())),
                     memory_limit: self.options.worker_memory_limit,
                 },
                 &[],
@@ -140,8 +140,53 @@ impl ForkServer {
         self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop()
     }
 
+    /// Starts up to `n` workers without a job, idle (never more idle workers than
+    /// [`crate::ServerOptions::idle_workers`]), so that the first state that wants processes
+    /// hands them its job instead of starting workers. Waits for the server's setup. Returns
+    /// how many started.
+    pub fn prestart(&self, n: usize) -> Result<usize, String> {
+        self.ready()?;
+        let mut started = 0;
+        while started < n
+            && self.idle.lock().unwrap_or_else(|p| p.into_inner()).len() < self.options.idle_workers
+        {
+            let t = Instant::now();
+            let (ours, theirs) = Channel::pair().map_err(|e| e.to_string())?;
+            self.control
+                .send(
+                    &ToServer::Spawn {
+                        job: None,
+                        memory_limit: self.options.worker_memory_limit,
+                    },
+                    &[],
+                    &[theirs.as_fd()],
+                )
+                .map_err(|e| format!("cannot reach the fork server: {e}"))?;
+            drop(theirs);
+            let pid = self.await_hello(&ours, t)?;
+            self.idle
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(Idle { channel: ours, pid });
+            started += 1;
+        }
+        Ok(started)
+    }
+
     /// Waits for a worker's `Hello` on `channel`: it has mapped and decoded its inputs.
     fn hello(&self, channel: Channel, started: Instant) -> Result<Worker, String> {
+        let pid = self.await_hello(&channel, started)?;
+        Ok(Worker {
+            channel,
+            pid,
+            server: self,
+            dead: false,
+            kill_grace: self.options.kill_grace,
+        })
+    }
+
+    /// The pid a worker says hello with on `channel`, or why it did not.
+    fn await_hello(&self, channel: &Channel, started: Instant) -> Result<u32, String> {
         let mut said = Vec::new();
         loop {
             let left = self.options.spawn_timeout.saturating_sub(started.elapsed());
@@ -149,15 +194,7 @@ impl ForkServer {
                 Ok(Some(Received {
                     message: FromWorker::Hello { pid },
                     ..
-                })) => {
-                    return Ok(Worker {
-                        channel,
-                        pid,
-                        server: self,
-                        dead: false,
-                        kill_grace: self.options.kill_grace,
-                    });
-                }
+                })) => return Ok(pid),
                 Ok(Some(Received {
                     message: FromWorker::Log { line, .. },
                     ..

@@ -23,8 +23,9 @@ pub enum ToServer {
     /// Run setup now (a server started with lazy setup waits for this).
     Start,
     /// Fork a worker for `job`. Descriptors: the worker's end of its channel, the inputs.
+    /// Without a job (no inputs either), the worker says hello and waits idle for one.
     Spawn {
-        job: Box<BranchJob>,
+        job: Option<Box<BranchJob>>,
         /// `RLIMIT_AS` for the worker, in bytes.
         memory_limit: Option<u64>,
     },

@@ -383,19 +383,28 @@ where
                 ..
             })) => {
                 let mut fds = fds.into_iter();
-                let (Some(channel), Some(inputs)) = (fds.next(), fds.next()) else {
+                let Some(channel) = fds.next() else {
                     continue;
+                };
+                let first = match (job, fds.next()) {
+                    (Some(job), Some(inputs)) => Some((job, inputs)),
+                    (None, None) => None,
+                    // A job without its inputs: nothing to run.
+                    _ => continue,
                 };
                 // The spare takes the job: the fork already happened, off the critical path.
                 if let Some(s) = spare.take() {
+                    let mut handed_fds = vec![channel.as_fd()];
+                    handed_fds.extend(first.as_ref().map(|(_, inputs)| inputs.as_fd()));
                     let handed = s.channel.send(
                         &ToServer::Spawn {
-                            job: job.clone(),
+                            job: first.as_ref().map(|(job, _)| job.clone()),
                             memory_limit,
                         },
                         &[],
-                        &[channel.as_fd(), inputs.as_fd()],
+                        &handed_fds,
                     );
+                    drop(handed_fds);
                     match handed {
                         Ok(()) => {
                             children.insert(
@@ -405,7 +414,7 @@ where
                                     channel: Channel::from_fd(channel),
                                 },
                             );
-                            drop(inputs);
+                            drop(first);
                             let (c, ch, sp) = fork_spare(&host, control, children);
                             (control, children, spare) = (c, ch, sp);
                             continue;
@@ -419,10 +428,10 @@ where
                         drop(control);
                         drop(children);
                         drop(spare);
-                        crate::worker::run(&host, *job, channel, inputs, memory_limit)
+                        crate::worker::run(&host, first, channel, memory_limit)
                     }
                     Ok(Forked::Parent(pid)) => {
-                        drop(inputs);
+                        drop(first);
                         match open_pidfd(pid) {
                             Some(pidfd) => {
                                 children.insert(pid, Child { pidfd, channel });
@@ -577,14 +586,14 @@ fn fork_spare(
                 })) => {
                     drop(theirs);
                     let mut fds = fds.into_iter();
-                    match (fds.next(), fds.next()) {
-                        (Some(channel), Some(inputs)) => crate::worker::run(
-                            host,
-                            *job,
-                            Channel::from_fd(channel),
-                            inputs,
-                            memory_limit,
-                        ),
+                    let channel = fds.next().map(Channel::from_fd);
+                    match (channel, job, fds.next()) {
+                        (Some(channel), Some(job), Some(inputs)) => {
+                            crate::worker::run(host, Some((job, inputs)), channel, memory_limit)
+                        }
+                        (Some(channel), None, None) => {
+                            crate::worker::run(host, None, channel, memory_limit)
+                        }
                         _ => sys::exit_now(0),
                     }
                 }

@@ -116,12 +116,12 @@ impl Checkpoints for SendCheckpoints {
     }
 }
 
-/// The worker's life; never returns.
+/// The worker's life; never returns. It starts with `first` (a job and its inputs), or
+/// without one: then it says hello and waits, idle, for a job.
 pub(crate) fn run(
     host: &Host,
-    mut job: BranchJob,
+    first: Option<(Box<BranchJob>, OwnedFd)>,
     channel: Channel,
-    inputs: OwnedFd,
     memory_limit: Option<u64>,
 ) -> ! {
     let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
@@ -136,12 +136,17 @@ pub(crate) fn run(
         );
     }
     let channel = Arc::new(channel);
-    let code = match serve(host, &mut job, &channel, inputs) {
+    let first = match first {
+        Some((job, inputs)) => Ok(Next::Job(job, inputs)),
+        None => hello(&channel).and_then(|()| idle(&channel)),
+    };
+    let mut state = String::new();
+    let code = match first.and_then(|next| serve(host, next, &channel, &mut state)) {
         Ok(()) => 0,
         Err(message) => {
             let _ = channel.send(
                 &FromWorker::Log {
-                    state: job.state.clone(),
+                    state,
                     line: format!("faastlane worker: {message}"),
                 },
                 &[],
@@ -153,6 +158,19 @@ pub(crate) fn run(
     sys::exit_now(code)
 }
 
+/// Tells the parent this worker is ready (its inputs decoded, if it has a job).
+fn hello(channel: &Channel) -> Result<(), String> {
+    channel
+        .send(
+            &FromWorker::Hello {
+                pid: std::process::id(),
+            },
+            &[],
+            &[],
+        )
+        .map_err(|e| e.to_string())
+}
+
 /// What a worker does when its job ends.
 enum Next {
     Exit,
@@ -160,13 +178,14 @@ enum Next {
     Job(Box<BranchJob>, OwnedFd),
 }
 
-/// Serves `job`, then (after `Release`) the jobs the parent hands this idle worker, until it
-/// is told to exit or its parent goes away.
+/// Serves jobs, starting with `next`: each until `Release`, then the next job the parent
+/// hands this idle worker, until it is told to exit or its parent goes away. `state` names
+/// the state of the job being served, for a last word if serving fails.
 fn serve(
     host: &Host,
-    job: &mut BranchJob,
+    mut next: Next,
     channel: &Arc<Channel>,
-    inputs: OwnedFd,
+    state: &mut String,
 ) -> Result<(), String> {
     let runtime: Arc<dyn Runtime> = Arc::new(ReportDeadlines {
         inner: Arc::clone(&host.runtime),
@@ -176,14 +195,13 @@ fn serve(
         runtime: Arc::clone(&runtime),
         channel: Arc::clone(channel),
     };
-    let mut inputs = inputs;
     loop {
-        match serve_job(host, &runtime, &checkpoints, job, channel, inputs)? {
+        match next {
             Next::Exit => return Ok(()),
-            Next::Job(next, fd) => {
-                *job = *next;
-                inputs = fd;
+            Next::Job(mut job, inputs) => {
                 let _ = rustix::thread::set_name(crate::server::WORKER_NAME);
+                state.clone_from(&job.state);
+                next = serve_job(host, &runtime, &checkpoints, &mut job, channel, inputs)?;
             }
         }
     }
@@ -243,15 +261,7 @@ fn serve_job(
         .map(Some)
         .collect();
     drop(payload);
-    channel
-        .send(
-            &FromWorker::Hello {
-                pid: std::process::id(),
-            },
-            &[],
-            &[],
-        )
-        .map_err(|e| e.to_string())?;
+    hello(channel)?;
     let cancel = CancelToken::new();
     loop {
         let message = channel.recv::<ToWorker>(None).map_err(|e| e.to_string())?;

@@ -152,10 +152,23 @@ fn main() {
                 assert_eq!(open_fds(), fds, "descriptors leaked");
             })
         }),
+        ("a_prestarted_worker_takes_the_first_state", {
+            let server = s();
+            Box::new(move || {
+                let fds = settled_fds(&server);
+                assert_eq!(server.prestart(1), Ok(1));
+                let idle = server.idle_workers();
+                assert_eq!(idle.len(), 1);
+                assert_eq!(worker_pid(&server), idle[0], "the first state used it");
+                assert_no_workers(&server);
+                assert_eq!(open_fds(), fds, "descriptors leaked");
+            })
+        }),
         ("without_idle_workers_each_state_starts_its_own", {
             let server = Arc::clone(&no_idle);
             Box::new(move || {
                 let fds = open_fds();
+                assert_eq!(server.prestart(2), Ok(0), "none may wait idle");
                 let first = worker_pid(&server);
                 assert!(server.idle_workers().is_empty());
                 assert_ne!(worker_pid(&server), first);

@@ -53,6 +53,16 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     };
     // First, while this process has one thread and no interpreter: the fork server.
     let server = fork_server(&args, &loaded, &workflow, &options);
+    // Forced processes: workers start (idle) while this process loads the functions, so the
+    // first Parallel or Map hands them its branches instead of starting them.
+    let prestart = server
+        .as_ref()
+        .filter(|_| args.lanes == LanesArg::Process)
+        .map(|s| {
+            let server = Arc::clone(s);
+            let workers = cpus.saturating_sub(1).max(1);
+            std::thread::spawn(move || server.prestart(workers))
+        });
     let runtime = function_runtime(&loaded, &workflow)?;
     let options = EngineOptions {
         processes: server.map(|s| s as Arc<dyn engine::lanes::ProcessPool>),
@@ -73,6 +83,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             name: args.name.clone(),
         },
     );
+    if let Some(Ok(Err(e))) = prestart.map(std::thread::JoinHandle::join) {
+        tracing::debug!("no workers started ahead: {e}");
+    }
     if let Some(path) = &args.trace {
         let text = serde_json::to_string_pretty(&result.trace).context("serializing the trace")?;
         let path = loaded.resolve_user_path(path);

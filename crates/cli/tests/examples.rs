@@ -32,26 +32,32 @@ fn cases(example: &str) -> Vec<(PathBuf, PathBuf)> {
 }
 
 fn check(example: &str) {
+    check_on(example, "auto");
+}
+
+/// Runs every input of `example` with `--lanes lanes`, against its expected output.
+fn check_on(example: &str, lanes: &str) {
     for (input, expected) in cases(example) {
         let out = Command::new(env!("CARGO_BIN_EXE_faastlane"))
             .arg("run")
             .arg(examples_dir().join(example))
             .arg("--input")
             .arg(&input)
+            .args(["--lanes", lanes])
             .output()
             .expect("the faastlane binary runs");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(
             out.status.code(),
             Some(0),
-            "{example} {}: {stderr}",
+            "{example} {} on {lanes}: {stderr}",
             input.display()
         );
         let got: Json = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
         let want: Json =
             serde_json::from_str(&std::fs::read_to_string(&expected).expect("expected file"))
                 .expect("expected file is JSON");
-        assert_eq!(got, want, "{example} {}", input.display());
+        assert_eq!(got, want, "{example} {} on {lanes}", input.display());
     }
 }
 
@@ -93,4 +99,12 @@ fn sentiment() {
 #[test]
 fn ml_pipeline() {
     check("ml-pipeline");
+}
+
+#[test]
+fn fan_outs_on_process_lanes_give_the_same_outputs() {
+    // Every branch in a worker process (started ahead, then reused), results pickled back.
+    for example in ["finra", "finra-100", "sentiment"] {
+        check_on(example, "process");
+    }
 }

@@ -272,7 +272,7 @@ impl Runtime for ContainerRuntime {
         let line = format!(
             "{key}\t{}\t{}\t{deadline}\n",
             field(call.request_id),
-            field(call.invoked_function_arn)
+            field(&call.invoked_function_arn())
         );
         let outcome = match self.options.start {
             Start::Warm => {

@@ -59,7 +59,7 @@ impl Runtime for NativeRuntime {
         let f = self.functions.get(call.function).ok_or_else(|| {
             TaskFailure::Runtime(StatesError::new(
                 "Lambda.ResourceNotFoundException",
-                format!("Function not found: {}", call.invoked_function_arn),
+                format!("Function not found: {}", call.invoked_function_arn()),
             ))
         })?;
         f(call, input).map_err(TaskFailure::Function)

@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use asl::{StatesError, Value};
 
+use crate::context::Identity;
 use crate::lanes::{JsonCodec, ValueCodec};
 
 /// What a Task asks for, and everything a function may want to know about its invocation
@@ -21,8 +22,9 @@ pub struct Call<'a> {
     pub function: &'a str,
     /// Version or alias, when the ARN names one.
     pub qualifier: Option<&'a str>,
-    /// The ARN the function was invoked as.
-    pub invoked_function_arn: &'a str,
+    /// Region and account of the ARN the function was invoked as
+    /// ([`Call::invoked_function_arn`]).
+    pub identity: &'a Identity,
     /// The Task state's name.
     pub state_name: &'a str,
     /// A fresh id for this invocation (Lambda's `aws_request_id`).
@@ -36,6 +38,15 @@ pub struct Call<'a> {
     pub cancel: &'a CancelToken,
     /// Where the function's own output (prints, logs) goes.
     pub log: &'a dyn LogSink,
+}
+
+impl Call<'_> {
+    /// The ARN the function was invoked as (`arn:aws:lambda:REGION:ACCOUNT:function:NAME`,
+    /// with `:QUALIFIER`). Made when asked: formatting it on every call cost ~0.3 µs of a
+    /// 1.5-2.5 µs hand-off, and most functions never look at it.
+    pub fn invoked_function_arn(&self) -> String {
+        self.identity.function_arn(self.function, self.qualifier)
+    }
 }
 
 /// Why a call produced no result.

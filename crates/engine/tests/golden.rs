@@ -116,7 +116,7 @@ fn functions(clock: Arc<ManualClock>) -> NativeRuntime {
             Ok(Value::Json(json!({
                 "function": call.function,
                 "qualifier": call.qualifier,
-                "arn": call.invoked_function_arn,
+                "arn": call.invoked_function_arn(),
                 "state": call.state_name,
             })))
         })

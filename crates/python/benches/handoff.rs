@@ -36,10 +36,11 @@ fn main() {
         .unwrap_or_else(|e| panic!("runtime: {e}"));
     let cancel = CancelToken::new();
     let log = NoLog;
+    let identity = engine::Identity::default();
     let call = |function: &'static str| Call {
         function,
         qualifier: None,
-        invoked_function_arn: "arn:aws:lambda:us-east-1:123456789012:function:bench",
+        identity: &identity,
         state_name: "Bench",
         request_id: "bench",
         execution_arn: "arn:aws:states:us-east-1:123456789012:execution:bench:1",

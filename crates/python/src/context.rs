@@ -40,7 +40,7 @@ impl LambdaContext {
     pub(crate) fn new(
         function: Arc<FunctionInfo>,
         qualifier: Option<&str>,
-        invoked_function_arn: &str,
+        invoked_function_arn: String,
         aws_request_id: &str,
         deadline: Option<Instant>,
         started: Instant,
@@ -48,7 +48,7 @@ impl LambdaContext {
         LambdaContext {
             function,
             function_version: qualifier.unwrap_or("$LATEST").to_owned(),
-            invoked_function_arn: invoked_function_arn.to_owned(),
+            invoked_function_arn,
             aws_request_id: aws_request_id.to_owned(),
             deadline: deadline.unwrap_or(started + NO_DEADLINE_BUDGET),
         }

@@ -377,7 +377,7 @@ impl Runtime for PythonRuntime {
                     let context = LambdaContext::new(
                         Arc::clone(&function.info),
                         call.qualifier,
-                        call.invoked_function_arn,
+                        call.invoked_function_arn(),
                         call.request_id,
                         call.deadline,
                         started,

@@ -87,7 +87,6 @@ impl Exec<'_> {
         } else {
             event
         };
-        let invoked_arn = identity.function_arn(&function, qualifier.as_deref());
         let started = self.engine.clock.instant();
         let task_deadline = timeout.and_then(|s| started.checked_add(Duration::from_secs(s)));
         let deadline = match (task_deadline, self.deadline) {
@@ -101,7 +100,7 @@ impl Exec<'_> {
         let call = Call {
             function: &function,
             qualifier: qualifier.as_deref(),
-            invoked_function_arn: &invoked_arn,
+            identity,
             state_name: &state.name,
             request_id: &request_id,
             execution_arn: &self.info.arn,

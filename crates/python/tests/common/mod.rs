@@ -70,16 +70,15 @@ impl<'a> Invocation<'a> {
     }
 
     pub fn run(&self, rt: &dyn Runtime, input: Value) -> Result<Value, TaskFailure> {
-        let arn = format!(
-            "arn:aws:lambda:us-east-1:123456789012:function:{}{}",
-            self.function,
-            self.qualifier.map(|q| format!(":{q}")).unwrap_or_default()
-        );
+        let identity = engine::Identity {
+            region: "us-east-1".into(),
+            account: "123456789012".into(),
+        };
         let cancel = CancelToken::new();
         let call = Call {
             function: self.function,
             qualifier: self.qualifier,
-            invoked_function_arn: &arn,
+            identity: &identity,
             state_name: self.state,
             request_id: "req-0001",
             execution_arn: "arn:aws:states:us-east-1:123456789012:execution:wf:run-1",

@@ -271,7 +271,7 @@ impl Runtime for ContainerRuntime {
         );
         let line = format!(
             "{key}\t{}\t{}\t{deadline}\n",
-            field(call.request_id),
+            field(call.request_id.as_str()),
             field(&call.invoked_function_arn())
         );
         let outcome = match self.options.start {

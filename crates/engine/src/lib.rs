@@ -28,5 +28,7 @@ pub use engine::{
     PrepareProblem, Workflow,
 };
 pub use native::NativeRuntime;
-pub use runtime::{Call, CancelToken, LogSink, NoLog, PrepareError, Runtime, TaskFailure};
+pub use runtime::{
+    Call, CancelToken, LogSink, NoLog, PrepareError, RequestId, Runtime, TaskFailure,
+};
 pub use trace::{Lane, LaneDecision, TraceReport};

@@ -37,12 +37,13 @@ fn main() {
     let cancel = CancelToken::new();
     let log = NoLog;
     let identity = engine::Identity::default();
+    let request_id = engine::RequestId::fixed("bench");
     let call = |function: &'static str| Call {
         function,
         qualifier: None,
         identity: &identity,
         state_name: "Bench",
-        request_id: "bench",
+        request_id: &request_id,
         execution_arn: "arn:aws:states:us-east-1:123456789012:execution:bench:1",
         deadline: None,
         cancel: &cancel,

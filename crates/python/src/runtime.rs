@@ -362,7 +362,7 @@ impl Runtime for PythonRuntime {
         interpreter::attach(|py| {
             let function = self
                 .function(py, call.function, call.log, call.state_name)
-                .map_err(|e| e.into_task_failure(call.request_id))?;
+                .map_err(|e| e.into_task_failure(call.request_id.as_str()))?;
             let event = convert::to_python(py, &input).map_err(|e| {
                 TaskFailure::Runtime(StatesError::runtime(format!(
                     "cannot pass the input to python function '{}': {e}",
@@ -378,7 +378,7 @@ impl Runtime for PythonRuntime {
                         Arc::clone(&function.info),
                         call.qualifier,
                         call.invoked_function_arn(),
-                        call.request_id,
+                        call.request_id.as_str(),
                         call.deadline,
                         started,
                     );
@@ -394,8 +394,10 @@ impl Runtime for PythonRuntime {
                     let failure = failure::timeout(started.elapsed());
                     // Lambda logs the timeout in the function's log stream too.
                     if let TaskFailure::Function(e) = &failure {
-                        call.log
-                            .line(call.state_name, &format!("{} {}", call.request_id, e.cause));
+                        call.log.line(
+                            call.state_name,
+                            &format!("{} {}", call.request_id.as_str(), e.cause),
+                        );
                     }
                     Err(failure)
                 }
@@ -406,7 +408,7 @@ impl Runtime for PythonRuntime {
                 (Err(err), false) => Err(failure::from_exception(
                     py,
                     &err,
-                    call.request_id,
+                    call.request_id.as_str(),
                     call.log,
                     call.state_name,
                 )),

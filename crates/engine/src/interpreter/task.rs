@@ -19,7 +19,7 @@ use serde_json::{Value as Json, json};
 
 use super::input_output::detach;
 use super::{Entered, Exec, Frame, Interrupted, Step, TASK_EVENTS};
-use crate::runtime::Call;
+use crate::runtime::{Call, RequestId};
 
 impl Exec<'_> {
     /// A Task: its attempts under its Retry and Catch. With `interrupted`, the first attempt
@@ -93,10 +93,7 @@ impl Exec<'_> {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        // A v4 UUID from the thread's fast generator (uuid's own asks the OS each time).
-        let request_id = uuid::Builder::from_random_bytes(rand::random())
-            .into_uuid()
-            .to_string();
+        let request_id = RequestId::new();
         let call = Call {
             function: &function,
             qualifier: qualifier.as_deref(),
@@ -122,7 +119,7 @@ impl Exec<'_> {
             lambda_invoke_response(
                 result,
                 qualifier.as_deref(),
-                &request_id,
+                request_id.as_str(),
                 self.engine.clock.now(),
             )
         } else {

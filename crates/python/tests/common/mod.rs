@@ -70,6 +70,7 @@ impl<'a> Invocation<'a> {
     }
 
     pub fn run(&self, rt: &dyn Runtime, input: Value) -> Result<Value, TaskFailure> {
+        let request_id = engine::RequestId::fixed("req-0001");
         let identity = engine::Identity {
             region: "us-east-1".into(),
             account: "123456789012".into(),
@@ -80,7 +81,7 @@ impl<'a> Invocation<'a> {
             qualifier: self.qualifier,
             identity: &identity,
             state_name: self.state,
-            request_id: "req-0001",
+            request_id: &request_id,
             execution_arn: "arn:aws:states:us-east-1:123456789012:execution:wf:run-1",
             deadline: self.deadline,
             cancel: &cancel,

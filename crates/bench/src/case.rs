@@ -126,7 +126,7 @@ fn setup(spec: &CaseSpec, workflow: &Workflow) -> Result<Setup, BenchError> {
             let watched = Watched {
                 fixed: vec![redis.pid()],
                 live: Some(runtime.live_workers()),
-                children_of: Vec::new(),
+                forked: Vec::new(),
             };
             Ok(Setup {
                 runtime: Arc::new(runtime),
@@ -151,8 +151,8 @@ fn faastlane_runtime(spec: &CaseSpec) -> Result<Arc<dyn Runtime>, BenchError> {
 /// (`--lanes process`). The fork server starts first, while this process (a case runs in a
 /// process of its own) has one thread and no interpreter; the case waits until it has
 /// imported the functions, so that no run pays for its start. Its memory and its workers'
-/// count in the mode's peak (their RSS summed, which counts pages they share with the server
-/// once per process: an overstatement).
+/// count in the mode's peak by proportional set size (pages they share copy-on-write count
+/// once, split between them).
 fn faastlane_process_lanes(spec: &CaseSpec, workflow: &Workflow) -> Result<Setup, BenchError> {
     let server = python_runtime::fork_server::start(
         &spec.workflow_dir,
@@ -169,9 +169,9 @@ fn faastlane_process_lanes(spec: &CaseSpec, workflow: &Workflow) -> Result<Setup
     Ok(Setup {
         runtime: faastlane_runtime(spec)?,
         watched: Watched {
-            fixed: vec![pid],
+            fixed: Vec::new(),
             live: None,
-            children_of: vec![pid],
+            forked: vec![pid],
         },
         lanes: BranchLanes::Process,
         processes: Some(Arc::new(server)),

@@ -243,8 +243,8 @@ pub fn markdown(meta: &Meta, records: &[Record], charts: &[Chart]) -> String {
     out.push_str(
         "## Peak memory\n\nResident memory at its peak, summed over the mode's processes: the \
          process running the engine (and, for faastlane, the embedded Python with the functions), \
-         plus for faastlane-process the fork server, its spare and its workers (their RSS \
-         summed: pages they share copy-on-write count once per process, an overstatement), \
+         plus for faastlane-process the fork server, its spare and its workers by proportional \
+         set size (pages they share copy-on-write split between them; read every 20 ms), \
          for the baselines every worker process and the Redis server, and with concurrent \
          clients of faastlane every instance.\n\n",
     );

@@ -262,7 +262,7 @@ fn main() {
     };
     let make_inline = show(
         "make 100 MB bytes inline (the function's own time)",
-        (0..7)
+        (0..15)
             .map(|_| {
                 let t = Instant::now();
                 black_box(
@@ -278,7 +278,7 @@ fn main() {
     let mut decodes = Vec::new();
     let from_worker = show(
         "100 MB bytes result from a warm worker (run, map, decode)",
-        (0..7)
+        (0..15)
             .map(|_| {
                 let mut w = bench_server.spawn_worker(&job, &big_payload).unwrap();
                 let t = Instant::now();
@@ -301,7 +301,7 @@ fn main() {
     let source = vec![1u8; MB100];
     let memcpy_fresh = show(
         "memcpy 100 MB into fresh pages (Vec clone)",
-        (0..7)
+        (0..15)
             .map(|_| {
                 let t = Instant::now();
                 let copy = black_box(source.clone());
@@ -314,7 +314,7 @@ fn main() {
     let mut target = vec![0u8; MB100];
     let memcpy_warm = show(
         "memcpy 100 MB into touched pages",
-        (0..7)
+        (0..15)
             .map(|_| {
                 let t = Instant::now();
                 target.copy_from_slice(black_box(&source));

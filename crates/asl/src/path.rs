@@ -403,6 +403,29 @@ fn rewrite_for_rfc(src: &str) -> String {
     out
 }
 
+/// Appends `.key` to a JSONPath, or `['key']` when `key` is not a plain identifier (how
+/// error messages name the part of a value at fault).
+pub fn push_key(path: &mut String, key: &str) {
+    let plain = key
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if plain {
+        path.push('.');
+        path.push_str(key);
+    } else {
+        path.push_str("['");
+        for c in key.chars() {
+            if c == '\'' || c == '\\' {
+                path.push('\\');
+            }
+            path.push(c);
+        }
+        path.push_str("']");
+    }
+}
+
 fn is_rfc_shorthand(name: &str) -> bool {
     let mut chars = name.chars();
     match chars.next() {
@@ -561,6 +584,15 @@ mod tests {
 
     fn v(j: Json) -> Value {
         Value::Json(j)
+    }
+
+    #[test]
+    fn keys_are_named_plainly_or_quoted() {
+        let mut path = String::from("$");
+        for key in ["a_1", "a b", "it's", "1x", r"back\slash"] {
+            push_key(&mut path, key);
+        }
+        assert_eq!(path, r"$.a_1['a b']['it\'s']['1x']['back\\slash']");
     }
 
     #[test]

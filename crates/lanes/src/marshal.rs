@@ -91,19 +91,11 @@ fn children(value: &Value) -> Vec<(String, Value)> {
     }
 }
 
-/// `.key`, or `['key']` when `key` is not a plain identifier (as the Python runtime names
-/// the parts of a value).
+/// `.key`, or `['key']` when `key` is not a plain identifier.
 fn key_step(key: &str) -> String {
-    let plain = key
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if plain {
-        format!(".{key}")
-    } else {
-        format!("['{}']", key.replace('\\', "\\\\").replace('\'', "\\'"))
-    }
+    let mut step = String::new();
+    asl::path::push_key(&mut step, key);
+    step
 }
 
 /// A sink that keeps nothing: trial encodings only need to know whether they succeed.

@@ -17,7 +17,9 @@ use pyo3::types::{
 };
 use serde_json::{Map, Number, Value as Json};
 
-use crate::handle::{Location, PyHandle, push_key};
+use asl::path::push_key;
+
+use crate::handle::{Location, PyHandle};
 
 /// Strings up to this many characters are copied out as JSON; longer ones stay handles so a
 /// hand-off of a large string costs no more than one of a small one.

@@ -5,6 +5,7 @@ use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
+use asl::path::push_key;
 use asl::{Foreign, ForeignError, Kind, Value};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
@@ -52,28 +53,6 @@ impl Location {
             origin: Arc::clone(&self.origin),
             path: format!("{}[{index}]", self.path),
         }
-    }
-}
-
-/// Appends `.key`, or `['key']` when `key` is not a plain identifier.
-pub(crate) fn push_key(path: &mut String, key: &str) {
-    let plain = key
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if plain {
-        path.push('.');
-        path.push_str(key);
-    } else {
-        path.push_str("['");
-        for c in key.chars() {
-            if c == '\'' || c == '\\' {
-                path.push('\\');
-            }
-            path.push(c);
-        }
-        path.push_str("']");
     }
 }
 

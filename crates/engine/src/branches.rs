@@ -5,9 +5,10 @@
 //! a thread lane adds scoped threads, a process lane adds worker processes (each fed by a
 //! dispatcher thread of this process that only moves bytes, so it never competes for a
 //! runtime's global lock, except to finish a branch whose worker was killed at a Task's
-//! deadline: from the Task's checkpoint, with its Retry and Catch). Results keep branch order. When a branch fails (and failures are
-//! not tolerated) its siblings are cancelled, worker processes killed, and the first failure
-//! becomes the state's error, as in Step Functions.
+//! deadline: from the Task's checkpoint, with its Retry and Catch). Results keep branch
+//! order. When a branch fails (and failures are not tolerated) its siblings are cancelled,
+//! worker processes killed, and the first failure becomes the state's error, as in Step
+//! Functions.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;

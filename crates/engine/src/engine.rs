@@ -42,8 +42,9 @@ pub enum BranchLanes {
     Inline,
     /// On up to this many threads at once (the calling thread counts as one).
     Threads(usize),
-    /// In worker processes of [`EngineOptions::processes`] (one per usable CPU but one) and
-    /// on the calling thread, whatever they cost (for benchmarks).
+    /// In worker processes of [`EngineOptions::processes`] (one per usable CPU but one, at
+    /// least one), whatever they cost (for benchmarks); the calling thread takes a share only
+    /// when there are more branches than workers.
     Process,
     /// Chosen per state by the planner (`planner.rs`): inline, or processes when the
     /// branches' estimated work pays for them.

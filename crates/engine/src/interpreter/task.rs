@@ -9,6 +9,7 @@
 //!
 //! [`Runtime::invoke`]: crate::Runtime::invoke
 
+use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -65,7 +66,12 @@ impl Exec<'_> {
             Invocation::Direct {
                 function,
                 qualifier,
-            } => (function.clone(), qualifier.clone(), effective, false),
+            } => (
+                Cow::Borrowed(function.as_str()),
+                qualifier.as_deref().map(Cow::Borrowed),
+                effective,
+                false,
+            ),
             Invocation::LambdaInvoke => {
                 let name = effective
                     .get("FunctionName")
@@ -79,7 +85,12 @@ impl Exec<'_> {
                 };
                 let (function, qualifier) = parse_function_name(&name);
                 let payload = effective.get("Payload").unwrap_or_else(Value::empty_object);
-                (function, qualifier, payload, true)
+                (
+                    Cow::Owned(function),
+                    qualifier.map(Cow::Owned),
+                    payload,
+                    true,
+                )
             }
         };
         let event = if Self::retains_raw(state, &task.retry, &task.catch) {

@@ -14,7 +14,7 @@ use engine::lanes::{
 use engine::{CancelToken, LogSink};
 
 use crate::protocol::{Channel, Exit, FromWorker, Outcome, Received, ToServer, ToWorker};
-use crate::server::ForkServer;
+use crate::server::{ForkServer, Shared};
 use crate::shm::{MemfdBuffer, SharedPayload};
 
 /// How often a waiting dispatcher looks at the cancel token.
@@ -120,11 +120,12 @@ impl ForkServer {
             }
         }
         let (ours, theirs) = Channel::pair().map_err(|e| e.to_string())?;
-        self.control
+        self.shared
+            .control
             .send(
                 &ToServer::Spawn {
                     job: Some(Box::new(job.clone())),
-                    memory_limit: self.options.worker_memory_limit,
+                    memory_limit: self.shared.options.worker_memory_limit,
                 },
                 &[],
                 &[theirs.as_fd(), inputs_fd],
@@ -137,7 +138,11 @@ impl ForkServer {
     }
 
     fn take_idle(&self) -> Option<Idle> {
-        self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop()
+        self.shared
+            .idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop()
     }
 
     /// Starts up to `n` workers without a job, idle (never more idle workers than
@@ -148,15 +153,22 @@ impl ForkServer {
         self.ready()?;
         let mut started = 0;
         while started < n
-            && self.idle.lock().unwrap_or_else(|p| p.into_inner()).len() < self.options.idle_workers
+            && self
+                .shared
+                .idle
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .len()
+                < self.shared.options.idle_workers
         {
             let t = Instant::now();
             let (ours, theirs) = Channel::pair().map_err(|e| e.to_string())?;
-            self.control
+            self.shared
+                .control
                 .send(
                     &ToServer::Spawn {
                         job: None,
-                        memory_limit: self.options.worker_memory_limit,
+                        memory_limit: self.shared.options.worker_memory_limit,
                     },
                     &[],
                     &[theirs.as_fd()],
@@ -164,7 +176,8 @@ impl ForkServer {
                 .map_err(|e| format!("cannot reach the fork server: {e}"))?;
             drop(theirs);
             let pid = self.await_hello(&ours, t)?;
-            self.idle
+            self.shared
+                .idle
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .push(Idle { channel: ours, pid });
@@ -179,9 +192,9 @@ impl ForkServer {
         Ok(Worker {
             channel,
             pid,
-            server: self,
+            server: Arc::clone(&self.shared),
             dead: false,
-            kill_grace: self.options.kill_grace,
+            kill_grace: self.shared.options.kill_grace,
         })
     }
 
@@ -189,7 +202,11 @@ impl ForkServer {
     fn await_hello(&self, channel: &Channel, started: Instant) -> Result<u32, String> {
         let mut said = Vec::new();
         loop {
-            let left = self.options.spawn_timeout.saturating_sub(started.elapsed());
+            let left = self
+                .shared
+                .options
+                .spawn_timeout
+                .saturating_sub(started.elapsed());
             match channel.recv::<FromWorker>(Some(left)) {
                 Ok(Some(Received {
                     message: FromWorker::Hello { pid },
@@ -274,22 +291,15 @@ fn payload(memfd: bool, tail: Vec<u8>, fds: Vec<OwnedFd>) -> Result<Payload, Str
 pub struct Worker {
     channel: Channel,
     pid: u32,
-    server: *const ForkServer,
+    /// Shared with the `ForkServer` that started it, which may be dropped first: then the
+    /// control channel is shut down (a kill goes nowhere, the server has reaped the worker)
+    /// and the idle list is freed with the last worker.
+    server: Arc<Shared>,
     dead: bool,
     kill_grace: Duration,
 }
 
-// SAFETY: `server` points to the `ForkServer` that created this worker; the engine keeps the
-// pool (an `Arc`) alive while its workers exist, since they are created and dropped inside
-// one state's scoped threads. The server's methods used here take `&self` and are thread-safe.
-unsafe impl Send for Worker {}
-
 impl Worker {
-    fn server(&self) -> &ForkServer {
-        // SAFETY: see the `Send` impl: the server outlives its workers.
-        unsafe { &*self.server }
-    }
-
     /// Kills the process and waits until the fork server reports it reaped.
     fn kill(&mut self) {
         if self.dead {
@@ -297,7 +307,7 @@ impl Worker {
         }
         self.dead = true;
         let _ = self
-            .server()
+            .server
             .control
             .send(&ToServer::Kill { pid: self.pid }, &[], &[]);
         wait_reaped(&self.channel);
@@ -311,7 +321,7 @@ impl Drop for Worker {
         if self.dead {
             return;
         }
-        let server = self.server();
+        let server = &self.server;
         let mut idle = server.idle.lock().unwrap_or_else(|p| p.into_inner());
         if idle.len() < server.options.idle_workers
             && let Ok(channel) = self.channel.try_clone()

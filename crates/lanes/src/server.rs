@@ -88,7 +88,9 @@ impl Default for ServerOptions {
 
 /// The parent's handle on a fork server. Dropping it stops the server and its workers.
 pub struct ForkServer {
-    pub(crate) control: Channel,
+    /// What the server's workers share with it: they hold it, so a worker outliving its
+    /// `ForkServer` (dropped or moved first) still reaches a live channel and idle list.
+    pub(crate) shared: Arc<Shared>,
     pid: u32,
     pidfd: Option<OwnedFd>,
     ready: Mutex<Option<Result<(), String>>>,
@@ -98,6 +100,11 @@ pub struct ForkServer {
     spawn_ns: Mutex<f64>,
     /// Observed hand-over of a job to an idle worker, in nanoseconds (a moving average).
     reuse_ns: Mutex<Option<f64>>,
+}
+
+/// The part of a [`ForkServer`] its [`crate::Worker`]s use after it hands them out.
+pub(crate) struct Shared {
+    pub(crate) control: Channel,
     /// Workers whose state ended, waiting for another job (at most `options.idle_workers`).
     pub(crate) idle: Mutex<Vec<crate::pool::Idle>>,
     pub(crate) options: ServerOptions,
@@ -134,15 +141,17 @@ impl ForkServer {
                     rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok()
                 });
                 Ok(ForkServer {
-                    control: ours,
+                    shared: Arc::new(Shared {
+                        control: ours,
+                        idle: Mutex::new(Vec::new()),
+                        options,
+                    }),
                     pid,
                     pidfd,
                     ready: Mutex::new(None),
                     started: std::sync::atomic::AtomicBool::new(false),
                     spawn_ns: Mutex::new(DEFAULT_SPAWN.as_nanos() as f64),
                     reuse_ns: Mutex::new(None),
-                    idle: Mutex::new(Vec::new()),
-                    options,
                 })
             }
         }
@@ -164,18 +173,18 @@ impl ForkServer {
         if let Some(r) = ready.as_ref() {
             return r.clone().map_err(NotReady::Failed);
         }
-        if self.options.lazy_setup
+        if self.shared.options.lazy_setup
             && !self.started.swap(true, std::sync::atomic::Ordering::AcqRel)
-            && let Err(e) = self.control.send(&ToServer::Start, &[], &[])
+            && let Err(e) = self.shared.control.send(&ToServer::Start, &[], &[])
         {
             let failed = format!("cannot reach the fork server: {e}");
             *ready = Some(Err(failed.clone()));
             return Err(NotReady::Failed(failed));
         }
-        let limit = wait.map_or(self.options.ready_timeout, |w| {
-            w.min(self.options.ready_timeout)
+        let limit = wait.map_or(self.shared.options.ready_timeout, |w| {
+            w.min(self.shared.options.ready_timeout)
         });
-        let result = match self.control.recv::<FromServer>(Some(limit)) {
+        let result = match self.shared.control.recv::<FromServer>(Some(limit)) {
             Ok(Some(Received {
                 message: FromServer::Ready,
                 ..
@@ -209,6 +218,7 @@ impl ForkServer {
     /// one is waiting (once such a hand-over was measured), else a start.
     pub fn spawn_cost(&self) -> Duration {
         let idle = !self
+            .shared
             .idle
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -223,7 +233,8 @@ impl ForkServer {
 
     /// The pids of the workers waiting for a job.
     pub fn idle_workers(&self) -> Vec<u32> {
-        self.idle
+        self.shared
+            .idle
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
@@ -234,7 +245,7 @@ impl ForkServer {
     /// Ends the idle workers and waits until the server has reaped them (memory pressure,
     /// or a test that wants no worker left).
     pub fn retire_idle(&self) {
-        let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|p| p.into_inner()));
+        let idle = std::mem::take(&mut *self.shared.idle.lock().unwrap_or_else(|p| p.into_inner()));
         for worker in &idle {
             let _ = worker
                 .channel
@@ -251,9 +262,9 @@ impl Drop for ForkServer {
         // End of the control channel: the server kills and reaps its workers, then exits.
         // A server that has not said Ready has no worker or spare (it forks only after
         // setup): stop it at once rather than wait for a slow import to finish.
-        let asked = !self.options.lazy_setup || *self.started.get_mut();
+        let asked = !self.shared.options.lazy_setup || *self.started.get_mut();
         let served = asked && self.ready_within(Some(Duration::ZERO)).is_ok();
-        let _ = rustix::net::shutdown(self.control.as_fd(), rustix::net::Shutdown::Both);
+        let _ = rustix::net::shutdown(self.shared.control.as_fd(), rustix::net::Shutdown::Both);
         let Some(pidfd) = &self.pidfd else { return };
         let grace = if served {
             Duration::from_secs(2)

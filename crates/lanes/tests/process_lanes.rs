@@ -61,6 +61,29 @@ fn worker_pid(server: &Arc<ForkServer>) -> u32 {
     u32::try_from(out[0]["out"]["pid"].as_u64().unwrap()).unwrap()
 }
 
+/// A job for the branches of the `Count` Map state (the seventh state of the pre-order walk).
+fn count_job() -> engine::lanes::BranchJob {
+    engine::lanes::BranchJob {
+        workflow: workflow().name,
+        state_index: 6,
+        state: "Count".into(),
+        prefix: String::new(),
+        execution: engine::lanes::ExecutionWire {
+            arn: "arn".into(),
+            name: "x".into(),
+            start_time: "2026-01-01T00:00:00.000Z".into(),
+            input: json!({}),
+            role_arn: "role".into(),
+            state_machine_arn: "sm".into(),
+            state_machine_name: "lanes-test".into(),
+        },
+        deadline_ms: None,
+        trace_offset_us: None,
+        shared_input: false,
+        first_index: 0,
+    }
+}
+
 fn comm(pid: u32) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/comm"))
         .unwrap_or_default()
@@ -111,8 +134,37 @@ fn main() {
         idle_workers: 0,
         ..ServerOptions::default()
     });
+    let outlived = start_server(ServerOptions::default());
     let s = || Arc::clone(&server);
     let tests: Vec<Check> = vec![
+        ("workers_outlive_their_server", {
+            let server = Arc::into_inner(outlived).expect("the only handle");
+            Box::new(move || {
+                let job = count_job();
+                let inputs: engine::lanes::Payload = Arc::new(br#"[{"do":"ok"}]"#.to_vec());
+                let workers: Vec<lanes::Worker> = (0..2)
+                    .map(|_| server.spawn_worker(&job, &inputs).expect("a worker"))
+                    .collect();
+                let pids: Vec<u32> = workers
+                    .iter()
+                    .map(engine::lanes::ProcessWorker::pid)
+                    .collect();
+                // The server goes first: it kills and reaps the workers it started.
+                within("the server's drop", Duration::from_secs(10), || {
+                    drop(server)
+                });
+                for pid in &pids {
+                    assert!(
+                        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+                        "worker {pid} outlived its server"
+                    );
+                }
+                // Their handles then find a shut channel: neither a crash nor a hang.
+                within("the workers' drop", Duration::from_secs(10), || {
+                    drop(workers)
+                });
+            })
+        }),
         ("a_worker_takes_the_next_states_branches", {
             let server = s();
             Box::new(move || {

@@ -41,10 +41,17 @@ impl Kind {
     }
 }
 
-/// A runtime object could not be turned into JSON.
+/// A runtime object could not be turned into JSON, or copied.
 #[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
-#[error("{0}")]
-pub struct ForeignError(pub String);
+pub enum ForeignError {
+    /// The object, or a part of it, has no JSON form (a socket, a NaN, a non-string key):
+    /// the function's output is at fault, and the message names the part.
+    #[error("{0}")]
+    NotJson(String),
+    /// The runtime could not make an independent copy of the object for the next function.
+    #[error("{0}")]
+    NotCopied(String),
+}
 
 /// An object owned by a function runtime, reachable without converting it to JSON.
 ///

@@ -583,7 +583,9 @@ impl Foreign for Blob {
     }
 
     fn to_json(&self) -> Result<Json, ForeignError> {
-        self.json().cloned().map_err(|e| ForeignError(e.to_owned()))
+        self.json()
+            .cloned()
+            .map_err(|e| ForeignError::NotJson(e.to_owned()))
     }
 
     fn as_any(&self) -> &dyn std::any::Any {

@@ -21,8 +21,8 @@ use asl::{StatesError, Value};
 use crate::engine::BranchLanes;
 use crate::interpreter::{Exec, Frame};
 use crate::lanes::{
-    BranchJob, ExecutionWire, History, NotReady, Payload, ProcessPool, ProcessWorker, Resume,
-    RunRequest, WorkerRun,
+    BranchJob, CodecError, ExecutionWire, History, NotReady, Payload, ProcessPool, ProcessWorker,
+    Resume, RunRequest, WorkerRun,
 };
 use crate::planner::{Plan, PlanInput, plan};
 use crate::runtime::CancelToken;
@@ -271,8 +271,10 @@ where
             Some(Slot::Done(outcome)) => Ok(outcome),
             Some(Slot::Encoded(payload)) => Ok(codec
                 .decode(&payload)
-                .map_err(|e| e.0)
-                .and_then(|mut v| v.pop().ok_or_else(|| "no value".to_string()))
+                .and_then(|mut v| {
+                    v.pop()
+                        .ok_or_else(|| CodecError::Corrupt("no value".into()))
+                })
                 .map_err(|e| {
                     StatesError::runtime(format!(
                         "cannot read the result of branch {i} of state '{}' from its process: {e}",
@@ -539,8 +541,7 @@ fn resume_here(
         .runtime
         .codec()
         .decode(&resume.input)
-        .map_err(|e| e.0)
-        .and_then(|mut v| v.pop().ok_or_else(|| "no value".to_string()))
+        .and_then(|mut v| v.pop().ok_or_else(|| CodecError::Corrupt("no value".into())))
         .map_err(|e| {
             StatesError::runtime(format!(
                 "cannot read the input of Task '{}' in branch {index} of state '{}' from its process: {e}",

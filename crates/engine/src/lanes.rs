@@ -75,8 +75,19 @@ impl PayloadSink for Vec<u8> {
 
 /// A value could not be encoded or decoded.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct CodecError(pub String);
+pub enum CodecError {
+    /// The value has no encoding (a runtime object that cannot cross processes, a number
+    /// JSON cannot hold): the value is at fault, as for a Lambda response that does not
+    /// serialize.
+    #[error("{0}")]
+    Unencodable(String),
+    /// Writing the encoding failed (the payload's memory): the value is not at fault.
+    #[error("cannot write the payload: {0}")]
+    Write(String),
+    /// The bytes are not a payload this codec wrote.
+    #[error("{0}")]
+    Corrupt(String),
+}
 
 /// Turns values into bytes another process of the same program can turn back into equal
 /// values (a runtime's objects included).
@@ -110,15 +121,15 @@ impl ValueCodec for JsonCodec {
             .iter()
             .map(|v| v.to_json())
             .collect::<Result<Vec<Json>, _>>()
-            .map_err(|e| CodecError(e.to_string()))?;
+            .map_err(|e| CodecError::Unencodable(e.to_string()))?;
         let mut writer = io::BufWriter::new(SinkWriter(out));
-        serde_json::to_writer(&mut writer, &json).map_err(|e| CodecError(e.to_string()))?;
-        io::Write::flush(&mut writer).map_err(|e| CodecError(e.to_string()))
+        serde_json::to_writer(&mut writer, &json).map_err(|e| CodecError::Write(e.to_string()))?;
+        io::Write::flush(&mut writer).map_err(|e| CodecError::Write(e.to_string()))
     }
 
     fn decode(&self, payload: &Payload) -> Result<Vec<Value>, CodecError> {
-        let json: Vec<Json> =
-            serde_json::from_slice(payload.bytes()).map_err(|e| CodecError(e.to_string()))?;
+        let json: Vec<Json> = serde_json::from_slice(payload.bytes())
+            .map_err(|e| CodecError::Corrupt(e.to_string()))?;
         Ok(json.into_iter().map(Value::Json).collect())
     }
 }
@@ -139,10 +150,21 @@ pub enum NotReady {
     Failed(String),
 }
 
-/// A process lane could not be used (the branch itself did not fail).
+/// A process lane could not be used (the branch itself did not fail): its branches run on
+/// the calling thread's lanes instead.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("process lane: {0}")]
-pub struct LaneError(pub String);
+pub enum LaneError {
+    /// Memory another process can map could not be made or sealed for a payload.
+    #[error("process lane: {0}")]
+    Payload(String),
+    /// The pool will start no worker (its setup failed, or it is gone): later requests fail
+    /// the same way.
+    #[error("process lane: {0}")]
+    Unavailable(String),
+    /// This worker did not start; the pool still serves, so another one may.
+    #[error("process lane: {0}")]
+    WorkerDidNotStart(String),
+}
 
 /// Starts worker processes that run branches.
 pub trait ProcessPool: Send + Sync {

@@ -10,9 +10,10 @@
 //!   `Runtime.MarshalError` naming the part at fault (`marshal.rs`).
 //! - [`cpus`]: how many CPUs this process may use (cgroup v1/v2 quota, affinity).
 //!
-//! Every `unsafe` block is in `sys.rs`, plus the worker handle's `Send`.
+//! Every `unsafe` block is in `sys.rs`.
 
 pub mod cpus;
+mod error;
 mod marshal;
 mod pool;
 pub mod protocol;
@@ -21,6 +22,7 @@ pub mod shm;
 mod sys;
 mod worker;
 
+pub use error::SpawnError;
 pub use pool::{Worker, exit_error};
 pub use server::{ForkHooks, ForkServer, Host, IDLE_NAME, SPARE_NAME, ServerOptions, WORKER_NAME};
 pub use sys::{Forked, fork_exit_wait, thread_count};

@@ -143,7 +143,7 @@ mod tests {
             Vec::new()
         }
         fn to_json(&self) -> Result<serde_json::Value, ForeignError> {
-            Err(ForeignError("a socket has no JSON form".into()))
+            Err(ForeignError::NotJson("a socket has no JSON form".into()))
         }
         fn as_any(&self) -> &dyn std::any::Any {
             self

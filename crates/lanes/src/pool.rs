@@ -13,6 +13,7 @@ use engine::lanes::{
 };
 use engine::{CancelToken, LogSink};
 
+use crate::SpawnError;
 use crate::protocol::{Channel, Exit, FromWorker, Outcome, Received, ToServer, ToWorker};
 use crate::server::{ForkServer, Shared};
 use crate::shm::{MemfdBuffer, SharedPayload};
@@ -68,7 +69,7 @@ impl ProcessPool for ForkServer {
     fn payload(&self) -> Result<Box<dyn PayloadBuffer>, LaneError> {
         MemfdBuffer::new()
             .map(|b| Box::new(b) as Box<dyn PayloadBuffer>)
-            .map_err(|e| LaneError(format!("cannot create a memfd: {e}")))
+            .map_err(|e| LaneError::Payload(format!("cannot create a memfd: {e}")))
     }
 
     fn spawn(
@@ -78,24 +79,27 @@ impl ProcessPool for ForkServer {
     ) -> Result<Box<dyn ProcessWorker>, LaneError> {
         self.spawn_worker(job, inputs)
             .map(|w| Box::new(w) as Box<dyn ProcessWorker>)
-            .map_err(LaneError)
+            .map_err(LaneError::from)
     }
 }
 
 impl ForkServer {
     /// A worker for `job`, waiting until it has decoded its inputs: an idle worker when one
     /// is waiting (see [`crate::ServerOptions::idle_workers`]), else a new one.
-    pub fn spawn_worker(&self, job: &BranchJob, inputs: &Payload) -> Result<Worker, String> {
+    pub fn spawn_worker(&self, job: &BranchJob, inputs: &Payload) -> Result<Worker, SpawnError> {
         let started = Instant::now();
         let copied;
         let inputs_fd = match inputs.fd() {
             Some(fd) => fd,
             None => {
-                let mut buffer = MemfdBuffer::new().map_err(|e| e.to_string())?;
+                let shared = |e: std::io::Error| SpawnError::Payload(e.to_string());
+                let mut buffer = MemfdBuffer::new().map_err(shared)?;
                 engine::lanes::PayloadSink::write_all(&mut buffer, inputs.bytes())
-                    .map_err(|e| e.to_string())?;
-                copied = buffer.into_shared().map_err(|e| e.to_string())?;
-                copied.fd().ok_or("a shared payload has a descriptor")?
+                    .map_err(shared)?;
+                copied = buffer.into_shared().map_err(shared)?;
+                copied.fd().ok_or_else(|| {
+                    SpawnError::Payload("a shared payload has no descriptor".into())
+                })?
             }
         };
         while let Some(idle) = self.take_idle() {
@@ -119,7 +123,8 @@ impl ForkServer {
                 Err(e) => tracing::debug!("an idle worker could not take a job: {e}"),
             }
         }
-        let (ours, theirs) = Channel::pair().map_err(|e| e.to_string())?;
+        let (ours, theirs) =
+            Channel::pair().map_err(|e| SpawnError::WorkerDidNotStart(e.to_string()))?;
         self.shared
             .control
             .send(
@@ -130,7 +135,7 @@ impl ForkServer {
                 &[],
                 &[theirs.as_fd(), inputs_fd],
             )
-            .map_err(|e| format!("cannot reach the fork server: {e}"))?;
+            .map_err(unreachable)?;
         drop(theirs);
         let worker = self.hello(ours, started)?;
         self.record_spawn(started.elapsed());
@@ -149,7 +154,7 @@ impl ForkServer {
     /// [`crate::ServerOptions::idle_workers`]), so that the first state that wants processes
     /// hands them its job instead of starting workers. Waits for the server's setup. Returns
     /// how many started.
-    pub fn prestart(&self, n: usize) -> Result<usize, String> {
+    pub fn prestart(&self, n: usize) -> Result<usize, SpawnError> {
         self.ready()?;
         let mut started = 0;
         while started < n
@@ -162,7 +167,8 @@ impl ForkServer {
                 < self.shared.options.idle_workers
         {
             let t = Instant::now();
-            let (ours, theirs) = Channel::pair().map_err(|e| e.to_string())?;
+            let (ours, theirs) =
+                Channel::pair().map_err(|e| SpawnError::WorkerDidNotStart(e.to_string()))?;
             self.shared
                 .control
                 .send(
@@ -173,7 +179,7 @@ impl ForkServer {
                     &[],
                     &[theirs.as_fd()],
                 )
-                .map_err(|e| format!("cannot reach the fork server: {e}"))?;
+                .map_err(unreachable)?;
             drop(theirs);
             let pid = self.await_hello(&ours, t)?;
             self.shared
@@ -187,7 +193,7 @@ impl ForkServer {
     }
 
     /// Waits for a worker's `Hello` on `channel`: it has mapped and decoded its inputs.
-    fn hello(&self, channel: Channel, started: Instant) -> Result<Worker, String> {
+    fn hello(&self, channel: Channel, started: Instant) -> Result<Worker, SpawnError> {
         let pid = self.await_hello(&channel, started)?;
         Ok(Worker {
             channel,
@@ -199,7 +205,7 @@ impl ForkServer {
     }
 
     /// The pid a worker says hello with on `channel`, or why it did not.
-    fn await_hello(&self, channel: &Channel, started: Instant) -> Result<u32, String> {
+    fn await_hello(&self, channel: &Channel, started: Instant) -> Result<u32, SpawnError> {
         let mut said = Vec::new();
         loop {
             let left = self
@@ -219,22 +225,44 @@ impl ForkServer {
                 Ok(Some(Received {
                     message: FromWorker::SpawnFailed { message },
                     ..
-                })) => return Err(message),
+                })) => return Err(SpawnError::WorkerDidNotStart(message)),
                 Ok(Some(Received {
                     message: FromWorker::Exited { status },
                     ..
                 })) => {
-                    return Err(format!(
+                    return Err(SpawnError::WorkerDidNotStart(format!(
                         "the worker exited at start ({status:?}): {}",
                         said.join("; ")
-                    ));
+                    )));
                 }
                 Ok(Some(_)) => {}
-                Ok(None) => return Err("the fork server closed the worker's channel".into()),
-                Err(e) => return Err(format!("the worker did not start: {e}")),
+                Ok(None) => {
+                    return Err(SpawnError::ServerDown(
+                        "the fork server closed the worker's channel".into(),
+                    ));
+                }
+                Err(e) => {
+                    return Err(SpawnError::WorkerDidNotStart(format!(
+                        "the worker did not start: {e}"
+                    )));
+                }
             }
         }
     }
+}
+
+impl From<SpawnError> for LaneError {
+    fn from(e: SpawnError) -> Self {
+        match e {
+            SpawnError::ServerDown(m) => LaneError::Unavailable(m),
+            SpawnError::WorkerDidNotStart(m) => LaneError::WorkerDidNotStart(m),
+            SpawnError::Payload(m) => LaneError::Payload(m),
+        }
+    }
+}
+
+fn unreachable(e: std::io::Error) -> SpawnError {
+    SpawnError::ServerDown(format!("cannot reach the fork server: {e}"))
 }
 
 /// A worker waiting for another job, seen from the parent.

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use engine::lanes::NotReady;
 use engine::{EngineOptions, Runtime, Workflow};
 
+use crate::SpawnError;
 use crate::protocol::{Channel, Exit, FromServer, FromWorker, Received, ToServer};
 use crate::sys::{self, Forked};
 
@@ -116,6 +117,7 @@ const DEFAULT_SPAWN: Duration = Duration::from_micros(1500);
 impl ForkServer {
     /// Forks the fork server, which runs `setup` and then serves. Call it before this
     /// process starts any thread: it fails if the process has more than one.
+    /// `setup`'s error is a message: it crosses to this process as text.
     pub fn start<F>(options: ServerOptions, setup: F) -> io::Result<ForkServer>
     where
         F: FnOnce() -> Result<Host, String>,
@@ -162,8 +164,9 @@ impl ForkServer {
     }
 
     /// Waits until setup finished; `Err` says why the server cannot serve.
-    pub fn ready(&self) -> Result<(), String> {
-        self.ready_within(None).map_err(|e| e.to_string())
+    pub fn ready(&self) -> Result<(), SpawnError> {
+        self.ready_within(None)
+            .map_err(|e| SpawnError::ServerDown(e.to_string()))
     }
 
     /// Like [`ForkServer::ready`], waiting at most `wait` (`None`: the configured

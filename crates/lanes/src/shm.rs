@@ -102,7 +102,7 @@ impl PayloadBuffer for MemfdBuffer {
     fn finish(self: Box<Self>) -> Result<Payload, LaneError> {
         let shared = self
             .into_shared()
-            .map_err(|e| LaneError(format!("cannot seal a payload: {e}")))?;
+            .map_err(|e| LaneError::Payload(format!("cannot seal a payload: {e}")))?;
         Ok(Arc::new(shared))
     }
 }

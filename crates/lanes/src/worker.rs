@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use asl::{StatesError, Value};
-use engine::lanes::{BranchContext, BranchJob, Checkpoints, Payload, TaskCheckpoint, ValueCodec};
+use engine::lanes::{
+    BranchContext, BranchJob, Checkpoints, CodecError, Payload, TaskCheckpoint, ValueCodec,
+};
 use engine::{BranchLanes, Call, CancelToken, Engine, LogSink, PrepareError, Runtime, TaskFailure};
 
 use crate::protocol::{Channel, FromWorker, Outcome, Received, ToWorker};
@@ -341,6 +343,10 @@ fn serve_job(
                             "cannot share the result of branch {index}: {e}"
                         ))),
                     },
+                    // The payload's memory failed, not the value: no MarshalError.
+                    Err(e @ CodecError::Write(_)) => failure(StatesError::runtime(format!(
+                        "cannot share the result of branch {index}: {e}"
+                    ))),
                     Err(e) => failure(crate::marshal::error(
                         job,
                         index,

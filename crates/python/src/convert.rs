@@ -195,7 +195,7 @@ impl Failure {
             Problem::Cycle => format!("{path} contains itself (a reference cycle)"),
             Problem::TooDeep => format!("{path} is nested deeper than {MAX_DEPTH} levels"),
         };
-        ForeignError(format!(
+        ForeignError::NotJson(format!(
             "cannot convert the output of python function '{}' to JSON: {what}",
             location.origin
         ))

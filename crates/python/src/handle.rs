@@ -176,7 +176,7 @@ impl Foreign for PyHandle {
     fn detach(&self) -> Result<Value, ForeignError> {
         interpreter::attach(|py| {
             let copy = crate::copy::detach(self.object.bind(py)).map_err(|e| {
-                ForeignError(format!(
+                ForeignError::NotCopied(format!(
                     "{} (from {}) cannot be copied for the next function: {e}",
                     self.location.path, self.location.origin
                 ))

@@ -34,8 +34,14 @@ const MAX_DEPTH: usize = 100;
 #[derive(Debug, Default)]
 pub struct PickleCodec;
 
+/// A value Python could not pickle.
 fn err(e: impl std::fmt::Display) -> CodecError {
-    CodecError(e.to_string())
+    CodecError::Unencodable(e.to_string())
+}
+
+/// A payload that does not unpickle.
+fn corrupt(e: impl std::fmt::Display) -> CodecError {
+    CodecError::Corrupt(e.to_string())
 }
 
 impl ValueCodec for PickleCodec {
@@ -73,7 +79,7 @@ impl ValueCodec for PickleCodec {
                 header.extend_from_slice(&(v.bytes().len() as u64).to_le_bytes());
                 at = align(at + v.bytes().len() as u64);
             }
-            let io = |e: std::io::Error| err(format!("cannot write the payload: {e}"));
+            let io = |e: std::io::Error| CodecError::Write(e.to_string());
             out.reserve(if views.is_empty() {
                 header_len + stream.len() as u64
             } else {
@@ -97,31 +103,31 @@ impl ValueCodec for PickleCodec {
                 .get(at..at + 8)
                 .and_then(|b| <[u8; 8]>::try_from(b).ok())
                 .map(u64::from_le_bytes)
-                .ok_or_else(|| err("truncated payload"))
+                .ok_or_else(|| corrupt("truncated payload"))
         };
         if bytes.get(..4) != Some(MAGIC.as_slice()) {
-            return Err(err("not a pickled payload"));
+            return Err(corrupt("not a pickled payload"));
         }
-        let stream_len = usize::try_from(word(8)?).map_err(err)?;
-        let count = usize::try_from(word(16)?).map_err(err)?;
+        let stream_len = usize::try_from(word(8)?).map_err(corrupt)?;
+        let count = usize::try_from(word(16)?).map_err(corrupt)?;
         let header_len = count
             .checked_mul(16)
             .and_then(|n| n.checked_add(24))
-            .ok_or_else(|| err("bad buffer count"))?;
+            .ok_or_else(|| corrupt("bad buffer count"))?;
         let stream = bytes
             .get(header_len..header_len + stream_len)
-            .ok_or_else(|| err("truncated pickle stream"))?;
+            .ok_or_else(|| corrupt("truncated pickle stream"))?;
         let mut spans = Vec::with_capacity(count);
         for i in 0..count {
-            let offset = usize::try_from(word(24 + 16 * i)?).map_err(err)?;
-            let len = usize::try_from(word(32 + 16 * i)?).map_err(err)?;
+            let offset = usize::try_from(word(24 + 16 * i)?).map_err(corrupt)?;
+            let len = usize::try_from(word(32 + 16 * i)?).map_err(corrupt)?;
             if offset.checked_add(len).is_none_or(|end| end > bytes.len()) {
-                return Err(err("a buffer lies outside the payload"));
+                return Err(corrupt("a buffer lies outside the payload"));
             }
             spans.push((offset, len));
         }
         interpreter::attach(|py| -> Result<Vec<Value>, CodecError> {
-            let bootstrap = interpreter::bootstrap(py).map_err(err)?;
+            let bootstrap = interpreter::bootstrap(py).map_err(corrupt)?;
             let buffers = if spans.is_empty() {
                 Vec::new()
             } else {
@@ -131,10 +137,10 @@ impl ValueCodec for PickleCodec {
                         use std::os::fd::AsRawFd;
                         bootstrap
                             .call_method1("lane_map", (fd.as_raw_fd(), bytes.len()))
-                            .map_err(err)?
+                            .map_err(corrupt)?
                     }
                     None => PyMemoryView::from(&PyByteArray::new(py, bytes).into_any())
-                        .map_err(err)?
+                        .map_err(corrupt)?
                         .into_any(),
                 };
                 spans
@@ -148,18 +154,18 @@ impl ValueCodec for PickleCodec {
                         ))
                     })
                     .collect::<PyResult<Vec<_>>>()
-                    .map_err(err)?
+                    .map_err(corrupt)?
             };
             let stream = PyBytes::new(py, stream);
             let loaded = bootstrap
                 .call_method1(
                     "lane_loads",
-                    (stream, PyList::new(py, buffers).map_err(err)?),
+                    (stream, PyList::new(py, buffers).map_err(corrupt)?),
                 )
-                .map_err(err)?;
+                .map_err(corrupt)?;
             let list = loaded
                 .cast::<PyList>()
-                .map_err(|_| err("the payload is not a list"))?;
+                .map_err(|_| corrupt("the payload is not a list"))?;
             let origin: std::sync::Arc<str> = "another process".into();
             Ok(list
                 .iter()
@@ -177,7 +183,7 @@ fn pad(out: &mut dyn PayloadSink) -> Result<(), CodecError> {
     let at = out.position();
     let zeros = [0u8; ALIGN as usize];
     out.write_all(&zeros[..(align(at) - at) as usize])
-        .map_err(|e| err(format!("cannot write the payload: {e}")))
+        .map_err(|e| CodecError::Write(e.to_string()))
 }
 
 /// `object` with every large `bytes`, `bytearray` and `memoryview` inside plain containers

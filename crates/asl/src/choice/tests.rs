@@ -878,7 +878,7 @@ impl Foreign for Opaque {
         Vec::new()
     }
     fn to_json(&self) -> Result<Json, ForeignError> {
-        Err(ForeignError("opaque".into()))
+        Err(ForeignError::NotJson("opaque".into()))
     }
     fn as_any(&self) -> &dyn Any {
         self

@@ -458,7 +458,7 @@ mod testing {
             Vec::new()
         }
         fn to_json(&self) -> Result<Json, ForeignError> {
-            Err(ForeignError(format!("{} is not JSON", self.0)))
+            Err(ForeignError::NotJson(format!("{} is not JSON", self.0)))
         }
         fn as_any(&self) -> &dyn Any {
             self

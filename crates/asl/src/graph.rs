@@ -49,6 +49,55 @@ impl Graph {
 }
 
 /// Lays out one machine inside `cluster`; returns (entry node id, ids of nodes that end it).
+/// A Parallel or Map state `id`: its node, a join node (returned) and one sub-cluster per
+/// nested machine, with edges from the state into each (labelled) and from each end to the
+/// join.
+fn fan_out(
+    g: &mut Graph,
+    cluster: &mut Cluster,
+    id: &str,
+    label: String,
+    name: &str,
+    machines: Vec<(String, &StateMachine, Option<&str>)>,
+) -> String {
+    cluster.nodes.push(Node {
+        id: id.to_string(),
+        label,
+        shape: Shape::Task,
+    });
+    let join = g.fresh();
+    cluster.nodes.push(Node {
+        id: join.clone(),
+        label: format!("{name} done"),
+        shape: Shape::Join,
+    });
+    for (sub_label, machine, edge_label) in machines {
+        let mut sub = Cluster {
+            id: g.fresh(),
+            label: sub_label,
+            nodes: vec![],
+            clusters: vec![],
+        };
+        let (entry, sub_ends) = layout(g, machine, &mut sub);
+        cluster.clusters.push(sub);
+        g.edges.push(Edge {
+            from: id.to_string(),
+            to: entry,
+            label: edge_label.map(str::to_string),
+            dashed: false,
+        });
+        for e in sub_ends {
+            g.edges.push(Edge {
+                from: e,
+                to: join.clone(),
+                label: None,
+                dashed: false,
+            });
+        }
+    }
+    join
+}
+
 fn layout(g: &mut Graph, machine: &StateMachine, cluster: &mut Cluster) -> (String, Vec<String>) {
     let ids: indexmap::IndexMap<&str, String> = machine
         .states
@@ -96,78 +145,13 @@ fn layout(g: &mut Graph, machine: &StateMachine, cluster: &mut Cluster) -> (Stri
                 ends.push(id.clone());
             }
             StateKind::Parallel(par) => {
-                cluster.nodes.push(Node {
-                    id: id.clone(),
-                    label,
-                    shape: Shape::Task,
-                });
-                let join = g.fresh();
-                cluster.nodes.push(Node {
-                    id: join.clone(),
-                    label: format!("{name} done"),
-                    shape: Shape::Join,
-                });
-                for (i, branch) in par.branches.iter().enumerate() {
-                    let mut sub = Cluster {
-                        id: g.fresh(),
-                        label: format!("{name}: branch {i}"),
-                        nodes: vec![],
-                        clusters: vec![],
-                    };
-                    let (entry, branch_ends) = layout(g, branch, &mut sub);
-                    cluster.clusters.push(sub);
-                    g.edges.push(Edge {
-                        from: id.clone(),
-                        to: entry,
-                        label: None,
-                        dashed: false,
-                    });
-                    for e in branch_ends {
-                        g.edges.push(Edge {
-                            from: e,
-                            to: join.clone(),
-                            label: None,
-                            dashed: false,
-                        });
-                    }
-                }
-                exit_id = join;
+                let branches = par.branches.iter().enumerate();
+                let subs = branches.map(|(i, b)| (format!("{name}: branch {i}"), b, None));
+                exit_id = fan_out(g, cluster, &id, label, name, subs.collect());
             }
             StateKind::Map(map) => {
-                cluster.nodes.push(Node {
-                    id: id.clone(),
-                    label,
-                    shape: Shape::Task,
-                });
-                let join = g.fresh();
-                cluster.nodes.push(Node {
-                    id: join.clone(),
-                    label: format!("{name} done"),
-                    shape: Shape::Join,
-                });
-                let mut sub = Cluster {
-                    id: g.fresh(),
-                    label: format!("{name}: each item"),
-                    nodes: vec![],
-                    clusters: vec![],
-                };
-                let (entry, item_ends) = layout(g, &map.processor, &mut sub);
-                cluster.clusters.push(sub);
-                g.edges.push(Edge {
-                    from: id.clone(),
-                    to: entry,
-                    label: Some("items".into()),
-                    dashed: false,
-                });
-                for e in item_ends {
-                    g.edges.push(Edge {
-                        from: e,
-                        to: join.clone(),
-                        label: None,
-                        dashed: false,
-                    });
-                }
-                exit_id = join;
+                let each = (format!("{name}: each item"), &map.processor, Some("items"));
+                exit_id = fan_out(g, cluster, &id, label, name, vec![each]);
             }
             _ => cluster.nodes.push(Node {
                 id: id.clone(),

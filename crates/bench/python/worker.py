@@ -195,33 +195,14 @@ def resolve(directory: str, name: str) -> tuple[Any, int]:
 
 
 def arity(function: Any, default: int) -> int:
-    """How many positional arguments to pass: the default when they bind, else the other
-    (faastlane's rule). Plain functions are read from their code object; anything else
-    goes through inspect, imported only then."""
-    code = getattr(function, "__code__", None)
-    if code is not None and not getattr(function, "__wrapped__", None):
-        positional = code.co_argcount
-        required = positional - len(function.__defaults__ or ())
-        varargs = bool(code.co_flags & 0x04)
-        kw_required = set(code.co_varnames[positional : positional + code.co_kwonlyargcount])
-        kw_required -= set(function.__kwdefaults__ or ())
-        for n in (default, 3 - default):
-            if not kw_required and required <= n and (varargs or n <= positional):
-                return n
-        raise TypeError("%r must accept (event, context) or (args)" % function)
-    import inspect
+    """How many positional arguments to pass: faastlane's own rule (``_faastlane_signature``,
+    the embedded runtime's ``signature.py``, written beside this script)."""
+    from _faastlane_signature import arity as shared_arity
 
-    try:
-        signature = inspect.signature(function)
-    except (TypeError, ValueError):
-        return default
-    for n in (default, 3 - default):
-        try:
-            signature.bind(*([None] * n))
-            return n
-        except TypeError:
-            pass
-    raise TypeError("%r must accept (event, context) or (args)" % function)
+    n = shared_arity(function, default)
+    if n == 0:
+        raise TypeError("%r must accept (event, context) or (args)" % function)
+    return n
 
 
 def error_reply(exc: BaseException, request_id: str) -> bytes:

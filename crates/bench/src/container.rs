@@ -98,6 +98,11 @@ impl ContainerRuntime {
             .tempdir()?;
         let worker_script = scratch.path().join("worker.py");
         std::fs::write(&worker_script, WORKER_PY)?;
+        // Beside the script, so on its path: faastlane's rule for a function's arguments.
+        std::fs::write(
+            scratch.path().join("_faastlane_signature.py"),
+            python_runtime::SIGNATURE_SOURCE,
+        )?;
         Ok(ContainerRuntime {
             options,
             store: Arc::new(Store {

@@ -46,12 +46,19 @@ pub(crate) enum Machines<'m> {
     Map(&'m StateMachine),
 }
 
+/// The branches of one Parallel or Map state: what every step of running them reads.
+#[derive(Clone, Copy)]
+pub(crate) struct StateBranches<'a, 'x, 'f> {
+    pub(crate) exec: &'a Exec<'x>,
+    pub(crate) state: &'a State,
+    /// The frame the state runs in (its branches get frames of their own).
+    pub(crate) frame: &'a Frame<'f>,
+    pub(crate) machines: Machines<'a>,
+}
+
 /// Runs every branch; the first failure fails the whole set.
 pub(crate) fn run_branches<F>(
-    exec: &Exec<'_>,
-    state: &State,
-    frame: &Frame<'_>,
-    machines: Machines<'_>,
+    branches: StateBranches<'_, '_, '_>,
     inputs: Vec<Value>,
     max_concurrency: usize,
     run: F,
@@ -59,18 +66,9 @@ pub(crate) fn run_branches<F>(
 where
     F: Fn(usize, Value, &Frame<'_>) -> Result<Value, StatesError> + Sync,
 {
-    run_branches_tolerant(
-        exec,
-        state,
-        frame,
-        machines,
-        inputs,
-        max_concurrency,
-        true,
-        run,
-    )?
-    .into_iter()
-    .collect()
+    run_branches_tolerant(branches, inputs, max_concurrency, true, run)?
+        .into_iter()
+        .collect()
 }
 
 /// A branch's result: a value, or the encoded value a worker process sent back.
@@ -112,15 +110,8 @@ impl Shared {
 
 /// Runs every branch. With `fail_fast`, the first failure cancels the rest and is returned
 /// as the error; without it every branch runs and each outcome is returned.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "internal plumbing of one state's run: grouping these into a struct would only rename them"
-)]
 pub(crate) fn run_branches_tolerant<F>(
-    exec: &Exec<'_>,
-    state: &State,
-    frame: &Frame<'_>,
-    machines: Machines<'_>,
+    branches: StateBranches<'_, '_, '_>,
     inputs: Vec<Value>,
     max_concurrency: usize,
     fail_fast: bool,
@@ -129,6 +120,12 @@ pub(crate) fn run_branches_tolerant<F>(
 where
     F: Fn(usize, Value, &Frame<'_>) -> Result<Value, StatesError> + Sync,
 {
+    let StateBranches {
+        exec,
+        state,
+        frame,
+        machines,
+    } = branches;
     let n = inputs.len();
     let options = &exec.engine.options;
     let state_path = format!("{}{}", frame.prefix, state.name);
@@ -215,14 +212,12 @@ where
         Lane::Thread => threads(&decided, &local),
         Lane::Process => match pool {
             Some(pool) => {
-                helpers_started = processes(
-                    exec, state, frame, machines, &decided, &shared, pool, &local,
-                )
-                .unwrap_or_else(|e| {
-                    tracing::warn!(state = %state_path, "process lane unavailable: {e}");
-                    decided.reason = format!("{}; fell back to inline: {e}", decided.reason);
-                    0
-                });
+                helpers_started = processes(branches, &decided, &shared, pool, &local)
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(state = %state_path, "process lane unavailable: {e}");
+                        decided.reason = format!("{}; fell back to inline: {e}", decided.reason);
+                        0
+                    });
                 if helpers_started == 0 {
                     decided.reason = format!("{}; no worker joined before the end", decided.reason);
                 }
@@ -346,20 +341,19 @@ fn threads(decided: &Plan, local: &(dyn Fn() + Sync)) {
 /// The process lane: encodes the inputs once into shared memory, then feeds worker processes
 /// from the queue on dispatcher threads while `local` runs the caller's share. Returns how
 /// many dispatchers ran.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "internal plumbing of one state's run: grouping these into a struct would only rename them"
-)]
 fn processes(
-    exec: &Exec<'_>,
-    state: &State,
-    frame: &Frame<'_>,
-    machines: Machines<'_>,
+    branches: StateBranches<'_, '_, '_>,
     decided: &Plan,
     shared: &Shared,
     pool: &dyn ProcessPool,
     local: &(dyn Fn() + Sync),
 ) -> Result<usize, String> {
+    let StateBranches {
+        exec,
+        state,
+        frame,
+        machines,
+    } = branches;
     let shared_input = matches!(machines, Machines::Parallel(_));
     let payload = {
         let queue = lock(&shared.queue);
@@ -480,16 +474,7 @@ fn processes(
                     // The worker was killed at a Task's deadline: the Task's Retry and Catch,
                     // and the rest of the branch, run here.
                     worker = None;
-                    let outcome = resume_here(
-                        exec,
-                        state,
-                        frame,
-                        machines,
-                        &request,
-                        resume,
-                        error,
-                        &shared.cancel,
-                    );
+                    let outcome = resume_here(branches, &request, resume, error, &shared.cancel);
                     shared.finish(index, Slot::Done(outcome));
                 }
             }
@@ -516,20 +501,19 @@ fn processes(
 
 /// Continues, on this thread, branch `request.index`, whose worker was killed at the deadline
 /// of the Task `resume` names.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "internal plumbing of one state's run: grouping these into a struct would only rename them"
-)]
 fn resume_here(
-    exec: &Exec<'_>,
-    state: &State,
-    frame: &Frame<'_>,
-    machines: Machines<'_>,
+    branches: StateBranches<'_, '_, '_>,
     request: &RunRequest,
     resume: Resume,
     error: StatesError,
     cancel: &CancelToken,
 ) -> Result<Value, StatesError> {
+    let StateBranches {
+        exec,
+        state,
+        frame,
+        machines,
+    } = branches;
     let index = request.index;
     let machine = match machines {
         Machines::Parallel(branches) => branches.get(index),

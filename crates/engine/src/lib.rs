@@ -29,6 +29,6 @@ pub use engine::{
 };
 pub use native::NativeRuntime;
 pub use runtime::{
-    Call, CancelToken, LogSink, NoLog, PrepareError, RequestId, Runtime, TaskFailure,
+    Call, CancelToken, LogSink, NoLog, PrepareError, RequestId, Runtime, StderrLog, TaskFailure,
 };
 pub use trace::{Lane, LaneDecision, TraceReport};

@@ -136,6 +136,18 @@ impl LogSink for NoLog {
     fn line(&self, _state: &str, _line: &str) {}
 }
 
+/// Writes each line to stderr as `[state] line` (the CLI's log, and a runtime's default for
+/// output while it imports a function).
+#[derive(Debug, Default)]
+pub struct StderrLog;
+
+impl LogSink for StderrLog {
+    fn line(&self, state: &str, line: &str) {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr().lock(), "[{state}] {line}");
+    }
+}
+
 /// A flag the engine raises when a running branch's result is no longer wanted. A child
 /// token is cancelled with its parent (a failed Parallel stops its nested Maps too).
 #[derive(Clone, Debug, Default)]

@@ -9,7 +9,7 @@
 # sys.stderr; the workflow directories and site directories inserted into sys.path.
 
 import importlib
-import inspect
+import _faastlane_signature as _signature
 import io
 import os
 import site
@@ -196,6 +196,16 @@ def _innermost_frame_in(tb, directory):
     return found
 
 
+def _raised_in(e, directory, file, kind, error_type, describe):
+    """The LoadError for exception `e` raised while importing `file`: at the innermost frame
+    of `e` in the workflow `directory` (else `file`), whose "file line N" `describe` puts in
+    the message."""
+    f, line = _innermost_frame_in(e.__traceback__, directory)
+    f = f or file
+    where = f if line is None else "%s line %d" % (f, line)
+    return LoadError(kind, error_type, describe(where), f, line)
+
+
 def _import(directory, name):
     top = name.partition(".")[0]
     local = _local_entry(directory, top)
@@ -221,44 +231,28 @@ def _import(directory, name):
             where,
             e.lineno,
         ) from None
-    except ModuleNotFoundError as e:
-        missing = e.name or ""
-        if local is None and (name == missing or name.startswith(missing + ".")):
+    except ImportError as e:
+        missing = getattr(e, "name", None) or ""
+        if (
+            isinstance(e, ModuleNotFoundError)
+            and local is None
+            and (name == missing or name.startswith(missing + "."))
+        ):
             raise LoadError(
                 "missing-module",
                 "Runtime.ImportModuleError",
                 "no module '%s': expected %s or %s"
                 % (name, os.path.join(directory, top + ".py"), os.path.join(directory, top, "__init__.py")),
             ) from None
-        f, line = _innermost_frame_in(e.__traceback__, directory)
-        f = f or file
-        raise LoadError(
-            "import",
-            "Runtime.ImportModuleError",
-            "cannot import module '%s' (%s%s): %s" % (name, f, "" if line is None else " line %d" % line, e),
-            f,
-            line,
-        ) from None
-    except ImportError as e:
-        f, line = _innermost_frame_in(e.__traceback__, directory)
-        f = f or file
-        raise LoadError(
-            "import",
-            "Runtime.ImportModuleError",
-            "cannot import module '%s' (%s%s): %s" % (name, f, "" if line is None else " line %d" % line, e),
-            f,
-            line,
+        raise _raised_in(
+            e, directory, file, "import", "Runtime.ImportModuleError",
+            lambda where: "cannot import module '%s' (%s): %s" % (name, where, e),
         ) from None
     except BaseException as e:
-        f, line = _innermost_frame_in(e.__traceback__, directory)
-        f = f or file
-        raise LoadError(
-            "init",
-            type(e).__name__,
-            "importing module '%s' raised %s (%s%s): %s"
-            % (name, type(e).__name__, f, "" if line is None else " line %d" % line, _safe_str(e)),
-            f,
-            line,
+        raise _raised_in(
+            e, directory, file, "init", type(e).__name__,
+            lambda where: "importing module '%s' raised %s (%s): %s"
+            % (name, type(e).__name__, where, _safe_str(e)),
         ) from None
     finally:
         if set_aside:
@@ -274,21 +268,6 @@ def load_module(directory, name):
         module = _import(directory, name)
         _modules[key] = module
     return module
-
-
-def _arity(f, default):
-    """1 for f(args), 2 for f(event, context)."""
-    try:
-        signature = inspect.signature(f)
-    except (TypeError, ValueError):
-        return default
-    for n in (default, 3 - default):
-        try:
-            signature.bind(*([None] * n))
-            return n
-        except TypeError:
-            pass
-    return 0
 
 
 def resolve(directory, module_name, attribute):
@@ -325,7 +304,7 @@ def resolve(directory, module_name, attribute):
             "%s: '%s' is not callable (it is a %s)" % (file, attribute, type(f).__name__),
             file,
         )
-    arity = _arity(f, default)
+    arity = _signature.arity(f, default)
     if arity == 0:
         raise LoadError(
             "bad-signature",

@@ -22,6 +22,8 @@ use crate::error::PythonError;
 use crate::output;
 
 const BOOTSTRAP_SOURCE: &str = include_str!("bootstrap.py");
+/// Which arguments a function takes: shared with the benchmark's baseline worker.
+pub const SIGNATURE_SOURCE: &str = include_str!("signature.py");
 
 static BOOTSTRAP: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
 
@@ -68,12 +70,24 @@ pub(crate) fn bootstrap(py: Python<'_>) -> Result<&Bound<'_, PyModule>, PythonEr
 }
 
 fn load_bootstrap(py: Python<'_>) -> PyResult<Py<PyModule>> {
-    let source = CString::new(BOOTSTRAP_SOURCE)
-        .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
-    let module = PyModule::from_code(py, &source, c"<faastlane bootstrap>", c"_faastlane")?;
-    py.import("sys")?
-        .getattr("modules")?
-        .set_item("_faastlane", &module)?;
+    let cstring = |s: &str| {
+        CString::new(s).map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
+    };
+    let modules = py.import("sys")?.getattr("modules")?;
+    let signature = PyModule::from_code(
+        py,
+        &cstring(SIGNATURE_SOURCE)?,
+        c"<faastlane signature>",
+        c"_faastlane_signature",
+    )?;
+    modules.set_item("_faastlane_signature", &signature)?;
+    let module = PyModule::from_code(
+        py,
+        &cstring(BOOTSTRAP_SOURCE)?,
+        c"<faastlane bootstrap>",
+        c"_faastlane",
+    )?;
+    modules.set_item("_faastlane", &module)?;
     let emit = wrap_pyfunction!(output::emit, &module)?;
     let copy_buffer = wrap_pyfunction!(crate::lane::copy_buffer, &module)?;
     let executable = info(py)?.executable.to_string_lossy().into_owned();

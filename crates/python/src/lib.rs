@@ -63,9 +63,12 @@
 //!   helper modules imported by both directories are shared by name.
 //! - Output written by C code straight to file descriptors 1 and 2, and by threads a
 //!   function starts itself, is not captured per call (the latter goes to stderr).
-//! - A function that mutates its input mutates the object the engine handed it: another
-//!   holder of the same handle (a Parallel branch given the same input, `ResultPath` keeping
-//!   the input) sees the change.
+//! - A function that mutates its input changes no other state's data: where the engine
+//!   hands a value out while keeping it (sibling branches given the same input, `ResultPath`
+//!   keeping the input, Retry, Catch, `ItemSelector`) it gives a copy ([`asl::Value::detach`];
+//!   dicts and lists are copied, immutable leaves such as a large `bytes` shared), as Step
+//!   Functions gives every function its own input. Only a plain Task-to-Task chain hands the
+//!   next function the very object the previous one returned.
 //! - `os._exit()` and crashes in C extensions end the process.
 
 pub mod context;
@@ -84,9 +87,11 @@ mod runtime;
 pub mod venv;
 pub mod watchdog;
 
+/// Import-time output goes here by default; kept under this name for existing users.
+pub use engine::StderrLog;
 pub use error::{PythonError, RequirementsError};
 pub use handle::PyHandle;
-pub use interpreter::{InterpreterInfo, init};
+pub use interpreter::{InterpreterInfo, SIGNATURE_SOURCE, init};
 pub use lane::{PickleCodec, around_fork};
-pub use runtime::{DEFAULT_MEMORY_MB, PythonOptions, PythonRuntime, StderrLog};
+pub use runtime::{DEFAULT_MEMORY_MB, PythonOptions, PythonRuntime};
 pub use venv::{Environment, PipNetwork};

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use asl::{StatesError, Value};
-use engine::{Call, LogSink, PrepareError, Runtime, TaskFailure};
+use engine::{Call, LogSink, PrepareError, Runtime, StderrLog, TaskFailure};
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
@@ -90,17 +90,6 @@ impl PythonOptions {
     pub fn init_log(mut self, sink: Arc<dyn LogSink>) -> Self {
         self.init_log = sink;
         self
-    }
-}
-
-/// Writes import-time output to stderr as `[function] line`.
-#[derive(Debug, Default)]
-pub struct StderrLog;
-
-impl LogSink for StderrLog {
-    fn line(&self, state: &str, line: &str) {
-        use std::io::Write;
-        let _ = writeln!(std::io::stderr().lock(), "[{state}] {line}");
     }
 }
 

@@ -3,23 +3,14 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use engine::{
-    BranchLanes, Engine, EngineOptions, ExecutionOptions, Identity, LogSink, NativeRuntime,
-    Runtime, Workflow,
+    BranchLanes, Engine, EngineOptions, ExecutionOptions, Identity, NativeRuntime, Runtime,
+    StderrLog, Workflow,
 };
 use lanes::{ForkServer, ServerOptions};
 use python_runtime::{PythonOptions, PythonRuntime};
 
 use crate::args::{LanesArg, RunArgs};
 use crate::workflow::Loaded;
-
-/// Prints what functions log to stderr, tagged with the state.
-struct StderrLog;
-
-impl LogSink for StderrLog {
-    fn line(&self, state: &str, line: &str) {
-        eprintln!("[{state}] {line}");
-    }
-}
 
 pub fn run(args: RunArgs) -> Result<ExitCode> {
     let loaded = Loaded::read(&args.workflow)?;

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::input_output::{detach, resolve};
 use super::{Entered, Exec, Frame};
-use crate::branches::Machines;
+use crate::branches::{Machines, StateBranches};
 use crate::context::MapItem;
 
 impl Exec<'_> {
@@ -105,10 +105,12 @@ impl Exec<'_> {
         let tolerate = tolerated_count.is_some() || tolerated_pct.is_some();
         let total = inputs.len();
         let results = crate::branches::run_branches_tolerant(
-            self,
-            state,
-            frame,
-            Machines::Map(&map.processor),
+            StateBranches {
+                exec: self,
+                state,
+                frame,
+                machines: Machines::Map(&map.processor),
+            },
             inputs,
             max_concurrency,
             !tolerate,

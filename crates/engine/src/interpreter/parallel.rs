@@ -10,7 +10,7 @@ use asl::{StatesError, Value};
 
 use super::input_output::detach;
 use super::{Entered, Exec, Frame};
-use crate::branches::Machines;
+use crate::branches::{Machines, StateBranches};
 
 impl Exec<'_> {
     pub(super) fn parallel_attempt(
@@ -31,10 +31,12 @@ impl Exec<'_> {
         let shared = n > 1 || Self::retains_raw(state, &par.retry, &par.catch);
         let inputs = vec![effective; n];
         let results = crate::branches::run_branches(
-            self,
-            state,
-            frame,
-            Machines::Parallel(&par.branches),
+            StateBranches {
+                exec: self,
+                state,
+                frame,
+                machines: Machines::Parallel(&par.branches),
+            },
             inputs,
             0,
             |i, input, f| {

@@ -28,7 +28,8 @@ use crate::planner::{Plan, PlanInput, plan};
 use crate::runtime::CancelToken;
 use crate::trace::{Lane, LaneDecision, StateRecord};
 
-/// Names the threads branches run on, so the trace can tell lanes apart.
+/// Names the threads branches run on (for a debugger or `top`; the trace takes a branch's
+/// lane from its frame).
 pub(crate) const BRANCH_THREAD_NAME: &str = "faastlane-branch";
 
 /// Names the threads that feed worker processes.
@@ -161,21 +162,24 @@ where
         cancel: frame.cancel.child(),
         fail_fast,
     };
-    let run_one = |index: usize, input: Value| {
+    let run_one = |index: usize, input: Value, lane: Lane| {
         let branch_frame = Frame {
             cancel: &shared.cancel,
             prefix: format!("{state_path}/{index}/"),
             checkpoints: None,
+            lane,
         };
         run(index, input, &branch_frame)
     };
-    // The calling thread's share: whatever the queue still holds.
-    let local = || {
+    // Runs branches from the queue until it is empty, on `lane`.
+    let drain = |lane: Lane| {
         while let Some((index, input)) = shared.pop() {
-            let outcome = run_one(index, input);
+            let outcome = run_one(index, input, lane);
             shared.finish(index, Slot::Done(outcome));
         }
     };
+    // The calling thread's share: whatever the queue still holds.
+    let local = || drain(frame.lane);
 
     let mut decided = plan(&input);
     if decided.probe {
@@ -191,7 +195,7 @@ where
             let Some((index, value)) = shared.pop() else {
                 break;
             };
-            let outcome = run_one(index, value);
+            let outcome = run_one(index, value, frame.lane);
             shared.finish(index, Slot::Done(outcome));
             probed += 1;
         }
@@ -209,7 +213,7 @@ where
     let mut helpers_started = 0;
     match decided.lane {
         Lane::Inline => local(),
-        Lane::Thread => threads(&decided, &local),
+        Lane::Thread => threads(&decided, &drain, frame.lane),
         Lane::Process => match pool {
             Some(pool) => {
                 helpers_started = processes(branches, &decided, &shared, pool, &local)
@@ -320,7 +324,9 @@ fn probed_work(
     }
 }
 
-fn threads(decided: &Plan, local: &(dyn Fn() + Sync)) {
+/// Runs `drain` on the plan's helper threads (their lane: [`Lane::Thread`]) and on this one
+/// (`here`, the lane of the caller's frame).
+fn threads(decided: &Plan, drain: &(dyn Fn(Lane) + Sync), here: Lane) {
     std::thread::scope(|scope| {
         for _ in 0..decided.helpers {
             let spawned = std::thread::Builder::new()
@@ -328,13 +334,13 @@ fn threads(decided: &Plan, local: &(dyn Fn() + Sync)) {
                 // Function runtimes recurse deeply (CPython's default recursion limit
                 // needs more than Rust's 2 MiB default).
                 .stack_size(BRANCH_STACK_BYTES)
-                .spawn_scoped(scope, local);
+                .spawn_scoped(scope, || drain(Lane::Thread));
             if spawned.is_err() {
                 // Could not get another thread: the ones we have drain the queue.
                 break;
             }
         }
-        local();
+        drain(here);
     });
 }
 
@@ -536,6 +542,8 @@ fn resume_here(
         cancel,
         prefix: format!("{}{}/{index}/", frame.prefix, state.name),
         checkpoints: None,
+        // A dispatcher thread of this process, not one of the branch threads.
+        lane: Lane::Inline,
     };
     let events_before = request.history.map_or(0, |h| h.events);
     exec.resume_machine(

@@ -235,6 +235,7 @@ impl Engine {
             cancel: &cancel,
             prefix: String::new(),
             checkpoints: None,
+            lane: Lane::Inline,
         };
         let outcome = exec.run_machine(&workflow.machine, Value::Json(input), &frame);
         let duration = exec
@@ -352,6 +353,7 @@ impl Engine {
             cancel,
             prefix: format!("{}{}/{index}/", job.prefix, job.state),
             checkpoints: context.checkpoints,
+            lane: Lane::Process,
         };
         let outcome = exec.run_machine(machine, input, &frame);
         let events = exec

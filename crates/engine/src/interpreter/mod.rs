@@ -80,16 +80,8 @@ pub(crate) struct Frame<'a> {
     /// In a worker process, the frame of the branch it runs: where to say that the branch
     /// can be taken up again at a Task (nested machines have none).
     pub checkpoints: Option<&'a dyn Checkpoints>,
-}
-
-impl Frame<'_> {
-    fn lane(&self) -> Lane {
-        if std::thread::current().name() == Some(crate::branches::BRANCH_THREAD_NAME) {
-            Lane::Thread
-        } else {
-            Lane::Inline
-        }
-    }
+    /// The lane the frame's states run on, for the trace: set by whoever runs the branch.
+    pub lane: Lane,
 }
 
 /// Where a state leads.
@@ -220,7 +212,7 @@ impl Exec<'_> {
                 self.trace.record_state(StateRecord {
                     state: format!("{}{}", frame.prefix, state.name),
                     kind: state.kind.type_name(),
-                    lane: self.lane_override.unwrap_or_else(|| frame.lane()),
+                    lane: self.lane_override.unwrap_or(frame.lane),
                     start_us: self.trace.offset_us(entered.at),
                     end_us: self.trace.offset_us(now),
                     attempts: entered.attempts.get().max(1),

@@ -221,6 +221,7 @@ mod tests {
             cancel: &cancel,
             prefix: String::new(),
             checkpoints: None,
+            lane: crate::trace::Lane::Inline,
         };
         let killed = StatesError::new(names::TIMEOUT, "killed");
         let out = exec.resume_machine(

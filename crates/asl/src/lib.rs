@@ -12,6 +12,7 @@ pub mod model;
 pub mod path;
 pub mod template;
 pub mod value;
+pub mod walk;
 
 pub use error::{StatesError, names};
 pub use load::{Diagnostic, load, load_str};

@@ -385,7 +385,7 @@ fn processes(
     let now = exec.engine.clock.instant();
     let job = BranchJob {
         workflow: exec.workflow.name.clone(),
-        state_index: crate::interpreter::state_index(&exec.workflow.machine, state)
+        state_index: asl::walk::state_index(&exec.workflow.machine, state)
             .ok_or_else(|| format!("state '{}' is not in the workflow", state.name))?,
         state: state.name.clone(),
         prefix: frame.prefix.clone(),

@@ -25,7 +25,7 @@ pub struct Workflow {
 impl Workflow {
     /// The distinct functions its Tasks call (in nested branches too), sorted.
     pub fn functions(&self) -> Vec<String> {
-        let mut names: Vec<String> = crate::interpreter::task_functions(&self.machine)
+        let mut names: Vec<String> = asl::walk::task_functions(&self.machine)
             .into_iter()
             .map(|(_, f)| f)
             .collect();
@@ -169,7 +169,7 @@ impl Engine {
 
     /// Checks that every function the workflow's Tasks name can run, loading them.
     pub fn prepare(&self, workflow: &Workflow) -> Result<(), Vec<PrepareProblem>> {
-        let tasks = crate::interpreter::task_functions(&workflow.machine);
+        let tasks = asl::walk::task_functions(&workflow.machine);
         let mut names: Vec<&str> = tasks.iter().map(|(_, f)| f.as_str()).collect();
         names.sort_unstable();
         names.dedup();
@@ -302,7 +302,7 @@ impl Engine {
                 workflow.name, job.workflow
             ));
         }
-        let Some(state) = crate::interpreter::nth_state(&workflow.machine, job.state_index)
+        let Some(state) = asl::walk::nth_state(&workflow.machine, job.state_index)
             .filter(|s| s.name == job.state)
         else {
             return failed(format!(

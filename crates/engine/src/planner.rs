@@ -232,7 +232,7 @@ impl Estimates {
                 StateKind::Task(task) => match &task.resource.invocation {
                     Invocation::Direct { function, .. } => self.get(function)?,
                     Invocation::LambdaInvoke => {
-                        let name = crate::interpreter::task_function(state)?;
+                        let name = asl::walk::task_function(state)?;
                         self.get(&name)?
                     }
                 },

@@ -46,10 +46,6 @@ mod map;
 mod parallel;
 mod retry;
 mod task;
-mod walk;
-
-pub(crate) use task::task_function;
-pub(crate) use walk::{nth_state, state_index, task_functions};
 
 /// One running execution.
 pub(crate) struct Exec<'e> {

@@ -4,8 +4,7 @@
 //!
 //! [`Exec::run_task`] runs [`Exec::task_attempt`], one attempt, under the Task's Retry and
 //! Catch (`retry.rs`), both for a Task entered as usual and for one whose worker process was
-//! killed. [`task_function`] tells the planner and `Engine::prepare` which function a Task
-//! calls before it runs.
+//! killed. Which function a Task calls before it runs is `asl::walk::task_function`.
 //!
 //! [`Runtime::invoke`]: crate::Runtime::invoke
 
@@ -13,8 +12,9 @@ use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use asl::model::{Invocation, State, StateKind, TaskState};
-use asl::{StatesError, Template, Value, names};
+use asl::model::{Invocation, State, TaskState};
+use asl::walk::parse_function_name;
+use asl::{StatesError, Value, names};
 use indexmap::IndexMap;
 use serde_json::{Value as Json, json};
 
@@ -140,46 +140,6 @@ impl Exec<'_> {
     }
 }
 
-/// The function a Task state calls, when it is known before the state runs (a
-/// `lambda:invoke` with a `FunctionName` path is not).
-pub(crate) fn task_function(state: &State) -> Option<String> {
-    let StateKind::Task(task) = &state.kind else {
-        return None;
-    };
-    match &task.resource.invocation {
-        Invocation::Direct { function, .. } => Some(function.clone()),
-        Invocation::LambdaInvoke => {
-            if let Some(Template::Object(fields)) = &state.parameters
-                && let Some((_, Template::Literal(Json::String(name)))) =
-                    fields.iter().find(|(k, _)| k == "FunctionName")
-            {
-                Some(parse_function_name(name).0)
-            } else {
-                None
-            }
-        }
-    }
-}
-
-/// Splits a Lambda FunctionName (`name`, `name:alias`, `ACCOUNT:function:name[:q]`, a full
-/// ARN) into the function and its qualifier.
-pub(crate) fn parse_function_name(raw: &str) -> (String, Option<String>) {
-    let parts: Vec<&str> = raw.split(':').collect();
-    let after_function = parts
-        .iter()
-        .position(|p| *p == "function")
-        .map(|i| &parts[i + 1..]);
-    let rest: &[&str] = match after_function {
-        Some(rest) => rest,
-        None => &parts,
-    };
-    match rest {
-        [name] => (name.to_string(), None),
-        [name, qualifier, ..] => (name.to_string(), Some(qualifier.to_string())),
-        [] => (raw.to_string(), None),
-    }
-}
-
 /// The result `arn:aws:states:::lambda:invoke` gives: Lambda's Invoke response.
 fn lambda_invoke_response(
     payload: Value,
@@ -217,26 +177,4 @@ fn lambda_invoke_response(
     );
     out.insert("StatusCode".to_string(), Value::Json(json!(200)));
     Value::from_fields(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn function_names_in_every_spelling() {
-        assert_eq!(parse_function_name("resize"), ("resize".into(), None));
-        assert_eq!(
-            parse_function_name("resize:prod"),
-            ("resize".into(), Some("prod".into()))
-        );
-        assert_eq!(
-            parse_function_name("123456789012:function:resize"),
-            ("resize".into(), None)
-        );
-        assert_eq!(
-            parse_function_name("arn:aws:lambda:us-east-1:123456789012:function:resize:7"),
-            ("resize".into(), Some("7".into()))
-        );
-    }
 }

@@ -18,15 +18,13 @@ use std::time::{Duration, Instant};
 use asl::model::{State, StateMachine};
 use asl::{StatesError, Value};
 
-use crate::engine::BranchLanes;
+use crate::codec::{CodecError, Payload};
 use crate::interpreter::{Exec, Frame};
-use crate::lanes::{
-    BranchJob, CodecError, ExecutionWire, History, NotReady, Payload, ProcessPool, ProcessWorker,
-    Resume, RunRequest, WorkerRun,
-};
-use crate::planner::{Plan, PlanInput, plan};
+use crate::lanes::{NotReady, ProcessPool, ProcessWorker, WorkerRun};
+use crate::planner::{BranchLanes, Plan, PlanInput, plan};
 use crate::runtime::CancelToken;
 use crate::trace::{Lane, LaneDecision, StateRecord};
+use crate::wire::{BranchJob, ExecutionWire, History, Resume, RunRequest};
 
 /// Names the threads branches run on (for a debugger or `top`; the trace takes a branch's
 /// lane from its frame).

@@ -10,10 +10,11 @@ use serde_json::Value as Json;
 use crate::clock::{Clock, SystemClock};
 use crate::context::{ExecutionInfo, Identity, timestamp};
 use crate::interpreter::{Exec, Frame};
-use crate::lanes::{BranchContext, BranchJob, BranchRun, History, ProcessPool, RemoteRecord};
-use crate::planner::Estimates;
+use crate::lanes::{BranchContext, ProcessPool};
+use crate::planner::{BranchLanes, Estimates};
 use crate::runtime::{CancelToken, LogSink, NoLog, PrepareError, Runtime};
 use crate::trace::{Lane, Trace, TraceReport};
+use crate::wire::{BranchJob, BranchRun, History, RemoteRecord};
 
 /// A state machine ready to run, with the name its ARNs carry.
 #[derive(Clone, Debug)]
@@ -33,22 +34,6 @@ impl Workflow {
         names.dedup();
         names
     }
-}
-
-/// Where Parallel branches and Map iterations run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BranchLanes {
-    /// One after the other on the calling thread.
-    Inline,
-    /// On up to this many threads at once (the calling thread counts as one).
-    Threads(usize),
-    /// In worker processes of [`EngineOptions::processes`] (one per usable CPU but one, at
-    /// least one), whatever they cost (for benchmarks); the calling thread takes a share only
-    /// when there are more branches than workers.
-    Process,
-    /// Chosen per state by the planner (`planner.rs`): inline, or processes when the
-    /// branches' estimated work pays for them.
-    Auto,
 }
 
 /// Engine-wide settings.

@@ -12,22 +12,25 @@
 
 mod branches;
 pub mod clock;
+pub mod codec;
 pub mod context;
 mod engine;
 mod interpreter;
 pub mod lanes;
 pub mod native;
-pub mod planner;
+mod planner;
 pub mod runtime;
 pub mod trace;
+pub mod wire;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::Identity;
 pub use engine::{
-    AWS_MAX_HISTORY_EVENTS, BranchLanes, Engine, EngineOptions, ExecutionOptions, ExecutionResult,
+    AWS_MAX_HISTORY_EVENTS, Engine, EngineOptions, ExecutionOptions, ExecutionResult,
     PrepareProblem, Workflow,
 };
 pub use native::NativeRuntime;
+pub use planner::BranchLanes;
 pub use runtime::{
     Call, CancelToken, LogSink, NoLog, PrepareError, RequestId, Runtime, StderrLog, TaskFailure,
 };

@@ -17,8 +17,23 @@ use std::time::Duration;
 
 use asl::model::{Invocation, StateKind, StateMachine};
 
-use crate::engine::BranchLanes;
 use crate::trace::Lane;
+
+/// Where Parallel branches and Map iterations run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BranchLanes {
+    /// One after the other on the calling thread.
+    Inline,
+    /// On up to this many threads at once (the calling thread counts as one).
+    Threads(usize),
+    /// In worker processes of [`EngineOptions::processes`](crate::EngineOptions::processes) (one per usable CPU but one, at
+    /// least one), whatever they cost (for benchmarks); the calling thread takes a share only
+    /// when there are more branches than workers.
+    Process,
+    /// Chosen per state by the planner (`planner.rs`): inline, or processes when the
+    /// branches' estimated work pays for them.
+    Auto,
+}
 
 /// What one branch sent to a worker costs beyond its own work (a message each way and the
 /// encoding of a small result), as measured on a 2-vCPU VM; only its order matters.

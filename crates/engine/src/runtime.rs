@@ -11,8 +11,8 @@ use std::time::Instant;
 
 use asl::{StatesError, Value};
 
+use crate::codec::{JsonCodec, ValueCodec};
 use crate::context::Identity;
-use crate::lanes::{JsonCodec, ValueCodec};
 
 /// What a Task asks for, and everything a function may want to know about its invocation
 /// (the fields of Lambda's `context` object).

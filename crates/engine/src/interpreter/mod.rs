@@ -36,9 +36,10 @@ use asl::{StatesError, Value, names};
 
 use crate::context::ExecutionInfo;
 use crate::engine::{Engine, Workflow};
-use crate::lanes::{Checkpoints, TaskCheckpoint};
+use crate::lanes::Checkpoints;
 use crate::runtime::CancelToken;
 use crate::trace::{Lane, StateRecord, Trace};
+use crate::wire::TaskCheckpoint;
 
 mod flow;
 mod input_output;

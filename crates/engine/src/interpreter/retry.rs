@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::input_output::place_result;
 use super::{CANCELLED, Entered, Exec, Frame, Interrupted, Step, execution_timeout, transition};
-use crate::lanes::TaskCheckpoint;
+use crate::wire::TaskCheckpoint;
 
 impl Exec<'_> {
     #[allow(

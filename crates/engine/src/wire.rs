@@ -1,0 +1,143 @@
+//! The process-lane wire format: what crosses between the parent, which runs an execution,
+//! and a worker process, which runs some branches of one of its Parallel or Map states.
+//!
+//! ```text
+//! parent                                            worker
+//!   BranchJob (the state, the execution's context)
+//!   + inputs: Payload (codec-encoded, shared memory) ─>  decodes the inputs once
+//!   RunRequest { index, trace offset, History } ─────>  runs branch `index`
+//!                <──────────────────────────────────  TaskCheckpoint + the Task's input
+//!                                                     (before each attempt of a Task that
+//!                                                     may be killed at its deadline)
+//!                <──────────────────────────────────  BranchReport: the encoded outcome,
+//!                                                     RemoteRecords, durations, events
+//!   killed at a Task's deadline: Resume (the checkpoint and its input) continues the
+//!   branch in the parent
+//! ```
+//!
+//! The types that cross as messages derive `Serialize`/`Deserialize` (the lanes crate frames
+//! them); values travel separately, as a [`Payload`] a [`crate::codec::ValueCodec`] wrote.
+//! A transport (the fork server's socket pair today, a remote lane tomorrow) carries these and
+//! nothing else; the engine's side of it is in [`crate::lanes`].
+
+use asl::{StatesError, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+use crate::codec::Payload;
+
+/// A branch for a worker to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunRequest {
+    pub index: usize,
+    /// Microseconds since the execution started, when it records a trace.
+    pub trace_offset_us: Option<u64>,
+    /// The execution's history as the branch starts. `None`: a branch run on its own (a
+    /// benchmark), counted from zero against the worker's own limit.
+    pub history: Option<History>,
+}
+
+/// An execution's history-event counter, as it crosses to a worker: the worker counts on from
+/// `events` and fails the branch once it passes `max_events`, as the parent's interpreter
+/// would; the events the branch adds come back in [`BranchReport::events`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct History {
+    /// Events of the execution so far (as far as the parent knows: branches still running
+    /// on other lanes are counted when they end).
+    pub events: u64,
+    /// The execution's limit ([`crate::EngineOptions::max_events`]).
+    pub max_events: Option<u64>,
+}
+
+/// Where a branch killed in a worker can be taken up again.
+pub struct Resume {
+    pub checkpoint: TaskCheckpoint,
+    /// The Task's raw input, encoded with the runtime's codec (one value).
+    pub input: Payload,
+}
+
+/// A Task of a branch running in a worker, as it starts an attempt: what the parent needs to
+/// run the Task's Retry and Catch itself if the worker is killed at the Task's deadline. A
+/// worker says it only for a Task with `TimeoutSeconds` whose Retry or Catch matches
+/// `States.Timeout`, in the branch's own state machine (not in a nested Parallel or Map).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskCheckpoint {
+    /// The Task's name in the branch's state machine.
+    pub state: String,
+    /// Retries before this attempt (`$$.State.RetryCount`).
+    pub retries: u32,
+    /// Retries used so far by each of the Task's retriers, in order.
+    pub used: Vec<u64>,
+    /// The Task's history event id.
+    pub event_id: u64,
+    /// When the Task was entered (`$$.State.EnteredTime`), in nanoseconds since the epoch.
+    pub entered_unix_ns: u64,
+    /// The execution's history-event counter as the attempt starts.
+    pub events: u64,
+}
+
+/// What a worker sends back for one branch.
+pub struct BranchReport {
+    /// The branch's output, encoded with the runtime's codec (one value).
+    pub outcome: Result<Payload, StatesError>,
+    pub states: Vec<RemoteRecord>,
+    /// How long each Task function ran, in nanoseconds, for the planner's estimates.
+    pub durations: Vec<(String, u64)>,
+    /// History events the branch added, for the execution's counter.
+    pub events: u64,
+}
+
+/// What a child needs to run branches of one Parallel or Map state.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BranchJob {
+    /// The workflow's name (the child checks it runs the same one).
+    pub workflow: String,
+    /// The Parallel or Map state: its position in a pre-order walk of every state of the
+    /// workflow, and its name as a check.
+    pub state_index: usize,
+    pub state: String,
+    /// The trace prefix of the state (`Outer/3/`).
+    pub prefix: String,
+    pub execution: ExecutionWire,
+    /// Time left before the execution's TimeoutSeconds, in milliseconds.
+    pub deadline_ms: Option<u64>,
+    /// Microseconds since the execution started, when the trace is recorded (each run
+    /// request carries the current value).
+    pub trace_offset_us: Option<u64>,
+    /// Every branch gets (a copy of) the same input: the payload holds one value.
+    pub shared_input: bool,
+    /// Otherwise the payload holds the inputs of branches `first_index..`, in order.
+    pub first_index: usize,
+}
+
+/// The execution's context-object fields, as they cross to a child.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ExecutionWire {
+    pub arn: String,
+    pub name: String,
+    pub start_time: String,
+    pub input: Json,
+    pub role_arn: String,
+    pub state_machine_arn: String,
+    pub state_machine_name: String,
+}
+
+/// A state a child ran, for the parent's trace.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RemoteRecord {
+    pub state: String,
+    pub kind: String,
+    pub start_us: u64,
+    pub end_us: u64,
+    pub attempts: u32,
+    pub error: Option<String>,
+}
+
+/// What [`crate::Engine::run_branch`] produced in a child.
+pub struct BranchRun {
+    pub outcome: Result<Value, StatesError>,
+    pub states: Vec<RemoteRecord>,
+    pub durations: Vec<(String, u64)>,
+    /// History events the branch added.
+    pub events: u64,
+}

@@ -14,6 +14,7 @@
 
 pub mod cpus;
 mod error;
+mod host;
 mod marshal;
 mod pool;
 pub mod protocol;
@@ -23,6 +24,7 @@ mod sys;
 mod worker;
 
 pub use error::SpawnError;
+pub use host::{ForkHooks, Host, IDLE_NAME, SPARE_NAME, WORKER_NAME};
 pub use pool::{Worker, exit_error};
-pub use server::{ForkHooks, ForkServer, Host, IDLE_NAME, SPARE_NAME, ServerOptions, WORKER_NAME};
+pub use server::{ForkServer, ServerOptions};
 pub use sys::{Forked, fork_exit_wait, thread_count};

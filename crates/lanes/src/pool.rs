@@ -15,14 +15,11 @@ use engine::{CancelToken, LogSink};
 
 use crate::SpawnError;
 use crate::protocol::{Channel, Exit, FromWorker, Outcome, Received, ToServer, ToWorker};
-use crate::server::{ForkServer, Shared};
+use crate::server::{ForkServer, Idle, Shared, wait_reaped};
 use crate::shm::{MemfdBuffer, SharedPayload};
 
 /// How often a waiting dispatcher looks at the cancel token.
 const CANCEL_POLL: Duration = Duration::from_millis(5);
-
-/// How long a killed worker has to be reported reaped.
-const REAP_WAIT: Duration = Duration::from_secs(5);
 
 /// The error of a branch whose worker process ended, named like Lambda's.
 pub fn exit_error(status: Exit, pid: u32, index: usize) -> StatesError {
@@ -263,34 +260,6 @@ impl From<SpawnError> for LaneError {
 
 fn unreachable(e: std::io::Error) -> SpawnError {
     SpawnError::ServerDown(format!("cannot reach the fork server: {e}"))
-}
-
-/// A worker waiting for another job, seen from the parent.
-pub(crate) struct Idle {
-    pub(crate) channel: Channel,
-    pub(crate) pid: u32,
-}
-
-impl Idle {
-    pub(crate) fn wait_reaped(self) {
-        wait_reaped(&self.channel);
-    }
-}
-
-/// Waits (up to [`REAP_WAIT`]) until the server reports a worker reaped on its channel.
-fn wait_reaped(channel: &Channel) {
-    let end = Instant::now() + REAP_WAIT;
-    while let Some(left) = end.checked_duration_since(Instant::now()) {
-        match channel.recv::<FromWorker>(Some(left)) {
-            Ok(Some(Received {
-                message: FromWorker::Exited { .. },
-                ..
-            }))
-            | Ok(None)
-            | Err(_) => return,
-            Ok(Some(_)) => {}
-        }
-    }
 }
 
 /// The Task a worker runs now must end by its deadline.

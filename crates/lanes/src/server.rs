@@ -23,25 +23,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use engine::lanes::NotReady;
-use engine::{EngineOptions, Runtime, Workflow};
 
 use crate::SpawnError;
+use crate::host::{Host, SPARE_NAME};
 use crate::protocol::{Channel, Exit, FromServer, FromWorker, Received, ToServer};
 use crate::sys::{self, Forked};
-
-/// Wraps the `fork()` call in a runtime's fork hooks (CPython: `PyOS_BeforeFork`,
-/// `PyOS_AfterFork_Child`/`_Parent`, with the GIL held).
-pub type ForkHooks = Box<dyn Fn(&mut dyn FnMut() -> io::Result<Forked>) -> io::Result<Forked>>;
-
-/// What the fork server hosts: built by the setup closure, in the server, before any fork.
-pub struct Host {
-    pub workflow: Workflow,
-    pub runtime: Arc<dyn Runtime>,
-    /// Identity, trace and history limit for the workers' engines (their lanes are inline,
-    /// their log goes to the parent).
-    pub options: EngineOptions,
-    pub fork_hooks: Option<ForkHooks>,
-}
 
 /// How the fork server and its workers run.
 #[derive(Clone, Debug)]
@@ -107,8 +93,39 @@ pub struct ForkServer {
 pub(crate) struct Shared {
     pub(crate) control: Channel,
     /// Workers whose state ended, waiting for another job (at most `options.idle_workers`).
-    pub(crate) idle: Mutex<Vec<crate::pool::Idle>>,
+    pub(crate) idle: Mutex<Vec<Idle>>,
     pub(crate) options: ServerOptions,
+}
+
+/// How long a killed worker has to be reported reaped.
+const REAP_WAIT: Duration = Duration::from_secs(5);
+
+/// A worker waiting for another job, seen from the parent.
+pub(crate) struct Idle {
+    pub(crate) channel: Channel,
+    pub(crate) pid: u32,
+}
+
+impl Idle {
+    pub(crate) fn wait_reaped(self) {
+        wait_reaped(&self.channel);
+    }
+}
+
+/// Waits (up to [`REAP_WAIT`]) until the server reports a worker reaped on its channel.
+pub(crate) fn wait_reaped(channel: &Channel) {
+    let end = Instant::now() + REAP_WAIT;
+    while let Some(left) = end.checked_duration_since(Instant::now()) {
+        match channel.recv::<FromWorker>(Some(left)) {
+            Ok(Some(Received {
+                message: FromWorker::Exited { .. },
+                ..
+            }))
+            | Ok(None)
+            | Err(_) => return,
+            Ok(Some(_)) => {}
+        }
+    }
 }
 
 /// A worker start before any was measured: a fork of a small process plus the round trip.
@@ -510,15 +527,6 @@ where
     }
     sys::exit_now(0)
 }
-
-/// What a spare calls itself (`/proc/PID/comm`) until it gets a job.
-pub const SPARE_NAME: &std::ffi::CStr = c"faastlane-spare";
-
-/// What a worker calls itself.
-pub const WORKER_NAME: &std::ffi::CStr = c"faastlane-work";
-
-/// What a worker calls itself while it waits, idle, for another job.
-pub const IDLE_NAME: &std::ffi::CStr = c"faastlane-idle";
 
 /// A worker forked ahead of time, waiting for its job.
 struct Spare {

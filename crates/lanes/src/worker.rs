@@ -11,8 +11,8 @@ use engine::lanes::{
 };
 use engine::{BranchLanes, Call, CancelToken, Engine, LogSink, PrepareError, Runtime, TaskFailure};
 
+use crate::host::{Host, IDLE_NAME, WORKER_NAME};
 use crate::protocol::{Channel, FromWorker, Outcome, Received, ToWorker};
-use crate::server::Host;
 use crate::shm::{SharedPayload, SpillBuffer, Spilled};
 use crate::sys;
 
@@ -127,7 +127,7 @@ pub(crate) fn run(
     memory_limit: Option<u64>,
 ) -> ! {
     let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
-    let _ = rustix::thread::set_name(crate::server::WORKER_NAME);
+    let _ = rustix::thread::set_name(WORKER_NAME);
     if let Some(bytes) = memory_limit {
         let _ = rustix::process::setrlimit(
             rustix::process::Resource::As,
@@ -201,7 +201,7 @@ fn serve(
         match next {
             Next::Exit => return Ok(()),
             Next::Job(mut job, inputs) => {
-                let _ = rustix::thread::set_name(crate::server::WORKER_NAME);
+                let _ = rustix::thread::set_name(WORKER_NAME);
                 state.clone_from(&job.state);
                 next = serve_job(host, &runtime, &checkpoints, &mut job, channel, inputs)?;
             }
@@ -211,7 +211,7 @@ fn serve(
 
 /// Waits, idle, for the next job.
 fn idle(channel: &Channel) -> Result<Next, String> {
-    let _ = rustix::thread::set_name(crate::server::IDLE_NAME);
+    let _ = rustix::thread::set_name(IDLE_NAME);
     loop {
         match channel.recv::<ToWorker>(None).map_err(|e| e.to_string())? {
             Some(Received {

@@ -89,7 +89,7 @@ fn load_bootstrap(py: Python<'_>) -> PyResult<Py<PyModule>> {
     )?;
     modules.set_item("_faastlane", &module)?;
     let emit = wrap_pyfunction!(output::emit, &module)?;
-    let copy_buffer = wrap_pyfunction!(crate::lane::copy_buffer, &module)?;
+    let copy_buffer = wrap_pyfunction!(crate::ffi::copy_buffer, &module)?;
     let executable = info(py)?.executable.to_string_lossy().into_owned();
     module.call_method1("setup", (emit, executable, copy_buffer))?;
     Ok(module.unbind())

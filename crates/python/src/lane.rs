@@ -261,19 +261,6 @@ fn mark_buffers<'py>(
     })
 }
 
-/// `bytes(buffer)` (`as_bytearray`: `bytearray(buffer)`) for a large out-of-band buffer: the
-/// new object's pages are allocated in one go and the source's mapped in one go before the
-/// copy (`MADV_POPULATE_WRITE`/`_READ`), which makes the copy of 100 MB about 50 ms instead
-/// of 80 ms of page-by-page faults on this VM.
-#[pyfunction]
-pub(crate) fn copy_buffer<'py>(
-    buffer: &Bound<'py, PyAny>,
-    as_bytearray: bool,
-) -> PyResult<Bound<'py, PyAny>> {
-    let view = ffi::BufferView::of(buffer)?;
-    ffi::copy_out(buffer.py(), view.bytes(), as_bytearray)
-}
-
 /// Runs `fork` between CPython's `PyOS_BeforeFork` and `PyOS_AfterFork_Child` or
 /// `PyOS_AfterFork_Parent` (as `os.fork` does), with the GIL held. `is_child` tells the two
 /// apart from what `fork` returned. The caller must be single-threaded for the child to be

@@ -27,6 +27,7 @@ pub enum Command {
     /// Draw the state machine as Mermaid or DOT.
     Graph(GraphArgs),
     /// Benchmark faastlane against a container-per-function baseline.
+    #[cfg(feature = "bench")]
     Bench(BenchArgs),
 }
 
@@ -88,6 +89,7 @@ pub enum GraphFormat {
     Dot,
 }
 
+#[cfg(feature = "bench")]
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
     /// Which suite to run.
@@ -125,6 +127,7 @@ pub struct BenchArgs {
     pub run_client: Option<PathBuf>,
 }
 
+#[cfg(feature = "bench")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum BenchSuite {
     All,
@@ -136,6 +139,7 @@ pub enum BenchSuite {
     Apps,
 }
 
+#[cfg(feature = "bench")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum BenchMode {
     Faastlane,

@@ -6,6 +6,7 @@ use anyhow::Result;
 
 use crate::args::Command;
 
+#[cfg(feature = "bench")]
 mod bench;
 mod graph;
 mod run;
@@ -16,6 +17,7 @@ pub fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Run(args) => run::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Graph(args) => graph::run(args),
+        #[cfg(feature = "bench")]
         Command::Bench(args) => bench::run(args),
     }
 }

@@ -23,6 +23,18 @@ pub enum BenchError {
     Execution(String),
     #[error("the output differs from {expected}: {detail}")]
     WrongOutput { expected: PathBuf, detail: String },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A case file (`--run-case`, `--run-client`) that cannot be read or parsed.
+    #[error("the case {path}: {message}")]
+    Case { path: PathBuf, message: String },
+    /// A client process of a case with concurrent clients failed; `stderr` is the last line
+    /// each client wrote there.
+    #[error("{message}{}", if stderr.is_empty() { String::new() } else { format!(" ({stderr})") })]
+    Client { message: String, stderr: String },
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }

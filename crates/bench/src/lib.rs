@@ -13,6 +13,7 @@
 //! The same ASL engine orchestrates every mode; only how functions interact differs.
 
 pub mod case;
+pub mod clients;
 pub mod container;
 pub mod error;
 pub mod markdown;
@@ -20,6 +21,7 @@ pub mod memory;
 pub mod record;
 pub mod redis_server;
 pub mod report;
+pub mod runner;
 pub mod stats;
 pub mod suite;
 pub mod svg;

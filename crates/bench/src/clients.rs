@@ -1,26 +1,34 @@
 //! Cases with concurrent clients in faastlane's modes: one faastlane instance (a child
-//! process of this binary, `faastlane bench --run-client SPEC`) per client, as a platform
+//! process of the `faastlane` binary, `faastlane bench --run-client SPEC`) per client, as a platform
 //! scales a workflow out. The case process starts them, waits until every one has set up and
 //! warmed up, starts them together over their stdin, and makes one record of their reports.
 
 use std::io::Read;
 use std::path::Path;
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
-use bench::Record;
-use bench::case::CaseSpec;
+use crate::case::{CaseSpec, ClientReport};
+use crate::{BenchError, Record};
+
+type Result<T> = std::result::Result<T, BenchError>;
+
+fn client_error(message: impl Into<String>) -> BenchError {
+    BenchError::Client {
+        message: message.into(),
+        stderr: String::new(),
+    }
+}
 
 /// A case with concurrent clients in faastlane's modes: one instance (a child process of
-/// this binary, `--run-client`) per client. All set up and warm up, then start together; the
+/// `exe`, `bench --run-client`) per client. All set up and warm up, then start together; the
 /// wall time runs from the start signal to the last client's report.
-pub(super) fn scale_out(spec_path: &Path, case: &CaseSpec) -> Record {
+pub fn scale_out(exe: &Path, spec_path: &Path, case: &CaseSpec) -> Record {
     let failed = |why: String| case.record().failed(why);
-    match run_clients(spec_path, case) {
-        Ok((reports, wall)) => bench::case::scaled_out_record(case, &reports, wall)
+    match run_clients(exe, spec_path, case) {
+        Ok((reports, wall)) => crate::case::scaled_out_record(case, &reports, wall)
             .unwrap_or_else(|e| failed(e.to_string())),
-        Err(e) => failed(format!("{e:#}")),
+        Err(e) => failed(e.to_string()),
     }
 }
 
@@ -36,24 +44,24 @@ impl Client {
     fn next_line(&mut self, what: &str) -> Result<String> {
         match self.lines.next() {
             Some(Ok(line)) => Ok(line),
-            Some(Err(e)) => Err(e).with_context(|| format!("reading a client's {what}")),
+            Some(Err(e)) => Err(client_error(format!("reading a client's {what}: {e}"))),
             None => {
                 let _ = self.child.wait();
-                bail!("a client ended before its {what}")
+                Err(client_error(format!("a client ended before its {what}")))
             }
         }
     }
 }
 
 fn run_clients(
+    exe: &Path,
     spec_path: &Path,
     case: &CaseSpec,
-) -> Result<(Vec<bench::case::ClientReport>, Duration)> {
+) -> Result<(Vec<ClientReport>, Duration)> {
     use std::io::{BufRead, Write};
-    let exe = std::env::current_exe().context("finding this program")?;
     let mut clients = Vec::with_capacity(case.clients);
     for _ in 0..case.clients {
-        let mut child = Command::new(&exe)
+        let mut child = Command::new(exe)
             .arg("bench")
             .arg("--run-client")
             .arg(spec_path)
@@ -61,11 +69,14 @@ fn run_clients(
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .with_context(|| format!("starting {}", exe.display()))?;
+            .map_err(|source| BenchError::Spawn {
+                program: exe.display().to_string(),
+                source,
+            })?;
         let (Some(start), Some(out), Some(mut err)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
-            bail!("a client's pipes are missing");
+            return Err(client_error("a client's pipes are missing"));
         };
         let stderr = std::thread::spawn(move || {
             let mut text = String::new();
@@ -84,19 +95,22 @@ fn run_clients(
         for client in &mut clients {
             let line = client.next_line("ready signal")?;
             if line != "ready" {
-                bail!("a client said {line:?} instead of ready");
+                return Err(client_error(format!(
+                    "a client said {line:?} instead of ready"
+                )));
             }
         }
         let started = Instant::now();
         for client in &mut clients {
-            writeln!(client.start, "go").context("starting a client")?;
+            writeln!(client.start, "go")
+                .map_err(|e| client_error(format!("starting a client: {e}")))?;
         }
         let mut reports = Vec::with_capacity(clients.len());
         for client in &mut clients {
             let line = client.next_line("report")?;
             reports.push(
-                serde_json::from_str::<bench::case::ClientReport>(&line)
-                    .with_context(|| format!("a client's report: {line}"))?,
+                serde_json::from_str::<ClientReport>(&line)
+                    .map_err(|e| client_error(format!("a client's report: {line}: {e}")))?,
             );
         }
         Ok((reports, started.elapsed()))
@@ -111,22 +125,25 @@ fn run_clients(
             why.push(last.to_string());
         }
     }
-    outcome.map_err(|e| {
-        if why.is_empty() {
-            e
-        } else {
-            e.context(why.join(" | "))
-        }
+    outcome.map_err(|e| match e {
+        BenchError::Client { message, .. } => BenchError::Client {
+            message,
+            stderr: why.join(" | "),
+        },
+        other if why.is_empty() => other,
+        other => BenchError::Client {
+            message: other.to_string(),
+            stderr: why.join(" | "),
+        },
     })
 }
 
-/// The client's side of [`scale_out`].
-pub(super) fn run_client(spec: &Path) -> Result<ExitCode> {
+/// The client's side of [`scale_out`]: sets up and warms up the case in `spec`, prints
+/// `ready`, waits for a line on stdin, runs, and returns the report for its parent.
+pub fn run_client(spec: &Path) -> Result<ClientReport> {
     use std::io::{BufRead, Write};
-    let text = std::fs::read_to_string(spec)
-        .with_context(|| format!("reading the case {}", spec.display()))?;
-    let case: CaseSpec = serde_json::from_str(&text).context("parsing the case")?;
-    let report = bench::case::run_client(&case, || {
+    let case = read_case(spec)?;
+    crate::case::run_client(&case, || {
         let mut out = std::io::stdout().lock();
         writeln!(out, "ready")?;
         out.flush()?;
@@ -136,10 +153,14 @@ pub(super) fn run_client(spec: &Path) -> Result<ExitCode> {
             _ => Ok(()),
         }
     })
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    println!(
-        "{}",
-        serde_json::to_string(&report).context("serializing the report")?
-    );
-    Ok(ExitCode::SUCCESS)
+}
+
+/// The case a `--run-case` or `--run-client` file describes.
+pub fn read_case(spec: &Path) -> Result<CaseSpec> {
+    let case_error = |message: String| BenchError::Case {
+        path: spec.to_path_buf(),
+        message,
+    };
+    let text = std::fs::read_to_string(spec).map_err(|e| case_error(e.to_string()))?;
+    serde_json::from_str(&text).map_err(|e| case_error(e.to_string()))
 }

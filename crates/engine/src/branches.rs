@@ -19,12 +19,12 @@ use asl::model::{State, StateMachine};
 use asl::{StatesError, Value};
 
 use crate::codec::{CodecError, Payload};
-use crate::interpreter::{Exec, Frame};
+use crate::exec::{Exec, Frame};
 use crate::lanes::{NotReady, ProcessPool, ProcessWorker, WorkerRun};
 use crate::planner::{BranchLanes, Plan, PlanInput, plan};
 use crate::runtime::CancelToken;
 use crate::trace::{Lane, LaneDecision, StateRecord};
-use crate::wire::{BranchJob, ExecutionWire, History, Resume, RunRequest};
+use crate::wire::{BranchJob, ExecutionWire, History, Resume, RunRequest, TaskCheckpoint};
 
 /// Names the threads branches run on (for a debugger or `top`; the trace takes a branch's
 /// lane from its frame).
@@ -45,6 +45,21 @@ pub(crate) enum Machines<'m> {
     Map(&'m StateMachine),
 }
 
+/// Continues a branch from a Task whose worker process was killed at its deadline: the
+/// interpreter's `Exec::resume_machine` (machine, checkpoint, events before the branch, the
+/// Task's raw input, its error, the branch's frame).
+pub(crate) type Resumer<'a> = &'a (
+        dyn Fn(
+    &StateMachine,
+    &TaskCheckpoint,
+    u64,
+    Value,
+    StatesError,
+    &Frame<'_>,
+) -> Result<Value, StatesError>
+            + Sync
+    );
+
 /// The branches of one Parallel or Map state: what every step of running them reads.
 #[derive(Clone, Copy)]
 pub(crate) struct StateBranches<'a, 'x, 'f> {
@@ -53,6 +68,7 @@ pub(crate) struct StateBranches<'a, 'x, 'f> {
     /// The frame the state runs in (its branches get frames of their own).
     pub(crate) frame: &'a Frame<'f>,
     pub(crate) machines: Machines<'a>,
+    pub(crate) resume: Resumer<'a>,
 }
 
 /// Runs every branch; the first failure fails the whole set.
@@ -124,6 +140,7 @@ where
         state,
         frame,
         machines,
+        ..
     } = branches;
     let n = inputs.len();
     let options = &exec.engine.options;
@@ -357,6 +374,7 @@ fn processes(
         state,
         frame,
         machines,
+        ..
     } = branches;
     let shared_input = matches!(machines, Machines::Parallel(_));
     let payload = {
@@ -517,6 +535,7 @@ fn resume_here(
         state,
         frame,
         machines,
+        ..
     } = branches;
     let index = request.index;
     let machine = match machines {
@@ -544,7 +563,7 @@ fn resume_here(
         lane: Lane::Inline,
     };
     let events_before = request.history.map_or(0, |h| h.events);
-    exec.resume_machine(
+    (branches.resume)(
         machine,
         &resume.checkpoint,
         events_before,

@@ -4,72 +4,16 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use asl::{StateMachine, StatesError, Value};
+use asl::{StatesError, Value};
 use serde_json::Value as Json;
 
-use crate::clock::{Clock, SystemClock};
-use crate::context::{ExecutionInfo, Identity, timestamp};
+use crate::context::{ExecutionInfo, timestamp};
 use crate::interpreter::{Exec, Frame};
-use crate::lanes::{BranchContext, ProcessPool};
-use crate::planner::{BranchLanes, Estimates};
-use crate::runtime::{CancelToken, LogSink, NoLog, PrepareError, Runtime};
+use crate::lanes::BranchContext;
+use crate::runtime::{CancelToken, PrepareError};
+use crate::setup::{Engine, Workflow};
 use crate::trace::{Lane, Trace, TraceReport};
 use crate::wire::{BranchJob, BranchRun, History, RemoteRecord};
-
-/// A state machine ready to run, with the name its ARNs carry.
-#[derive(Clone, Debug)]
-pub struct Workflow {
-    pub name: String,
-    pub machine: StateMachine,
-}
-
-impl Workflow {
-    /// The distinct functions its Tasks call (in nested branches too), sorted.
-    pub fn functions(&self) -> Vec<String> {
-        let mut names: Vec<String> = asl::walk::task_functions(&self.machine)
-            .into_iter()
-            .map(|(_, f)| f)
-            .collect();
-        names.sort_unstable();
-        names.dedup();
-        names
-    }
-}
-
-/// Engine-wide settings.
-#[derive(Clone)]
-pub struct EngineOptions {
-    pub identity: Identity,
-    pub lanes: BranchLanes,
-    /// Record a per-state trace.
-    pub trace: bool,
-    pub log: Arc<dyn LogSink>,
-    /// Fail an execution whose history grows past this many events, as Step Functions does
-    /// at 25,000 (a state machine that loops forever must end). `None`: no limit.
-    pub max_events: Option<u64>,
-    /// Starts worker processes for process lanes (a fork server); `None`: branches stay in
-    /// this process.
-    pub processes: Option<Arc<dyn ProcessPool>>,
-    /// The CPUs this process may use (cgroup quota and affinity, not the host's count).
-    pub cpus: usize,
-}
-
-/// Step Functions' execution history limit.
-pub const AWS_MAX_HISTORY_EVENTS: u64 = 25_000;
-
-impl Default for EngineOptions {
-    fn default() -> Self {
-        EngineOptions {
-            identity: Identity::default(),
-            lanes: BranchLanes::Inline,
-            trace: false,
-            log: Arc::new(NoLog),
-            max_events: Some(AWS_MAX_HISTORY_EVENTS),
-            processes: None,
-            cpus: 1,
-        }
-    }
-}
 
 /// Per-execution settings.
 #[derive(Clone, Debug, Default)]
@@ -114,44 +58,7 @@ pub struct PrepareProblem {
     pub error: PrepareError,
 }
 
-/// Runs executions. Cheap to share between threads.
-pub struct Engine {
-    pub(crate) runtime: Arc<dyn Runtime>,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) options: EngineOptions,
-    /// What each function has cost so far, for the planner.
-    pub(crate) estimates: Estimates,
-}
-
 impl Engine {
-    pub fn new(runtime: Arc<dyn Runtime>) -> Self {
-        Self::with_options(runtime, EngineOptions::default())
-    }
-
-    pub fn with_options(runtime: Arc<dyn Runtime>, options: EngineOptions) -> Self {
-        Engine {
-            runtime,
-            clock: Arc::new(SystemClock),
-            options,
-            estimates: Estimates::default(),
-        }
-    }
-
-    /// Replaces the clock (tests use [`crate::clock::ManualClock`]).
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
-    }
-
-    pub fn options(&self) -> &EngineOptions {
-        &self.options
-    }
-
-    /// The running estimate of what one call of `function` costs.
-    pub fn estimate(&self, function: &str) -> Option<Duration> {
-        self.estimates.get(function)
-    }
-
     /// Checks that every function the workflow's Tasks name can run, loading them.
     pub fn prepare(&self, workflow: &Workflow) -> Result<(), Vec<PrepareProblem>> {
         let tasks = asl::walk::task_functions(&workflow.machine);

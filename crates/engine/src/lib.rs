@@ -15,23 +15,23 @@ pub mod clock;
 pub mod codec;
 pub mod context;
 mod engine;
+mod exec;
 mod interpreter;
 pub mod lanes;
 pub mod native;
 mod planner;
 pub mod runtime;
+mod setup;
 pub mod trace;
 pub mod wire;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::Identity;
-pub use engine::{
-    AWS_MAX_HISTORY_EVENTS, Engine, EngineOptions, ExecutionOptions, ExecutionResult,
-    PrepareProblem, Workflow,
-};
+pub use engine::{ExecutionOptions, ExecutionResult, PrepareProblem};
 pub use native::NativeRuntime;
 pub use planner::BranchLanes;
 pub use runtime::{
     Call, CancelToken, LogSink, NoLog, PrepareError, RequestId, Runtime, StderrLog, TaskFailure,
 };
+pub use setup::{AWS_MAX_HISTORY_EVENTS, Engine, EngineOptions, Workflow};
 pub use trace::{Lane, LaneDecision, TraceReport};

@@ -110,6 +110,7 @@ impl Exec<'_> {
                 state,
                 frame,
                 machines: Machines::Map(&map.processor),
+                resume: &|m, c, e, raw, err, f| self.resume_machine(m, c, e, raw, err, f),
             },
             inputs,
             max_concurrency,

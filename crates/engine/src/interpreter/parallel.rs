@@ -36,6 +36,7 @@ impl Exec<'_> {
                 state,
                 frame,
                 machines: Machines::Parallel(&par.branches),
+                resume: &|m, c, e, raw, err, f| self.resume_machine(m, c, e, raw, err, f),
             },
             inputs,
             0,

@@ -165,9 +165,9 @@ mod tests {
 
     use super::*;
     use crate::context::ExecutionInfo;
-    use crate::engine::{Engine, Workflow};
     use crate::interpreter::TASK_EVENTS;
     use crate::runtime::CancelToken;
+    use crate::setup::{Engine, Workflow};
     use crate::trace::Trace;
 
     /// Takes up, in this process, a branch whose worker was killed in Task `T` (attempt

@@ -1,16 +1,12 @@
-//! Conversions between the engine's [`Value`] and Python objects.
-//!
-//! Into Python: JSON becomes dict/list/str/int/float/bool/None (built directly, not through a
-//! JSON string); a [`PyHandle`] becomes its own object again; an object or array mixing both
-//! becomes a dict or list whose members are converted the same way.
-//!
-//! Out of Python: scalars become JSON (cheap to copy, and what Choice rules compare); every
-//! container and every other object stays a [`PyHandle`], converted only if the value leaves
-//! the process ([`to_json`]).
+//! Conversions between JSON and Python objects: JSON becomes dict/list/str/int/float/bool/None
+//! (built directly, not through a JSON string, [`json_to_python`]); a Python object becomes
+//! JSON only when its value leaves the process ([`to_json`], with errors naming the part at
+//! fault by its [`Location`]). The engine's [`asl::Value`] and Python objects, with their
+//! handles, are `handle.rs`, above this.
 
 use std::sync::Arc;
 
-use asl::{ForeignError, Kind, Value};
+use asl::ForeignError;
 use pyo3::prelude::*;
 use pyo3::types::{
     PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple,
@@ -19,47 +15,41 @@ use serde_json::{Map, Number, Value as Json};
 
 use asl::path::push_key;
 
-use crate::handle::{Location, PyHandle};
+/// Where a handle's object sits in the output of the function that returned it, for error
+/// messages: `$` is the output itself, `$.result.blob` a field of a field.
+#[derive(Clone, Debug)]
+pub(crate) struct Location {
+    pub(crate) origin: Arc<str>,
+    pub(crate) path: String,
+}
 
-/// Strings up to this many characters are copied out as JSON; longer ones stay handles so a
-/// hand-off of a large string costs no more than one of a small one.
-const INLINE_STR_MAX: usize = 64 * 1024;
+impl Location {
+    pub(crate) fn root(origin: Arc<str>) -> Self {
+        Location {
+            origin,
+            path: "$".to_string(),
+        }
+    }
+
+    pub(crate) fn key(&self, key: &str) -> Self {
+        let mut path = self.path.clone();
+        push_key(&mut path, key);
+        Location {
+            origin: Arc::clone(&self.origin),
+            path,
+        }
+    }
+
+    pub(crate) fn index(&self, index: usize) -> Self {
+        Location {
+            origin: Arc::clone(&self.origin),
+            path: format!("{}[{index}]", self.path),
+        }
+    }
+}
 
 /// Containers nested deeper than this are not converted to JSON.
 const MAX_DEPTH: usize = 1000;
-
-/// Builds the Python object for `value`.
-pub(crate) fn to_python<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
-    match value {
-        Value::Json(json) => json_to_python(py, json),
-        Value::Object(fields) => {
-            let dict = PyDict::new(py);
-            for (k, v) in fields {
-                dict.set_item(k, to_python(py, v)?)?;
-            }
-            Ok(dict.into_any())
-        }
-        Value::Array(elements) => {
-            let items = elements
-                .iter()
-                .map(|v| to_python(py, v))
-                .collect::<PyResult<Vec<_>>>()?;
-            Ok(PyList::new(py, items)?.into_any())
-        }
-        Value::Foreign(foreign) => match foreign.as_any().downcast_ref::<PyHandle>() {
-            Some(handle) => Ok(handle.object().bind(py).clone()),
-            // Another runtime's object: JSON is the only common ground.
-            None => {
-                let json = foreign.to_json().map_err(|e| {
-                    pyo3::exceptions::PyValueError::new_err(format!(
-                        "input is not convertible to JSON: {e}"
-                    ))
-                })?;
-                json_to_python(py, &json)
-            }
-        },
-    }
-}
 
 pub(crate) fn json_to_python<'py>(py: Python<'py>, json: &Json) -> PyResult<Bound<'py, PyAny>> {
     Ok(match json {
@@ -90,51 +80,6 @@ pub(crate) fn json_to_python<'py>(py: Python<'py>, json: &Json) -> PyResult<Boun
             dict.into_any()
         }
     })
-}
-
-/// The engine's view of a Python object: JSON for scalars, a handle for everything else.
-pub(crate) fn from_python(object: Bound<'_, PyAny>, location: &Location) -> Value {
-    if object.is_none() {
-        return Value::Json(Json::Null);
-    }
-    if let Ok(b) = object.cast_exact::<PyBool>() {
-        return Value::Json(Json::Bool(b.is_true()));
-    }
-    if object.is_instance_of::<PyInt>() {
-        if let Ok(i) = object.extract::<i64>() {
-            return Value::Json(i.into());
-        }
-        if let Ok(u) = object.extract::<u64>() {
-            return Value::Json(u.into());
-        }
-        return handle(object, Kind::Number, location);
-    }
-    if let Ok(f) = object.cast::<PyFloat>() {
-        return match Number::from_f64(f.value()) {
-            Some(n) => Value::Json(Json::Number(n)),
-            None => handle(object, Kind::Number, location),
-        };
-    }
-    if let Ok(s) = object.cast::<PyString>() {
-        if s.len().is_ok_and(|n| n <= INLINE_STR_MAX)
-            && let Ok(text) = s.to_str()
-        {
-            return Value::Json(Json::String(text.to_owned()));
-        }
-        return handle(object, Kind::String, location);
-    }
-    let kind = if object.is_instance_of::<PyDict>() {
-        Kind::Object
-    } else if object.is_instance_of::<PyList>() || object.is_instance_of::<PyTuple>() {
-        Kind::Array
-    } else {
-        Kind::Opaque
-    };
-    handle(object, kind, location)
-}
-
-fn handle(object: Bound<'_, PyAny>, kind: Kind, location: &Location) -> Value {
-    Value::Foreign(Arc::new(PyHandle::new(object, kind, location.clone())))
 }
 
 /// Why an object has no JSON form; the path is added on the way out of the recursion.

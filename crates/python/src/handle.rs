@@ -1,17 +1,30 @@
 //! [`PyHandle`]: a Python object a function returned, held by the engine as an
-//! [`asl::Foreign`] value without converting it.
+//! [`asl::Foreign`] value without converting it; and the engine's [`Value`] to and from Python
+//! objects.
+//!
+//! Into Python ([`to_python`]): JSON as `convert.rs` builds it; a [`PyHandle`] becomes its own
+//! object again; an object or array mixing both becomes a dict or list whose members are
+//! converted the same way.
+//!
+//! Out of Python ([`from_python`]): scalars become JSON (cheap to copy, and what Choice rules
+//! compare); every container and every other object stays a [`PyHandle`], converted only if
+//! the value leaves the process (`convert::to_json`).
 
 use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
-use asl::path::push_key;
 use asl::{Foreign, ForeignError, Kind, Value};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString, PyTuple};
-use serde_json::Value as Json;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use serde_json::{Number, Value as Json};
 
-use crate::{convert, interpreter};
+use crate::convert::{self, Location, json_to_python};
+use crate::interpreter;
+
+/// Strings up to this many characters are copied out as JSON; longer ones stay handles so a
+/// hand-off of a large string costs no more than one of a small one.
+const INLINE_STR_MAX: usize = 64 * 1024;
 
 /// A Python object owned by the engine's state data.
 ///
@@ -21,39 +34,6 @@ pub struct PyHandle {
     object: Py<PyAny>,
     kind: Kind,
     location: Location,
-}
-
-/// Where a handle's object sits in the output of the function that returned it, for error
-/// messages: `$` is the output itself, `$.result.blob` a field of a field.
-#[derive(Clone, Debug)]
-pub(crate) struct Location {
-    pub(crate) origin: Arc<str>,
-    pub(crate) path: String,
-}
-
-impl Location {
-    pub(crate) fn root(origin: Arc<str>) -> Self {
-        Location {
-            origin,
-            path: "$".to_string(),
-        }
-    }
-
-    pub(crate) fn key(&self, key: &str) -> Self {
-        let mut path = self.path.clone();
-        push_key(&mut path, key);
-        Location {
-            origin: Arc::clone(&self.origin),
-            path,
-        }
-    }
-
-    pub(crate) fn index(&self, index: usize) -> Self {
-        Location {
-            origin: Arc::clone(&self.origin),
-            path: format!("{}[{index}]", self.path),
-        }
-    }
 }
 
 impl PyHandle {
@@ -103,7 +83,7 @@ impl Foreign for PyHandle {
         interpreter::attach(|py| {
             let dict = self.object.bind(py).cast::<PyDict>().ok()?;
             let item = dict.get_item(key).ok()??;
-            Some(convert::from_python(item, &self.location.key(key)))
+            Some(from_python(item, &self.location.key(key)))
         })
     }
 
@@ -118,7 +98,7 @@ impl Foreign for PyHandle {
             } else {
                 object.cast::<PyTuple>().ok()?.get_item(index).ok()?
             };
-            Some(convert::from_python(item, &self.location.index(index)))
+            Some(from_python(item, &self.location.index(index)))
         })
     }
 
@@ -188,4 +168,82 @@ impl Foreign for PyHandle {
             ))))
         })
     }
+}
+
+/// Builds the Python object for `value`.
+pub(crate) fn to_python<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
+    match value {
+        Value::Json(json) => json_to_python(py, json),
+        Value::Object(fields) => {
+            let dict = PyDict::new(py);
+            for (k, v) in fields {
+                dict.set_item(k, to_python(py, v)?)?;
+            }
+            Ok(dict.into_any())
+        }
+        Value::Array(elements) => {
+            let items = elements
+                .iter()
+                .map(|v| to_python(py, v))
+                .collect::<PyResult<Vec<_>>>()?;
+            Ok(PyList::new(py, items)?.into_any())
+        }
+        Value::Foreign(foreign) => match foreign.as_any().downcast_ref::<PyHandle>() {
+            Some(handle) => Ok(handle.object().bind(py).clone()),
+            // Another runtime's object: JSON is the only common ground.
+            None => {
+                let json = foreign.to_json().map_err(|e| {
+                    pyo3::exceptions::PyValueError::new_err(format!(
+                        "input is not convertible to JSON: {e}"
+                    ))
+                })?;
+                json_to_python(py, &json)
+            }
+        },
+    }
+}
+
+/// The engine's view of a Python object: JSON for scalars, a handle for everything else.
+pub(crate) fn from_python(object: Bound<'_, PyAny>, location: &Location) -> Value {
+    if object.is_none() {
+        return Value::Json(Json::Null);
+    }
+    if let Ok(b) = object.cast_exact::<PyBool>() {
+        return Value::Json(Json::Bool(b.is_true()));
+    }
+    if object.is_instance_of::<PyInt>() {
+        if let Ok(i) = object.extract::<i64>() {
+            return Value::Json(i.into());
+        }
+        if let Ok(u) = object.extract::<u64>() {
+            return Value::Json(u.into());
+        }
+        return handle(object, Kind::Number, location);
+    }
+    if let Ok(f) = object.cast::<PyFloat>() {
+        return match Number::from_f64(f.value()) {
+            Some(n) => Value::Json(Json::Number(n)),
+            None => handle(object, Kind::Number, location),
+        };
+    }
+    if let Ok(s) = object.cast::<PyString>() {
+        if s.len().is_ok_and(|n| n <= INLINE_STR_MAX)
+            && let Ok(text) = s.to_str()
+        {
+            return Value::Json(Json::String(text.to_owned()));
+        }
+        return handle(object, Kind::String, location);
+    }
+    let kind = if object.is_instance_of::<PyDict>() {
+        Kind::Object
+    } else if object.is_instance_of::<PyList>() || object.is_instance_of::<PyTuple>() {
+        Kind::Array
+    } else {
+        Kind::Opaque
+    };
+    handle(object, kind, location)
+}
+
+fn handle(object: Bound<'_, PyAny>, kind: Kind, location: &Location) -> Value {
+    Value::Foreign(Arc::new(PyHandle::new(object, kind, location.clone())))
 }

@@ -17,8 +17,8 @@ use engine::lanes::{CodecError, Payload, PayloadSink, ValueCodec};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyTuple};
 
-use crate::handle::Location;
-use crate::{convert, ffi, interpreter};
+use crate::convert::Location;
+use crate::{ffi, interpreter};
 
 /// Buffers from this size travel out of band (smaller ones stay in the pickle stream).
 pub const OUT_OF_BAND_MIN: usize = 64 * 1024;
@@ -51,7 +51,7 @@ impl ValueCodec for PickleCodec {
             let items = values
                 .iter()
                 .map(|v| {
-                    let object = convert::to_python(py, v)?;
+                    let object = crate::handle::to_python(py, v)?;
                     Ok(mark_buffers(bootstrap, &object, 0)?.unwrap_or(object))
                 })
                 .collect::<PyResult<Vec<_>>>()
@@ -169,7 +169,7 @@ impl ValueCodec for PickleCodec {
             let origin: std::sync::Arc<str> = "another process".into();
             Ok(list
                 .iter()
-                .map(|item| convert::from_python(item, &Location::root(origin.clone())))
+                .map(|item| crate::handle::from_python(item, &Location::root(origin.clone())))
                 .collect())
         })
     }

@@ -12,12 +12,12 @@ use pyo3::prelude::*;
 use pyo3::types::PyString;
 
 use crate::context::{FunctionInfo, LambdaContext};
+use crate::convert::Location;
 use crate::discovery::{Manifest, Target};
 use crate::error::PythonError;
-use crate::handle::Location;
 use crate::interpreter::{self, InterpreterInfo};
 use crate::venv::{self, Environment, PipNetwork};
-use crate::{convert, failure, output, watchdog};
+use crate::{failure, output, watchdog};
 
 /// Lambda's default memory size, reported when nothing else is configured.
 pub const DEFAULT_MEMORY_MB: u32 = 128;
@@ -352,7 +352,7 @@ impl Runtime for PythonRuntime {
             let function = self
                 .function(py, call.function, call.log, call.state_name)
                 .map_err(|e| e.into_task_failure(call.request_id.as_str()))?;
-            let event = convert::to_python(py, &input).map_err(|e| {
+            let event = crate::handle::to_python(py, &input).map_err(|e| {
                 TaskFailure::Runtime(StatesError::runtime(format!(
                     "cannot pass the input to python function '{}': {e}",
                     call.function
@@ -390,7 +390,7 @@ impl Runtime for PythonRuntime {
                     }
                     Err(failure)
                 }
-                (Ok(result), false) => Ok(convert::from_python(
+                (Ok(result), false) => Ok(crate::handle::from_python(
                     result,
                     &Location::root(Arc::clone(&function.info.function_name)),
                 )),

@@ -4,7 +4,7 @@
 # fuzz/artifacts/TARGET/). Installs cargo-fuzz from crates.io when it is missing. cargo-fuzz
 # needs nightly flags (-Z sanitizer); on the stable toolchain RUSTC_BOOTSTRAP=1 enables them.
 #
-#   scripts/fuzz.sh 20                 every target, 20 s each
+#   scripts/fuzz.sh 20                 every target, 20 s each (one process, one core)
 #   scripts/fuzz.sh 3600 definition    one target for an hour
 #   FUZZ_ARGS="-runs=1000" scripts/fuzz.sh 60   extra libFuzzer flags
 set -euo pipefail
@@ -29,7 +29,7 @@ for target in "${targets[@]}"; do
     log="artifacts/$target/last-run.log"
     # -timeout: one input taking 10 s is a hang; -rss_limit_mb: 2 GB is an OOM.
     if cargo fuzz run "$target" "$corpus" "${seeds[@]}" -- \
-        -max_total_time="$seconds" -jobs=1 -workers=1 -timeout=10 -rss_limit_mb=2048 \
+        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
         -dict=asl.dict -print_final_stats=1 ${FUZZ_ARGS:-} >"$log" 2>&1; then
         echo "$target: ok, $(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$') executions; $(grep 'faastlane-fuzz:' "$log" | tail -1)"
     else

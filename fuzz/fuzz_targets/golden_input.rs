@@ -11,9 +11,10 @@ use libfuzzer_sys::arbitrary::Unstructured;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value as Json;
 
-/// Every golden definition that loads, with its text.
-fn cases() -> &'static [(Workflow, String)] {
-    static CASES: OnceLock<Vec<(Workflow, String)>> = OnceLock::new();
+/// Every golden definition in name order (the seeds' first bytes index it), with its text;
+/// `None` for the cases of invalid definitions.
+fn cases() -> &'static [Option<(Workflow, String)>] {
+    static CASES: OnceLock<Vec<Option<(Workflow, String)>>> = OnceLock::new();
     CASES.get_or_init(|| {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../crates/engine/tests/golden");
         let mut dirs: Vec<_> = std::fs::read_dir(dir)
@@ -22,8 +23,8 @@ fn cases() -> &'static [(Workflow, String)] {
             .collect();
         dirs.sort();
         dirs.iter()
-            .filter_map(|d| std::fs::read_to_string(d.join("definition.json")).ok())
-            .filter_map(|text| {
+            .map(|d| {
+                let text = std::fs::read_to_string(d.join("definition.json")).ok()?;
                 let machine = asl::load_str(&text).ok()?;
                 Some((
                     Workflow {
@@ -44,7 +45,9 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let cases = cases();
-    let (workflow, text) = &cases[usize::from(pick) % cases.len()];
+    let Some((workflow, text)) = &cases[usize::from(pick) % cases.len()] else {
+        return;
+    };
     let input: Json = match serde_json::from_slice(rest) {
         Ok(json) => json,
         Err(_) => match generate::input(&mut Unstructured::new(rest)) {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use asl::{StateMachine, StatesError, Value};
+use asl::{Limits, StateMachine, StatesError, Value, names};
 use serde_json::Value as Json;
 
 use crate::clock::{Clock, SystemClock};
@@ -59,9 +59,10 @@ pub struct EngineOptions {
     /// Record a per-state trace.
     pub trace: bool,
     pub log: Arc<dyn LogSink>,
-    /// Fail an execution whose history grows past this many events, as Step Functions does
-    /// at 25,000 (a state machine that loops forever must end). `None`: no limit.
-    pub max_events: Option<u64>,
+    /// What one execution may use: history events (25,000 by default, as Step Functions:
+    /// a state machine that loops forever must end), input and output size, Map items, time,
+    /// worker memory. The loader takes the same type for the definition's own limits.
+    pub limits: Limits,
     /// Starts worker processes for process lanes (a fork server); `None`: branches stay in
     /// this process.
     pub processes: Option<Arc<dyn ProcessPool>>,
@@ -69,8 +70,7 @@ pub struct EngineOptions {
     pub cpus: usize,
 }
 
-/// Step Functions' execution history limit.
-pub const AWS_MAX_HISTORY_EVENTS: u64 = 25_000;
+pub use asl::limits::AWS_MAX_HISTORY_EVENTS;
 
 impl Default for EngineOptions {
     fn default() -> Self {
@@ -79,7 +79,7 @@ impl Default for EngineOptions {
             lanes: BranchLanes::Inline,
             trace: false,
             log: Arc::new(NoLog),
-            max_events: Some(AWS_MAX_HISTORY_EVENTS),
+            limits: Limits::default(),
             processes: None,
             cpus: 1,
         }
@@ -215,10 +215,16 @@ impl Engine {
             state_machine_arn: identity.state_machine_arn(&workflow.name),
             state_machine_name: workflow.name.clone(),
         };
-        let deadline = workflow
+        let limits = &self.options.limits;
+        let machine_deadline = workflow
             .machine
             .timeout_seconds
             .and_then(|s| started.checked_add(Duration::from_secs(s)));
+        let limit_deadline = limits.execution_time.and_then(|t| started.checked_add(t));
+        let deadline = match (machine_deadline, limit_deadline) {
+            (Some(m), Some(l)) => Some(m.min(l)),
+            (m, l) => m.or(l),
+        };
         let exec = Exec {
             engine: self,
             workflow,
@@ -226,7 +232,7 @@ impl Engine {
             trace: Trace::new(started, self.options.trace),
             deadline,
             events: AtomicU64::new(1),
-            max_events: self.options.max_events,
+            max_events: self.options.limits.history_events,
             observations: None,
             lane_override: None,
         };
@@ -236,7 +242,35 @@ impl Engine {
             prefix: String::new(),
             checkpoints: None,
         };
-        let outcome = exec.run_machine(&workflow.machine, Value::Json(input), &frame);
+        let outcome = match over_data_limit(limits.input_bytes, &input, "input") {
+            Some(error) => Err(error),
+            None => exec.run_machine(&workflow.machine, Value::Json(input), &frame),
+        };
+        let outcome = match outcome {
+            Ok(output) => match limits.output_bytes.and(output.to_json().ok()) {
+                Some(json) => match over_data_limit(limits.output_bytes, &json, "output") {
+                    Some(error) => Err(error),
+                    None => Ok(output),
+                },
+                None => Ok(output),
+            },
+            // The limit, not the definition's TimeoutSeconds, ended it: say so.
+            Err(e)
+                if e.error == names::TIMEOUT
+                    && limit_deadline.is_some_and(|l| {
+                        machine_deadline.is_none_or(|m| l < m) && self.clock.instant() >= l
+                    }) =>
+            {
+                Err(StatesError::new(
+                    names::TIMEOUT,
+                    format!(
+                        "the execution ran longer than the limit of {} s",
+                        limits.execution_time.unwrap_or_default().as_secs_f64()
+                    ),
+                ))
+            }
+            Err(e) => Err(e),
+        };
         let duration = exec
             .engine
             .clock
@@ -325,7 +359,7 @@ impl Engine {
         let e = &job.execution;
         let history = context.history.unwrap_or(History {
             events: 1,
-            max_events: self.options.max_events,
+            max_events: self.options.limits.history_events,
         });
         let mut exec = Exec {
             engine: self,
@@ -384,4 +418,16 @@ impl Engine {
             events,
         }
     }
+}
+
+/// `States.DataLimitExceeded` when `json` is larger than `max` bytes of compact JSON.
+fn over_data_limit(max: Option<usize>, json: &Json, what: &str) -> Option<StatesError> {
+    let max = max?;
+    let bytes = serde_json::to_vec(json).map_or(usize::MAX, |v| v.len());
+    (bytes > max).then(|| {
+        StatesError::new(
+            names::DATA_LIMIT_EXCEEDED,
+            format!("the execution {what} is {bytes} bytes, more than the limit of {max} bytes"),
+        )
+    })
 }

@@ -50,7 +50,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let options = EngineOptions {
-        max_events: Some(2_000),
+        limits: asl::Limits {
+            history_events: Some(2_000),
+            ..asl::Limits::default()
+        },
         ..EngineOptions::default()
     };
     let engine = Engine::with_options(Arc::new(Echo), options)

@@ -37,7 +37,10 @@ pub fn engine(lanes: BranchLanes) -> Engine {
     let options = EngineOptions {
         lanes,
         cpus: 2,
-        max_events: Some(MAX_EVENTS),
+        limits: asl::Limits {
+            history_events: Some(MAX_EVENTS),
+            ..asl::Limits::default()
+        },
         ..EngineOptions::default()
     };
     Engine::with_options(Arc::new(functions()), options)

@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock};
 
 use asl::Limits;
 use engine::{BranchLanes, Engine, EngineOptions, Workflow};
-use faastlane_fuzz::{MAX_EVENTS, execute, functions, generate, reach};
+use faastlane_fuzz::{MAX_EVENTS, assert_agree, execute, functions, generate, reach};
 use lanes::{ForkServer, Host, ServerOptions};
 use libfuzzer_sys::arbitrary::Unstructured;
 use libfuzzer_sys::fuzz_target;
@@ -87,10 +87,6 @@ fuzz_target!(
             },
         );
         let in_processes = execute(&process, &workflow, &input);
-        match (&inline, &in_processes) {
-            (Ok(a), Ok(b)) => assert_eq!(a, b, "inline and process lanes disagree on {input}"),
-            (Err(_), Err(_)) => {}
-            _ => panic!("inline gave {inline:?} but process lanes {in_processes:?} for {input}"),
-        }
+        assert_agree(&inline, &in_processes, "process", &input.to_string());
     }
 );

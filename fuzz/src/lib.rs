@@ -75,12 +75,25 @@ pub fn differential(workflow: &Workflow, definition: &str, input: &Json) {
         return;
     }
     let threads = execute(&engine(BranchLanes::Threads(3)), workflow, input);
-    match (&inline, &threads) {
-        (Ok(a), Ok(b)) => assert_eq!(
-            a, b,
-            "inline and thread lanes disagree on {definition} with {input}"
-        ),
+    assert_agree(
+        &inline,
+        &threads,
+        "threads",
+        &format!("{definition} with {input}"),
+    );
+}
+
+/// Panics unless two runs of the same execution agree: both succeed with the same output, or
+/// both fail (which of two failing branches reports first may differ, as on AWS).
+pub fn assert_agree(
+    inline: &Result<Json, StatesError>,
+    other: &Result<Json, StatesError>,
+    lanes: &str,
+    what: &str,
+) {
+    match (inline, other) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b, "inline and {lanes} lanes disagree on {what}"),
         (Err(_), Err(_)) => {}
-        _ => panic!("inline gave {inline:?} but threads {threads:?} for {definition} with {input}"),
+        _ => panic!("inline gave {inline:?} but {lanes} lanes {other:?} for {what}"),
     }
 }

@@ -23,4 +23,4 @@ mod worker;
 
 pub use pool::{Worker, exit_error};
 pub use server::{ForkHooks, ForkServer, Host, IDLE_NAME, SPARE_NAME, ServerOptions, WORKER_NAME};
-pub use sys::{Forked, fork_exit_wait, thread_count};
+pub use sys::{Forked, fork_exit_wait, limit_memory, thread_count};

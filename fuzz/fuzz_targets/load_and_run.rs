@@ -1,19 +1,18 @@
 //! Parse, validate and run arbitrary definitions on arbitrary inputs.
 //!
 //! The fuzz input is `DEFINITION` or `DEFINITION\n---\nINPUT`. Nothing may panic, hang or
-//! grow without bound: every Task echoes its input, time is a manual clock (Wait states and
-//! retries take no real time) and executions stop after 2,000 history events.
+//! grow without bound: every Task echoes its input, time is `FuzzClock` (Wait states and
+//! retries take no real time; an execution ends after about 2 real seconds) and executions
+//! stop after 2,000 history events.
 //!
 //! Run: `scripts/fuzz.sh SECONDS load_and_run`.
 #![no_main]
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use asl::{StatesError, Value};
 use engine::{
-    Call, Engine, EngineOptions, ExecutionOptions, ManualClock, PrepareError, Runtime, TaskFailure,
-    Workflow,
+    Call, Engine, EngineOptions, ExecutionOptions, PrepareError, Runtime, TaskFailure, Workflow,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -52,12 +51,13 @@ fuzz_target!(|data: &[u8]| {
     let options = EngineOptions {
         limits: asl::Limits {
             history_events: Some(2_000),
+            execution_time: Some(faastlane_fuzz::EXECUTION_TIME),
             ..asl::Limits::default()
         },
         ..EngineOptions::default()
     };
     let engine = Engine::with_options(Arc::new(Echo), options)
-        .with_clock(Arc::new(ManualClock::new(SystemTime::UNIX_EPOCH)));
+        .with_clock(Arc::new(faastlane_fuzz::FuzzClock::new()));
     let workflow = Workflow {
         name: "fuzz".to_string(),
         machine,

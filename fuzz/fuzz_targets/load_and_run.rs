@@ -1,17 +1,19 @@
 //! Parse, validate and run arbitrary definitions on arbitrary inputs.
 //!
 //! The fuzz input is `DEFINITION` or `DEFINITION\n---\nINPUT`. Nothing may panic, hang or
-//! grow without bound: every Task echoes its input, time is a manual clock (Wait states and
-//! retries take no real time) and executions stop after 2,000 history events.
+//! grow without bound: every Task echoes its input, time is `FuzzClock` (Wait states and
+//! retries take no real time; an execution ends after about 2 real seconds) and executions
+//! stop after 2,000 history events.
 //!
-//! Run: `cargo +nightly fuzz run load_and_run` from the repository root.
+//! Run: `scripts/fuzz.sh SECONDS load_and_run`.
 #![no_main]
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use asl::{StatesError, Value};
-use engine::{Call, Engine, EngineOptions, ExecutionOptions, ManualClock, PrepareError, Runtime, TaskFailure, Workflow};
+use engine::{
+    Call, Engine, EngineOptions, ExecutionOptions, PrepareError, Runtime, TaskFailure, Workflow,
+};
 use libfuzzer_sys::fuzz_target;
 
 /// Every function exists and returns its input.
@@ -24,21 +26,49 @@ impl Runtime for Echo {
 
     fn invoke(&self, call: &Call<'_>, input: Value) -> Result<Value, TaskFailure> {
         if call.function == "fail" {
-            return Err(TaskFailure::Function(StatesError::new("Fuzz.Failure", "asked to fail")));
+            return Err(TaskFailure::Function(StatesError::new(
+                "Fuzz.Failure",
+                "asked to fail",
+            )));
         }
         Ok(input)
     }
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    faastlane_fuzz::reach::init();
+    faastlane_fuzz::reach::input();
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let (definition, input) = text.split_once("\n---\n").unwrap_or((text, "{}"));
-    let Ok(machine) = asl::load_str(definition) else { return };
-    let Ok(input) = serde_json::from_str(input) else { return };
-    let options = EngineOptions { max_events: Some(2_000), ..EngineOptions::default() };
+    let Ok(machine) = asl::load_str(definition) else {
+        return;
+    };
+    let Ok(input) = serde_json::from_str(input) else {
+        return;
+    };
+    let options = EngineOptions {
+        limits: asl::Limits {
+            history_events: Some(2_000),
+            execution_time: Some(faastlane_fuzz::EXECUTION_TIME),
+            ..asl::Limits::default()
+        },
+        ..EngineOptions::default()
+    };
     let engine = Engine::with_options(Arc::new(Echo), options)
-        .with_clock(Arc::new(ManualClock::new(SystemTime::UNIX_EPOCH)));
-    let workflow = Workflow { name: "fuzz".to_string(), machine };
-    let result = engine.execute(&workflow, input, &ExecutionOptions { name: Some("fuzz".to_string()) });
+        .with_clock(Arc::new(faastlane_fuzz::FuzzClock::new()));
+    let workflow = Workflow {
+        name: "fuzz".to_string(),
+        machine,
+    };
+    faastlane_fuzz::reach::reached();
+    let result = engine.execute(
+        &workflow,
+        input,
+        &ExecutionOptions {
+            name: Some("fuzz".to_string()),
+        },
+    );
     let _ = result.into_json();
 });

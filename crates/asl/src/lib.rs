@@ -7,6 +7,7 @@ pub mod choice;
 pub mod error;
 pub mod graph;
 pub mod intrinsic;
+pub mod limits;
 pub mod load;
 pub mod model;
 pub mod path;
@@ -15,7 +16,8 @@ pub mod value;
 pub mod walk;
 
 pub use error::{StatesError, names};
-pub use load::{Diagnostic, load, load_str};
+pub use limits::Limits;
+pub use load::{Diagnostic, load, load_str, load_str_with, load_with};
 pub use model::*;
 pub use path::{Path, Scope};
 pub use template::Template;

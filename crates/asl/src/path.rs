@@ -114,6 +114,7 @@ impl Path {
         let query = match parse_definite(rest) {
             Ok(segments) => Query::Definite(segments),
             Err(Indefinite) => {
+                check_nesting(rest).map_err(|reason| err(&reason))?;
                 let rewritten = format!("${}", rewrite_for_rfc(rest));
                 let compiled = serde_json_path::JsonPath::parse(&rewritten)
                     .map_err(|e| err(&format!("not a JSONPath expression ({e})")))?;
@@ -277,6 +278,43 @@ impl Path {
 
 /// Marker: the path uses a feature only the full JSONPath engine handles.
 struct Indefinite;
+
+/// How deeply brackets and parentheses may nest in an indefinite path.
+///
+/// `serde_json_path`'s parser backtracks: its time doubles with each nested filter
+/// (`[?(@.p[?(@.p...`), so 30 levels take about an hour. Real filters nest 2-4 deep
+/// (`$.a[?(@.b[?(@.c == 1)])]` is 4); at 8 the worst inputs we found parse in well under a
+/// millisecond, so a definition's load time stays about linear in its size.
+pub const MAX_PATH_NESTING: usize = 8;
+
+/// Refuses a path whose brackets and parentheses (outside quoted names and strings) nest
+/// deeper than [`MAX_PATH_NESTING`], before the backtracking parser sees it.
+fn check_nesting(src: &str) -> Result<(), String> {
+    let mut depth = 0usize;
+    let mut quote = None;
+    let mut chars = src.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(_), '\\') => {
+                chars.next();
+            }
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '[' | '(') => {
+                depth += 1;
+                if depth > MAX_PATH_NESTING {
+                    return Err(format!(
+                        "brackets and parentheses nest more than {MAX_PATH_NESTING} deep"
+                    ));
+                }
+            }
+            (None, ']' | ')') => depth = depth.saturating_sub(1),
+            (None, _) => {}
+        }
+    }
+    Ok(())
+}
 
 /// Parses `.a.b['c d'][0][-1]` into segments, or says the path needs the full engine.
 fn parse_definite(src: &str) -> Result<Vec<Segment>, Indefinite> {
@@ -687,6 +725,25 @@ mod tests {
         assert_eq!(err.input, "\"str\"");
         let p = Path::parse_reference("$.a.b").unwrap();
         assert!(p.insert(v(json!({"a": 3})), v(json!(1))).is_err());
+    }
+
+    #[test]
+    fn nesting_beyond_the_bound_is_refused_before_parsing() {
+        let deep = |levels: usize| format!("$.a{}", "[?(@.p".repeat(levels));
+        let err = Path::parse(&deep(5)).unwrap_err();
+        assert_eq!(
+            err.reason, "brackets and parentheses nest more than 8 deep",
+            "{err}"
+        );
+        // Brackets inside quoted names and strings do not count.
+        let quoted = format!(
+            "$.a[?(@['{}'] == \"{}\")]",
+            "[(".repeat(20),
+            "([".repeat(20)
+        );
+        assert!(Path::parse(&quoted).is_ok());
+        let real = "$.a[?(@.b[?(@.c == 1)])]";
+        assert!(Path::parse(real).is_ok());
     }
 
     #[test]

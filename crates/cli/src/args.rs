@@ -50,6 +50,22 @@ pub struct RunArgs {
     /// Fail the execution past this many history events, as Step Functions does (0: no limit).
     #[arg(long, default_value_t = engine::AWS_MAX_HISTORY_EVENTS)]
     pub max_events: u64,
+    /// Fail the execution when its input, as compact JSON, is larger than this.
+    #[arg(long, value_name = "BYTES")]
+    pub max_input_bytes: Option<usize>,
+    /// Fail the execution when its output, as compact JSON, is larger than this.
+    #[arg(long, value_name = "BYTES")]
+    pub max_output_bytes: Option<usize>,
+    /// Fail a Map state given more items than this.
+    #[arg(long, value_name = "N")]
+    pub max_map_items: Option<usize>,
+    /// Fail the execution (States.Timeout) once it has run this long.
+    #[arg(long, value_name = "SECONDS")]
+    pub max_seconds: Option<u64>,
+    /// Limit the address space of each process-lane worker (an execution that needs more
+    /// fails with Runtime.ExitError; this process carries on).
+    #[arg(long, value_name = "MIB")]
+    pub worker_memory_mb: Option<u64>,
     /// Pretty-print the output JSON.
     #[arg(long)]
     pub pretty: bool,

@@ -172,3 +172,35 @@ fn graph_draws_mermaid_and_dot() {
     assert!(text.starts_with("digraph"), "{text}");
     assert!(text.contains("subgraph cluster_"), "{text}");
 }
+
+#[test]
+fn run_limits_fail_the_execution_naming_the_limit() {
+    let input = "examples/hello/input.json";
+    let out = faastlane(&[
+        "run",
+        "examples/hello",
+        "--input",
+        input,
+        "--max-map-items",
+        "2",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let output = stdout_json(&out);
+    assert_eq!(output["error"], "States.Runtime");
+    assert!(
+        output["cause"]
+            .as_str()
+            .is_some_and(|c| c.ends_with("has 3 items, more than the limit of 2")),
+        "{output}"
+    );
+    let out = faastlane(&[
+        "run",
+        "examples/hello",
+        "--input",
+        input,
+        "--max-input-bytes",
+        "4",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout_json(&out)["error"], "States.DataLimitExceeded");
+}

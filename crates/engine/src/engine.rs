@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use asl::{StatesError, Value};
+use asl::{StatesError, Value, names};
 use serde_json::Value as Json;
 
 use crate::context::{ExecutionInfo, timestamp};
@@ -107,10 +107,16 @@ impl Engine {
             state_machine_arn: identity.state_machine_arn(&workflow.name),
             state_machine_name: workflow.name.clone(),
         };
-        let deadline = workflow
+        let limits = &self.options.limits;
+        let machine_deadline = workflow
             .machine
             .timeout_seconds
             .and_then(|s| started.checked_add(Duration::from_secs(s)));
+        let limit_deadline = limits.execution_time.and_then(|t| started.checked_add(t));
+        let deadline = match (machine_deadline, limit_deadline) {
+            (Some(m), Some(l)) => Some(m.min(l)),
+            (m, l) => m.or(l),
+        };
         let exec = Exec {
             engine: self,
             workflow,
@@ -118,7 +124,7 @@ impl Engine {
             trace: Trace::new(started, self.options.trace),
             deadline,
             events: AtomicU64::new(1),
-            max_events: self.options.max_events,
+            max_events: self.options.limits.history_events,
             observations: None,
             lane_override: None,
         };
@@ -129,7 +135,35 @@ impl Engine {
             checkpoints: None,
             lane: Lane::Inline,
         };
-        let outcome = exec.run_machine(&workflow.machine, Value::Json(input), &frame);
+        let outcome = match over_data_limit(limits.input_bytes, &input, "input") {
+            Some(error) => Err(error),
+            None => exec.run_machine(&workflow.machine, Value::Json(input), &frame),
+        };
+        let outcome = match outcome {
+            Ok(output) => match limits.output_bytes.and(output.to_json().ok()) {
+                Some(json) => match over_data_limit(limits.output_bytes, &json, "output") {
+                    Some(error) => Err(error),
+                    None => Ok(output),
+                },
+                None => Ok(output),
+            },
+            // The limit, not the definition's TimeoutSeconds, ended it: say so.
+            Err(e)
+                if e.error == names::TIMEOUT
+                    && limit_deadline.is_some_and(|l| {
+                        machine_deadline.is_none_or(|m| l < m) && self.clock.instant() >= l
+                    }) =>
+            {
+                Err(StatesError::new(
+                    names::TIMEOUT,
+                    format!(
+                        "the execution ran longer than the limit of {} s",
+                        limits.execution_time.unwrap_or_default().as_secs_f64()
+                    ),
+                ))
+            }
+            Err(e) => Err(e),
+        };
         let duration = exec
             .engine
             .clock
@@ -218,7 +252,7 @@ impl Engine {
         let e = &job.execution;
         let history = context.history.unwrap_or(History {
             events: 1,
-            max_events: self.options.max_events,
+            max_events: self.options.limits.history_events,
         });
         let mut exec = Exec {
             engine: self,
@@ -278,4 +312,16 @@ impl Engine {
             events,
         }
     }
+}
+
+/// `States.DataLimitExceeded` when `json` is larger than `max` bytes of compact JSON.
+fn over_data_limit(max: Option<usize>, json: &Json, what: &str) -> Option<StatesError> {
+    let max = max?;
+    let bytes = serde_json::to_vec(json).map_or(usize::MAX, |v| v.len());
+    (bytes > max).then(|| {
+        StatesError::new(
+            names::DATA_LIMIT_EXCEEDED,
+            format!("the execution {what} is {bytes} bytes, more than the limit of {max} bytes"),
+        )
+    })
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use asl::StateMachine;
+use asl::{Limits, StateMachine};
 
 use crate::clock::{Clock, SystemClock};
 use crate::context::Identity;
@@ -40,9 +40,10 @@ pub struct EngineOptions {
     /// Record a per-state trace.
     pub trace: bool,
     pub log: Arc<dyn LogSink>,
-    /// Fail an execution whose history grows past this many events, as Step Functions does
-    /// at 25,000 (a state machine that loops forever must end). `None`: no limit.
-    pub max_events: Option<u64>,
+    /// What one execution may use: history events (25,000 by default, as Step Functions:
+    /// a state machine that loops forever must end), input and output size, Map items, time,
+    /// worker memory. The loader takes the same type for the definition's own limits.
+    pub limits: Limits,
     /// Starts worker processes for process lanes (a fork server); `None`: branches stay in
     /// this process.
     pub processes: Option<Arc<dyn ProcessPool>>,
@@ -50,8 +51,7 @@ pub struct EngineOptions {
     pub cpus: usize,
 }
 
-/// Step Functions' execution history limit.
-pub const AWS_MAX_HISTORY_EVENTS: u64 = 25_000;
+pub use asl::limits::AWS_MAX_HISTORY_EVENTS;
 
 impl Default for EngineOptions {
     fn default() -> Self {
@@ -60,7 +60,7 @@ impl Default for EngineOptions {
             lanes: BranchLanes::Inline,
             trace: false,
             log: Arc::new(NoLog),
-            max_events: Some(AWS_MAX_HISTORY_EVENTS),
+            limits: Limits::default(),
             processes: None,
             cpus: 1,
         }

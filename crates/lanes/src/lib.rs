@@ -27,4 +27,4 @@ pub use error::SpawnError;
 pub use host::{ForkHooks, Host, IDLE_NAME, SPARE_NAME, WORKER_NAME};
 pub use pool::{Worker, exit_error};
 pub use server::{ForkServer, ServerOptions};
-pub use sys::{Forked, fork_exit_wait, thread_count};
+pub use sys::{Forked, fork_exit_wait, limit_memory, thread_count};

@@ -21,22 +21,29 @@ use crate::shm::{MemfdBuffer, SharedPayload};
 /// How often a waiting dispatcher looks at the cancel token.
 const CANCEL_POLL: Duration = Duration::from_millis(5);
 
-/// The error of a branch whose worker process ended, named like Lambda's.
-pub fn exit_error(status: Exit, pid: u32, index: usize) -> StatesError {
+/// The error of a branch whose worker process ended, named like Lambda's. A worker with a
+/// memory limit that died of a signal most likely ran out of it (an allocation past
+/// `RLIMIT_AS` fails, and Rust or a C extension then aborts or crashes): the cause says so and
+/// carries the limit.
+pub fn exit_error(status: Exit, pid: u32, index: usize, memory_limit: Option<u64>) -> StatesError {
     let how = match status {
         Exit::Code(code) => format!("exit status {code}"),
         Exit::Signal(sig) => format!("signal: {}", signal_name(sig)),
     };
-    let message = format!("Error: Runtime exited with error: {how}");
-    StatesError::new(
-        "Runtime.ExitError",
-        serde_json::json!({
-            "errorMessage": message,
-            "errorType": "Runtime.ExitError",
-            "worker": {"pid": pid, "branch": index},
-        })
-        .to_string(),
-    )
+    let mut cause = serde_json::json!({
+        "errorMessage": format!("Error: Runtime exited with error: {how}"),
+        "errorType": "Runtime.ExitError",
+        "worker": {"pid": pid, "branch": index},
+    });
+    if let (Exit::Signal(_), Some(bytes)) = (status, memory_limit) {
+        cause["memoryLimitBytes"] = bytes.into();
+        cause["hint"] = format!(
+            "the worker's memory is limited to {} MiB (RLIMIT_AS); it may have run out",
+            bytes >> 20
+        )
+        .into();
+    }
+    StatesError::new("Runtime.ExitError", cause.to_string())
 }
 
 /// Go's names for signals, which Lambda's messages use (`signal: killed`).
@@ -465,7 +472,8 @@ impl ProcessWorker for Worker {
                 }
                 FromWorker::Exited { status } => {
                     self.dead = true;
-                    return WorkerRun::Lost(exit_error(status, self.pid, index));
+                    let limit = self.server.options.worker_memory_limit;
+                    return WorkerRun::Lost(exit_error(status, self.pid, index, limit));
                 }
                 FromWorker::SpawnFailed { message } => {
                     self.dead = true;

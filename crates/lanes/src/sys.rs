@@ -131,3 +131,18 @@ pub fn fork_exit_wait() -> io::Result<std::time::Duration> {
         }
     }
 }
+
+/// Limits this process's address space (`RLIMIT_AS`) to `bytes`, for good: an allocation past
+/// it fails in this process only (Rust aborts, Python raises `MemoryError`). Process-lane
+/// workers call it ([`crate::ServerOptions::worker_memory_limit`]); so can an executor process
+/// that runs a server's executions.
+pub fn limit_memory(bytes: u64) -> io::Result<()> {
+    rustix::process::setrlimit(
+        rustix::process::Resource::As,
+        rustix::process::Rlimit {
+            current: Some(bytes),
+            maximum: Some(bytes),
+        },
+    )
+    .map_err(io::Error::from)
+}

@@ -129,13 +129,8 @@ pub(crate) fn run(
     let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
     let _ = rustix::thread::set_name(WORKER_NAME);
     if let Some(bytes) = memory_limit {
-        let _ = rustix::process::setrlimit(
-            rustix::process::Resource::As,
-            rustix::process::Rlimit {
-                current: Some(bytes),
-                maximum: Some(bytes),
-            },
-        );
+        // A worker that cannot be limited still runs: the limit is a guard, not a contract.
+        let _ = crate::sys::limit_memory(bytes);
     }
     let channel = Arc::new(channel);
     let first = match first {

@@ -338,7 +338,19 @@ fn main() {
                 // Rust aborts when an allocation fails.
                 let e = error_of(&server, &["oom", "oom", "oom", "oom"]);
                 assert_eq!(e.error, "Runtime.ExitError");
-                assert!(e.cause.contains("signal: aborted"), "{}", e.cause);
+                let cause: serde_json::Value = serde_json::from_str(&e.cause).unwrap();
+                assert_eq!(
+                    cause["errorMessage"],
+                    "Error: Runtime exited with error: signal: aborted"
+                );
+                assert_eq!(cause["memoryLimitBytes"], 256 << 20);
+                assert_eq!(
+                    cause["hint"],
+                    "the worker's memory is limited to 256 MiB (RLIMIT_AS); it may have run out"
+                );
+                // This process and the server carry on: the next execution's workers succeed.
+                let (out, _) = execute(&server, items(&["ok", "ok", "ok", "ok"]));
+                assert!(out.is_ok(), "{out:?}");
             })
         }),
         ("a_blocked_task_past_its_timeout_is_killed", {

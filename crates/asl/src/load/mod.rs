@@ -27,6 +27,7 @@ use std::collections::HashMap;
 
 use serde_json::Value as Json;
 
+use crate::limits::Limits;
 use crate::model::StateMachine;
 
 /// One problem found in a definition.
@@ -64,8 +65,19 @@ impl std::fmt::Display for Diagnostic {
 /// object (which a JSON parser would silently resolve to the last value, losing a state with a
 /// duplicate name) is reported too, together with every other problem of the definition.
 pub fn load_str(src: &str) -> Result<StateMachine, Vec<Diagnostic>> {
+    load_str_with(src, &Limits::default())
+}
+
+/// [`load_str`] under `limits` (definition size, state count and nesting).
+pub fn load_str_with(src: &str, limits: &Limits) -> Result<StateMachine, Vec<Diagnostic>> {
+    limits
+        .check_definition_size(src.len())
+        .map_err(|e| vec![e])?;
     let (json, duplicates) = json::parse(src).map_err(|e| vec![e])?;
-    let mut loader = Loader::default();
+    let mut loader = Loader {
+        limits: Some((limits.clone(), false)),
+        ..Loader::default()
+    };
     for (pointer, key) in duplicates {
         loader.report(
             pointer,
@@ -80,7 +92,16 @@ pub fn load_str(src: &str) -> Result<StateMachine, Vec<Diagnostic>> {
 
 /// Validates a definition and builds its typed form, or returns every problem found.
 pub fn load(definition: &Json) -> Result<StateMachine, Vec<Diagnostic>> {
-    Loader::default().run(definition)
+    load_with(definition, &Limits::default())
+}
+
+/// [`load`] under `limits`; the size of a parsed definition is that of its compact JSON.
+pub fn load_with(definition: &Json, limits: &Limits) -> Result<StateMachine, Vec<Diagnostic>> {
+    Loader {
+        limits: Some((limits.clone(), true)),
+        ..Loader::default()
+    }
+    .run(definition)
 }
 
 /// Deeper documents than this are refused before validation (the validator recurses).
@@ -96,6 +117,9 @@ struct Loader {
     /// Transitions to states missing from their machine: the index of the diagnostic and the
     /// target, so the message can say whether the target lives in another machine.
     missing: Vec<MissingTarget>,
+    /// The limits to check before validating, and whether to measure the definition's size
+    /// (its text was measured already when it came as text).
+    limits: Option<(Limits, bool)>,
 }
 
 struct MissingTarget {
@@ -113,6 +137,16 @@ impl Loader {
                 format!("the definition is nested more than {MAX_DEPTH} levels deep"),
             );
             return Err(self.problems);
+        }
+        if let Some((limits, measure)) = &self.limits {
+            if *measure && limits.definition_bytes.is_some() {
+                let bytes = serde_json::to_vec(definition).map_or(usize::MAX, |v| v.len());
+                limits.check_definition_size(bytes).map_err(|e| vec![e])?;
+            }
+            let problems = limits.check_states(definition);
+            if !problems.is_empty() {
+                return Err(problems);
+            }
         }
         let machine = self.top_level(definition);
         self.explain_missing_targets();

@@ -38,7 +38,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         },
         trace: args.trace.is_some(),
         log: Arc::new(StderrLog),
-        max_events: (args.max_events > 0).then_some(args.max_events),
+        limits: limits(&args),
         processes: None,
         cpus,
     };
@@ -130,6 +130,7 @@ fn fork_server(
     let server_options = ServerOptions {
         // With `auto`, a run whose states all stay inline never starts the server's Python.
         lazy_setup: args.lanes == LanesArg::Auto,
+        worker_memory_limit: options.limits.executor_memory_bytes,
         ..ServerOptions::default()
     };
     let python = PythonOptions::default().chdir(true);
@@ -150,4 +151,17 @@ fn has_branches(machine: &asl::StateMachine) -> bool {
             asl::model::StateKind::Parallel(_) | asl::model::StateKind::Map(_)
         )
     })
+}
+
+/// The execution limits the flags ask for; the rest are the defaults.
+fn limits(args: &RunArgs) -> asl::Limits {
+    asl::Limits {
+        history_events: (args.max_events > 0).then_some(args.max_events),
+        input_bytes: args.max_input_bytes,
+        output_bytes: args.max_output_bytes,
+        map_items: args.max_map_items,
+        execution_time: args.max_seconds.map(std::time::Duration::from_secs),
+        executor_memory_bytes: args.worker_memory_mb.map(|mb| mb << 20),
+        ..asl::Limits::default()
+    }
 }

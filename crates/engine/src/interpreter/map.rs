@@ -40,6 +40,15 @@ impl Exec<'_> {
                 kind.name()
             )));
         };
+        if let Some(max) = self.engine.options.limits.map_items
+            && items.len() > max
+        {
+            return Err(StatesError::runtime(format!(
+                "the Map state '{}' has {} items, more than the limit of {max}",
+                state.name,
+                items.len()
+            )));
+        }
         let max_concurrency = usize::try_from(self.read_seconds(
             &map.max_concurrency,
             &effective,

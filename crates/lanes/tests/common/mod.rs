@@ -189,7 +189,10 @@ pub fn engine_with_history_limit(
             processes: server.map(|s| Arc::clone(s) as Arc<dyn engine::lanes::ProcessPool>),
             cpus: 2,
             trace: true,
-            max_events,
+            limits: asl::Limits {
+                history_events: max_events,
+                ..asl::Limits::default()
+            },
             ..EngineOptions::default()
         },
     )

@@ -142,3 +142,38 @@ fn deeply_nested_machines_load() {
     }
     load_ok(inner);
 }
+
+/// Regression: a path of nested filters made `serde_json_path`'s backtracking parser take time
+/// doubling with each level (about an hour at 30). Loading 40 levels, closed or not, must end
+/// with a located error; the load runs on a thread so a regression fails on the wait, not
+/// by hanging the test run.
+#[test]
+fn nested_filter_paths_load_quickly_with_a_located_error() {
+    for closing in ["", ")]"] {
+        let levels = 40;
+        let path = format!("$.a{}{}", "[?(@.p".repeat(levels), closing.repeat(levels));
+        let definition = json!({
+            "StartAt": "A",
+            "States": {"A": {"Type": "Pass", "Parameters": {"x.$": path}, "End": true}}
+        });
+        let (send, receive) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = send.send(load(&definition).map(|_| ()));
+        });
+        let result = receive
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("loading a 40-level filter path did not finish within 60 s");
+        let diagnostics = result.expect_err("a 40-level filter path is refused");
+        assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+        let diagnostic = &diagnostics[0];
+        assert_eq!(diagnostic.pointer, "/States/A/Parameters/x.$");
+        assert_eq!(diagnostic.state.as_deref(), Some("A"));
+        assert!(
+            diagnostic
+                .message
+                .ends_with("brackets and parentheses nest more than 8 deep"),
+            "{}",
+            diagnostic.message
+        );
+    }
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs every fuzz target for SECONDS each (default 10), one core, and exits non-zero when any
+# target finds a crash, a timeout or an out-of-memory input (its reproducer is left in
+# fuzz/artifacts/TARGET/). Installs cargo-fuzz from crates.io when it is missing. cargo-fuzz
+# needs nightly flags (-Z sanitizer); on the stable toolchain RUSTC_BOOTSTRAP=1 enables them.
+#
+#   scripts/fuzz.sh 20                 every target, 20 s each (one process, one core)
+#   scripts/fuzz.sh 3600 definition    one target for an hour
+#   FUZZ_ARGS="-runs=1000" scripts/fuzz.sh 60   extra libFuzzer flags
+set -euo pipefail
+cd "$(dirname "$0")/../fuzz"
+seconds="${1:-10}"
+shift || true
+export RUSTC_BOOTSTRAP=1
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    cargo install cargo-fuzz --locked
+fi
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+    mapfile -t targets < <(cargo fuzz list)
+fi
+cargo fuzz build
+status=0
+for target in "${targets[@]}"; do
+    corpus="corpus/$target"
+    mkdir -p "$corpus" "artifacts/$target"
+    seeds=()
+    [ -d "seeds/$target" ] && seeds=("seeds/$target")
+    log="artifacts/$target/last-run.log"
+    # -timeout: one input taking 10 s is a hang; -rss_limit_mb: 2 GB is an OOM.
+    if cargo fuzz run "$target" "$corpus" "${seeds[@]}" -- \
+        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+        -dict=asl.dict -print_final_stats=1 ${FUZZ_ARGS:-} >"$log" 2>&1; then
+        echo "$target: ok, $(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$') executions; $(grep 'faastlane-fuzz:' "$log" | tail -1)"
+    else
+        echo "$target: FAILED (see fuzz/$log)" >&2
+        grep -E 'ERROR: libFuzzer|panicked|SUMMARY|Test unit written' "$log" | head -5 >&2 || true
+        status=1
+    fi
+done
+exit "$status"

@@ -10,6 +10,7 @@ use clap::Parser;
 mod args;
 mod commands;
 mod input;
+mod stdout;
 mod workflow;
 
 fn main() -> ExitCode {

@@ -141,3 +141,43 @@ fn an_output_that_is_not_json_fails_clearly_at_the_boundary() {
         "{cause}"
     );
 }
+
+#[test]
+fn a_result_the_function_keeps_gives_the_same_output_on_every_lane() {
+    let input = r#"{"items": [1, 2, 3, 4]}"#;
+    let each = json!({"count": 1, "tags": ["seen"]});
+    for lanes in ["inline", "threads", "process", "auto"] {
+        let out = faastlane(&[
+            "run",
+            &fixture("python-aliasing"),
+            "--input",
+            input,
+            "--lanes",
+            lanes,
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{lanes}: {}", text(&out.stderr));
+        assert_eq!(
+            stdout_json(&out),
+            json!([each, each, each, each]),
+            "on {lanes}"
+        );
+    }
+}
+
+#[test]
+fn stdout_carries_the_output_only_whatever_functions_write_to_fd_1() {
+    for lanes in ["inline", "threads", "process"] {
+        let out = faastlane(&["run", &fixture("python-noisy"), "--lanes", lanes]);
+        assert_eq!(out.status.code(), Some(0), "{lanes}: {}", text(&out.stderr));
+        assert_eq!(
+            text(&out.stdout),
+            "[{\"ok\":true},{\"ok\":true}]\n",
+            "on {lanes}; stderr: {}",
+            text(&out.stderr)
+        );
+        let stderr = text(&out.stderr);
+        for line in ["raw write to fd 1", "from a child process", "printed"] {
+            assert!(stderr.contains(line), "{lanes}: {line:?} not in {stderr}");
+        }
+    }
+}

@@ -11,9 +11,11 @@
 import importlib
 import inspect
 import io
+import logging
 import os
 import site
 import sys
+import time
 import traceback
 
 
@@ -108,13 +110,52 @@ class _Stream(io.TextIOBase):
         pass
 
 
-def setup(emit, executable, copy_buffer):
-    """Once per process: the output streams, and a real interpreter as sys.executable (an
-    embedded interpreter guesses it from PATH, which may find a pyenv shim or nothing)."""
+class _RequestIdFilter(logging.Filter):
+    """Adds `aws_request_id` to every record, as Lambda's runtime does."""
+
+    def __init__(self, request_id):
+        super().__init__()
+        self._request_id = request_id
+
+    def filter(self, record):
+        record.aws_request_id = self._request_id()
+        return True
+
+
+class _LogHandler(logging.Handler):
+    """The root logger's handler: each record goes to the task log of the call running on the
+    writing thread (tagged with its state, as prints are), via sys.stderr as it is now."""
+
+    def emit(self, record):
+        try:
+            sys.stderr.write(self.format(record))
+        except Exception:
+            self.handleError(record)
+
+
+def _install_log_handler(request_id):
+    """Like Lambda's Python runtime: a handler on the root logger, whose level stays WARNING
+    until the function sets it, formatted as Lambda's text log format."""
+    handler = _LogHandler()
+    formatter = logging.Formatter(
+        "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
+        "%Y-%m-%dT%H:%M:%S",
+    )
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    handler.addFilter(_RequestIdFilter(request_id))
+    logging.getLogger().addHandler(handler)
+
+
+def setup(emit, executable, copy_buffer, request_id):
+    """Once per process: the output streams, the root logger's handler, and a real
+    interpreter as sys.executable (an embedded interpreter guesses it from PATH, which may
+    find a pyenv shim or nothing)."""
     global _copy_buffer
     _copy_buffer = copy_buffer
     sys.stdout = _Stream(emit, 1, "<stdout>")
     sys.stderr = _Stream(emit, 2, "<stderr>")
+    _install_log_handler(request_id)
     if os.path.isfile(executable):
         sys.executable = executable
     if not sys.argv:

@@ -36,6 +36,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         name: loaded.name.clone(),
         machine,
     };
+    // Before any function, fork server or worker exists: they all inherit the diverted fd 1.
+    let mut out = crate::stdout::divert()?;
     let cpus = lanes::cpus::usable().usable;
     let options = EngineOptions {
         identity: Identity::from_env(),
@@ -105,7 +107,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         serde_json::to_string(&json)
     }
     .context("serializing the output")?;
-    super::emit(&format!("{text}\n"))?;
+    out.emit(&format!("{text}\n"))?;
     Ok(code)
 }
 

@@ -172,3 +172,53 @@ fn graph_draws_mermaid_and_dot() {
     assert!(text.starts_with("digraph"), "{text}");
     assert!(text.contains("subgraph cluster_"), "{text}");
 }
+
+#[test]
+fn an_unwritable_trace_path_is_reported_before_the_run() {
+    let out = faastlane(&[
+        "run",
+        "examples/hello",
+        "--input",
+        "examples/hello/input.json",
+        "--trace",
+        "/nonexistent/dir/t.json",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "nothing ran");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot write the trace to /nonexistent/dir/t.json"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_trace_is_written_where_asked() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("t.json");
+    let path = path.to_str().expect("utf-8 temp path");
+    let out = faastlane(&[
+        "run",
+        "examples/hello",
+        "--input",
+        "examples/hello/input.json",
+        "--trace",
+        path,
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    stdout_json(&out);
+    let trace: Json =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("trace")).expect("json");
+    assert!(trace.is_object() || trace.is_array(), "{trace}");
+}
+
+#[test]
+fn a_directory_as_input_is_named_as_such() {
+    let out = faastlane(&["run", "examples/hello", "--input", "examples/hello"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--input 'examples/hello' is a directory"),
+        "{stderr}"
+    );
+}

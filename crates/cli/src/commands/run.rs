@@ -36,6 +36,16 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         name: loaded.name.clone(),
         machine,
     };
+    // An unwritable trace path is found now, not after the run has done its work.
+    let trace = match &args.trace {
+        Some(path) => {
+            let path = loaded.resolve_user_path(path);
+            let file = std::fs::File::create(&path)
+                .with_context(|| format!("cannot write the trace to {}", path.display()))?;
+            Some((path, file))
+        }
+        None => None,
+    };
     // Before any function, fork server or worker exists: they all inherit the diverted fd 1.
     let mut out = crate::stdout::divert()?;
     let cpus = lanes::cpus::usable().usable;
@@ -88,12 +98,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     if let Some(Ok(Err(e))) = prestart.map(std::thread::JoinHandle::join) {
         tracing::debug!("no workers started ahead: {e}");
     }
-    if let Some(path) = &args.trace {
-        let text = serde_json::to_string_pretty(&result.trace).context("serializing the trace")?;
-        let path = loaded.resolve_user_path(path);
-        std::fs::write(&path, text)
-            .with_context(|| format!("writing the trace to {}", path.display()))?;
-    }
+    let trace_text = trace
+        .is_some()
+        .then(|| serde_json::to_string_pretty(&result.trace));
     let (json, code) = match result.into_json() {
         Ok(output) => (output, ExitCode::SUCCESS),
         Err(e) => (
@@ -108,6 +115,13 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     }
     .context("serializing the output")?;
     out.emit(&format!("{text}\n"))?;
+    // After the output: a trace that cannot be written does not lose a finished run.
+    if let (Some((path, mut file)), Some(text)) = (trace, trace_text) {
+        use std::io::Write;
+        let text = text.context("serializing the trace")?;
+        file.write_all(text.as_bytes())
+            .with_context(|| format!("writing the trace to {}", path.display()))?;
+    }
     Ok(code)
 }
 

@@ -30,10 +30,30 @@ pub enum Command {
     Bench(BenchArgs),
 }
 
+/// `${Name}` placeholders of the definition, as Step Functions' `DefinitionSubstitutions`.
+#[derive(Debug, clap::Args)]
+pub struct SubstitutionArgs {
+    /// Fill `${Name}` in the definition with VALUE (repeatable).
+    #[arg(long = "substitute", value_name = "Name=VALUE")]
+    pub substitute: Vec<String>,
+    /// A JSON file of `{"Name": "VALUE", ...}` placeholders (--substitute wins).
+    #[arg(long, value_name = "FILE")]
+    pub substitutions: Option<PathBuf>,
+}
+
+impl SubstitutionArgs {
+    pub fn read(&self) -> anyhow::Result<crate::definition::Substitutions> {
+        crate::definition::Substitutions::read(self.substitutions.as_deref(), &self.substitute)
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// A workflow directory (holding workflow.json and its functions) or a definition file.
+    /// A workflow directory (holding workflow.json, workflow.yaml or statemachine.asl.json
+    /// and its functions) or a definition file (JSON or YAML).
     pub workflow: PathBuf,
+    #[command(flatten)]
+    pub substitutions: SubstitutionArgs,
     /// The execution input: a JSON file, inline JSON, or '-' for stdin. Default: {}.
     #[arg(short, long)]
     pub input: Option<String>,
@@ -72,12 +92,16 @@ pub enum LanesArg {
 pub struct ValidateArgs {
     /// A workflow directory or a definition file.
     pub workflow: PathBuf,
+    #[command(flatten)]
+    pub substitutions: SubstitutionArgs,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct GraphArgs {
     /// A workflow directory or a definition file.
     pub workflow: PathBuf,
+    #[command(flatten)]
+    pub substitutions: SubstitutionArgs,
     #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
     pub format: GraphFormat,
 }

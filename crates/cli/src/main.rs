@@ -9,6 +9,7 @@ use clap::Parser;
 
 mod args;
 mod commands;
+mod definition;
 mod input;
 mod stdout;
 mod workflow;

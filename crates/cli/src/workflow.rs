@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow};
 use asl::StateMachine;
 
+use crate::definition::Substitutions;
+
 /// A definition read from disk.
 pub struct Loaded {
     /// The directory the workflow's functions live in.
@@ -18,16 +20,11 @@ pub struct Loaded {
 }
 
 impl Loaded {
-    pub fn read(path: &Path) -> Result<Loaded> {
+    /// Reads the definition at `path` (a directory: its definition file, see
+    /// [`crate::definition::NAMES`]), YAML converted to JSON, placeholders filled.
+    pub fn read(path: &Path, substitutions: &Substitutions) -> Result<Loaded> {
         let definition_path = if path.is_dir() {
-            let def = path.join("workflow.json");
-            if !def.is_file() {
-                return Err(anyhow!(
-                    "{} is a directory without a workflow.json",
-                    path.display()
-                ));
-            }
-            def
+            crate::definition::find_in(path)?
         } else if path.is_file() {
             path.to_path_buf()
         } else {
@@ -35,6 +32,8 @@ impl Loaded {
         };
         let text = std::fs::read_to_string(&definition_path)
             .with_context(|| format!("reading {}", definition_path.display()))?;
+        let text = substitutions.apply(&text)?;
+        let text = crate::definition::to_json_text(&definition_path, &text)?;
         let name = workflow_name(if path.is_dir() {
             path
         } else {
@@ -91,9 +90,11 @@ fn workflow_name(path: &Path) -> String {
             .file_name()
             .map(|s| s.to_string_lossy().into_owned())
     } else {
-        canonical
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
+        // `flow.asl.yaml` is named `flow`, like `flow.json`.
+        canonical.file_name().map(|s| {
+            let name = s.to_string_lossy();
+            name.split('.').next().unwrap_or(&name).to_owned()
+        })
     };
     let name: String = stem
         .unwrap_or_else(|| "workflow".to_string())

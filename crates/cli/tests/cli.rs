@@ -222,3 +222,46 @@ fn a_directory_as_input_is_named_as_such() {
         "{stderr}"
     );
 }
+
+#[test]
+fn yaml_definitions_with_substitutions_run() {
+    let dir = fixture("sam-yaml");
+    let file = format!("{dir}/statemachine.asl.yaml");
+    for target in [&dir, &file] {
+        let out = faastlane(&[
+            "run",
+            target,
+            "--substitute",
+            "Who=SAM",
+            "--substitute",
+            "Stage=prod",
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{target}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            stdout_json(&out),
+            json!({"greeting": "Hello, SAM!", "stage": "prod"})
+        );
+    }
+    let subs = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(subs.path(), r#"{"Who": "file", "Stage": 3}"#).expect("write");
+    let out = faastlane(&[
+        "run",
+        &dir,
+        "--substitutions",
+        subs.path().to_str().expect("utf-8"),
+    ]);
+    assert_eq!(stdout_json(&out), json!({"greeting": "Hello, file!", "stage": 3}));
+}
+
+#[test]
+fn a_placeholder_without_a_value_is_named() {
+    let out = faastlane(&["validate", &fixture("sam-yaml"), "--substitute", "Who=x"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("${Stage} (line 8)"), "{stderr}");
+}

@@ -202,8 +202,9 @@ fn prints_and_logging_go_to_the_sink_tagged_with_the_state() {
         );
     }
     assert!(
-        texts.iter().any(|t| t.starts_with("[WARNING]\t")
-            && t.ends_with("Z\treq-0001\ta warning t1")),
+        texts
+            .iter()
+            .any(|t| t.starts_with("[WARNING]\t") && t.ends_with("Z\treq-0001\ta warning t1")),
         "Lambda's log format: {texts:?}"
     );
 }
@@ -232,8 +233,14 @@ fn the_root_logger_has_a_handler_like_lambdas() {
         "{stamp}"
     );
     let texts = log.texts();
-    assert!(texts.iter().any(|t| t.ends_with("\tchild warning")), "{texts:?}");
-    assert!(!texts.iter().any(|t| t.contains("below the level")), "{texts:?}");
+    assert!(
+        texts.iter().any(|t| t.ends_with("\tchild warning")),
+        "{texts:?}"
+    );
+    assert!(
+        !texts.iter().any(|t| t.contains("below the level")),
+        "{texts:?}"
+    );
 }
 
 #[test]

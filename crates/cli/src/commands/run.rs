@@ -22,7 +22,7 @@ impl LogSink for StderrLog {
 }
 
 pub fn run(args: RunArgs) -> Result<ExitCode> {
-    let loaded = Loaded::read(&args.workflow)?;
+    let loaded = Loaded::read(&args.workflow, &args.substitutions.read()?)?;
     let machine = match loaded.machine() {
         Ok(m) => m,
         Err(report) => {

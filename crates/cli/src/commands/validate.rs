@@ -6,7 +6,7 @@ use crate::args::ValidateArgs;
 use crate::workflow::Loaded;
 
 pub fn run(args: ValidateArgs) -> Result<ExitCode> {
-    let loaded = Loaded::read(&args.workflow)?;
+    let loaded = Loaded::read(&args.workflow, &args.substitutions.read()?)?;
     match loaded.machine() {
         Ok(machine) => {
             println!(

@@ -83,8 +83,9 @@ pub enum LanesArg {
     Inline,
     /// Run branches on threads of this process.
     Threads,
-    /// Run branches in worker processes forked from a warm fork server (one per usable CPU
-    /// but one) and on the calling thread, whatever they cost (for benchmarks).
+    /// Run every branch in a worker process forked from a warm fork server (one per usable
+    /// CPU), whatever it costs: a branch that crashes is `Runtime.ExitError`, one blocked past
+    /// its Task's deadline is killed on time. This process only dispatches.
     Process,
 }
 

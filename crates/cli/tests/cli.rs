@@ -255,7 +255,10 @@ fn yaml_definitions_with_substitutions_run() {
         "--substitutions",
         subs.path().to_str().expect("utf-8"),
     ]);
-    assert_eq!(stdout_json(&out), json!({"greeting": "Hello, file!", "stage": 3}));
+    assert_eq!(
+        stdout_json(&out),
+        json!({"greeting": "Hello, file!", "stage": 3})
+    );
 }
 
 #[test]

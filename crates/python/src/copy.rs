@@ -102,10 +102,11 @@ fn deepcopy<'py>(object: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
 /// input, must not change each other's data, on any lane.
 ///
 /// Sharing is read from reference counts: `result` is held by the caller's one reference, a
-/// member by its container (plus the reference this walk takes while looking at it). The
-/// walk visits containers only (dicts, lists, tuples); immutable leaves are shared as they
-/// are, whatever their count. An object of another type that only the engine holds is kept
-/// as it is, unlooked-into: its insides are its own class's business.
+/// member by its container only. The walk visits containers only (dicts, lists, tuples),
+/// reading members as borrowed references (no reference-count traffic while it looks);
+/// immutable leaves are shared as they are, whatever their count. An object of another type
+/// that only the engine holds is kept as it is, unlooked-into: its insides are its own
+/// class's business.
 pub(crate) fn own<'py>(result: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     // The caller's reference is the only one a result that nothing else holds has.
     Ok(owned_member(&result, 1, 0)?.unwrap_or(result))
@@ -124,24 +125,41 @@ fn owned_member<'py>(
     if references(member) > expected || depth >= MAX_DEPTH {
         return detach(member).map(Some);
     }
-    // A member seen here is held by its container and by the walk's own reference.
-    const IN_CONTAINER: isize = 2;
+    let py = member.py();
+    // A member is held by its container alone when nothing else holds it.
+    const IN_CONTAINER: isize = 1;
     if let Ok(dict) = member.cast::<PyDict>() {
-        let mut replaced = Vec::new();
-        for (key, value) in dict.iter() {
-            if let Some(copy) = owned_member(&value, IN_CONTAINER, depth + 1)? {
-                replaced.push((key, copy));
+        let mut position: pyo3::ffi::Py_ssize_t = 0;
+        let mut key = std::ptr::null_mut();
+        let mut value = std::ptr::null_mut();
+        // SAFETY: the thread is attached (`Bound<'py>`); `dict` is a live dict; `PyDict_Next`
+        // writes borrowed references to live entries. Setting the value of a key the dict
+        // already has while iterating is allowed (the set of keys does not change).
+        while unsafe { pyo3::ffi::PyDict_Next(dict.as_ptr(), &mut position, &mut key, &mut value) }
+            != 0
+        {
+            // SAFETY: `value` is a borrowed reference to a live object, valid while the dict
+            // holds it; `borrowed` does not outlive this iteration step.
+            let borrowed = unsafe { Borrowed::from_ptr(py, value) };
+            if let Some(copy) = owned_member(&borrowed, IN_CONTAINER, depth + 1)? {
+                // SAFETY: as above for `key`; `PyDict_SetItem` takes its own references.
+                let key = unsafe { Borrowed::from_ptr(py, key) };
+                dict.set_item(key, copy)?;
             }
-        }
-        for (key, copy) in replaced {
-            dict.set_item(key, copy)?;
         }
         return Ok(None);
     }
     if let Ok(list) = member.cast::<PyList>() {
         for i in 0..list.len() {
-            let value = list.get_item(i)?;
-            if let Some(copy) = owned_member(&value, IN_CONTAINER, depth + 1)? {
+            let index = pyo3::ffi::Py_ssize_t::try_from(i)
+                .map_err(|e| pyo3::exceptions::PyIndexError::new_err(e.to_string()))?;
+            // SAFETY: the thread is attached and `list` is a live list; `PyList_GetItem`
+            // returns a borrowed reference (NULL with an exception set when out of range).
+            let item = unsafe { pyo3::ffi::PyList_GetItem(list.as_ptr(), index) };
+            // SAFETY: a non-NULL `item` is a live object the list holds; `borrowed` does not
+            // outlive this step (only this item is replaced, after its last use).
+            let borrowed = unsafe { Borrowed::from_ptr_or_err(py, item) }?;
+            if let Some(copy) = owned_member(&borrowed, IN_CONTAINER, depth + 1)? {
                 list.set_item(i, copy)?;
             }
         }
@@ -149,22 +167,20 @@ fn owned_member<'py>(
     }
     if let Ok(tuple) = member.cast_exact::<PyTuple>() {
         // Immutable itself, but it may hold mutable members: rebuilt when one is shared.
-        let mut items = Vec::with_capacity(tuple.len());
-        let mut changed = false;
-        for value in tuple.iter() {
-            match owned_member(&value, IN_CONTAINER, depth + 1)? {
-                Some(copy) => {
-                    changed = true;
-                    items.push(copy);
-                }
-                None => items.push(value),
-            }
+        let mut replaced: Vec<Option<Bound<'py, PyAny>>> = Vec::with_capacity(tuple.len());
+        for i in 0..tuple.len() {
+            // SAFETY: `i` is in bounds; the item is a borrowed reference the tuple keeps.
+            let borrowed = unsafe { tuple.get_borrowed_item_unchecked(i) };
+            replaced.push(owned_member(&borrowed, IN_CONTAINER, depth + 1)?);
         }
-        return if changed {
-            Ok(Some(PyTuple::new(member.py(), items)?.into_any()))
-        } else {
-            Ok(None)
-        };
+        if replaced.iter().all(Option::is_none) {
+            return Ok(None);
+        }
+        let items = tuple
+            .iter()
+            .zip(replaced)
+            .map(|(item, copy)| copy.unwrap_or(item));
+        return Ok(Some(PyTuple::new(py, items)?.into_any()));
     }
     Ok(None)
 }

@@ -68,6 +68,7 @@
 //!   the input) sees the change.
 //! - `os._exit()` and crashes in C extensions end the process.
 
+mod check;
 pub mod context;
 mod convert;
 mod copy;
@@ -84,6 +85,7 @@ mod runtime;
 pub mod venv;
 pub mod watchdog;
 
+pub use check::{FunctionProblem, check_functions};
 pub use error::{PythonError, RequirementsError};
 pub use handle::PyHandle;
 pub use interpreter::{InterpreterInfo, init};

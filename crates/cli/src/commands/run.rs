@@ -65,14 +65,15 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     };
     // First, while this process has one thread and no interpreter: the fork server.
     let server = fork_server(&args, &loaded, &workflow, &options);
-    // Forced processes: workers start (idle) while this process loads the functions, so the
-    // first Parallel or Map hands them its branches instead of starting them.
+    // Forced processes: workers (one per usable CPU: this process only dispatches) start
+    // idle while this process loads the functions, so the first Parallel or Map hands them
+    // its branches instead of starting them.
     let prestart = server
         .as_ref()
         .filter(|_| args.lanes == LanesArg::Process)
         .map(|s| {
             let server = Arc::clone(s);
-            let workers = cpus.saturating_sub(1).max(1);
+            let workers = cpus.max(1);
             std::thread::spawn(move || server.prestart(workers))
         });
     let runtime = function_runtime(&loaded, &workflow)?;

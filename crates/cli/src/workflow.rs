@@ -15,6 +15,7 @@ pub struct Loaded {
     pub invoked_from: PathBuf,
     /// The name its ARNs carry: the directory's (or file's) name.
     pub name: String,
+    /// The definition file, as the user named it (messages show it so).
     pub definition_path: PathBuf,
     pub text: String,
 }
@@ -46,7 +47,6 @@ impl Loaded {
         let dir = dir
             .canonicalize()
             .with_context(|| format!("resolving {}", dir.display()))?;
-        let definition_path = definition_path.canonicalize().unwrap_or(definition_path);
         let invoked_from = std::env::current_dir().context("reading the current directory")?;
         Ok(Loaded {
             dir,

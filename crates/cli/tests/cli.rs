@@ -268,3 +268,17 @@ fn a_placeholder_without_a_value_is_named() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("${Stage} (line 8)"), "{stderr}");
 }
+
+#[test]
+fn the_readme_validate_sample_is_what_validate_prints() {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README.md");
+    let command = "  $ faastlane validate crates/cli/tests/fixtures/invalid.json\n";
+    let start = readme.find(command).expect("the sample in the README") + command.len();
+    let sample: String = readme[start..]
+        .lines()
+        .take_while(|l| !l.trim_start().starts_with("```"))
+        .map(|l| format!("{}\n", l.strip_prefix("  ").unwrap_or(l)))
+        .collect();
+    let out = faastlane(&["validate", "crates/cli/tests/fixtures/invalid.json"]);
+    assert_eq!(String::from_utf8_lossy(&out.stderr), sample);
+}

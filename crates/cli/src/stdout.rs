@@ -28,12 +28,8 @@ pub fn divert() -> Result<ResultOut> {
 
 impl ResultOut {
     /// Writes `text`; a reader that went away (`| head`) is not an error worth a panic.
-    pub fn emit(&mut self, text: &str) -> Result<()> {
-        match self
-            .0
-            .write_all(text.as_bytes())
-            .and_then(|()| self.0.flush())
-        {
+    pub fn emit(&mut self, text: &[u8]) -> Result<()> {
+        match self.0.write_all(text).and_then(|()| self.0.flush()) {
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
             other => Ok(other?),
         }

@@ -437,3 +437,34 @@ fn a_freshly_built_result_is_handed_on_without_a_copy() {
     .expect("ids");
     assert_eq!(seen, made_ids, "the same dict, inner list and record");
 }
+
+#[test]
+fn streamed_json_text_is_the_text_of_the_json_tree() {
+    let rt = runtime("basic");
+    let input = json!({"z": 1, "a": [1, 2.5, -0.0, 1e300, "x\"\n\u{e9}", null, true, {"deep": [false]}],
+                       "big": u64::MAX, "neg": i64::MIN, "empty": {}, "none": []});
+    let out = call(&rt, "echo", input.clone()).expect("echo");
+    let mut streamed = Vec::new();
+    out.write_json(&mut streamed).expect("streams");
+    let tree = serde_json::to_vec(&out.to_json().expect("json")).expect("text");
+    assert_eq!(
+        String::from_utf8_lossy(&streamed),
+        String::from_utf8_lossy(&tree)
+    );
+    assert_eq!(
+        serde_json::from_slice::<Json>(&streamed).expect("json"),
+        input
+    );
+
+    for case_name in ["nan", "cycle", "intkey", "bigint"] {
+        let out = call(&rt, "values", case(case_name)).expect("values");
+        let mut streamed = b"kept".to_vec();
+        let e = out.write_json(&mut streamed).expect_err("no JSON form");
+        assert_eq!(streamed, b"kept", "{case_name}: the buffer is as it was");
+        assert_eq!(
+            e.to_string(),
+            out.to_json().expect_err("no JSON form").to_string(),
+            "{case_name}"
+        );
+    }
+}

@@ -102,20 +102,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let trace_text = trace
         .is_some()
         .then(|| serde_json::to_string_pretty(&result.trace));
-    let (json, code) = match result.into_json() {
-        Ok(output) => (output, ExitCode::SUCCESS),
-        Err(e) => (
-            serde_json::json!({"error": e.error, "cause": e.cause}),
-            ExitCode::from(1),
-        ),
-    };
-    let text = if args.pretty {
-        serde_json::to_string_pretty(&json)
-    } else {
-        serde_json::to_string(&json)
-    }
-    .context("serializing the output")?;
-    out.emit(&format!("{text}\n"))?;
+    let (text, code) = output_text(result, args.pretty)?;
+    out.emit(&text)?;
     // After the output: a trace that cannot be written does not lose a finished run.
     if let (Some((path, mut file)), Some(text)) = (trace, trace_text) {
         use std::io::Write;
@@ -124,6 +112,50 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             .with_context(|| format!("writing the trace to {}", path.display()))?;
     }
     Ok(code)
+}
+
+/// The text to print (with its newline) and the exit code. Compact output is written from
+/// the result's objects as it walks them, without a JSON tree in between: a large output
+/// then needs the memory of its text, not of a tree as well.
+fn output_text(result: engine::ExecutionResult, pretty: bool) -> Result<(Vec<u8>, ExitCode)> {
+    let failure = |e: asl::StatesError| serde_json::json!({"error": e.error, "cause": e.cause});
+    let (json, code) = match (result.outcome, pretty) {
+        (Ok(value), false) => {
+            let mut text = Vec::new();
+            match value.write_json(&mut text) {
+                Ok(()) => {
+                    text.push(b'\n');
+                    return Ok((text, ExitCode::SUCCESS));
+                }
+                Err(e) => (
+                    failure(asl::StatesError::new(
+                        "Runtime.MarshalError",
+                        format!("Unable to marshal the execution output: {e}"),
+                    )),
+                    ExitCode::from(1),
+                ),
+            }
+        }
+        (Ok(value), true) => match value.into_json() {
+            Ok(json) => (json, ExitCode::SUCCESS),
+            Err(e) => (
+                failure(asl::StatesError::new(
+                    "Runtime.MarshalError",
+                    format!("Unable to marshal the execution output: {e}"),
+                )),
+                ExitCode::from(1),
+            ),
+        },
+        (Err(e), _) => (failure(e), ExitCode::from(1)),
+    };
+    let mut text = if pretty {
+        serde_json::to_vec_pretty(&json)
+    } else {
+        serde_json::to_vec(&json)
+    }
+    .context("serializing the output")?;
+    text.push(b'\n');
+    Ok((text, code))
 }
 
 /// Python functions from the workflow's directory; no interpreter at all when no Task needs one.

@@ -118,7 +118,7 @@ pub struct BenchArgs {
     /// Which suite to run.
     #[arg(long, value_enum, default_value_t = BenchSuite::All)]
     pub suite: BenchSuite,
-    /// Fewer runs per case (under 5 minutes on 2 vCPUs).
+    /// Fewer runs per case (under 2 minutes on 2 vCPUs).
     #[arg(long)]
     pub quick: bool,
     /// Only these modes, comma-separated (default: all).

@@ -282,3 +282,21 @@ fn the_readme_validate_sample_is_what_validate_prints() {
     let out = faastlane(&["validate", "crates/cli/tests/fixtures/invalid.json"]);
     assert_eq!(String::from_utf8_lossy(&out.stderr), sample);
 }
+
+#[test]
+fn bench_help_and_the_readme_agree_on_how_long_quick_takes() {
+    let out = faastlane(&["bench", "--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    let quick = help
+        .lines()
+        .skip_while(|l| !l.contains("--quick"))
+        .nth(1)
+        .or_else(|| help.lines().find(|l| l.contains("--quick")))
+        .unwrap_or_default()
+        .to_owned();
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README.md");
+    assert!(
+        quick.contains("under 2 minutes") && readme.contains("`--quick`: under 2 minutes"),
+        "bench --help: {quick:?}"
+    );
+}

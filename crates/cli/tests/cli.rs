@@ -173,16 +173,21 @@ fn graph_draws_mermaid_and_dot() {
     assert!(text.contains("subgraph cluster_"), "{text}");
 }
 
-#[test]
-fn an_unwritable_trace_path_is_reported_before_the_run() {
-    let out = faastlane(&[
+/// `faastlane run examples/hello` with its input and `extra` arguments.
+fn run_hello(extra: &[&str]) -> Output {
+    let mut args = vec![
         "run",
         "examples/hello",
         "--input",
         "examples/hello/input.json",
-        "--trace",
-        "/nonexistent/dir/t.json",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    faastlane(&args)
+}
+
+#[test]
+fn an_unwritable_trace_path_is_reported_before_the_run() {
+    let out = run_hello(&["--trace", "/nonexistent/dir/t.json"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty(), "nothing ran");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -197,14 +202,7 @@ fn the_trace_is_written_where_asked() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("t.json");
     let path = path.to_str().expect("utf-8 temp path");
-    let out = faastlane(&[
-        "run",
-        "examples/hello",
-        "--input",
-        "examples/hello/input.json",
-        "--trace",
-        path,
-    ]);
+    let out = run_hello(&["--trace", path]);
     assert_eq!(out.status.code(), Some(0));
     stdout_json(&out);
     let trace: Json =

@@ -116,8 +116,10 @@ impl Path {
             Err(Indefinite) => {
                 check_nesting(rest).map_err(|reason| err(&reason))?;
                 let rewritten = format!("${}", rewrite_for_rfc(rest));
+                // Where the parser stopped, in the user's text (when the rewrite kept it).
+                let offset = (rewritten[1..] == *rest).then(|| src.len() - rest.len() - 1);
                 let compiled = serde_json_path::JsonPath::parse(&rewritten)
-                    .map_err(|e| err(&format!("not a JSONPath expression ({e})")))?;
+                    .map_err(|e| err(&jsonpath_problem(src, offset.map(|o| o + e.position()))))?;
                 Query::Indefinite(Box::new(compiled))
             }
         };
@@ -615,10 +617,64 @@ pub fn describe(value: &Value) -> String {
     }
 }
 
+/// What is wrong with `src`, a path the JSONPath parser rejected at byte `at` of it (when
+/// known), in the terms of the ASL documentation rather than the parser's.
+fn jsonpath_problem(src: &str, at: Option<usize>) -> String {
+    const FORMS: &str = "a field (.name or ['name']), an index ([0]), a slice ([1:3]), \
+                         a wildcard (.* or [*]), a descent (..name) or a filter ([?(@.price < 10)])";
+    match at.map(|at| (at, src.get(at..).and_then(|s| s.chars().next()))) {
+        Some((_, None)) => format!(
+            "not a JSONPath expression: it ends before the expression is complete (an unclosed \
+             '[', '(' or quote?); each step is {FORMS}"
+        ),
+        Some((at, Some(c))) => {
+            let character = src[..at].chars().count() + 1;
+            let rest = &src[at..];
+            if c == '[' && !rest.contains(']') {
+                format!(
+                    "not a JSONPath expression: the '[' at character {character} is never closed; \
+                     each step is {FORMS}"
+                )
+            } else {
+                format!(
+                    "not a JSONPath expression: the step at character {character} ('{rest}') is \
+                     not one JSONPath knows; each step is {FORMS}"
+                )
+            }
+        }
+        None => format!("not a JSONPath expression; each step is {FORMS}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_bad_jsonpath_is_described_in_asl_terms() {
+        let e = Path::parse("$.a[").expect_err("unclosed");
+        assert!(
+            e.reason.contains("the '[' at character 4 is never closed"),
+            "{}",
+            e.reason
+        );
+        assert!(!e.reason.contains("parser"), "{}", e.reason);
+        let e = Path::parse("$..a[?(@.b >").expect_err("unfinished filter");
+        assert!(!e.reason.contains("parser"), "{}", e.reason);
+        assert!(
+            e.reason.contains("a filter ([?(@.price < 10)])"),
+            "{}",
+            e.reason
+        );
+        let e = Path::parse("$$.a[?(@.x ~ 1)]").expect_err("bad operator");
+        assert!(
+            e.reason.contains("at character 7 ('(@.x ~ 1)]')"),
+            "{}",
+            e.reason
+        );
+        assert!(!e.reason.contains("parser"), "{}", e.reason);
+    }
 
     fn v(j: Json) -> Value {
         Value::Json(j)

@@ -73,6 +73,13 @@ pub trait Foreign: Send + Sync + fmt::Debug {
     fn keys(&self) -> Vec<String>;
     /// The whole object as JSON (the slow path: the value leaves the process).
     fn to_json(&self) -> Result<Json, ForeignError>;
+    /// Appends the whole object's compact JSON text to `out`: the same text as
+    /// [`Foreign::to_json`] serialized, without building the JSON tree first (a large output
+    /// then needs the text's memory, not the tree's as well). On an error `out` is as it was.
+    fn write_json(&self, out: &mut Vec<u8>) -> Result<(), ForeignError> {
+        let json = self.to_json()?;
+        serde_json::to_writer(out, &json).map_err(|e| ForeignError::NotJson(e.to_string()))
+    }
     /// Lets the owning runtime recover its own object.
     fn as_any(&self) -> &dyn Any;
     /// The runtime's name for the object's type (`generator`, `numpy.ndarray`), for error
@@ -247,6 +254,40 @@ impl Value {
                 .collect::<Result<_, _>>()
                 .map(Json::Array),
             Value::Foreign(f) => f.to_json(),
+        }
+    }
+
+    /// Appends the value's compact JSON text to `out` (the text `serde_json::to_string` gives
+    /// for [`Value::to_json`]), streaming runtime objects (see [`Foreign::write_json`]).
+    pub fn write_json(&self, out: &mut Vec<u8>) -> Result<(), ForeignError> {
+        let text_error = |e: serde_json::Error| ForeignError::NotJson(e.to_string());
+        match self {
+            Value::Json(j) => serde_json::to_writer(out, j).map_err(text_error),
+            Value::Object(m) => {
+                out.push(b'{');
+                for (i, (k, v)) in m.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    serde_json::to_writer(&mut *out, k).map_err(text_error)?;
+                    out.push(b':');
+                    v.write_json(out)?;
+                }
+                out.push(b'}');
+                Ok(())
+            }
+            Value::Array(a) => {
+                out.push(b'[');
+                for (i, v) in a.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    v.write_json(out)?;
+                }
+                out.push(b']');
+                Ok(())
+            }
+            Value::Foreign(f) => f.write_json(out),
         }
     }
 

@@ -31,10 +31,30 @@ pub enum Command {
     Bench(BenchArgs),
 }
 
+/// `${Name}` placeholders of the definition, as Step Functions' `DefinitionSubstitutions`.
+#[derive(Debug, clap::Args)]
+pub struct SubstitutionArgs {
+    /// Fill `${Name}` in the definition with VALUE (repeatable).
+    #[arg(long = "substitute", value_name = "Name=VALUE")]
+    pub substitute: Vec<String>,
+    /// A JSON file of `{"Name": "VALUE", ...}` placeholders (--substitute wins).
+    #[arg(long, value_name = "FILE")]
+    pub substitutions: Option<PathBuf>,
+}
+
+impl SubstitutionArgs {
+    pub fn read(&self) -> anyhow::Result<crate::definition::Substitutions> {
+        crate::definition::Substitutions::read(self.substitutions.as_deref(), &self.substitute)
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// A workflow directory (holding workflow.json and its functions) or a definition file.
+    /// A workflow directory (holding workflow.json, workflow.yaml or statemachine.asl.json
+    /// and its functions) or a definition file (JSON or YAML).
     pub workflow: PathBuf,
+    #[command(flatten)]
+    pub substitutions: SubstitutionArgs,
     /// The execution input: a JSON file, inline JSON, or '-' for stdin. Default: {}.
     #[arg(short, long)]
     pub input: Option<String>,
@@ -80,8 +100,9 @@ pub enum LanesArg {
     Inline,
     /// Run branches on threads of this process.
     Threads,
-    /// Run branches in worker processes forked from a warm fork server (one per usable CPU
-    /// but one) and on the calling thread, whatever they cost (for benchmarks).
+    /// Run every branch in a worker process forked from a warm fork server (one per usable
+    /// CPU), whatever it costs: a branch that crashes is `Runtime.ExitError`, one blocked past
+    /// its Task's deadline is killed on time. This process only dispatches.
     Process,
 }
 
@@ -89,12 +110,16 @@ pub enum LanesArg {
 pub struct ValidateArgs {
     /// A workflow directory or a definition file.
     pub workflow: PathBuf,
+    #[command(flatten)]
+    pub substitutions: SubstitutionArgs,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct GraphArgs {
     /// A workflow directory or a definition file.
     pub workflow: PathBuf,
+    #[command(flatten)]
+    pub substitutions: SubstitutionArgs,
     #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
     pub format: GraphFormat,
 }
@@ -111,7 +136,7 @@ pub struct BenchArgs {
     /// Which suite to run.
     #[arg(long, value_enum, default_value_t = BenchSuite::All)]
     pub suite: BenchSuite,
-    /// Fewer runs per case (under 5 minutes on 2 vCPUs).
+    /// Fewer runs per case (under 2 minutes on 2 vCPUs).
     #[arg(long)]
     pub quick: bool,
     /// Only these modes, comma-separated (default: all).

@@ -19,6 +19,9 @@ pub fn read(arg: Option<&str>) -> Result<Json> {
         return parse(&text, "stdin");
     }
     let path = Path::new(arg);
+    if path.is_dir() {
+        bail!("--input '{arg}' is a directory: give a JSON file, inline JSON or '-' for stdin")
+    }
     if path.is_file() {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading input file {}", path.display()))?;

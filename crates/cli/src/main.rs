@@ -9,7 +9,9 @@ use clap::Parser;
 
 mod args;
 mod commands;
+mod definition;
 mod input;
+mod stdout;
 mod workflow;
 
 fn main() -> ExitCode {

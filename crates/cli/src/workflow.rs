@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow};
 use asl::StateMachine;
 
+use crate::definition::Substitutions;
+
 /// A definition read from disk.
 pub struct Loaded {
     /// The directory the workflow's functions live in.
@@ -13,21 +15,17 @@ pub struct Loaded {
     pub invoked_from: PathBuf,
     /// The name its ARNs carry: the directory's (or file's) name.
     pub name: String,
+    /// The definition file, as the user named it (messages show it so).
     pub definition_path: PathBuf,
     pub text: String,
 }
 
 impl Loaded {
-    pub fn read(path: &Path) -> Result<Loaded> {
+    /// Reads the definition at `path` (a directory: its definition file, see
+    /// [`crate::definition::NAMES`]), YAML converted to JSON, placeholders filled.
+    pub fn read(path: &Path, substitutions: &Substitutions) -> Result<Loaded> {
         let definition_path = if path.is_dir() {
-            let def = path.join("workflow.json");
-            if !def.is_file() {
-                return Err(anyhow!(
-                    "{} is a directory without a workflow.json",
-                    path.display()
-                ));
-            }
-            def
+            crate::definition::find_in(path)?
         } else if path.is_file() {
             path.to_path_buf()
         } else {
@@ -35,6 +33,8 @@ impl Loaded {
         };
         let text = std::fs::read_to_string(&definition_path)
             .with_context(|| format!("reading {}", definition_path.display()))?;
+        let text = substitutions.apply(&text)?;
+        let text = crate::definition::to_json_text(&definition_path, &text)?;
         let name = workflow_name(if path.is_dir() {
             path
         } else {
@@ -47,7 +47,6 @@ impl Loaded {
         let dir = dir
             .canonicalize()
             .with_context(|| format!("resolving {}", dir.display()))?;
-        let definition_path = definition_path.canonicalize().unwrap_or(definition_path);
         let invoked_from = std::env::current_dir().context("reading the current directory")?;
         Ok(Loaded {
             dir,
@@ -91,9 +90,11 @@ fn workflow_name(path: &Path) -> String {
             .file_name()
             .map(|s| s.to_string_lossy().into_owned())
     } else {
-        canonical
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
+        // `flow.asl.yaml` is named `flow`, like `flow.json`.
+        canonical.file_name().map(|s| {
+            let name = s.to_string_lossy();
+            name.split('.').next().unwrap_or(&name).to_owned()
+        })
     };
     let name: String = stem
         .unwrap_or_else(|| "workflow".to_string())

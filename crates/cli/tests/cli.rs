@@ -204,3 +204,129 @@ fn run_limits_fail_the_execution_naming_the_limit() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(stdout_json(&out)["error"], "States.DataLimitExceeded");
 }
+
+/// `faastlane run examples/hello` with its input and `extra` arguments.
+fn run_hello(extra: &[&str]) -> Output {
+    let mut args = vec![
+        "run",
+        "examples/hello",
+        "--input",
+        "examples/hello/input.json",
+    ];
+    args.extend_from_slice(extra);
+    faastlane(&args)
+}
+
+#[test]
+fn an_unwritable_trace_path_is_reported_before_the_run() {
+    let out = run_hello(&["--trace", "/nonexistent/dir/t.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "nothing ran");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot write the trace to /nonexistent/dir/t.json"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_trace_is_written_where_asked() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("t.json");
+    let path = path.to_str().expect("utf-8 temp path");
+    let out = run_hello(&["--trace", path]);
+    assert_eq!(out.status.code(), Some(0));
+    stdout_json(&out);
+    let trace: Json =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("trace")).expect("json");
+    assert!(trace.is_object() || trace.is_array(), "{trace}");
+}
+
+#[test]
+fn a_directory_as_input_is_named_as_such() {
+    let out = faastlane(&["run", "examples/hello", "--input", "examples/hello"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--input 'examples/hello' is a directory"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn yaml_definitions_with_substitutions_run() {
+    let dir = fixture("sam-yaml");
+    let file = format!("{dir}/statemachine.asl.yaml");
+    for target in [&dir, &file] {
+        let out = faastlane(&[
+            "run",
+            target,
+            "--substitute",
+            "Who=SAM",
+            "--substitute",
+            "Stage=prod",
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{target}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            stdout_json(&out),
+            json!({"greeting": "Hello, SAM!", "stage": "prod"})
+        );
+    }
+    let subs = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(subs.path(), r#"{"Who": "file", "Stage": 3}"#).expect("write");
+    let out = faastlane(&[
+        "run",
+        &dir,
+        "--substitutions",
+        subs.path().to_str().expect("utf-8"),
+    ]);
+    assert_eq!(
+        stdout_json(&out),
+        json!({"greeting": "Hello, file!", "stage": 3})
+    );
+}
+
+#[test]
+fn a_placeholder_without_a_value_is_named() {
+    let out = faastlane(&["validate", &fixture("sam-yaml"), "--substitute", "Who=x"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("${Stage} (line 8)"), "{stderr}");
+}
+
+#[test]
+fn the_readme_validate_sample_is_what_validate_prints() {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README.md");
+    let command = "  $ faastlane validate crates/cli/tests/fixtures/invalid.json\n";
+    let start = readme.find(command).expect("the sample in the README") + command.len();
+    let sample: String = readme[start..]
+        .lines()
+        .take_while(|l| !l.trim_start().starts_with("```"))
+        .map(|l| format!("{}\n", l.strip_prefix("  ").unwrap_or(l)))
+        .collect();
+    let out = faastlane(&["validate", "crates/cli/tests/fixtures/invalid.json"]);
+    assert_eq!(String::from_utf8_lossy(&out.stderr), sample);
+}
+
+#[test]
+fn bench_help_and_the_readme_agree_on_how_long_quick_takes() {
+    let out = faastlane(&["bench", "--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    let quick = help
+        .lines()
+        .skip_while(|l| !l.contains("--quick"))
+        .nth(1)
+        .or_else(|| help.lines().find(|l| l.contains("--quick")))
+        .unwrap_or_default()
+        .to_owned();
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README.md");
+    assert!(
+        quick.contains("under 2 minutes") && readme.contains("`--quick`: under 2 minutes"),
+        "bench --help: {quick:?}"
+    );
+}

@@ -102,9 +102,21 @@ fn ml_pipeline() {
 }
 
 #[test]
-fn fan_outs_on_process_lanes_give_the_same_outputs() {
-    // Every branch in a worker process (started ahead, then reused), results pickled back.
-    for example in ["finra", "finra-100", "sentiment"] {
-        check_on(example, "process");
+fn every_example_gives_the_same_output_on_every_lane() {
+    // Process lanes: every branch in a worker process (started ahead, then reused), results
+    // pickled back; threads and inline share this process's objects.
+    for example in [
+        "finra",
+        "finra-5",
+        "finra-50",
+        "finra-100",
+        "finra-200",
+        "healthcare",
+        "sentiment",
+        "ml-pipeline",
+    ] {
+        for lanes in ["inline", "threads", "process"] {
+            check_on(example, lanes);
+        }
     }
 }

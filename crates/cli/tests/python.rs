@@ -141,3 +141,90 @@ fn an_output_that_is_not_json_fails_clearly_at_the_boundary() {
         "{cause}"
     );
 }
+
+#[test]
+fn a_result_the_function_keeps_gives_the_same_output_on_every_lane() {
+    let input = r#"{"items": [1, 2, 3, 4]}"#;
+    let each = json!({"count": 1, "tags": ["seen"]});
+    for lanes in ["inline", "threads", "process", "auto"] {
+        let out = faastlane(&[
+            "run",
+            &fixture("python-aliasing"),
+            "--input",
+            input,
+            "--lanes",
+            lanes,
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{lanes}: {}", text(&out.stderr));
+        assert_eq!(
+            stdout_json(&out),
+            json!([each, each, each, each]),
+            "on {lanes}"
+        );
+    }
+}
+
+#[test]
+fn stdout_carries_the_output_only_whatever_functions_write_to_fd_1() {
+    for lanes in ["inline", "threads", "process"] {
+        let out = faastlane(&["run", &fixture("python-noisy"), "--lanes", lanes]);
+        assert_eq!(out.status.code(), Some(0), "{lanes}: {}", text(&out.stderr));
+        assert_eq!(
+            text(&out.stdout),
+            "[{\"ok\":true},{\"ok\":true}]\n",
+            "on {lanes}; stderr: {}",
+            text(&out.stderr)
+        );
+        let stderr = text(&out.stderr);
+        for line in ["raw write to fd 1", "from a child process", "printed"] {
+            assert!(stderr.contains(line), "{lanes}: {line:?} not in {stderr}");
+        }
+    }
+}
+
+#[test]
+fn validate_checks_each_function_without_running_it() {
+    let out = faastlane(&["validate", &fixture("python-broken")]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    for expected in [
+        "function 'not_there': ",
+        "function 'syntax_error': ",
+        "syntax_error.py:1",
+        "function 'no_entry': ",
+        "defines neither handler(event, context) nor main(args)",
+        "3 problem(s)",
+    ] {
+        assert!(stderr.contains(expected), "{expected:?} not in {stderr}");
+    }
+
+    let out = faastlane(&["validate", &fixture("python-signatures")]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("too_many.py:1: 'handler' must accept (event, context) or (args)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("has no function 'handlr'"), "{stderr}");
+    assert!(stderr.contains("2 problem(s)"), "{stderr}");
+    assert!(
+        !stderr.contains("nonexistent-validate"),
+        "good.py was not imported"
+    );
+
+    let out = faastlane(&["validate", &fixture("python")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_crash_inline_prints_the_python_stack() {
+    let out = faastlane(&["run", &fixture("python-segv"), "--lanes", "inline"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("Fatal Python error: Segmentation fault"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("segv.py\", line 5 in handler"), "{stderr}");
+}

@@ -1,8 +1,10 @@
 //! Running the branches of a Parallel state and the iterations of a Map state.
 //!
 //! The planner (`planner.rs`) picks a lane per state and the decision goes into the trace.
-//! Branches then run from one shared queue: the calling thread always takes its share inline;
-//! a thread lane adds scoped threads, a process lane adds worker processes (each fed by a
+//! Branches then run from one shared queue: the calling thread takes its share inline, except
+//! under forced process lanes (`--lanes process`), where every branch goes to a worker so a
+//! crash or a blocked Task is contained; a thread lane adds scoped threads, a process lane
+//! adds worker processes (each fed by a
 //! dispatcher thread of this process that only moves bytes, so it never competes for a
 //! runtime's global lock, except to finish a branch whose worker was killed at a Task's
 //! deadline: from the Task's checkpoint, with its Retry and Catch). Results keep branch

@@ -113,23 +113,20 @@ pub fn plan(input: &PlanInput) -> Plan {
             if let Err(why) = &input.pool {
                 return Plan::inline(format!("lanes: process, but no process pool: {why}"));
             }
-            // Forced, for benchmarks: at least one worker even on one CPU.
-            let width = input.cpus.max(2).min(n).min(limit.max(2));
             if n == 0 {
                 return Plan::inline("no branches");
             }
-            let helpers = width.saturating_sub(1).max(1);
-            // This thread takes a share only when there are more branches than workers: a
-            // single branch forced onto a process lane runs in a worker.
-            let share = n > helpers;
+            // Forced: every branch runs in a worker (at least one, even on one CPU), and this
+            // thread only dispatches, so a branch that crashes or blocks past its deadline is
+            // contained wherever it lands.
+            let helpers = input.cpus.max(1).min(n).min(limit.max(1));
             Plan {
                 lane: Lane::Process,
-                concurrency: helpers + usize::from(share),
+                concurrency: helpers,
                 helpers,
                 probe: false,
                 reason: format!(
-                    "lanes: process; {helpers} worker process(es){} for {n} branch(es) on {} usable CPU(s)",
-                    if share { " and this thread" } else { "" },
+                    "lanes: process; {helpers} worker process(es) for {n} branch(es) on {} usable CPU(s)",
                     input.cpus
                 ),
             }
@@ -343,7 +340,25 @@ mod tests {
         let mut i = input(BranchLanes::Process, 5, Some(0));
         i.cpus = 1;
         let p = plan(&i);
-        assert_eq!((p.lane, p.helpers, p.concurrency), (Lane::Process, 1, 2));
+        assert_eq!((p.lane, p.helpers, p.concurrency), (Lane::Process, 1, 1));
+    }
+
+    #[test]
+    fn forced_process_leaves_no_branch_to_this_thread() {
+        for (branches, cpus, max_concurrency, workers) in
+            [(10, 2, 0, 2), (10, 4, 0, 4), (3, 8, 0, 3), (10, 4, 1, 1)]
+        {
+            let mut i = input(BranchLanes::Process, branches, Some(0));
+            i.cpus = cpus;
+            i.max_concurrency = max_concurrency;
+            let p = plan(&i);
+            assert_eq!(
+                (p.lane, p.helpers, p.concurrency),
+                (Lane::Process, workers, workers),
+                "{branches} branches, {cpus} cpus, MaxConcurrency {max_concurrency}"
+            );
+            assert!(!p.reason.contains("this thread"), "{}", p.reason);
+        }
     }
 
     #[test]

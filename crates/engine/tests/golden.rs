@@ -22,6 +22,9 @@ use engine::{
 };
 use serde_json::{Value as Json, json};
 
+#[path = "common/in_process_pool.rs"]
+mod in_process_pool;
+
 fn start_time() -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(1_704_067_200)
 }
@@ -205,15 +208,25 @@ fn check(case: &Case, lanes: BranchLanes, bless: bool) -> Option<String> {
     }
     let clock = Arc::new(ManualClock::new(start_time()));
     let runtime = Arc::new(functions(clock.clone()));
-    let options = EngineOptions {
-        lanes,
-        ..EngineOptions::default()
-    };
-    let engine = Engine::with_options(runtime, options).with_clock(clock);
     let workflow = Workflow {
         name: "golden".to_string(),
         machine,
     };
+    // Process lanes: branches go through the engine's process lane to in-process workers
+    // (see `in_process_pool`), their values through the runtime's codec.
+    let processes = (lanes == BranchLanes::Process).then(|| {
+        Arc::new(in_process_pool::InProcessPool::new(
+            runtime.clone(),
+            clock.clone(),
+            workflow.clone(),
+        )) as Arc<dyn engine::lanes::ProcessPool>
+    });
+    let options = EngineOptions {
+        lanes,
+        processes,
+        ..EngineOptions::default()
+    };
+    let engine = Engine::with_options(runtime, options).with_clock(clock);
     let result = engine.execute(
         &workflow,
         input,
@@ -277,6 +290,12 @@ fn golden_cases_inline() {
 fn golden_cases_on_threads() {
     // Same expectations when branches run on threads: order and semantics must not change.
     run_all(BranchLanes::Threads(4));
+}
+
+#[test]
+fn golden_cases_in_process_lanes() {
+    // Every branch through the process lane's dispatch, encoding and decoding.
+    run_all(BranchLanes::Process);
 }
 
 fn run_all(lanes: BranchLanes) {

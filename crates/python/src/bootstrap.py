@@ -8,12 +8,16 @@
 # (workflow directory, module name); the two stream objects installed as sys.stdout and
 # sys.stderr; the workflow directories and site directories inserted into sys.path.
 
+import ast
+import faulthandler
 import importlib
 import _faastlane_signature as _signature
 import io
+import logging
 import os
 import site
 import sys
+import time
 import traceback
 
 
@@ -108,13 +112,55 @@ class _Stream(io.TextIOBase):
         pass
 
 
-def setup(emit, executable, copy_buffer):
-    """Once per process: the output streams, and a real interpreter as sys.executable (an
-    embedded interpreter guesses it from PATH, which may find a pyenv shim or nothing)."""
+class _RequestIdFilter(logging.Filter):
+    """Adds `aws_request_id` to every record, as Lambda's runtime does."""
+
+    def __init__(self, request_id):
+        super().__init__()
+        self._request_id = request_id
+
+    def filter(self, record):
+        record.aws_request_id = self._request_id()
+        return True
+
+
+class _LogHandler(logging.Handler):
+    """The root logger's handler: each record goes to the task log of the call running on the
+    writing thread (tagged with its state, as prints are), via sys.stderr as it is now."""
+
+    def emit(self, record):
+        try:
+            sys.stderr.write(self.format(record))
+        except Exception:
+            self.handleError(record)
+
+
+def _install_log_handler(request_id):
+    """Like Lambda's Python runtime: a handler on the root logger, whose level stays WARNING
+    until the function sets it, formatted as Lambda's text log format."""
+    handler = _LogHandler()
+    formatter = logging.Formatter(
+        "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
+        "%Y-%m-%dT%H:%M:%S",
+    )
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    handler.addFilter(_RequestIdFilter(request_id))
+    logging.getLogger().addHandler(handler)
+
+
+def setup(emit, executable, copy_buffer, request_id):
+    """Once per process: the output streams, the root logger's handler, and a real
+    interpreter as sys.executable (an embedded interpreter guesses it from PATH, which may
+    find a pyenv shim or nothing)."""
     global _copy_buffer
     _copy_buffer = copy_buffer
     sys.stdout = _Stream(emit, 1, "<stdout>")
     sys.stderr = _Stream(emit, 2, "<stderr>")
+    _install_log_handler(request_id)
+    # A crash in native code (a segfault in a C extension, ctypes) then at least prints the
+    # Python stack of every thread on fd 2 before the process dies.
+    faulthandler.enable(file=2, all_threads=True)
     if os.path.isfile(executable):
         sys.executable = executable
     if not sys.argv:
@@ -402,3 +448,78 @@ def lane_map(fd, length):
     import mmap
 
     return memoryview(mmap.mmap(fd, length, access=mmap.ACCESS_COPY))
+
+
+# ---------------------------------------------------------------------------------------------
+# Checking functions without running them (`faastlane validate`)
+
+
+def _top_level(body):
+    """The statements that run when a module is imported, into `if` and `try` blocks."""
+    for node in body:
+        yield node
+        for field in ("body", "orelse", "finalbody"):
+            if isinstance(node, (ast.If, ast.Try)) and getattr(node, field, None):
+                yield from _top_level(getattr(node, field))
+        for handler in getattr(node, "handlers", None) or []:
+            yield from _top_level(handler.body)
+
+
+def _accepts(args, n):
+    positional = len(args.posonlyargs) + len(args.args)
+    required = positional - len(args.defaults)
+    kw_required = sum(1 for d in args.kw_defaults if d is None)
+    return kw_required == 0 and required <= n and (n <= positional or args.vararg is not None)
+
+
+def check_static(directory, module_name, attribute):
+    """What is wrong with a function that can be told from its source (module missing, syntax
+    error, no such function, a signature that fits neither (event, context) nor (args)), or
+    None. The module is parsed, never imported: nothing of it runs."""
+    path = _module_file(directory, module_name)
+    if os.path.isdir(path):
+        path = os.path.join(path, "__init__.py")
+    if not os.path.isfile(path):
+        return "no module '%s' in %s" % (module_name, directory)
+    try:
+        with open(path, "rb") as f:
+            tree = ast.parse(f.read(), path)
+    except SyntaxError as e:
+        return "%s:%s: %s" % (path, e.lineno, e.msg)
+    except (OSError, ValueError) as e:
+        return "%s: %s" % (path, e)
+    defined = {}
+    opaque = False
+    for node in _top_level(tree.body):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            defined[node.name] = node
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if alias.name == "*":
+                    opaque = True
+                defined[(alias.asname or alias.name).split(".")[0]] = None
+        elif isinstance(node, ast.ClassDef):
+            defined[node.name] = None
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                for name in ast.walk(target):
+                    if isinstance(name, ast.Name):
+                        defined[name.id] = None
+    if attribute is None:
+        for candidate, arity in (("handler", 2), ("main", 1)):
+            if candidate in defined:
+                attribute = candidate
+                break
+        else:
+            if opaque:
+                return None
+            return "%s defines neither handler(event, context) nor main(args)" % path
+    elif attribute not in defined:
+        return None if opaque else "%s has no function '%s'" % (path, attribute)
+    node = defined[attribute]
+    if node is None:
+        return None  # bound by an import or an assignment: only running it would tell
+    if not (_accepts(node.args, 2) or _accepts(node.args, 1)):
+        return "%s:%d: '%s' must accept (event, context) or (args)" % (path, node.lineno, attribute)
+    return None

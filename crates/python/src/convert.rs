@@ -284,3 +284,113 @@ fn repr(object: &Bound<'_, PyAny>) -> String {
         text
     }
 }
+
+/// Appends `object`'s compact JSON text to `out` as it walks it, without a JSON tree: the
+/// text is byte for byte what [`to_json`] then `serde_json::to_writer` give. When `object`
+/// has no JSON form, `out` is restored and the error is [`to_json`]'s (the walk is redone
+/// then, on the error path only, for its message).
+pub(crate) fn write_json(
+    object: &Bound<'_, PyAny>,
+    location: &Location,
+    out: &mut Vec<u8>,
+) -> Result<(), ForeignError> {
+    let start = out.len();
+    let mut open = Vec::new();
+    if write_of(object, &mut open, out).is_ok() {
+        return Ok(());
+    }
+    out.truncate(start);
+    let json = to_json(object, location)?;
+    serde_json::to_writer(out, &json).map_err(|e| ForeignError::NotJson(e.to_string()))
+}
+
+/// Why streaming stopped; [`write_json`] asks [`to_json`] for the message.
+struct Unwritable;
+
+fn write_text(out: &mut Vec<u8>, text: &str) -> Result<(), Unwritable> {
+    serde_json::to_writer(out, text).map_err(|_| Unwritable)
+}
+
+fn write_of(
+    object: &Bound<'_, PyAny>,
+    open: &mut Vec<usize>,
+    out: &mut Vec<u8>,
+) -> Result<(), Unwritable> {
+    use std::io::Write;
+    if object.is_none() {
+        out.extend_from_slice(b"null");
+        return Ok(());
+    }
+    if let Ok(b) = object.cast_exact::<PyBool>() {
+        out.extend_from_slice(if b.is_true() { b"true" } else { b"false" });
+        return Ok(());
+    }
+    if object.is_instance_of::<PyInt>() {
+        if let Ok(i) = object.extract::<i64>() {
+            return write!(out, "{i}").map_err(|_| Unwritable);
+        }
+        if let Ok(u) = object.extract::<u64>() {
+            return write!(out, "{u}").map_err(|_| Unwritable);
+        }
+        return Err(Unwritable);
+    }
+    if let Ok(f) = object.cast::<PyFloat>() {
+        let number = Number::from_f64(f.value()).ok_or(Unwritable)?;
+        return serde_json::to_writer(out, &number).map_err(|_| Unwritable);
+    }
+    if let Ok(s) = object.cast::<PyString>() {
+        return write_text(out, s.to_str().map_err(|_| Unwritable)?);
+    }
+    let address = object.as_ptr() as usize;
+    if open.contains(&address) || open.len() >= MAX_DEPTH {
+        return Err(Unwritable);
+    }
+    open.push(address);
+    let result = if let Ok(dict) = object.cast::<PyDict>() {
+        out.push(b'{');
+        let mut first = true;
+        let mut result = Ok(());
+        for (k, v) in dict.iter() {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            let key = k.cast::<PyString>().map_err(|_| Unwritable);
+            result = key
+                .and_then(|key| write_text(out, key.to_str().map_err(|_| Unwritable)?))
+                .and_then(|()| {
+                    out.push(b':');
+                    write_of(&v, open, out)
+                });
+            if result.is_err() {
+                break;
+            }
+        }
+        out.push(b'}');
+        result
+    } else if let Ok(list) = object.cast::<PyList>() {
+        write_sequence(list.iter(), open, out)
+    } else if let Ok(tuple) = object.cast::<PyTuple>() {
+        write_sequence(tuple.iter(), open, out)
+    } else {
+        Err(Unwritable)
+    };
+    open.pop();
+    result
+}
+
+fn write_sequence<'py>(
+    items: impl Iterator<Item = Bound<'py, PyAny>>,
+    open: &mut Vec<usize>,
+    out: &mut Vec<u8>,
+) -> Result<(), Unwritable> {
+    out.push(b'[');
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_of(&item, open, out)?;
+    }
+    out.push(b']');
+    Ok(())
+}

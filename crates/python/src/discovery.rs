@@ -66,8 +66,17 @@ impl Manifest {
             return Ok(target.clone());
         }
         if !is_function_name(function) {
+            // Lambda's names are ASCII: say which character is not, so `ü` is not taken
+            // for a letter the message allows.
+            let why = match function
+                .chars()
+                .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+            {
+                Some(c) => format!("'{c}' is not an ASCII letter, digit, '-' or '_'"),
+                None => "it is empty".to_owned(),
+            };
             return Err(format!(
-                "'{function}' is not a function name (letters, digits, '-' and '_'), and {MANIFEST} does not map it"
+                "'{function}' is not a Lambda function name ({why}), and {MANIFEST} does not map it to a module"
             ));
         }
         Ok(Target {

@@ -134,6 +134,10 @@ impl Foreign for PyHandle {
         interpreter::attach(|py| convert::to_json(self.object.bind(py), &self.location))
     }
 
+    fn write_json(&self, out: &mut Vec<u8>) -> Result<(), ForeignError> {
+        interpreter::attach(|py| convert::write_json(self.object.bind(py), &self.location, out))
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }

@@ -90,8 +90,9 @@ fn load_bootstrap(py: Python<'_>) -> PyResult<Py<PyModule>> {
     modules.set_item("_faastlane", &module)?;
     let emit = wrap_pyfunction!(output::emit, &module)?;
     let copy_buffer = wrap_pyfunction!(crate::ffi::copy_buffer, &module)?;
+    let request_id = wrap_pyfunction!(output::request_id, &module)?;
     let executable = info(py)?.executable.to_string_lossy().into_owned();
-    module.call_method1("setup", (emit, executable, copy_buffer))?;
+    module.call_method1("setup", (emit, executable, copy_buffer, request_id))?;
     Ok(module.unbind())
 }
 

@@ -71,6 +71,7 @@
 //!   next function the very object the previous one returned.
 //! - `os._exit()` and crashes in C extensions end the process.
 
+mod check;
 pub mod context;
 mod convert;
 mod copy;
@@ -87,6 +88,7 @@ mod runtime;
 pub mod venv;
 pub mod watchdog;
 
+pub use check::{FunctionProblem, check_functions};
 /// Import-time output goes here by default; kept under this name for existing users.
 pub use engine::StderrLog;
 pub use error::{PythonError, RequirementsError};

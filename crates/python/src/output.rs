@@ -25,6 +25,32 @@ struct Partial {
 
 thread_local! {
     static PARTIAL: RefCell<Partial> = RefCell::new(Partial::default());
+    /// The request id of the call running on this thread, for the root logger's records.
+    static REQUEST_ID: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// Runs `f` with `request_id` as what [`request_id`] answers on this thread.
+pub(crate) fn with_request_id<R>(request_id: &str, f: impl FnOnce() -> R) -> R {
+    struct Clear;
+    impl Drop for Clear {
+        fn drop(&mut self) {
+            REQUEST_ID.with(|id| id.borrow_mut().clear());
+        }
+    }
+    REQUEST_ID.with(|id| {
+        let mut id = id.borrow_mut();
+        id.clear();
+        id.push_str(request_id);
+    });
+    let _clear = Clear;
+    f()
+}
+
+/// The request id of the call running on this thread ("" outside a call), read by the
+/// root logger's filter as Lambda's runtime reads its own.
+#[pyfunction]
+pub(crate) fn request_id() -> String {
+    REQUEST_ID.with(|id| id.borrow().clone())
 }
 
 /// Runs `f` with this thread's Python output routed to `sink` under `state`, then delivers

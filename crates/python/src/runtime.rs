@@ -360,23 +360,26 @@ impl Runtime for PythonRuntime {
             })?;
             drop(input);
             let callable = function.callable.bind(py);
+            let request_id = call.request_id.as_str();
             let outcome = output::capture(call.log, call.state_name, || {
-                let armed = call.deadline.map(|d| watchdog::arm(py, d));
-                let result = if function.arity == 2 {
-                    let context = LambdaContext::new(
-                        Arc::clone(&function.info),
-                        call.qualifier,
-                        call.invoked_function_arn(),
-                        call.request_id.as_str(),
-                        call.deadline,
-                        started,
-                    );
-                    Bound::new(py, context).and_then(|c| callable.call1((event, c)))
-                } else {
-                    callable.call1((event,))
-                };
-                let timed_out = armed.is_some_and(|a| a.disarm(py));
-                (result, timed_out)
+                output::with_request_id(request_id, || {
+                    let armed = call.deadline.map(|d| watchdog::arm(py, d));
+                    let result = if function.arity == 2 {
+                        let context = LambdaContext::new(
+                            Arc::clone(&function.info),
+                            call.qualifier,
+                            call.invoked_function_arn(),
+                            call.request_id.as_str(),
+                            call.deadline,
+                            started,
+                        );
+                        Bound::new(py, context).and_then(|c| callable.call1((event, c)))
+                    } else {
+                        callable.call1((event,))
+                    };
+                    let timed_out = armed.is_some_and(|a| a.disarm(py));
+                    (result, timed_out)
+                })
             });
             match outcome {
                 (_, true) => {
@@ -390,10 +393,18 @@ impl Runtime for PythonRuntime {
                     }
                     Err(failure)
                 }
-                (Ok(result), false) => Ok(crate::handle::from_python(
-                    result,
-                    &Location::root(Arc::clone(&function.info.function_name)),
-                )),
+                (Ok(result), false) => {
+                    let result = crate::copy::own(result).map_err(|e| {
+                        TaskFailure::Runtime(StatesError::runtime(format!(
+                            "the result of python function '{}' cannot be copied: {e}",
+                            call.function
+                        )))
+                    })?;
+                    Ok(crate::handle::from_python(
+                        result,
+                        &Location::root(Arc::clone(&function.info.function_name)),
+                    ))
+                }
                 (Err(err), false) => Err(failure::from_exception(
                     py,
                     &err,

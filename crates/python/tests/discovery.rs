@@ -137,7 +137,12 @@ fn prepare_reports_exceptions_raised_at_import() {
 fn prepare_reports_bad_callables() {
     assert!(prepare_one("not_callable").contains("not callable"));
     assert!(prepare_one("three_args").contains("(event, context) or (args)"));
-    assert!(prepare_one("../etc/passwd").contains("not a function name"));
+    assert!(prepare_one("../etc/passwd").contains("not a Lambda function name ('.' is not"));
+    let e = prepare_one("grüßen");
+    assert!(
+        e.contains("'ü' is not an ASCII letter, digit, '-' or '_'") && e.contains("functions.json"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -194,7 +194,6 @@ fn prints_and_logging_go_to_the_sink_tagged_with_the_state() {
     for expected in [
         "hello from stdout t1",
         "to stderr t1",
-        "WARNING:root:a warning t1",
         "partial t1 bytes too",
     ] {
         assert!(
@@ -202,6 +201,46 @@ fn prints_and_logging_go_to_the_sink_tagged_with_the_state() {
             "{expected:?} not in {texts:?}"
         );
     }
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with("[WARNING]\t") && t.ends_with("Z\treq-0001\ta warning t1")),
+        "Lambda's log format: {texts:?}"
+    );
+}
+
+#[test]
+fn the_root_logger_has_a_handler_like_lambdas() {
+    let rt = runtime("basic");
+    let log = Lines::default();
+    let mut invocation = Invocation::new("logs", &log);
+    invocation.state = "Log It";
+    invocation
+        .run(&rt, Value::Json(json!({"n": 7})))
+        .expect("logs");
+    let lines = log.all();
+    let info: Vec<_> = lines
+        .iter()
+        .filter(|(_, l)| l.ends_with("\treq-0001\tinfo line 7"))
+        .collect();
+    assert_eq!(info.len(), 1, "{lines:?}");
+    assert_eq!(info[0].0, "Log It");
+    let (level, rest) = info[0].1.split_once('\t').expect("tab separated");
+    assert_eq!(level, "[INFO]");
+    let stamp = rest.split('\t').next().expect("a timestamp");
+    assert!(
+        chrono::NaiveDateTime::parse_from_str(stamp, "%Y-%m-%dT%H:%M:%S%.3fZ").is_ok(),
+        "{stamp}"
+    );
+    let texts = log.texts();
+    assert!(
+        texts.iter().any(|t| t.ends_with("\tchild warning")),
+        "{texts:?}"
+    );
+    assert!(
+        !texts.iter().any(|t| t.contains("below the level")),
+        "{texts:?}"
+    );
 }
 
 #[test]

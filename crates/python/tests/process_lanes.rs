@@ -197,6 +197,31 @@ fn main() {
             assert_eq!(strip(out), strip(inline));
         })
     }));
+    tests.push(("forced_process_lanes_run_every_branch_in_a_worker", {
+        let server = s();
+        let dir = dir.clone();
+        Box::new(move || {
+            let result = within("every branch", Duration::from_secs(30), || {
+                engine(&dir, BranchLanes::Process, Some(&server)).execute(
+                    &load(&dir),
+                    items(&["ok"; 6], 0),
+                    &ExecutionOptions::default(),
+                )
+            });
+            let out = result.into_json().unwrap();
+            for item in out.as_array().unwrap() {
+                assert_eq!(item["pid_is_parent"], json!(false), "{out}");
+            }
+            assert_no_workers(&server);
+        })
+    }));
+    tests.push(("a_segfault_in_any_branch_is_runtime_exit_error", {
+        let f = fails(&["segv", "segv", "segv", "segv"], s());
+        Box::new(move || {
+            let e = f();
+            assert_eq!(e.error, "Runtime.ExitError", "{e:?}");
+        })
+    }));
     tests.push(("a_raise_is_the_exception_name", {
         let f = fails(&["raise", "ok", "ok", "ok"], s());
         Box::new(move || {

@@ -353,3 +353,118 @@ def problems(a, b, at="$"):
         assert_eq!(copy.to_json().ok(), original.to_json().ok(), "{name}");
     }
 }
+
+/// Runs `keeper` with `shape`, hands its result to `bump` (which mutates its input) and
+/// returns what `bump` gave back.
+fn keep_then_bump(rt: &python_runtime::PythonRuntime, shape: &str) -> Json {
+    let log = Lines::default();
+    let kept = Invocation::new("keeper", &log)
+        .run(rt, Value::Json(json!({ "shape": shape })))
+        .expect("keeper");
+    let bumped = Invocation::new("bump", &log).run(rt, kept).expect("bump");
+    bumped.to_json().expect("json")
+}
+
+fn keeper_globals() -> Json {
+    Python::attach(|py| -> PyResult<String> {
+        let keeper = py.import("keeper")?;
+        let json = py.import("json")?;
+        let all = pyo3::types::PyDict::new(py);
+        for name in ["DEFAULTS", "TAGS", "NESTED"] {
+            all.set_item(name, keeper.getattr(name)?)?;
+        }
+        json.call_method1("dumps", (all,))?.extract()
+    })
+    .map(|text| serde_json::from_str(&text).expect("json"))
+    .expect("keeper's globals")
+}
+
+#[test]
+fn a_result_the_function_keeps_is_handed_on_as_a_copy() {
+    let rt = runtime("basic");
+    for shape in ["global", "inner", "tuple", "deep"] {
+        for _ in 0..3 {
+            keep_then_bump(&rt, shape);
+        }
+    }
+    assert_eq!(
+        keeper_globals(),
+        json!({
+            "DEFAULTS": {"count": 0, "tags": ["base"]},
+            "TAGS": ["base"],
+            "NESTED": [{"deep": {"list": [1]}}],
+        }),
+        "what a function keeps is not changed by the next function"
+    );
+    let out = keep_then_bump(&rt, "global");
+    assert_eq!(out, json!({"count": 1, "tags": ["base", "bumped"]}));
+}
+
+#[test]
+fn one_container_returned_twice_becomes_two_values() {
+    let rt = runtime("basic");
+    let out = keep_then_bump(&rt, "twice");
+    assert_eq!(out, json!({"a": [1, "bumped"], "b": [1, "bumped"]}));
+    let log = Lines::default();
+    let twice = Invocation::new("keeper", &log)
+        .run(&rt, Value::Json(json!({"shape": "twice"})))
+        .expect("keeper");
+    let (a, b) = (twice.get("a").expect("a"), twice.get("b").expect("b"));
+    Python::attach(|py| {
+        assert!(
+            !handle_of(&a).object().bind(py).is(handle_of(&b).object()),
+            "JSON has no aliases: `a` and `b` are separate lists"
+        );
+    });
+}
+
+#[test]
+fn a_freshly_built_result_is_handed_on_without_a_copy() {
+    let rt = runtime("basic");
+    let log = Lines::default();
+    let made = Invocation::new("keeper", &log)
+        .run(&rt, Value::Json(json!({"shape": "fresh"})))
+        .expect("keeper");
+    let seen = Invocation::new("bump_ids", &log)
+        .run(&rt, made)
+        .expect("bump_ids")
+        .to_json()
+        .expect("json");
+    let made_ids = Python::attach(|py| -> PyResult<Json> {
+        let ids: Vec<u64> = py.import("keeper")?.getattr("FRESH_IDS")?.extract()?;
+        Ok(json!(ids))
+    })
+    .expect("ids");
+    assert_eq!(seen, made_ids, "the same dict, inner list and record");
+}
+
+#[test]
+fn streamed_json_text_is_the_text_of_the_json_tree() {
+    let rt = runtime("basic");
+    let input = json!({"z": 1, "a": [1, 2.5, -0.0, 1e300, "x\"\n\u{e9}", null, true, {"deep": [false]}],
+                       "big": u64::MAX, "neg": i64::MIN, "empty": {}, "none": []});
+    let out = call(&rt, "echo", input.clone()).expect("echo");
+    let mut streamed = Vec::new();
+    out.write_json(&mut streamed).expect("streams");
+    let tree = serde_json::to_vec(&out.to_json().expect("json")).expect("text");
+    assert_eq!(
+        String::from_utf8_lossy(&streamed),
+        String::from_utf8_lossy(&tree)
+    );
+    assert_eq!(
+        serde_json::from_slice::<Json>(&streamed).expect("json"),
+        input
+    );
+
+    for case_name in ["nan", "cycle", "intkey", "bigint"] {
+        let out = call(&rt, "values", case(case_name)).expect("values");
+        let mut streamed = b"kept".to_vec();
+        let e = out.write_json(&mut streamed).expect_err("no JSON form");
+        assert_eq!(streamed, b"kept", "{case_name}: the buffer is as it was");
+        assert_eq!(
+            e.to_string(),
+            out.to_json().expect_err("no JSON form").to_string(),
+            "{case_name}"
+        );
+    }
+}

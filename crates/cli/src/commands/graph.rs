@@ -6,7 +6,7 @@ use crate::args::{GraphArgs, GraphFormat};
 use crate::workflow::Loaded;
 
 pub fn run(args: GraphArgs) -> Result<ExitCode> {
-    let loaded = Loaded::read(&args.workflow)?;
+    let loaded = Loaded::read(&args.workflow, &args.substitutions.read()?)?;
     let machine = match loaded.machine() {
         Ok(m) => m,
         Err(report) => {

@@ -13,7 +13,7 @@ use crate::args::{LanesArg, RunArgs};
 use crate::workflow::Loaded;
 
 pub fn run(args: RunArgs) -> Result<ExitCode> {
-    let loaded = Loaded::read(&args.workflow)?;
+    let loaded = Loaded::read(&args.workflow, &args.substitutions.read()?)?;
     let machine = match loaded.machine() {
         Ok(m) => m,
         Err(report) => {
@@ -27,6 +27,18 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         name: loaded.name.clone(),
         machine,
     };
+    // An unwritable trace path is found now, not after the run has done its work.
+    let trace = match &args.trace {
+        Some(path) => {
+            let path = loaded.resolve_user_path(path);
+            let file = std::fs::File::create(&path)
+                .with_context(|| format!("cannot write the trace to {}", path.display()))?;
+            Some((path, file))
+        }
+        None => None,
+    };
+    // Before any function, fork server or worker exists: they all inherit the diverted fd 1.
+    let mut out = crate::stdout::divert()?;
     let cpus = lanes::cpus::usable().usable;
     let options = EngineOptions {
         identity: Identity::from_env(),
@@ -44,14 +56,15 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     };
     // First, while this process has one thread and no interpreter: the fork server.
     let server = fork_server(&args, &loaded, &workflow, &options);
-    // Forced processes: workers start (idle) while this process loads the functions, so the
-    // first Parallel or Map hands them its branches instead of starting them.
+    // Forced processes: workers (one per usable CPU: this process only dispatches) start
+    // idle while this process loads the functions, so the first Parallel or Map hands them
+    // its branches instead of starting them.
     let prestart = server
         .as_ref()
         .filter(|_| args.lanes == LanesArg::Process)
         .map(|s| {
             let server = Arc::clone(s);
-            let workers = cpus.saturating_sub(1).max(1);
+            let workers = cpus.max(1);
             std::thread::spawn(move || server.prestart(workers))
         });
     let runtime = function_runtime(&loaded, &workflow)?;
@@ -77,27 +90,63 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     if let Some(Ok(Err(e))) = prestart.map(std::thread::JoinHandle::join) {
         tracing::debug!("no workers started ahead: {e}");
     }
-    if let Some(path) = &args.trace {
-        let text = serde_json::to_string_pretty(&result.trace).context("serializing the trace")?;
-        let path = loaded.resolve_user_path(path);
-        std::fs::write(&path, text)
+    let trace_text = trace
+        .is_some()
+        .then(|| serde_json::to_string_pretty(&result.trace));
+    let (text, code) = output_text(result, args.pretty)?;
+    out.emit(&text)?;
+    // After the output: a trace that cannot be written does not lose a finished run.
+    if let (Some((path, mut file)), Some(text)) = (trace, trace_text) {
+        use std::io::Write;
+        let text = text.context("serializing the trace")?;
+        file.write_all(text.as_bytes())
             .with_context(|| format!("writing the trace to {}", path.display()))?;
     }
-    let (json, code) = match result.into_json() {
-        Ok(output) => (output, ExitCode::SUCCESS),
-        Err(e) => (
-            serde_json::json!({"error": e.error, "cause": e.cause}),
-            ExitCode::from(1),
-        ),
+    Ok(code)
+}
+
+/// The text to print (with its newline) and the exit code. Compact output is written from
+/// the result's objects as it walks them, without a JSON tree in between: a large output
+/// then needs the memory of its text, not of a tree as well.
+fn output_text(result: engine::ExecutionResult, pretty: bool) -> Result<(Vec<u8>, ExitCode)> {
+    let failure = |e: asl::StatesError| serde_json::json!({"error": e.error, "cause": e.cause});
+    let (json, code) = match (result.outcome, pretty) {
+        (Ok(value), false) => {
+            let mut text = Vec::new();
+            match value.write_json(&mut text) {
+                Ok(()) => {
+                    text.push(b'\n');
+                    return Ok((text, ExitCode::SUCCESS));
+                }
+                Err(e) => (
+                    failure(asl::StatesError::new(
+                        "Runtime.MarshalError",
+                        format!("Unable to marshal the execution output: {e}"),
+                    )),
+                    ExitCode::from(1),
+                ),
+            }
+        }
+        (Ok(value), true) => match value.into_json() {
+            Ok(json) => (json, ExitCode::SUCCESS),
+            Err(e) => (
+                failure(asl::StatesError::new(
+                    "Runtime.MarshalError",
+                    format!("Unable to marshal the execution output: {e}"),
+                )),
+                ExitCode::from(1),
+            ),
+        },
+        (Err(e), _) => (failure(e), ExitCode::from(1)),
     };
-    let text = if args.pretty {
-        serde_json::to_string_pretty(&json)
+    let mut text = if pretty {
+        serde_json::to_vec_pretty(&json)
     } else {
-        serde_json::to_string(&json)
+        serde_json::to_vec(&json)
     }
     .context("serializing the output")?;
-    super::emit(&format!("{text}\n"))?;
-    Ok(code)
+    text.push(b'\n');
+    Ok((text, code))
 }
 
 /// Python functions from the workflow's directory; no interpreter at all when no Task needs one.

@@ -1,26 +1,47 @@
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::args::ValidateArgs;
 use crate::workflow::Loaded;
 
 pub fn run(args: ValidateArgs) -> Result<ExitCode> {
-    let loaded = Loaded::read(&args.workflow)?;
-    match loaded.machine() {
-        Ok(machine) => {
-            println!(
-                "{}: valid ({} states)",
-                loaded.definition_path.display(),
-                count_states(&machine)
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+    let loaded = Loaded::read(&args.workflow, &args.substitutions.read()?)?;
+    let machine = match loaded.machine() {
+        Ok(machine) => machine,
         Err(report) => {
             eprintln!("{report}");
-            Ok(ExitCode::from(2))
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let states = count_states(&machine);
+    let workflow = engine::Workflow {
+        name: loaded.name.clone(),
+        machine,
+    };
+    let functions = workflow.functions();
+    if !functions.is_empty() {
+        let names: Vec<&str> = functions.iter().map(String::as_str).collect();
+        let problems = python_runtime::check_functions(&loaded.dir, &names)
+            .with_context(|| format!("checking the functions of {}", loaded.dir.display()))?;
+        if !problems.is_empty() {
+            eprintln!(
+                "{}: functions that cannot load:",
+                loaded.definition_path.display()
+            );
+            for p in &problems {
+                eprintln!("  - function '{}': {}", p.function, p.message);
+            }
+            eprintln!("{} problem(s)", problems.len());
+            return Ok(ExitCode::from(2));
         }
     }
+    println!(
+        "{}: valid ({} states)",
+        loaded.definition_path.display(),
+        states
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn count_states(machine: &asl::StateMachine) -> usize {

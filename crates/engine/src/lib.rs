@@ -14,6 +14,7 @@ mod branches;
 pub mod clock;
 pub mod context;
 mod engine;
+pub mod history;
 mod interpreter;
 pub mod lanes;
 pub mod native;
@@ -24,9 +25,10 @@ pub mod trace;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::Identity;
 pub use engine::{
-    AWS_MAX_HISTORY_EVENTS, BranchLanes, Engine, EngineOptions, ExecutionOptions, ExecutionResult,
-    PrepareProblem, Workflow,
+    ABORTED, AWS_MAX_HISTORY_EVENTS, BranchLanes, Engine, EngineOptions, ExecutionOptions,
+    ExecutionResult, ExecutionStatus, PrepareProblem, Workflow,
 };
+pub use history::{HistoryEvent, HistoryLog, HistorySink};
 pub use native::NativeRuntime;
 pub use runtime::{
     Call, CancelToken, LogSink, NoLog, PrepareError, RequestId, Runtime, TaskFailure,

@@ -35,6 +35,7 @@ fn execute(
         input,
         &ExecutionOptions {
             name: Some("x".into()),
+            ..ExecutionOptions::default()
         },
     );
     let trace = result.trace.clone();
@@ -84,6 +85,7 @@ fn execute_limited(
         input,
         &ExecutionOptions {
             name: Some("x".into()),
+            ..ExecutionOptions::default()
         },
     );
     let trace = result.trace.clone();
@@ -187,6 +189,7 @@ fn main() {
                         input.clone(),
                         &ExecutionOptions {
                             name: Some("x".into()),
+                            ..ExecutionOptions::default()
                         },
                     )
                     .into_json()

@@ -27,8 +27,8 @@
 //! Catch).
 
 use std::cell::Cell;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use asl::model::{State, StateKind, StateMachine, Transition};
@@ -36,10 +36,12 @@ use asl::{StatesError, Value, names};
 
 use crate::context::ExecutionInfo;
 use crate::engine::{Engine, Workflow};
+use crate::history::HistorySink;
 use crate::lanes::{Checkpoints, TaskCheckpoint};
 use crate::runtime::CancelToken;
 use crate::trace::{Lane, StateRecord, Trace};
 
+mod events;
 mod flow;
 mod input_output;
 mod map;
@@ -59,9 +61,13 @@ pub(crate) struct Exec<'e> {
     pub trace: Trace,
     /// The state machine's own `TimeoutSeconds`.
     pub deadline: Option<Instant>,
-    /// A counter shaped like the execution history's event ids, for error causes and the
-    /// history limit. Branches in worker processes add theirs when they end.
+    /// The execution history's event ids so far (`events.rs`), for the history, error
+    /// causes and the history limit. Branches in worker processes add theirs when they end.
     pub events: AtomicU64,
+    /// Where the events go, if anywhere.
+    pub history: Option<Arc<dyn HistorySink>>,
+    /// Held while an event takes its id and is delivered, so events arrive in id order.
+    pub history_lock: Mutex<()>,
     /// Fail the execution once `events` passes this (the parent's limit, in a worker too).
     pub max_events: Option<u64>,
     /// Function durations observed by this execution, kept when a worker process must report
@@ -80,6 +86,8 @@ pub(crate) struct Frame<'a> {
     /// In a worker process, the frame of the branch it runs: where to say that the branch
     /// can be taken up again at a Task (nested machines have none).
     pub checkpoints: Option<&'a dyn Checkpoints>,
+    /// The id of this frame's latest history event (the next one's `previousEventId`).
+    pub last_event: AtomicU64,
 }
 
 impl Frame<'_> {
@@ -200,7 +208,7 @@ impl Exec<'_> {
                 .ok_or_else(|| StatesError::runtime(format!("no state named '{name}'")))?;
             let (entered, result) = match interrupted.take() {
                 None => {
-                    let entered = self.enter();
+                    let entered = self.enter(frame, state, &data);
                     let result = self.run_state(state, data, frame, &entered);
                     (entered, result)
                 }
@@ -231,7 +239,7 @@ impl Exec<'_> {
             // A state that outlives the execution's TimeoutSeconds fails the execution, even
             // if it was the last one.
             self.check_execution_deadline()?;
-            self.events.fetch_add(1, Ordering::Relaxed);
+            self.emit_exited(frame, state.kind.type_name(), &state.name, &output);
             match step {
                 Step::Next(next) => {
                     name = next;
@@ -253,11 +261,11 @@ impl Exec<'_> {
         }
     }
 
-    fn enter(&self) -> Entered {
+    fn enter(&self, frame: &Frame<'_>, state: &State, input: &Value) -> Entered {
         Entered {
             at: self.engine.clock.instant(),
             wall: self.engine.clock.now(),
-            event_id: self.events.fetch_add(1, Ordering::Relaxed) + 1,
+            event_id: self.emit_entered(frame, state.kind.type_name(), &state.name, input),
             attempts: Cell::new(0),
         }
     }
@@ -280,7 +288,7 @@ impl Exec<'_> {
         }
     }
 
-    fn execution_timed_out(&self) -> bool {
+    pub(crate) fn execution_timed_out(&self) -> bool {
         self.deadline
             .is_some_and(|d| self.engine.clock.instant() >= d)
     }

@@ -64,6 +64,11 @@ pub struct RunArgs {
     /// Write the execution trace (per state: start, end, lane, attempts) as JSON to this file.
     #[arg(long)]
     pub trace: Option<PathBuf>,
+    /// Write the execution history, as the Step Functions API's GetExecutionHistory returns
+    /// it ({"events": [...]}), to this file. Branches then run in this process (threads),
+    /// not in worker processes.
+    #[arg(long)]
+    pub history: Option<PathBuf>,
     /// Where Parallel branches and Map iterations run.
     #[arg(long, value_enum, default_value_t = LanesArg::Auto)]
     pub lanes: LanesArg,

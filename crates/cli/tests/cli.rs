@@ -330,3 +330,56 @@ fn bench_help_and_the_readme_agree_on_how_long_quick_takes() {
         "bench --help: {quick:?}"
     );
 }
+
+#[test]
+fn history_is_written_as_get_execution_history_returns_it() {
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let file = scratch.path().join("history.json");
+    let out = faastlane(&[
+        "run",
+        "examples/finra",
+        "--input",
+        "examples/finra/input.json",
+        "--history",
+        &file.display().to_string(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&file).expect("the history file is written");
+    let history: Json = serde_json::from_str(&text).expect("the history is JSON");
+    let events = history["events"].as_array().expect("an events list");
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e["id"], json!(i + 1), "event {e}");
+        assert!(
+            e["previousEventId"].as_u64() < e["id"].as_u64(),
+            "event {e}"
+        );
+        assert!(e["timestamp"].is_f64(), "event {e}");
+    }
+    let types: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(types.first(), Some(&"ExecutionStarted"));
+    assert_eq!(types.last(), Some(&"ExecutionSucceeded"));
+    assert!(types.contains(&"ParallelStateStarted"), "{types:?}");
+    let scheduled: Vec<&Json> = events
+        .iter()
+        .filter(|e| e["type"] == "LambdaFunctionScheduled")
+        .collect();
+    assert!(!scheduled.is_empty(), "{types:?}");
+    for e in scheduled {
+        let resource = e["lambdaFunctionScheduledEventDetails"]["resource"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            resource.starts_with("arn:aws:lambda:") && resource.contains(":function:"),
+            "{e}"
+        );
+    }
+    // Every state entered is exited: finra has no failures.
+    let entered = types.iter().filter(|t| t.ends_with("StateEntered")).count();
+    let exited = types.iter().filter(|t| t.ends_with("StateExited")).count();
+    assert_eq!(entered, exited, "{types:?}");
+}

@@ -14,7 +14,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use asl::model::{State, StateMachine};
@@ -147,7 +147,12 @@ where
     let n = inputs.len();
     let options = &exec.engine.options;
     let state_path = format!("{}{}", frame.prefix, state.name);
-    let pool = options.processes.as_deref();
+    // A recorded history is delivered from this process, as it happens: its branches stay
+    // here (worker processes only count their events).
+    let pool = options
+        .processes
+        .as_deref()
+        .filter(|_| exec.history.is_none());
     // Forced processes take even a single branch (`auto` would run it here: one lane).
     let wants_pool = match options.lanes {
         BranchLanes::Process => n > 0,
@@ -161,6 +166,9 @@ where
             .map(|()| p.spawn_cost())
             .map_err(|e| e.to_string()),
         (Some(p), true) => Ok(p.spawn_cost()),
+        (None, true) if exec.history.is_some() => {
+            Err("the history is recorded in this process".to_string())
+        }
         (None, true) => Err("none configured".to_string()),
         (_, false) => Err("not needed".to_string()),
     };
@@ -185,6 +193,9 @@ where
             prefix: format!("{state_path}/{index}/"),
             checkpoints: None,
             lane,
+            // A branch's first event follows its state's `ParallelStateStarted` /
+            // `MapStateStarted`.
+            last_event: AtomicU64::new(frame.last_event.load(Ordering::Relaxed)),
         };
         run(index, input, &branch_frame)
     };
@@ -563,6 +574,7 @@ fn resume_here(
         checkpoints: None,
         // A dispatcher thread of this process, not one of the branch threads.
         lane: Lane::Inline,
+        last_event: AtomicU64::new(frame.last_event.load(Ordering::Relaxed)),
     };
     let events_before = request.history.map_or(0, |h| h.events);
     (branches.resume)(

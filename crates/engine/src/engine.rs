@@ -1,13 +1,14 @@
 //! The engine: runs executions of a validated state machine.
 
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use asl::{StatesError, Value, names};
 use serde_json::Value as Json;
 
 use crate::context::{ExecutionInfo, timestamp};
+use crate::history::HistorySink;
 use crate::interpreter::{Exec, Frame};
 use crate::lanes::BranchContext;
 use crate::runtime::{CancelToken, PrepareError};
@@ -15,11 +16,41 @@ use crate::setup::{Engine, Workflow};
 use crate::trace::{Lane, Trace, TraceReport};
 use crate::wire::{BranchJob, BranchRun, History, RemoteRecord};
 
+/// The error of an execution stopped through [`ExecutionOptions::cancel`] (not a `States.*`
+/// name: nothing in the workflow can catch it).
+pub const ABORTED: &str = "Execution.Aborted";
+
 /// Per-execution settings.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct ExecutionOptions {
     /// The execution's name (a UUID when absent).
     pub name: Option<String>,
+    /// Receives the execution's history events as they happen ([`crate::history`]). Branches
+    /// of a recorded execution run in this process (threads), not in worker processes.
+    pub history: Option<Arc<dyn HistorySink>>,
+    /// Stops the execution when cancelled (`StopExecution`): it ends as
+    /// [`ExecutionStatus::Aborted`] with an `ExecutionAborted` event.
+    pub cancel: Option<CancelToken>,
+}
+
+impl std::fmt::Debug for ExecutionOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecutionOptions")
+            .field("name", &self.name)
+            .field("history", &self.history.is_some())
+            .field("cancel", &self.cancel)
+            .finish()
+    }
+}
+
+/// How an execution ended, as the Step Functions API's `ExecutionStatus` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ExecutionStatus {
+    Succeeded,
+    Failed,
+    TimedOut,
+    Aborted,
 }
 
 /// What an execution produced.
@@ -29,6 +60,7 @@ pub struct ExecutionResult {
     pub name: String,
     /// The final output, or the error that failed the execution.
     pub outcome: Result<Value, StatesError>,
+    pub status: ExecutionStatus,
     pub duration: Duration,
     pub trace: TraceReport,
 }
@@ -102,7 +134,7 @@ impl Engine {
             arn: arn.clone(),
             name: name.clone(),
             start_time: timestamp(self.clock.now()),
-            input: Arc::new(input.clone()),
+            input: Arc::new(input),
             role_arn: identity.role_arn(),
             state_machine_arn: identity.state_machine_arn(&workflow.name),
             state_machine_name: workflow.name.clone(),
@@ -123,23 +155,30 @@ impl Engine {
             info: Arc::new(info),
             trace: Trace::new(started, self.options.trace),
             deadline,
-            events: AtomicU64::new(1),
+            events: AtomicU64::new(0),
+            history: options.history.clone(),
+            history_lock: Mutex::default(),
             max_events: self.options.limits.history_events,
             observations: None,
             lane_override: None,
         };
-        let cancel = CancelToken::new();
+        let cancel = options.cancel.clone().unwrap_or_default();
         let frame = Frame {
             cancel: &cancel,
             prefix: String::new(),
             checkpoints: None,
             lane: Lane::Inline,
+            last_event: AtomicU64::new(0),
         };
-        let outcome = match over_data_limit(limits.input_bytes, &input, "input") {
+        exec.execution_started(&frame);
+        let outcome = match over_data_limit(limits.input_bytes, &exec.info.input, "input") {
             Some(error) => Err(error),
-            None => exec.run_machine(&workflow.machine, Value::Json(input), &frame),
+            None => {
+                let input = Value::Json(Json::clone(&exec.info.input));
+                exec.run_machine(&workflow.machine, input, &frame)
+            }
         };
-        let outcome = match outcome {
+        let mut outcome = match outcome {
             Ok(output) => match limits.output_bytes.and(output.to_json().ok()) {
                 Some(json) => match over_data_limit(limits.output_bytes, &json, "output") {
                     Some(error) => Err(error),
@@ -164,6 +203,21 @@ impl Engine {
             }
             Err(e) => Err(e),
         };
+        let status = match &outcome {
+            Ok(_) => ExecutionStatus::Succeeded,
+            Err(_) if cancel.is_cancelled() => ExecutionStatus::Aborted,
+            Err(e) if e.error == names::TIMEOUT && exec.execution_timed_out() => {
+                ExecutionStatus::TimedOut
+            }
+            Err(_) => ExecutionStatus::Failed,
+        };
+        if status == ExecutionStatus::Aborted {
+            outcome = Err(StatesError::new(
+                ABORTED,
+                "The execution was stopped before it ended",
+            ));
+        }
+        exec.execution_ended(&frame, &outcome, status);
         let duration = exec
             .engine
             .clock
@@ -173,6 +227,7 @@ impl Engine {
             arn,
             name,
             outcome,
+            status,
             duration,
             trace: exec.trace.finish(),
         }
@@ -271,6 +326,8 @@ impl Engine {
                 .deadline_ms
                 .and_then(|ms| now.checked_add(Duration::from_millis(ms))),
             events: AtomicU64::new(history.events),
+            history: None,
+            history_lock: Mutex::default(),
             max_events: history.max_events,
             observations: Some(std::sync::Mutex::default()),
             lane_override: Some(Lane::Process),
@@ -280,8 +337,13 @@ impl Engine {
             prefix: format!("{}{}/{index}/", job.prefix, job.state),
             checkpoints: context.checkpoints,
             lane: Lane::Process,
+            last_event: AtomicU64::new(history.events),
         };
-        let outcome = exec.run_machine(machine, input, &frame);
+        let outcome = match &state.kind {
+            // An iteration has its own events around its states, wherever it runs.
+            asl::model::StateKind::Map(map) => exec.map_iteration(state, map, index, input, &frame),
+            _ => exec.run_machine(machine, input, &frame),
+        };
         let events = exec
             .events
             .load(std::sync::atomic::Ordering::Relaxed)

@@ -2,11 +2,12 @@
 //! data the interpreter (`interpreter/`, which runs states) and the branch runner
 //! (`branches.rs`, which runs a Parallel's or Map's branches on lanes) share, below both.
 
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::context::ExecutionInfo;
+use crate::history::HistorySink;
 use crate::lanes::Checkpoints;
 use crate::runtime::CancelToken;
 use crate::setup::{Engine, Workflow};
@@ -20,9 +21,14 @@ pub(crate) struct Exec<'e> {
     pub trace: Trace,
     /// The state machine's own `TimeoutSeconds`.
     pub deadline: Option<Instant>,
-    /// A counter shaped like the execution history's event ids, for error causes and the
-    /// history limit. Branches in worker processes add theirs when they end.
+    /// The execution history's event ids so far (`interpreter/events.rs`), for the history,
+    /// error causes and the history limit. Branches in worker processes add theirs when they
+    /// end.
     pub events: AtomicU64,
+    /// Where the events go, if anywhere.
+    pub history: Option<Arc<dyn HistorySink>>,
+    /// Held while an event takes its id and is delivered, so events arrive in id order.
+    pub history_lock: Mutex<()>,
     /// Fail the execution once `events` passes this (the parent's limit, in a worker too).
     pub max_events: Option<u64>,
     /// Function durations observed by this execution, kept when a worker process must report
@@ -43,6 +49,8 @@ pub(crate) struct Frame<'a> {
     pub checkpoints: Option<&'a dyn Checkpoints>,
     /// The lane the frame's states run on, for the trace: set by whoever runs the branch.
     pub lane: Lane,
+    /// The id of this frame's latest history event (the next one's `previousEventId`).
+    pub last_event: AtomicU64,
 }
 
 impl Exec<'_> {

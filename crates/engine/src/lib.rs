@@ -16,6 +16,7 @@ pub mod codec;
 pub mod context;
 mod engine;
 mod exec;
+pub mod history;
 mod interpreter;
 pub mod lanes;
 pub mod native;
@@ -27,7 +28,8 @@ pub mod wire;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::Identity;
-pub use engine::{ExecutionOptions, ExecutionResult, PrepareProblem};
+pub use engine::{ABORTED, ExecutionOptions, ExecutionResult, ExecutionStatus, PrepareProblem};
+pub use history::{HistoryEvent, HistoryLog, HistorySink};
 pub use native::NativeRuntime;
 pub use planner::BranchLanes;
 pub use runtime::{

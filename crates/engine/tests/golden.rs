@@ -6,6 +6,10 @@
 //! - `diagnostics.json`: the definition is invalid; a list of `{"pointer": ..., "contains": ...}`
 //!   that must all be among the reported problems (other problems fail the test too).
 //!
+//! - `history.json` (optional): the execution's history events, exactly (branches inline);
+//!   every case's history, on every lane, must be numbered 1..=n from `ExecutionStarted` to
+//!   how the execution ended.
+//!
 //! Tasks call the native functions in `functions()` below. Time is a manual clock starting
 //! at 2024-01-01T00:00:00Z, so Wait and Retry back-off take no real time, and the execution
 //! is named `golden`. `FAASTLANE_BLESS=1 cargo test --test golden` rewrites the expected
@@ -17,8 +21,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use asl::{StatesError, Value};
+use engine::history::EventType;
 use engine::{
-    BranchLanes, Engine, EngineOptions, ExecutionOptions, ManualClock, NativeRuntime, Workflow,
+    BranchLanes, Engine, EngineOptions, ExecutionOptions, HistoryEvent, HistoryLog, ManualClock,
+    NativeRuntime, Workflow,
 };
 use serde_json::{Value as Json, json};
 
@@ -227,13 +233,23 @@ fn check(case: &Case, lanes: BranchLanes, bless: bool) -> Option<String> {
         ..EngineOptions::default()
     };
     let engine = Engine::with_options(runtime, options).with_clock(clock);
+    // A recorded history keeps branches in this process, so process lanes run unrecorded:
+    // their branches then really go through the process lane.
+    let log = (lanes != BranchLanes::Process).then(|| Arc::new(HistoryLog::default()));
     let result = engine.execute(
         &workflow,
         input,
         &ExecutionOptions {
             name: Some("golden".to_string()),
+            history: log.clone().map(|l| l as Arc<dyn engine::HistorySink>),
+            ..ExecutionOptions::default()
         },
     );
+    if let Some(log) = log
+        && let Some(problem) = check_history(case, &log.events(), lanes, bless)
+    {
+        return Some(problem);
+    }
     match result.into_json() {
         Ok(output) => {
             if bless {
@@ -279,6 +295,80 @@ fn check(case: &Case, lanes: BranchLanes, bless: bool) -> Option<String> {
             }
         }
     }
+}
+
+/// Every history is numbered 1..=n, each event following an earlier one, and starts and ends
+/// with the execution's events; inline, a case's `history.json` (when present) is compared
+/// event by event.
+fn check_history(
+    case: &Case,
+    events: &[HistoryEvent],
+    lanes: BranchLanes,
+    bless: bool,
+) -> Option<String> {
+    for (i, e) in events.iter().enumerate() {
+        if e.id != i as u64 + 1 || e.previous_event_id >= e.id {
+            return Some(format!(
+                "history event {i} is numbered {} after {}",
+                e.id, e.previous_event_id
+            ));
+        }
+    }
+    let first = events.first().map(|e| e.kind);
+    if first != Some(EventType::ExecutionStarted) {
+        return Some(format!("history starts with {first:?}"));
+    }
+    let last = events.last().map(|e| e.kind);
+    let ends = [
+        EventType::ExecutionSucceeded,
+        EventType::ExecutionFailed,
+        EventType::ExecutionTimedOut,
+    ];
+    if !last.is_some_and(|k| ends.contains(&k)) {
+        return Some(format!("history ends with {last:?}"));
+    }
+    if lanes != BranchLanes::Inline {
+        return None;
+    }
+    let text = serde_json::to_string(events).expect("events serialize");
+    let got: Json = serde_json::from_str(&mask_uuids(&text)).expect("masked events parse");
+    let want = case.read("history.json")?;
+    if bless {
+        case.write("history.json", &got);
+        return None;
+    }
+    (want != got).then(|| {
+        format!(
+            "history {}\n   expected {}",
+            serde_json::to_string_pretty(&got).unwrap_or_default(),
+            serde_json::to_string_pretty(&want).unwrap_or_default()
+        )
+    })
+}
+
+/// `text` with every UUID (a Lambda request id) replaced by `<uuid>`.
+fn mask_uuids(text: &str) -> String {
+    let shape = |s: &[u8]| {
+        s.len() == 36
+            && s.iter().enumerate().all(|(i, b)| match i {
+                8 | 13 | 18 | 23 => *b == b'-',
+                _ => b.is_ascii_hexdigit(),
+            })
+    };
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if i + 36 <= bytes.len() && shape(&bytes[i..i + 36]) {
+            out.push_str("<uuid>");
+            i += 36;
+        } else {
+            let ch = text[i..].chars().next().unwrap_or_default();
+            out.push(ch);
+            i += ch.len_utf8().max(1);
+        }
+    }
+    out
 }
 
 #[test]

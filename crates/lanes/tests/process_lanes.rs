@@ -35,6 +35,7 @@ fn execute(
         input,
         &ExecutionOptions {
             name: Some("x".into()),
+            ..ExecutionOptions::default()
         },
     );
     let trace = result.trace.clone();
@@ -107,6 +108,7 @@ fn execute_limited(
         input,
         &ExecutionOptions {
             name: Some("x".into()),
+            ..ExecutionOptions::default()
         },
     );
     let trace = result.trace.clone();
@@ -239,6 +241,7 @@ fn main() {
                         input.clone(),
                         &ExecutionOptions {
                             name: Some("x".into()),
+                            ..ExecutionOptions::default()
                         },
                     )
                     .into_json()

@@ -129,6 +129,7 @@ fn main() {
                         input.clone(),
                         &ExecutionOptions {
                             name: Some("x".into()),
+                            ..ExecutionOptions::default()
                         },
                     )
                     .into_json()
@@ -140,6 +141,7 @@ fn main() {
                         input,
                         &ExecutionOptions {
                             name: Some("x".into()),
+                            ..ExecutionOptions::default()
                         },
                     )
                 });

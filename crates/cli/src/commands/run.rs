@@ -3,8 +3,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use engine::{
-    BranchLanes, Engine, EngineOptions, ExecutionOptions, Identity, NativeRuntime, Runtime,
-    StderrLog, Workflow,
+    BranchLanes, Engine, EngineOptions, ExecutionOptions, HistoryLog, Identity, NativeRuntime,
+    Runtime, StderrLog, Workflow,
 };
 use lanes::{ForkServer, ServerOptions};
 use python_runtime::{PythonOptions, PythonRuntime};
@@ -80,13 +80,26 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::from(2));
     }
+    let history = args
+        .history
+        .as_ref()
+        .map(|_| Arc::new(HistoryLog::default()));
     let result = engine.execute(
         &workflow,
         input,
         &ExecutionOptions {
             name: args.name.clone(),
+            history: history.clone().map(|h| h as Arc<dyn engine::HistorySink>),
+            ..ExecutionOptions::default()
         },
     );
+    if let (Some(path), Some(history)) = (&args.history, history) {
+        let text = serde_json::to_string_pretty(&serde_json::json!({"events": history.events()}))
+            .context("serializing the history")?;
+        let path = loaded.resolve_user_path(path);
+        std::fs::write(&path, text)
+            .with_context(|| format!("writing the history to {}", path.display()))?;
+    }
     if let Some(Ok(Err(e))) = prestart.map(std::thread::JoinHandle::join) {
         tracing::debug!("no workers started ahead: {e}");
     }
@@ -170,7 +183,9 @@ fn fork_server(
     workflow: &Workflow,
     options: &EngineOptions,
 ) -> Option<Arc<ForkServer>> {
-    if !matches!(args.lanes, LanesArg::Process | LanesArg::Auto)
+    // A recorded history keeps branches in this process.
+    if args.history.is_some()
+        || !matches!(args.lanes, LanesArg::Process | LanesArg::Auto)
         || !has_branches(&workflow.machine)
         || workflow.functions().is_empty()
     {

@@ -14,6 +14,7 @@ use super::input_output::{detach, resolve};
 use super::{Entered, Exec, Frame};
 use crate::branches::{Machines, StateBranches};
 use crate::context::MapItem;
+use crate::history::{EventDetails, EventType, MapIteration, MapStateStarted};
 
 impl Exec<'_> {
     pub(super) fn map_attempt(
@@ -113,6 +114,11 @@ impl Exec<'_> {
         };
         let tolerate = tolerated_count.is_some() || tolerated_pct.is_some();
         let total = inputs.len();
+        self.emit(frame, EventType::MapStateStarted, || {
+            Some(EventDetails::MapStateStarted(MapStateStarted {
+                length: total as u64,
+            }))
+        });
         let results = crate::branches::run_branches_tolerant(
             StateBranches {
                 exec: self,
@@ -124,14 +130,30 @@ impl Exec<'_> {
             inputs,
             max_concurrency,
             !tolerate,
-            |_, input, f| self.run_machine(&map.processor, input, f),
-        )?;
+            |index, input, f| self.map_iteration(state, map, index, input, f),
+        );
+        let results = match results {
+            Ok(r) => r,
+            Err(e) => {
+                self.join(frame);
+                self.emit(frame, EventType::MapStateFailed, || None);
+                return Err(e);
+            }
+        };
         let failed = results.iter().filter(|r| r.is_err()).count();
         // Either threshold, when given, fails the Map once it is exceeded.
         let over_count = tolerated_count.is_some_and(|c| failed as u64 > c);
         let over_pct =
             tolerated_pct.is_some_and(|p| (failed as f64) * 100.0 / (total.max(1) as f64) > p);
-        if failed > 0 && (over_count || over_pct) {
+        let exceeded = failed > 0 && (over_count || over_pct);
+        self.join(frame);
+        let ended = if exceeded {
+            EventType::MapStateFailed
+        } else {
+            EventType::MapStateSucceeded
+        };
+        self.emit(frame, ended, || None);
+        if exceeded {
             return Err(StatesError::new(
                 names::EXCEED_TOLERATED_FAILURE_THRESHOLD,
                 format!(
@@ -148,5 +170,41 @@ impl Exec<'_> {
             .collect();
         let result = Value::from_elements(results);
         self.finish(state, raw_copy, result, &ctx, entered)
+    }
+
+    /// One iteration, between `MapIterationStarted` and how it ended (`...Succeeded`,
+    /// `...Failed`, or `...Aborted` when a sibling's failure stopped it).
+    pub(crate) fn map_iteration(
+        &self,
+        state: &State,
+        map: &asl::model::MapState,
+        index: usize,
+        input: Value,
+        frame: &Frame<'_>,
+    ) -> Result<Value, StatesError> {
+        let iteration = || MapIteration {
+            name: state.name.clone(),
+            index: index as u64,
+        };
+        self.emit(frame, EventType::MapIterationStarted, || {
+            Some(EventDetails::MapIterationStarted(iteration()))
+        });
+        let result = self.run_machine(&map.processor, input, frame);
+        let (kind, wrap): (EventType, fn(MapIteration) -> EventDetails) = match &result {
+            Ok(_) => (
+                EventType::MapIterationSucceeded,
+                EventDetails::MapIterationSucceeded,
+            ),
+            Err(_) if frame.cancel.is_cancelled() => (
+                EventType::MapIterationAborted,
+                EventDetails::MapIterationAborted,
+            ),
+            Err(_) => (
+                EventType::MapIterationFailed,
+                EventDetails::MapIterationFailed,
+            ),
+        };
+        self.emit(frame, kind, || Some(wrap(iteration())));
+        result
     }
 }

@@ -38,6 +38,7 @@ use crate::wire::TaskCheckpoint;
 
 pub(crate) use crate::exec::{Exec, Frame};
 
+mod events;
 mod flow;
 mod input_output;
 mod map;
@@ -153,7 +154,7 @@ impl Exec<'_> {
                 .ok_or_else(|| StatesError::runtime(format!("no state named '{name}'")))?;
             let (entered, result) = match interrupted.take() {
                 None => {
-                    let entered = self.enter();
+                    let entered = self.enter(frame, state, &data);
                     let result = self.run_state(state, data, frame, &entered);
                     (entered, result)
                 }
@@ -184,7 +185,7 @@ impl Exec<'_> {
             // A state that outlives the execution's TimeoutSeconds fails the execution, even
             // if it was the last one.
             self.check_execution_deadline()?;
-            self.events.fetch_add(1, Ordering::Relaxed);
+            self.emit_exited(frame, state.kind.type_name(), &state.name, &output);
             match step {
                 Step::Next(next) => {
                     name = next;
@@ -195,11 +196,11 @@ impl Exec<'_> {
         }
     }
 
-    fn enter(&self) -> Entered {
+    fn enter(&self, frame: &Frame<'_>, state: &State, input: &Value) -> Entered {
         Entered {
             at: self.engine.clock.instant(),
             wall: self.engine.clock.now(),
-            event_id: self.events.fetch_add(1, Ordering::Relaxed) + 1,
+            event_id: self.emit_entered(frame, state.kind.type_name(), &state.name, input),
             attempts: Cell::new(0),
         }
     }
@@ -222,7 +223,7 @@ impl Exec<'_> {
         }
     }
 
-    fn execution_timed_out(&self) -> bool {
+    pub(crate) fn execution_timed_out(&self) -> bool {
         self.deadline
             .is_some_and(|d| self.engine.clock.instant() >= d)
     }

@@ -11,6 +11,7 @@ use asl::{StatesError, Value};
 use super::input_output::detach;
 use super::{Entered, Exec, Frame};
 use crate::branches::{Machines, StateBranches};
+use crate::history::EventType;
 
 impl Exec<'_> {
     pub(super) fn parallel_attempt(
@@ -30,6 +31,7 @@ impl Exec<'_> {
         let n = par.branches.len();
         let shared = n > 1 || Self::retains_raw(state, &par.retry, &par.catch);
         let inputs = vec![effective; n];
+        self.emit(frame, EventType::ParallelStateStarted, || None);
         let results = crate::branches::run_branches(
             StateBranches {
                 exec: self,
@@ -44,7 +46,14 @@ impl Exec<'_> {
                 let input = if shared { detach(input)? } else { input };
                 self.run_machine(&par.branches[i], input, f)
             },
-        )?;
+        );
+        self.join(frame);
+        let ended = match results {
+            Ok(_) => EventType::ParallelStateSucceeded,
+            Err(_) => EventType::ParallelStateFailed,
+        };
+        self.emit(frame, ended, || None);
+        let results = results?;
         let result = Value::from_elements(results);
         self.finish(state, raw_copy, result, &ctx, entered)
     }

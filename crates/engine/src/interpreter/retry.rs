@@ -204,6 +204,8 @@ mod tests {
             trace: Trace::new(engine.clock.instant(), false),
             deadline: None,
             events: std::sync::atomic::AtomicU64::new(1),
+            history: None,
+            history_lock: std::sync::Mutex::default(),
             max_events: None,
             observations: None,
             lane_override: None,
@@ -222,6 +224,7 @@ mod tests {
             prefix: String::new(),
             checkpoints: None,
             lane: crate::trace::Lane::Inline,
+            last_event: std::sync::atomic::AtomicU64::new(0),
         };
         let killed = StatesError::new(names::TIMEOUT, "killed");
         let out = exec.resume_machine(

@@ -9,7 +9,6 @@
 //! [`Runtime::invoke`]: crate::Runtime::invoke
 
 use std::borrow::Cow;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use asl::model::{Invocation, State, TaskState};
@@ -18,8 +17,9 @@ use asl::{StatesError, Value, names};
 use indexmap::IndexMap;
 use serde_json::{Value as Json, json};
 
+use super::events::TaskKind;
 use super::input_output::detach;
-use super::{Entered, Exec, Frame, Interrupted, Step, TASK_EVENTS};
+use super::{Entered, Exec, Frame, Interrupted, Step};
 use crate::runtime::{Call, RequestId};
 
 impl Exec<'_> {
@@ -62,6 +62,11 @@ impl Exec<'_> {
         };
         let effective = self.apply_parameters(state, effective, &ctx, entered)?;
         let identity = &self.engine.options.identity;
+        // What TaskScheduled records of a lambda:invoke: the effective Parameters.
+        let parameters = match (&task.resource.invocation, self.recording()) {
+            (Invocation::LambdaInvoke, true) => Some(effective.clone()),
+            _ => None,
+        };
         let (function, qualifier, event, lambda_invoke) = match &task.resource.invocation {
             Invocation::Direct {
                 function,
@@ -116,26 +121,40 @@ impl Exec<'_> {
             cancel: frame.cancel,
             log: self.engine.options.log.as_ref(),
         };
-        self.events.fetch_add(TASK_EVENTS, Ordering::Relaxed);
+        let kind = if lambda_invoke {
+            TaskKind::LambdaInvoke
+        } else if task.resource.arn.starts_with("arn:") {
+            TaskKind::Lambda(task.resource.arn.clone())
+        } else {
+            TaskKind::Lambda(identity.function_arn(&function, qualifier.as_deref()))
+        };
+        match &parameters {
+            Some(p) => self.emit_task_started(frame, &kind, p, timeout),
+            None => self.emit_task_started(frame, &kind, &event, timeout),
+        }
         let timer = Instant::now();
         let result = self.engine.runtime.invoke(&call, event);
         self.observe(&function, timer.elapsed());
-        if let Some(d) = task_deadline
-            && self.engine.clock.instant() >= d
-        {
-            return Err(StatesError::new(names::TIMEOUT, ""));
-        }
-        let result = result.map_err(|f| f.into_states_error())?;
-        let result = if lambda_invoke {
-            lambda_invoke_response(
-                result,
-                qualifier.as_deref(),
-                request_id.as_str(),
-                self.engine.clock.now(),
-            )
-        } else {
-            result
+        let result = match task_deadline {
+            Some(d) if self.engine.clock.instant() >= d => {
+                Err(StatesError::new(names::TIMEOUT, ""))
+            }
+            _ => result.map_err(|f| f.into_states_error()),
         };
+        let result = result.map(|result| {
+            if lambda_invoke {
+                lambda_invoke_response(
+                    result,
+                    qualifier.as_deref(),
+                    request_id.as_str(),
+                    self.engine.clock.now(),
+                )
+            } else {
+                result
+            }
+        });
+        self.emit_task_ended(frame, &kind, &result);
+        let result = result?;
         self.finish(state, raw_copy, result, &ctx, entered)
     }
 }

@@ -1,0 +1,195 @@
+//! The seam between faastlane and the crate that implements JSONata.
+//!
+//! [`Backend`] is all the rest of this crate knows of an evaluator; [`Active`] names the one
+//! in use. Today that is `jsonata-core`, chosen because it passes the official JSONata test
+//! suite (measured by `tests/suite.rs`); a replacement implements the trait and nothing else
+//! changes. Only this file names `jsonata_core`.
+
+use std::rc::Rc;
+
+use jsonata_core::ast::AstNode;
+use jsonata_core::evaluator::{Context, Evaluator, EvaluatorError, EvaluatorOptions, HostFnResult};
+use jsonata_core::parser::{self, ParserError};
+use jsonata_core::value::JValue;
+use serde_json::{Map, Value};
+
+use crate::bindings::{Dialect, NativeFunction};
+use crate::{Bindings, Error, aws, number};
+
+/// What the crate needs of a JSONata implementation.
+pub(crate) trait Backend {
+    /// A compiled expression; shared by every thread that evaluates it.
+    type Program: Send + Sync;
+
+    fn compile(source: &str) -> Result<Self::Program, Error>;
+
+    fn evaluate(
+        program: &Self::Program,
+        input: Option<&Value>,
+        bindings: &Bindings,
+    ) -> Result<Option<Value>, Error>;
+}
+
+/// The implementation in use.
+pub(crate) type Active = JsonataCore;
+
+/// `jsonata-core`'s tree-walking evaluator (the one that takes variables and host functions).
+pub(crate) struct JsonataCore;
+
+/// Error code of a host function that cannot be installed under the name it was given.
+const NATIVE_NAME_TAKEN: &str = "U1010";
+
+impl Backend for JsonataCore {
+    type Program = AstNode;
+
+    fn compile(source: &str) -> Result<Self::Program, Error> {
+        let program = parser::parse(source).map_err(|e| syntax_error(&e))?;
+        if !source.contains("now") {
+            return Ok(program);
+        }
+        // JSONata's `$now([picture [, timezone]])` is `$fromMillis($millis(), ...)`; the
+        // backend's own `$now` takes no picture and reads the clock again on every call.
+        let now = parser::parse(
+            "$now := function($picture, $timezone) { $fromMillis($millis(), $picture, $timezone) }",
+        )
+        .map_err(|e| syntax_error(&e))?;
+        Ok(AstNode::Block(vec![now, program]))
+    }
+
+    fn evaluate(
+        program: &Self::Program,
+        input: Option<&Value>,
+        bindings: &Bindings,
+    ) -> Result<Option<Value>, Error> {
+        let mut context = Context::new();
+        for (name, value) in &bindings.values {
+            context.bind(name.clone(), JValue::from(value.clone()));
+        }
+        let limits = bindings.limits;
+        let options = EvaluatorOptions {
+            timeout_ms: limits
+                .timeout
+                .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX)),
+            max_stack_depth: limits.max_depth,
+            ..EvaluatorOptions::default()
+        };
+        let mut evaluator = Evaluator::with_options(context, options);
+        // One clock reading per evaluation: every `$millis()` and `$now()` in it agree.
+        let started = now_millis();
+        install(
+            &mut evaluator,
+            "millis",
+            Rc::new(move |args: &[Option<Value>]| match args {
+                [] => Ok(Some(Value::from(started))),
+                _ => Err(Error::new(
+                    "T0410",
+                    "Argument 1 of function \"millis\" does not match function signature",
+                )),
+            }),
+        )?;
+        if bindings.dialect == Dialect::StepFunctions {
+            for &(name, function) in aws::FUNCTIONS {
+                install(&mut evaluator, name, Rc::new(function))?;
+            }
+            install(&mut evaluator, "eval", Rc::new(aws::eval_unsupported))?;
+        }
+        for (name, function) in &bindings.functions {
+            let function: NativeFunction = function.clone();
+            install(
+                &mut evaluator,
+                name,
+                Rc::new(move |args: &[Option<Value>]| function(args)),
+            )?;
+        }
+        let input = input.map_or(JValue::Undefined, |v| JValue::from(v.clone()));
+        let result = evaluator
+            .evaluate(program, &input)
+            .map_err(|e| evaluation_error(&e))?;
+        Ok(to_json(&result))
+    }
+}
+
+/// Milliseconds since the Unix epoch (0 for a clock set before it).
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+type HostFunction = Rc<dyn Fn(&[Option<Value>]) -> Result<Option<Value>, Error>>;
+
+/// Registers `function` as `$name`, converting arguments and results at the boundary.
+fn install(evaluator: &mut Evaluator, name: &str, function: HostFunction) -> Result<(), Error> {
+    let call = move |args: &[JValue]| -> HostFnResult {
+        let args: Vec<Option<Value>> = args.iter().map(to_json).collect();
+        match function(&args) {
+            Ok(Some(value)) => Ok(JValue::from(value)),
+            Ok(None) => Ok(JValue::Undefined),
+            Err(e) => Err(EvaluatorError::EvaluationError(e.to_string())),
+        }
+    };
+    evaluator.register_fn_override(name, call).map_err(|e| {
+        Error::new(
+            NATIVE_NAME_TAKEN,
+            format!("cannot bind function ${name}: {}", e.message()),
+        )
+    })
+}
+
+fn syntax_error(e: &ParserError) -> Error {
+    // The one parse error the backend reports without JSONata's code.
+    let fallback = match e {
+        ParserError::UnclosedComment => "S0106",
+        _ => "S0201",
+    };
+    Error::from_coded_message(&e.to_string(), fallback)
+}
+
+fn evaluation_error(e: &EvaluatorError) -> Error {
+    let error = Error::from_coded_message(e.message(), "D1001");
+    // The backend's own codes for a spent depth or time budget become U1001, the code the
+    // reference implementation's harness (and so the official suite) uses for both.
+    match error.code.as_str() {
+        "D1011" => Error::new(
+            "U1001",
+            "Stack overflow error: Check for non-terminating recursive function.  \
+             Consider rewriting as tail-recursive.",
+        ),
+        "D1012" => Error::new(
+            "U1001",
+            "Expression evaluation timeout: Check for infinite loop",
+        ),
+        _ => error,
+    }
+}
+
+/// JSONata's value as JSON, `None` for undefined. Functions are dropped from objects and are
+/// `null` in arrays, as `JSON.stringify` has them. Recursion grows the stack on the heap when
+/// deep: a result can nest as deep as the evaluation that built it.
+fn to_json(value: &JValue) -> Option<Value> {
+    stacker::maybe_grow(64 * 1024, 1024 * 1024, || to_json_shallow(value))
+}
+
+fn to_json_shallow(value: &JValue) -> Option<Value> {
+    Some(match value {
+        JValue::Undefined | JValue::Lambda(_) | JValue::Builtin { .. } | JValue::Regex { .. } => {
+            return None;
+        }
+        JValue::Null => Value::Null,
+        JValue::Bool(b) => Value::Bool(*b),
+        JValue::Number(n) => number::to_json(*n),
+        JValue::String(s) => Value::String(s.to_string()),
+        JValue::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|v| to_json(v).unwrap_or(Value::Null))
+                .collect(),
+        ),
+        JValue::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .filter_map(|(k, v)| Some((k.clone(), to_json(v)?)))
+                .collect::<Map<_, _>>(),
+        ),
+    })
+}

@@ -1,0 +1,106 @@
+//! What one evaluation sees besides its input: variables, native functions, limits and the
+//! dialect (AWS's functions, or plain JSONata).
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::{Error, Limits};
+
+/// A function supplied by the host, called as `$name(...)`. Each argument is `None` when it
+/// evaluated to `undefined`; returning `Ok(None)` makes the call undefined.
+pub type NativeFunction =
+    Arc<dyn Fn(&[Option<Value>]) -> Result<Option<Value>, Error> + Send + Sync>;
+
+/// Which functions an expression may call besides the JSONata library.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dialect {
+    /// Step Functions: AWS's `$partition`, `$range`, `$hash`, `$random([seed])`, `$uuid`,
+    /// `$parse`, and no `$eval`.
+    #[default]
+    StepFunctions,
+    /// JSONata as published, `$eval` included (what the official test suite checks).
+    Standard,
+}
+
+/// Variables (`$name`) and native functions for one evaluation, plus its [`Limits`].
+#[derive(Clone, Default)]
+pub struct Bindings {
+    pub(crate) values: Vec<(String, Value)>,
+    pub(crate) functions: Vec<(String, NativeFunction)>,
+    pub(crate) limits: Limits,
+    pub(crate) dialect: Dialect,
+}
+
+impl Bindings {
+    /// No variables, default [`Limits`], the Step Functions dialect.
+    pub fn new() -> Bindings {
+        Bindings::default()
+    }
+
+    /// Binds `$name` (a leading `$` in `name` is optional) to `value`, replacing an earlier
+    /// binding of the same name.
+    pub fn insert(&mut self, name: &str, value: Value) {
+        let name = bare(name);
+        match self.values.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.values.push((name.to_owned(), value)),
+        }
+    }
+
+    /// The value bound to `$name`, if any.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        let name = bare(name);
+        self.values.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    /// Makes `$name(...)` call `function`. A name of JSONata's library is an error at
+    /// evaluation (`D3200`), so an expression can never mean two things.
+    pub fn insert_function(
+        &mut self,
+        name: &str,
+        function: impl Fn(&[Option<Value>]) -> Result<Option<Value>, Error> + Send + Sync + 'static,
+    ) {
+        let name = bare(name).to_owned();
+        self.functions.retain(|(n, _)| *n != name);
+        self.functions.push((name, Arc::new(function)));
+    }
+
+    /// Replaces the bounds on time and depth.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
+    /// The bounds on time and depth in force.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Chooses AWS's dialect (the default) or plain JSONata.
+    pub fn set_dialect(&mut self, dialect: Dialect) {
+        self.dialect = dialect;
+    }
+
+    /// The dialect in force.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+}
+
+impl std::fmt::Debug for Bindings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bindings")
+            .field("values", &self.values)
+            .field(
+                "functions",
+                &self.functions.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .field("limits", &self.limits)
+            .field("dialect", &self.dialect)
+            .finish()
+    }
+}
+
+fn bare(name: &str) -> &str {
+    name.strip_prefix('$').unwrap_or(name)
+}

@@ -1,0 +1,89 @@
+//! JSONata for faastlane: the query language of Step Functions' JSONata states.
+//!
+//! An [`Expression`] is compiled once (from the text between `{%` and `%}`) and evaluated
+//! many times against `serde_json` values, with variables (`$states`, `Assign`ed names) and
+//! extra native functions supplied per evaluation in [`Bindings`]. Every evaluation sees
+//! AWS's additions to the language (`$partition`, `$range`, `$hash`, `$random([seed])`,
+//! `$uuid`, `$parse`; see [`aws`]) and not `$eval`, which Step Functions does not offer.
+//!
+//! The evaluator itself sits behind the private `backend` module's trait, so the engine
+//! never names the crate that implements JSONata and the choice can be swapped.
+
+pub mod aws;
+mod backend;
+mod bindings;
+mod error;
+mod limits;
+mod number;
+
+use serde_json::Value;
+
+pub use bindings::{Bindings, Dialect, NativeFunction};
+pub use error::Error;
+pub use limits::Limits;
+
+use backend::{Active, Backend};
+
+/// A compiled JSONata expression: parse once, evaluate against many inputs.
+///
+/// `Send + Sync`, so one compiled definition can serve every execution and lane thread.
+pub struct Expression {
+    source: String,
+    program: <Active as Backend>::Program,
+}
+
+impl Expression {
+    /// Parses `source`; a syntax error carries JSONata's code (`S0201`, `S0202`, ...).
+    pub fn compile(source: &str) -> Result<Expression, Error> {
+        Ok(Expression {
+            source: source.to_owned(),
+            program: Active::compile(source)?,
+        })
+    }
+
+    /// Evaluates against `input` (`None` is JSONata's `undefined` input) with the variables
+    /// and functions of `bindings`; `Ok(None)` is an undefined result.
+    pub fn evaluate(
+        &self,
+        input: Option<&Value>,
+        bindings: &Bindings,
+    ) -> Result<Option<Value>, Error> {
+        Active::evaluate(&self.program, input, bindings)
+    }
+
+    /// The text this expression was compiled from.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+}
+
+impl std::fmt::Debug for Expression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Expression")
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Compiles and evaluates `source` in one go, for callers that use an expression once.
+pub fn evaluate(
+    source: &str,
+    input: Option<&Value>,
+    bindings: &Bindings,
+) -> Result<Option<Value>, Error> {
+    Expression::compile(source)?.evaluate(input, bindings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn compiled_expressions_and_bindings_cross_threads() {
+        assert_send_sync::<Expression>();
+        assert_send_sync::<Bindings>();
+        assert_send_sync::<Error>();
+    }
+}

@@ -10,7 +10,7 @@ use std::rc::Rc;
 use jsonata_core::ast::AstNode;
 use jsonata_core::evaluator::{Context, Evaluator, EvaluatorError, EvaluatorOptions, HostFnResult};
 use jsonata_core::parser::{self, ParserError};
-use jsonata_core::value::JValue;
+use jsonata_core::value::{JArray, JMap, JValue};
 use serde_json::{Map, Value};
 
 use crate::bindings::{Dialect, NativeFunction};
@@ -36,24 +36,43 @@ pub(crate) type Active = JsonataCore;
 /// `jsonata-core`'s tree-walking evaluator (the one that takes variables and host functions).
 pub(crate) struct JsonataCore;
 
+/// A parsed expression and the `$names` its text mentions.
+pub(crate) struct CoreProgram {
+    ast: AstNode,
+    /// Every `$name` in the source, sorted. Outside `$eval` a variable or function is only
+    /// reachable through its name written out, so an evaluation converts and installs only
+    /// these: a large binding the expression never reads costs nothing.
+    mentions: Vec<String>,
+}
+
+impl CoreProgram {
+    fn mentions(&self, name: &str) -> bool {
+        self.mentions
+            .binary_search_by(|m| m.as_str().cmp(name))
+            .is_ok()
+    }
+}
+
 /// Error code of a host function that cannot be installed under the name it was given.
 const NATIVE_NAME_TAKEN: &str = "U1010";
 
 impl Backend for JsonataCore {
-    type Program = AstNode;
+    type Program = CoreProgram;
 
     fn compile(source: &str) -> Result<Self::Program, Error> {
-        let program = parser::parse(source).map_err(|e| syntax_error(&e))?;
-        if !source.contains("now") {
-            return Ok(program);
+        let mut ast = parser::parse(source).map_err(|e| syntax_error(&e))?;
+        let mentions = mentioned_names(source);
+        if mentions.iter().any(|m| m == "now") {
+            // JSONata's `$now([picture [, timezone]])` is `$fromMillis($millis(), ...)`; the
+            // backend's own `$now` takes no picture and reads the clock on every call.
+            let now = parser::parse(
+                "$now := function($picture, $timezone) \
+                 { $fromMillis($millis(), $picture, $timezone) }",
+            )
+            .map_err(|e| syntax_error(&e))?;
+            ast = AstNode::Block(vec![now, ast]);
         }
-        // JSONata's `$now([picture [, timezone]])` is `$fromMillis($millis(), ...)`; the
-        // backend's own `$now` takes no picture and reads the clock again on every call.
-        let now = parser::parse(
-            "$now := function($picture, $timezone) { $fromMillis($millis(), $picture, $timezone) }",
-        )
-        .map_err(|e| syntax_error(&e))?;
-        Ok(AstNode::Block(vec![now, program]))
+        Ok(CoreProgram { ast, mentions })
     }
 
     fn evaluate(
@@ -61,9 +80,13 @@ impl Backend for JsonataCore {
         input: Option<&Value>,
         bindings: &Bindings,
     ) -> Result<Option<Value>, Error> {
+        // `$eval` can reach any name: with it available, everything is bound.
+        let dynamic = bindings.dialect == Dialect::Standard && program.mentions("eval");
+        let wanted = |name: &str| dynamic || program.mentions(name);
+
         let mut context = Context::new();
-        for (name, value) in &bindings.values {
-            context.bind(name.clone(), JValue::from(value.clone()));
+        for (name, value) in bindings.values.iter().filter(|(n, _)| wanted(n)) {
+            context.bind(name.clone(), from_json(value));
         }
         let limits = bindings.limits;
         let options = EvaluatorOptions {
@@ -74,26 +97,30 @@ impl Backend for JsonataCore {
             ..EvaluatorOptions::default()
         };
         let mut evaluator = Evaluator::with_options(context, options);
-        // One clock reading per evaluation: every `$millis()` and `$now()` in it agree.
-        let started = now_millis();
-        install(
-            &mut evaluator,
-            "millis",
-            Rc::new(move |args: &[Option<Value>]| match args {
-                [] => Ok(Some(Value::from(started))),
-                _ => Err(Error::new(
-                    "T0410",
-                    "Argument 1 of function \"millis\" does not match function signature",
-                )),
-            }),
-        )?;
+        if wanted("millis") || wanted("now") {
+            // One clock reading per evaluation: every `$millis()` and `$now()` in it agree.
+            let started = now_millis();
+            install(
+                &mut evaluator,
+                "millis",
+                Rc::new(move |args: &[Option<Value>]| match args {
+                    [] => Ok(Some(Value::from(started))),
+                    _ => Err(Error::new(
+                        "T0410",
+                        "Argument 1 of function \"millis\" does not match function signature",
+                    )),
+                }),
+            )?;
+        }
         if bindings.dialect == Dialect::StepFunctions {
-            for &(name, function) in aws::FUNCTIONS {
+            for &(name, function) in aws::FUNCTIONS.iter().filter(|(n, _)| wanted(n)) {
                 install(&mut evaluator, name, Rc::new(function))?;
             }
-            install(&mut evaluator, "eval", Rc::new(aws::eval_unsupported))?;
+            if wanted("eval") {
+                install(&mut evaluator, "eval", Rc::new(aws::eval_unsupported))?;
+            }
         }
-        for (name, function) in &bindings.functions {
+        for (name, function) in bindings.functions.iter().filter(|(n, _)| wanted(n)) {
             let function: NativeFunction = function.clone();
             install(
                 &mut evaluator,
@@ -101,12 +128,31 @@ impl Backend for JsonataCore {
                 Rc::new(move |args: &[Option<Value>]| function(args)),
             )?;
         }
-        let input = input.map_or(JValue::Undefined, |v| JValue::from(v.clone()));
+        let input = input.map_or(JValue::Undefined, from_json);
         let result = evaluator
-            .evaluate(program, &input)
+            .evaluate(&program.ast, &input)
             .map_err(|e| evaluation_error(&e))?;
         Ok(to_json(&result))
     }
+}
+
+/// The names after each `$` in `source` (letters, digits, `_`), sorted and deduplicated.
+/// Over-approximates (a `$x` inside a string literal counts), never misses a name.
+fn mentioned_names(source: &str) -> Vec<String> {
+    let mut names: Vec<String> = source
+        .split('$')
+        .skip(1)
+        .map(|rest| {
+            let end = rest
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            rest[..end].to_owned()
+        })
+        .filter(|name| !name.is_empty())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// Milliseconds since the Unix epoch (0 for a clock set before it).
@@ -123,7 +169,7 @@ fn install(evaluator: &mut Evaluator, name: &str, function: HostFunction) -> Res
     let call = move |args: &[JValue]| -> HostFnResult {
         let args: Vec<Option<Value>> = args.iter().map(to_json).collect();
         match function(&args) {
-            Ok(Some(value)) => Ok(JValue::from(value)),
+            Ok(Some(value)) => Ok(from_json(&value)),
             Ok(None) => Ok(JValue::Undefined),
             Err(e) => Err(EvaluatorError::EvaluationError(e.to_string())),
         }
@@ -161,6 +207,29 @@ fn evaluation_error(e: &EvaluatorError) -> Error {
         ),
         _ => error,
     }
+}
+
+/// A JSON value as JSONata's, without the intermediate copy `JValue::from(Value)` needs.
+fn from_json(value: &Value) -> JValue {
+    stacker::maybe_grow(64 * 1024, 1024 * 1024, || match value {
+        Value::Null => JValue::Null,
+        Value::Bool(b) => JValue::Bool(*b),
+        Value::Number(n) => JValue::Number(n.as_f64().unwrap_or(f64::NAN)),
+        Value::String(s) => JValue::string(s.as_str()),
+        Value::Array(items) => {
+            let flat = !items.iter().any(Value::is_array);
+            JValue::Array(JArray::new_flat(
+                items.iter().map(from_json).collect(),
+                flat,
+            ))
+        }
+        Value::Object(fields) => JValue::Object(Rc::new(
+            fields
+                .iter()
+                .map(|(k, v)| (k.clone(), from_json(v)))
+                .collect::<JMap>(),
+        )),
+    })
 }
 
 /// JSONata's value as JSON, `None` for undefined. Functions are dropped from objects and are

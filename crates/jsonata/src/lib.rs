@@ -37,7 +37,7 @@ impl Expression {
     pub fn compile(source: &str) -> Result<Expression, Error> {
         Ok(Expression {
             source: source.to_owned(),
-            program: Active::compile(source)?,
+            program: contain_panics(|| Active::compile(source))?,
         })
     }
 
@@ -48,7 +48,7 @@ impl Expression {
         input: Option<&Value>,
         bindings: &Bindings,
     ) -> Result<Option<Value>, Error> {
-        Active::evaluate(&self.program, input, bindings)
+        contain_panics(|| Active::evaluate(&self.program, input, bindings))
     }
 
     /// The text this expression was compiled from.
@@ -63,6 +63,21 @@ impl std::fmt::Debug for Expression {
             .field("source", &self.source)
             .finish_non_exhaustive()
     }
+}
+
+/// Error code of a fault inside the evaluator (a panic), which no expression should reach.
+pub const INTERNAL_ERROR: &str = "U1000";
+
+/// Runs `f`, turning a panic of the evaluator into [`INTERNAL_ERROR`]: a user's expression
+/// must never take the server down. Sound because every value `f` touches is created inside
+/// it or only read, so nothing half-updated outlives the panic.
+fn contain_panics<T>(f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(Error::new(
+            INTERNAL_ERROR,
+            "the JSONata evaluator failed internally on this expression",
+        ))
+    })
 }
 
 /// Compiles and evaluates `source` in one go, for callers that use an expression once.

@@ -7,14 +7,14 @@
 
 use std::rc::Rc;
 
-use jsonata_core::ast::AstNode;
+use jsonata_core::ast::{AstNode, PathStep};
 use jsonata_core::evaluator::{Context, Evaluator, EvaluatorError, EvaluatorOptions, HostFnResult};
 use jsonata_core::parser::{self, ParserError};
 use jsonata_core::value::{JArray, JMap, JValue};
 use serde_json::{Map, Value};
 
 use crate::bindings::{Dialect, NativeFunction};
-use crate::{Bindings, Error, aws, number};
+use crate::{Bindings, Error, VariablePath, aws, number};
 
 /// What the crate needs of a JSONata implementation.
 pub(crate) trait Backend {
@@ -28,6 +28,9 @@ pub(crate) trait Backend {
         input: Option<&Value>,
         bindings: &Bindings,
     ) -> Result<Option<Value>, Error>;
+
+    /// The program as a plain `$variable.field...` read, if it is one.
+    fn variable_path(program: &Self::Program) -> Option<VariablePath>;
 }
 
 /// The implementation in use.
@@ -133,6 +136,51 @@ impl Backend for JsonataCore {
             .evaluate(&program.ast, &input)
             .map_err(|e| evaluation_error(&e))?;
         Ok(to_json(&result))
+    }
+
+    fn variable_path(program: &Self::Program) -> Option<VariablePath> {
+        variable_path_of(&program.ast)
+    }
+}
+
+/// `$name` alone, or a path of a `$name` step and plain field steps, none of them carrying
+/// predicates, bindings or tuple marks.
+fn variable_path_of(ast: &AstNode) -> Option<VariablePath> {
+    let named = |name: &String| (!name.is_empty()).then(|| name.clone());
+    match ast {
+        AstNode::Variable(name) => Some(VariablePath {
+            variable: named(name)?,
+            fields: Vec::new(),
+        }),
+        AstNode::Path { steps } => {
+            let plain = |step: &PathStep| {
+                step.stages.is_empty()
+                    && step.focus.is_none()
+                    && step.index_var.is_none()
+                    && step.ancestor_label.is_none()
+                    && !step.is_tuple
+                    && !step.inner_tuple
+            };
+            let (first, rest) = steps.split_first()?;
+            let AstNode::Variable(name) = &first.node else {
+                return None;
+            };
+            if !plain(first) {
+                return None;
+            }
+            let fields = rest
+                .iter()
+                .map(|step| match &step.node {
+                    AstNode::Name(field) if plain(step) => Some(field.clone()),
+                    _ => None,
+                })
+                .collect::<Option<Vec<_>>>()?;
+            Some(VariablePath {
+                variable: named(name)?,
+                fields,
+            })
+        }
+        _ => None,
     }
 }
 

@@ -15,12 +15,14 @@ mod bindings;
 mod error;
 mod limits;
 mod number;
+mod variable_path;
 
 use serde_json::Value;
 
 pub use bindings::{Bindings, Dialect, NativeFunction};
 pub use error::Error;
 pub use limits::Limits;
+pub use variable_path::{Resolved, VariablePath};
 
 use backend::{Active, Backend};
 
@@ -30,14 +32,17 @@ use backend::{Active, Backend};
 pub struct Expression {
     source: String,
     program: <Active as Backend>::Program,
+    variable_path: Option<VariablePath>,
 }
 
 impl Expression {
     /// Parses `source`; a syntax error carries JSONata's code (`S0201`, `S0202`, ...).
     pub fn compile(source: &str) -> Result<Expression, Error> {
+        let program = contain_panics(|| Active::compile(source))?;
         Ok(Expression {
             source: source.to_owned(),
-            program: contain_panics(|| Active::compile(source))?,
+            variable_path: Active::variable_path(&program),
+            program,
         })
     }
 
@@ -49,6 +54,12 @@ impl Expression {
         bindings: &Bindings,
     ) -> Result<Option<Value>, Error> {
         contain_panics(|| Active::evaluate(&self.program, input, bindings))
+    }
+
+    /// Set when the expression only reads fields of a variable (`$states.result.a`), so the
+    /// caller can answer it from its own data without converting it to JSON.
+    pub fn variable_path(&self) -> Option<&VariablePath> {
+        self.variable_path.as_ref()
     }
 
     /// The text this expression was compiled from.

@@ -97,6 +97,7 @@ impl Backend for JsonataCore {
                 .timeout
                 .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX)),
             max_stack_depth: limits.max_depth,
+            max_sequence_length: limits.max_sequence_length,
             ..EvaluatorOptions::default()
         };
         let mut evaluator = Evaluator::with_options(context, options);

@@ -113,11 +113,26 @@ fn endless_loops_stop_at_the_timeout() {
     let mut bindings = Bindings::new();
     bindings.set_limits(Limits {
         timeout: Some(Duration::from_millis(50)),
-        max_depth: None,
+        ..Limits::default()
     });
     let source = "($f := function($n) { $f($n + 1) }; $f(0))";
     let e = evaluate(source, None, &bindings).unwrap_err();
     assert_eq!(e.code, "U1001", "{e}");
+}
+
+#[test]
+fn sequences_are_bounded_in_length() {
+    let mut bindings = Bindings::new();
+    bindings.set_limits(Limits {
+        max_sequence_length: Some(1000),
+        ..Limits::default()
+    });
+    let e = evaluate("[1..100].([1..100])", None, &bindings).unwrap_err();
+    assert_eq!(e.code, "D2015", "{e}");
+    assert_eq!(
+        evaluate("$count([1..30].([1..30]))", None, &bindings).unwrap(),
+        Some(json!(900))
+    );
 }
 
 #[test]

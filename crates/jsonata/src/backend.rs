@@ -63,7 +63,7 @@ impl Backend for JsonataCore {
     type Program = CoreProgram;
 
     fn compile(source: &str) -> Result<Self::Program, Error> {
-        let mut ast = parser::parse(source).map_err(|e| syntax_error(&e))?;
+        let mut ast = parser::parse(source).map_err(|e| located_syntax_error(source, &e))?;
         let mentions = mentioned_names(source);
         if mentions.iter().any(|m| m == "now") {
             // JSONata's `$now([picture [, timezone]])` is `$fromMillis($millis(), ...)`; the
@@ -229,6 +229,37 @@ fn install(evaluator: &mut Evaluator, name: &str, function: HostFunction) -> Res
             format!("cannot bind function ${name}: {}", e.message()),
         )
     })
+}
+
+/// Codes of a parse that failed only because the text stopped early.
+const END_OF_TEXT_CODES: &[&str] = &["S0101", "S0105", "S0106", "S0203", "S0207"];
+
+/// [`syntax_error`] with JSONata's `position`: the offset (in characters) just past the token
+/// where parsing failed. The backend reports none, so it is found as the shortest prefix of
+/// `source` that fails the same way for a reason other than ending early; `None` when no
+/// prefix does (an error found only after the whole text was read).
+fn located_syntax_error(source: &str, e: &ParserError) -> Error {
+    let mut error = syntax_error(e);
+    let ends: Vec<usize> = source
+        .char_indices()
+        .map(|(i, c)| i + c.len_utf8())
+        .collect();
+    let fails_early = |&end: &usize| match parser::parse(&source[..end]) {
+        Ok(_) => false,
+        Err(e) => !END_OF_TEXT_CODES.contains(&syntax_error(&e).code.as_str()),
+    };
+    // Failing is (nearly) monotonic in the prefix length: a parser reading left to right
+    // that fails on a prefix fails on every longer one.
+    let shortest = ends.partition_point(|end| !fails_early(end));
+    if let Some(&end) = ends.get(shortest) {
+        let at_prefix = parser::parse(&source[..end])
+            .err()
+            .map(|e| syntax_error(&e));
+        if at_prefix.is_some_and(|p| p.code == error.code) {
+            error.position = Some(shortest + 1);
+        }
+    }
+    error
 }
 
 fn syntax_error(e: &ParserError) -> Error {

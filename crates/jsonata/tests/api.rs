@@ -65,6 +65,11 @@ fn syntax_errors_carry_jsonata_codes() {
     assert!(e.is_syntax(), "{e}");
     assert_eq!(e.code, "S0203");
     assert_eq!(Expression::compile("/* open").unwrap_err().code, "S0106");
+    // JSONata's position: just past the token where parsing failed, in characters.
+    let e = Expression::compile("$states.input.a + + ; 2").unwrap_err();
+    assert_eq!((e.code.as_str(), e.position), ("S0211", Some(19)), "{e}");
+    let e = Expression::compile("{'é': 1 2}").unwrap_err();
+    assert_eq!(e.position, Some(9), "{e}");
     assert_eq!(Expression::compile("2(blah)").unwrap_err().code, "T1006");
 }
 

@@ -23,6 +23,13 @@ fn code(source: &str) -> String {
     }
 }
 
+/// Every one of `sources` fails with error `expected`.
+fn all_fail_with(expected: &str, sources: &[&str]) {
+    for source in sources {
+        assert_eq!(code(source), expected, "{source}");
+    }
+}
+
 #[test]
 fn paths_variables_and_undefined() {
     let input = json!({"title": "Doctor", "n": [1, 2, 3]});
@@ -171,21 +178,23 @@ fn partition_chunks_and_rounds_down() {
     );
     assert_eq!(value("$partition([1, 2, 3])"), json!([[1, 2, 3]]));
     assert_eq!(value("$partition([], 3)"), json!([]));
-    for bad in [
-        "$partition([1], 0)",
-        "$partition([1], -1)",
-        "$partition([1], 0.5)",
-    ] {
-        assert_eq!(code(bad), jsonata::aws::INVALID_CHUNK_SIZE, "{bad}");
-    }
-    for bad in [
-        "$partition([1], '2')",
-        "$partition([1], null)",
-        "$partition('x', 2)",
-        "$partition([1], 2, 3)",
-    ] {
-        assert_eq!(code(bad), "T0410", "{bad}");
-    }
+    all_fail_with(
+        jsonata::aws::INVALID_CHUNK_SIZE,
+        &[
+            "$partition([1], 0)",
+            "$partition([1], -1)",
+            "$partition([1], 0.5)",
+        ],
+    );
+    all_fail_with(
+        "T0410",
+        &[
+            "$partition([1], '2')",
+            "$partition([1], null)",
+            "$partition('x', 2)",
+            "$partition([1], 2, 3)",
+        ],
+    );
 }
 
 #[test]
@@ -198,14 +207,15 @@ fn range_is_inclusive_and_rounds_down() {
     assert_eq!(code("$range(1, 10, 0)"), jsonata::aws::INVALID_RANGE);
     assert_eq!(code("$range(1, 10, 0.49)"), jsonata::aws::INVALID_RANGE);
     assert_eq!(code("$range(1, 1e12, 1)"), jsonata::aws::INVALID_RANGE);
-    for bad in [
-        "$range('a', 5, 1)",
-        "$range(1, 5, null)",
-        "$range(1, 5)",
-        "$range(1, 5, 1, 99)",
-    ] {
-        assert_eq!(code(bad), "T0410", "{bad}");
-    }
+    all_fail_with(
+        "T0410",
+        &[
+            "$range('a', 5, 1)",
+            "$range(1, 5, null)",
+            "$range(1, 5)",
+            "$range(1, 5, 1, 99)",
+        ],
+    );
 }
 
 #[test]
@@ -248,13 +258,14 @@ fn hash_gives_lower_case_hex_digests() {
         code("$hash('data', 'UNSUPPORTED')"),
         jsonata::aws::UNKNOWN_HASH_ALGORITHM
     );
-    for bad in [
-        "$hash(123, 'SHA-256')",
-        "$hash()",
-        "$hash('a', 'SHA-256', 'x')",
-    ] {
-        assert_eq!(code(bad), "T0410", "{bad}");
-    }
+    all_fail_with(
+        "T0410",
+        &[
+            "$hash(123, 'SHA-256')",
+            "$hash()",
+            "$hash('a', 'SHA-256', 'x')",
+        ],
+    );
 }
 
 #[test]
@@ -264,14 +275,15 @@ fn random_is_in_the_unit_interval_and_seeded_like_java() {
     assert_eq!(value("$random(77) = $random(77)"), json!(true));
     // `new java.util.Random(42).nextDouble()` in Java.
     assert_eq!(value("$random(42)"), json!(0.7275636800328681));
-    for bad in [
-        "$random('seed')",
-        "$random(null)",
-        "$random({'a': 1})",
-        "$random(77, 88)",
-    ] {
-        assert_eq!(code(bad), "T0410", "{bad}");
-    }
+    all_fail_with(
+        "T0410",
+        &[
+            "$random('seed')",
+            "$random(null)",
+            "$random({'a': 1})",
+            "$random(77, 88)",
+        ],
+    );
 }
 
 #[test]
@@ -290,9 +302,7 @@ fn uuid_is_version_4() {
         "{id}"
     );
     assert_ne!(value("$uuid()"), value("$uuid()"));
-    for bad in ["$uuid('x')", "$uuid(null)", "$uuid(1, 2)"] {
-        assert_eq!(code(bad), "T0410", "{bad}");
-    }
+    all_fail_with("T0410", &["$uuid('x')", "$uuid(null)", "$uuid(1, 2)"]);
 }
 
 fn uuid_parts(id: &str) -> Vec<&str> {
@@ -319,15 +329,16 @@ fn parse_reads_json_text() {
     );
     assert_eq!(code("$parse('{bad json}')"), jsonata::aws::INVALID_JSON);
     assert_eq!(code("$parse('')"), jsonata::aws::INVALID_JSON);
-    for bad in [
-        "$parse(123)",
-        "$parse(null)",
-        "$parse({'a': 1})",
-        "$parse()",
-        "$parse('1', 1)",
-    ] {
-        assert_eq!(code(bad), "T0410", "{bad}");
-    }
+    all_fail_with(
+        "T0410",
+        &[
+            "$parse(123)",
+            "$parse(null)",
+            "$parse({'a': 1})",
+            "$parse()",
+            "$parse('1', 1)",
+        ],
+    );
 }
 
 #[test]

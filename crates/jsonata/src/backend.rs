@@ -7,13 +7,14 @@
 
 use std::rc::Rc;
 
-use jsonata_core::ast::{AstNode, PathStep};
+use jsonata_core::ast::{AstNode, BinaryOp, PathStep, Stage};
 use jsonata_core::evaluator::{Context, Evaluator, EvaluatorError, EvaluatorOptions, HostFnResult};
-use jsonata_core::parser::{self, ParserError};
+use jsonata_core::parser::{self, Lexer, ParserError, Token};
 use jsonata_core::value::{JArray, JMap, JValue};
 use serde_json::{Map, Value};
 
-use crate::bindings::{Dialect, NativeFunction};
+use crate::bindings::NativeFunction;
+use crate::dialect::Dialect;
 use crate::{Bindings, Error, VariablePath, aws, number};
 
 /// What the crate needs of a JSONata implementation.
@@ -21,7 +22,7 @@ pub(crate) trait Backend {
     /// A compiled expression; shared by every thread that evaluates it.
     type Program: Send + Sync;
 
-    fn compile(source: &str) -> Result<Self::Program, Error>;
+    fn compile(source: &str, dialect: Dialect) -> Result<Self::Program, Error>;
 
     fn evaluate(
         program: &Self::Program,
@@ -42,6 +43,7 @@ pub(crate) struct JsonataCore;
 /// A parsed expression and the `$names` its text mentions.
 pub(crate) struct CoreProgram {
     ast: AstNode,
+    dialect: Dialect,
     /// Every `$name` in the source, sorted. Outside `$eval` a variable or function is only
     /// reachable through its name written out, so an evaluation converts and installs only
     /// these: a large binding the expression never reads costs nothing.
@@ -62,8 +64,11 @@ const NATIVE_NAME_TAKEN: &str = "U1010";
 impl Backend for JsonataCore {
     type Program = CoreProgram;
 
-    fn compile(source: &str) -> Result<Self::Program, Error> {
+    fn compile(source: &str, dialect: Dialect) -> Result<Self::Program, Error> {
         let mut ast = parser::parse(source).map_err(|e| located_syntax_error(source, &e))?;
+        if dialect == Dialect::StepFunctions {
+            reject_later_operators(source, &ast)?;
+        }
         let mentions = mentioned_names(source);
         if mentions.iter().any(|m| m == "now") {
             // JSONata's `$now([picture [, timezone]])` is `$fromMillis($millis(), ...)`; the
@@ -75,7 +80,11 @@ impl Backend for JsonataCore {
             .map_err(|e| syntax_error(&e))?;
             ast = AstNode::Block(vec![now, ast]);
         }
-        Ok(CoreProgram { ast, mentions })
+        Ok(CoreProgram {
+            ast,
+            dialect,
+            mentions,
+        })
     }
 
     fn evaluate(
@@ -84,7 +93,7 @@ impl Backend for JsonataCore {
         bindings: &Bindings,
     ) -> Result<Option<Value>, Error> {
         // `$eval` can reach any name: with it available, everything is bound.
-        let dynamic = bindings.dialect == Dialect::Standard && program.mentions("eval");
+        let dynamic = program.dialect == Dialect::Standard && program.mentions("eval");
         let wanted = |name: &str| dynamic || program.mentions(name);
 
         let mut context = Context::new();
@@ -116,7 +125,7 @@ impl Backend for JsonataCore {
                 }),
             )?;
         }
-        if bindings.dialect == Dialect::StepFunctions {
+        if program.dialect == Dialect::StepFunctions {
             for &(name, function) in aws::FUNCTIONS.iter().filter(|(n, _)| wanted(n)) {
                 install(&mut evaluator, name, Rc::new(function))?;
             }
@@ -229,6 +238,127 @@ fn install(evaluator: &mut Evaluator, name: &str, function: HostFunction) -> Res
             format!("cannot bind function ${name}: {}", e.message()),
         )
     })
+}
+
+/// Step Functions runs JSONata 2.0.6, whose tokenizer has no `??` or `?:` (JSONata 2.1 added
+/// them): there the second character is an operator with nothing before it. Reports that
+/// error, with its position, for the first such operator in `source`, which parsed to `ast`.
+fn reject_later_operators(source: &str, ast: &AstNode) -> Result<(), Error> {
+    let later = |node: &AstNode| {
+        matches!(
+            node,
+            AstNode::Binary {
+                op: BinaryOp::Coalesce | BinaryOp::Default,
+                ..
+            }
+        )
+    };
+    if !(source.contains("??") || source.contains("?:")) || !any_node(ast, later) {
+        return Ok(());
+    }
+    // Where: the first `??`/`?:` token. (A function signature such as `<s?:s>` lexes to one
+    // too, but the AST above shows a real operator exists; a signature before it can only
+    // misplace the position, never invent the error.)
+    let first_later = |end: usize| {
+        let mut lexer = Lexer::new(source[..end].to_owned());
+        loop {
+            match lexer.next_token() {
+                Ok(Token::QuestionQuestion) => return Some('?'),
+                Ok(Token::QuestionColon) => return Some(':'),
+                Ok(Token::Eof) | Err(_) => return None,
+                Ok(_) => {}
+            }
+        }
+    };
+    let ends: Vec<usize> = source
+        .char_indices()
+        .map(|(i, c)| i + c.len_utf8())
+        .collect();
+    // Shortest prefix holding such a token: its length is where 2.0.6 stops.
+    let shortest = ends.partition_point(|&end| first_later(end).is_none());
+    let symbol = ends
+        .get(shortest)
+        .and_then(|&end| first_later(end))
+        .unwrap_or('?');
+    let mut error = Error::new(
+        "S0211",
+        format!("The symbol {symbol} cannot be used as a unary operator"),
+    );
+    error.position = ends.get(shortest).map(|_| shortest + 1);
+    Err(error)
+}
+
+/// Whether any node of `ast` satisfies `wanted`; walks with a heap stack, as an AST can nest
+/// as deep as its source text is long.
+fn any_node(ast: &AstNode, wanted: impl Fn(&AstNode) -> bool) -> bool {
+    let mut pending = vec![ast];
+    while let Some(node) = pending.pop() {
+        if wanted(node) {
+            return true;
+        }
+        match node {
+            AstNode::String(_)
+            | AstNode::Name(_)
+            | AstNode::Number(_)
+            | AstNode::Boolean(_)
+            | AstNode::Null
+            | AstNode::Undefined
+            | AstNode::Placeholder
+            | AstNode::Regex { .. }
+            | AstNode::Variable(_)
+            | AstNode::ParentVariable(_)
+            | AstNode::Wildcard
+            | AstNode::Descendant
+            | AstNode::Parent(_) => {}
+            AstNode::Path { steps } => {
+                for step in steps {
+                    pending.push(&step.node);
+                    pending.extend(step.stages.iter().filter_map(|stage| match stage {
+                        Stage::Filter(filter) => Some(&**filter),
+                        Stage::KeepArray | Stage::Index(_) => None,
+                    }));
+                }
+            }
+            AstNode::Binary { lhs, rhs, .. } => pending.extend([&**lhs, &**rhs]),
+            AstNode::Unary { operand, .. } => pending.push(operand),
+            AstNode::Function { args, .. } => pending.extend(args),
+            AstNode::Call { procedure, args } => {
+                pending.push(procedure);
+                pending.extend(args);
+            }
+            AstNode::Lambda { body, .. } => pending.push(body),
+            AstNode::Array(items) | AstNode::Block(items) | AstNode::ArrayGroup(items) => {
+                pending.extend(items);
+            }
+            AstNode::Object(pairs) => pending.extend(pairs.iter().flat_map(|(k, v)| [k, v])),
+            AstNode::ObjectTransform { input, pattern } => {
+                pending.push(input);
+                pending.extend(pattern.iter().flat_map(|(k, v)| [k, v]));
+            }
+            AstNode::Conditional {
+                condition,
+                then_branch,
+                else_branch,
+            } => {
+                pending.extend([&**condition, &**then_branch]);
+                pending.extend(else_branch.as_deref());
+            }
+            AstNode::FunctionApplication(inner) => pending.push(inner),
+            AstNode::Sort { input, terms } => {
+                pending.push(input);
+                pending.extend(terms.iter().map(|(term, _)| term));
+            }
+            AstNode::Transform {
+                location,
+                update,
+                delete,
+            } => {
+                pending.extend([&**location, &**update]);
+                pending.extend(delete.as_deref());
+            }
+        }
+    }
+    false
 }
 
 /// Codes of a parse that failed only because the text stopped early.

@@ -1,5 +1,4 @@
-//! What one evaluation sees besides its input: variables, native functions, limits and the
-//! dialect (AWS's functions, or plain JSONata).
+//! What one evaluation sees besides its input: variables, native functions and limits.
 
 use std::sync::Arc;
 
@@ -12,28 +11,16 @@ use crate::{Error, Limits};
 pub type NativeFunction =
     Arc<dyn Fn(&[Option<Value>]) -> Result<Option<Value>, Error> + Send + Sync>;
 
-/// Which functions an expression may call besides the JSONata library.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Dialect {
-    /// Step Functions: AWS's `$partition`, `$range`, `$hash`, `$random([seed])`, `$uuid`,
-    /// `$parse`, and no `$eval`.
-    #[default]
-    StepFunctions,
-    /// JSONata as published, `$eval` included (what the official test suite checks).
-    Standard,
-}
-
 /// Variables (`$name`) and native functions for one evaluation, plus its [`Limits`].
 #[derive(Clone, Default)]
 pub struct Bindings {
     pub(crate) values: Vec<(String, Value)>,
     pub(crate) functions: Vec<(String, NativeFunction)>,
     pub(crate) limits: Limits,
-    pub(crate) dialect: Dialect,
 }
 
 impl Bindings {
-    /// No variables, default [`Limits`], the Step Functions dialect.
+    /// No variables, default [`Limits`].
     pub fn new() -> Bindings {
         Bindings::default()
     }
@@ -75,16 +62,6 @@ impl Bindings {
     pub fn limits(&self) -> Limits {
         self.limits
     }
-
-    /// Chooses AWS's dialect (the default) or plain JSONata.
-    pub fn set_dialect(&mut self, dialect: Dialect) {
-        self.dialect = dialect;
-    }
-
-    /// The dialect in force.
-    pub fn dialect(&self) -> Dialect {
-        self.dialect
-    }
 }
 
 impl std::fmt::Debug for Bindings {
@@ -96,7 +73,6 @@ impl std::fmt::Debug for Bindings {
                 &self.functions.iter().map(|(n, _)| n).collect::<Vec<_>>(),
             )
             .field("limits", &self.limits)
-            .field("dialect", &self.dialect)
             .finish()
     }
 }

@@ -2,9 +2,10 @@
 //!
 //! An [`Expression`] is compiled once (from the text between `{%` and `%}`) and evaluated
 //! many times against `serde_json` values, with variables (`$states`, `Assign`ed names) and
-//! extra native functions supplied per evaluation in [`Bindings`]. Every evaluation sees
-//! AWS's additions to the language (`$partition`, `$range`, `$hash`, `$random([seed])`,
-//! `$uuid`, `$parse`; see [`aws`]) and not `$eval`, which Step Functions does not offer.
+//! extra native functions supplied per evaluation in [`Bindings`]. By default an expression
+//! is Step Functions' JSONata ([`Dialect::StepFunctions`]): version 2.0.6 with AWS's added
+//! functions (`$partition`, `$range`, `$hash`, `$random([seed])`, `$uuid`, `$parse`; see
+//! [`aws`]) and without `$eval`.
 //!
 //! The evaluator itself sits behind the private `backend` module's trait, so the engine
 //! never names the crate that implements JSONata and the choice can be swapped.
@@ -12,6 +13,7 @@
 pub mod aws;
 mod backend;
 mod bindings;
+mod dialect;
 mod error;
 mod limits;
 mod number;
@@ -19,7 +21,8 @@ mod variable_path;
 
 use serde_json::Value;
 
-pub use bindings::{Bindings, Dialect, NativeFunction};
+pub use bindings::{Bindings, NativeFunction};
+pub use dialect::Dialect;
 pub use error::Error;
 pub use limits::Limits;
 pub use variable_path::{Resolved, VariablePath};
@@ -36,9 +39,15 @@ pub struct Expression {
 }
 
 impl Expression {
-    /// Parses `source`; a syntax error carries JSONata's code (`S0201`, `S0202`, ...).
+    /// Parses `source` as Step Functions' JSONata; a syntax error carries JSONata's code
+    /// (`S0201`, `S0202`, ...) and position.
     pub fn compile(source: &str) -> Result<Expression, Error> {
-        let program = contain_panics(|| Active::compile(source))?;
+        Expression::compile_with(source, Dialect::StepFunctions)
+    }
+
+    /// Parses `source` as `dialect`'s JSONata.
+    pub fn compile_with(source: &str, dialect: Dialect) -> Result<Expression, Error> {
+        let program = contain_panics(|| Active::compile(source, dialect))?;
         Ok(Expression {
             source: source.to_owned(),
             variable_path: Active::variable_path(&program),

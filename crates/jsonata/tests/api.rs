@@ -344,14 +344,31 @@ fn parse_reads_json_text() {
 #[test]
 fn eval_exists_only_in_plain_jsonata() {
     assert_eq!(code("$eval('1 + 2')"), "T1006");
-    let mut bindings = Bindings::new();
-    bindings.set_dialect(Dialect::Standard);
+    let standard = |source: &str| {
+        Expression::compile_with(source, Dialect::Standard)
+            .and_then(|e| e.evaluate(None, &Bindings::new()))
+    };
+    assert_eq!(standard("$eval('1 + 2')").unwrap(), Some(json!(3)));
+    assert_eq!(standard("$uuid()").unwrap_err().code, "T1006");
+}
+
+#[test]
+fn operators_newer_than_aws_jsonata_are_syntax_errors() {
+    // Step Functions runs JSONata 2.0.6; `??` and `?:` came in 2.1.
+    let e = Expression::compile("$states.input.a ?? 'none'").unwrap_err();
+    assert_eq!((e.code.as_str(), e.position), ("S0211", Some(18)), "{e}");
+    assert_eq!(e.message, "The symbol ? cannot be used as a unary operator");
+    let e = Expression::compile("'??' & x ?: 1").unwrap_err();
+    assert_eq!((e.code.as_str(), e.position), ("S0211", Some(11)), "{e}");
+    assert_eq!(e.message, "The symbol : cannot be used as a unary operator");
+    // In strings, comments and regular expressions they are just characters.
     assert_eq!(
-        evaluate("$eval('1 + 2')", None, &bindings).unwrap(),
-        Some(json!(3))
+        value("'a ?? b' & /* ?: */ $string($match('x', /(?:x)/).match)"),
+        json!("a ?? bx")
     );
+    let standard = Expression::compile_with("nothing ?? 2", Dialect::Standard).unwrap();
     assert_eq!(
-        evaluate("$uuid()", None, &bindings).unwrap_err().code,
-        "T1006"
+        standard.evaluate(None, &Bindings::new()).unwrap(),
+        Some(json!(2))
     );
 }

@@ -282,7 +282,7 @@ fn reject_later_operators(source: &str, ast: &AstNode) -> Result<(), Error> {
         .unwrap_or('?');
     let mut error = Error::new(
         "S0211",
-        format!("The symbol {symbol} cannot be used as a unary operator"),
+        format!("The symbol \"{symbol}\" cannot be used as a unary operator"),
     );
     error.position = ends.get(shortest).map(|_| shortest + 1);
     Err(error)

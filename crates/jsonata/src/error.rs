@@ -28,9 +28,15 @@ impl Error {
         match find_code(message) {
             Some((start, code)) => {
                 let rest = message[start + code.len()..].trim_start_matches(':').trim();
-                Error::new(code, rest)
+                Error::new(
+                    code,
+                    crate::messages::reference_message(code, rest.to_owned()),
+                )
             }
-            None => Error::new(fallback_code, message),
+            None => Error::new(
+                fallback_code,
+                crate::messages::reference_message(fallback_code, message.to_owned()),
+            ),
         }
     }
 
@@ -60,10 +66,12 @@ mod tests {
 
     #[test]
     fn code_is_found_after_a_prefix() {
-        let e = Error::from_coded_message("Invalid syntax: T1006: Attempted to invoke", "S0201");
-        assert_eq!(e.code, "T1006");
-        assert_eq!(e.message, "Attempted to invoke");
-        assert_eq!(e.to_string(), "T1006: Attempted to invoke");
+        let e = Error::from_coded_message("Invalid syntax: T2003: left side", "S0201");
+        assert_eq!(e.code, "T2003");
+        assert_eq!(
+            e.to_string(),
+            "T2003: The left side of the range operator (..) must evaluate to an integer"
+        );
     }
 
     #[test]
@@ -71,7 +79,7 @@ mod tests {
         let e = Error::from_coded_message("Unclosed comment", "S0106");
         assert_eq!(
             (e.code.as_str(), e.message.as_str()),
-            ("S0106", "Unclosed comment")
+            ("S0106", "Comment has no closing tag")
         );
         assert!(e.is_syntax());
     }

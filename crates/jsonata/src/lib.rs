@@ -16,6 +16,7 @@ mod bindings;
 mod dialect;
 mod error;
 mod limits;
+mod messages;
 mod number;
 mod variable_path;
 

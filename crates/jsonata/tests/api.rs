@@ -83,6 +83,12 @@ fn syntax_errors_carry_jsonata_codes() {
 #[test]
 fn evaluation_errors_carry_jsonata_codes() {
     assert_eq!(code("'a' + 1"), "T2001");
+    // jsonata-js's wording, values as JSON.
+    let e = eval("'a' + 1", json!({})).unwrap_err();
+    assert_eq!(
+        e.message,
+        "The left side of the \"+\" operator must evaluate to a number"
+    );
     let e = eval("$error('boom')", json!({})).unwrap_err();
     assert_eq!((e.code.as_str(), e.message.as_str()), ("D3137", "boom"));
 }
@@ -357,10 +363,16 @@ fn operators_newer_than_aws_jsonata_are_syntax_errors() {
     // Step Functions runs JSONata 2.0.6; `??` and `?:` came in 2.1.
     let e = Expression::compile("$states.input.a ?? 'none'").unwrap_err();
     assert_eq!((e.code.as_str(), e.position), ("S0211", Some(18)), "{e}");
-    assert_eq!(e.message, "The symbol ? cannot be used as a unary operator");
+    assert_eq!(
+        e.message,
+        "The symbol \"?\" cannot be used as a unary operator"
+    );
     let e = Expression::compile("'??' & x ?: 1").unwrap_err();
     assert_eq!((e.code.as_str(), e.position), ("S0211", Some(11)), "{e}");
-    assert_eq!(e.message, "The symbol : cannot be used as a unary operator");
+    assert_eq!(
+        e.message,
+        "The symbol \":\" cannot be used as a unary operator"
+    );
     // In strings, comments and regular expressions they are just characters.
     assert_eq!(
         value("'a ?? b' & /* ?: */ $string($match('x', /(?:x)/).match)"),

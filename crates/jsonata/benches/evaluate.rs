@@ -44,6 +44,42 @@ fn main() {
             true,
         ),
     ];
+    // The same read with ~1 MB of other data beside it in `$states.input`.
+    let items: Vec<_> = (0..10_000)
+        .map(|i| json!({"id": i, "name": format!("item {i}"), "tags": ["a", "b", "c"], "price": 1.5, "text": "x".repeat(40)}))
+        .collect();
+    let mut large = input.clone();
+    large["catalog"] = json!(items);
+    let mut large_bindings = Bindings::new();
+    large_bindings.insert("states", json!({"input": large.clone(), "context": {}}));
+    println!(
+        "large input: {} bytes of JSON",
+        serde_json::to_string(&large).map_or(0, |s| s.len())
+    );
+    let large_cases = [
+        ("path, 1 MB input", "order.customer.name", true),
+        (
+            "$states path, 1 MB $states",
+            "$states.input.order.customer.name",
+            false,
+        ),
+    ];
+    for (label, source, on_input) in large_cases {
+        let expression = Expression::compile(source).expect("benchmark expression compiles");
+        let input = on_input.then_some(&large);
+        let mut runs: Vec<f64> = (0..15)
+            .map(|_| {
+                let start = Instant::now();
+                black_box(expression.evaluate(black_box(input), &large_bindings).ok());
+                start.elapsed().as_secs_f64() * 1e6
+            })
+            .collect();
+        runs.sort_by(f64::total_cmp);
+        println!(
+            "{label:32} {source:48} median {:.1} us/eval (min {:.1})",
+            runs[7], runs[0]
+        );
+    }
     for (label, source, on_input) in cases {
         let expression = Expression::compile(source).expect("benchmark expression compiles");
         let input = on_input.then_some(&input);

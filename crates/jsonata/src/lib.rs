@@ -7,6 +7,21 @@
 //! functions (`$partition`, `$range`, `$hash`, `$random([seed])`, `$uuid`, `$parse`; see
 //! [`aws`]) and without `$eval`.
 //!
+//! ```
+//! use jsonata::{Bindings, Expression};
+//! use serde_json::json;
+//!
+//! let expression = Expression::compile("$states.input.title & ' ' & $name")?;
+//! let mut bindings = Bindings::new();
+//! bindings.insert("states", json!({"input": {"title": "Doctor"}}));
+//! bindings.insert("name", json!("María"));
+//! assert_eq!(expression.evaluate(None, &bindings)?, Some(json!("Doctor María")));
+//!
+//! let error = Expression::compile("$states.input.a ?? 0").unwrap_err();
+//! assert_eq!((error.code.as_str(), error.position), ("S0211", Some(18)));
+//! # Ok::<(), jsonata::Error>(())
+//! ```
+//!
 //! The evaluator itself sits behind the private `backend` module's trait, so the engine
 //! never names the crate that implements JSONata and the choice can be swapped.
 
@@ -33,6 +48,7 @@ use backend::{Active, Backend};
 /// A compiled JSONata expression: parse once, evaluate against many inputs.
 ///
 /// `Send + Sync`, so one compiled definition can serve every execution and lane thread.
+#[derive(Clone)]
 pub struct Expression {
     source: String,
     program: <Active as Backend>::Program,

@@ -29,7 +29,7 @@ use crate::{Bindings, Error, VariablePath, aws};
 /// What the crate needs of a JSONata implementation.
 pub(crate) trait Backend {
     /// A compiled expression; shared by every thread that evaluates it.
-    type Program: Send + Sync;
+    type Program: Send + Sync + Clone;
 
     fn compile(source: &str, dialect: Dialect) -> Result<Self::Program, Error>;
 
@@ -50,6 +50,7 @@ pub(crate) type Active = JsonataCore;
 pub(crate) struct JsonataCore;
 
 /// A parsed expression and the `$names` its text mentions.
+#[derive(Clone)]
 pub(crate) struct CoreProgram {
     ast: AstNode,
     dialect: Dialect,

@@ -176,20 +176,24 @@ impl Backend for JsonataCore {
     }
 }
 
-/// The names after each `$` in `source` (letters, digits, `_`), sorted and deduplicated.
-/// Over-approximates (a `$x` inside a string literal counts), never misses a name.
+/// The names that may follow each `$` in `source`, sorted and deduplicated: both the run of
+/// letters, digits and `_`, and the run up to whitespace or an operator character (JSONata's
+/// own rule, which lets a name hold `$` or quotes). Over-approximates (a `$x` inside a string
+/// literal counts) so as never to miss a name.
 fn mentioned_names(source: &str) -> Vec<String> {
-    let mut names: Vec<String> = source
-        .split('$')
-        .skip(1)
-        .map(|rest| {
-            let end = rest
-                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
-                .unwrap_or(rest.len());
-            rest[..end].to_owned()
-        })
-        .filter(|name| !name.is_empty())
-        .collect();
+    const OPERATOR_CHARS: &str = ".[]{}(),@#;:?+-*/%|=<>^&!~";
+    let mut names = Vec::new();
+    for (at, _) in source.match_indices('$') {
+        let rest = &source[at + 1..];
+        let word = rest
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        let token = rest
+            .find(|c: char| c.is_whitespace() || OPERATOR_CHARS.contains(c))
+            .unwrap_or(rest.len());
+        names.extend([&rest[..word], &rest[..token]].map(str::to_owned));
+    }
+    names.retain(|name| !name.is_empty());
     names.sort();
     names.dedup();
     names
@@ -322,6 +326,14 @@ mod tests {
         }
         // The comparison means something only if most expressions were pruned.
         assert!(pruned_somewhere >= 30, "{pruned_somewhere}");
+    }
+
+    #[test]
+    fn mentioned_names_cover_jsonata_names() {
+        assert_eq!(
+            mentioned_names("$a.b + $x$y & $é_1 ~> $f('$in string')"),
+            ["a", "f", "in", "x", "x$y", "y", "é_1"]
+        );
     }
 
     #[test]

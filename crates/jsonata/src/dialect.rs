@@ -3,9 +3,12 @@
 /// The language an [`crate::Expression`] is compiled for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Dialect {
-    /// What Step Functions runs: JSONata 2.0.6 (so without the `??` and `?:` operators that
-    /// JSONata 2.1 added; they are syntax errors there), plus AWS's `$partition`, `$range`,
-    /// `$hash`, `$random([seed])`, `$uuid`, `$parse`, and without `$eval`.
+    /// What Step Functions runs. The developer guide: "Step Functions implements JSONata
+    /// based on the 2.0.6 specification. All built-in JSONata functions and operators in the
+    /// 2.0.6 specification are supported, with one exception: `$eval` is not available". So
+    /// the `??` and `?:` operators of JSONata 2.1 are syntax errors, as users report them on
+    /// AWS; AWS's `$partition`, `$range`, `$hash`, `$random([seed])`, `$uuid`, `$parse` are
+    /// added.
     #[default]
     StepFunctions,
     /// JSONata as published (2.2), `$eval` included: what the official test suite checks.

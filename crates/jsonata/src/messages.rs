@@ -195,10 +195,56 @@ const ONE_SLOT: &[OneSlot] = &[
     },
 ];
 
+/// Signature errors that name their function: `(code, text before the index, text between
+/// index and name, text after the name)` in the reference wording.
+const NAMED_FUNCTION: &[(&str, &str, &str, &str)] = &[
+    (
+        "T0410",
+        "Argument ",
+        " of function ",
+        " does not match function signature",
+    ),
+    (
+        "T0411",
+        "Context value is not a compatible type with argument ",
+        " of function ",
+        "",
+    ),
+];
+
+/// `Argument 1 of function length does not match ...` (the backend names the function bare,
+/// sometimes with `$`, sometimes with a note after) as jsonata-js words it, with the name
+/// as JSON; `None` when the message does not name its function.
+fn named_function(code: &str, message: &str) -> Option<String> {
+    let &(_, before, between, after) = NAMED_FUNCTION.iter().find(|(c, ..)| *c == code)?;
+    let (index, rest) = message.strip_prefix(before)?.split_once(between)?;
+    index.parse::<usize>().ok()?;
+    // The name runs to the next space; what follows must be the reference's own ending
+    // (perhaps with a note after it), else the message says something else.
+    let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+    let name = name.trim_start_matches('$');
+    let ending_matches = if after.is_empty() {
+        tail.is_empty()
+    } else {
+        format!(" {tail}").starts_with(after)
+    };
+    // A quoted name is the reference wording already.
+    if name.is_empty() || name == "undefined" || name.starts_with('"') || !ending_matches {
+        return None;
+    }
+    Some(format!(
+        "{before}{index}{between}{}{after}",
+        serde_json::Value::from(name)
+    ))
+}
+
 /// The reference wording of `message` under `code`, or `message` itself.
 pub(crate) fn reference_message(code: &str, message: String) -> String {
     if let Some((_, fixed)) = FIXED.iter().find(|(c, _)| *c == code) {
         return (*fixed).to_owned();
+    }
+    if let Some(named) = named_function(code, &message) {
+        return named;
     }
     for slot in ONE_SLOT.iter().filter(|slot| slot.code == code) {
         let ((before, after), (ref_before, ref_after)) = (slot.backend, slot.reference);

@@ -204,6 +204,15 @@ fn partition_chunks_and_rounds_down() {
 }
 
 #[test]
+fn aws_function_errors_are_worded_like_jsonata_signature_errors() {
+    let e = eval("$partition([1], 'x')", json!({})).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "T0410: Argument 2 of function \"partition\" does not match function signature"
+    );
+}
+
+#[test]
 fn range_is_inclusive_and_rounds_down() {
     assert_eq!(value("$range(0, 10, 2)"), json!([0, 2, 4, 6, 8, 10]));
     assert_eq!(value("$range(1.4, 5.6, 2.2)"), json!([1, 3, 5]));

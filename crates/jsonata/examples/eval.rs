@@ -30,8 +30,9 @@ fn run() -> anyhow::Result<()> {
         None => json!({}),
         Some(arg) => {
             let text = match arg.strip_prefix('@') {
-                Some(path) => std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read {path}"))?,
+                Some(path) => {
+                    std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?
+                }
                 None => arg,
             };
             serde_json::from_str(&text).context("the input is not JSON")?

@@ -10,6 +10,7 @@ pub mod intrinsic;
 pub mod load;
 pub mod model;
 pub mod path;
+pub mod query;
 pub mod template;
 pub mod value;
 

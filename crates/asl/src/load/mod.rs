@@ -16,6 +16,7 @@ mod flow;
 mod json;
 mod machine;
 mod map;
+mod query;
 mod retry;
 mod state;
 mod task;
@@ -96,6 +97,10 @@ struct Loader {
     /// Transitions to states missing from their machine: the index of the diagnostic and the
     /// target, so the message can say whether the target lives in another machine.
     missing: Vec<MissingTarget>,
+    /// The top-level `QueryLanguage`, which nested machines' states default to.
+    language: crate::query::QueryLanguage,
+    /// The language of the state being checked (for its catchers and choice rules).
+    current: crate::query::QueryLanguage,
 }
 
 struct MissingTarget {

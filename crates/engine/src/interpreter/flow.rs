@@ -11,6 +11,7 @@ use asl::model::{ChoiceState, FailState, NumberOrPath, PassState, State, StringO
 use asl::{Scope, StatesError, Value, names};
 
 use super::input_output::resolve;
+use super::jsonata::States;
 use super::{Entered, Exec, Frame, Step, execution_timeout};
 
 impl Exec<'_> {
@@ -27,6 +28,7 @@ impl Exec<'_> {
             Some(r) => Value::Json(r.clone()),
             None => effective,
         };
+        self.assign_jsonpath(state, entered, state.assign.as_ref(), &result, &ctx)?;
         let out = self.apply_result_path(state, raw_copy, result)?;
         self.apply_output_path(state, out, &ctx)
     }
@@ -42,14 +44,21 @@ impl Exec<'_> {
         let effective = self.apply_input_path(state, raw, &ctx)?;
         let mut next = None;
         for branch in &choice.choices {
-            if evaluate_rule(&branch.rule, &effective, &ctx)? {
-                next = Some(branch.next.as_str());
+            let Some(rule) = &branch.rule else { continue };
+            if evaluate_rule(rule, &effective, &ctx)? {
+                next = Some(branch);
                 break;
             }
         }
         let next = match (next, &choice.default) {
-            (Some(n), _) => n,
-            (None, Some(d)) => d.as_str(),
+            (Some(b), _) => {
+                self.assign_jsonpath(state, entered, b.assign.as_ref(), &effective, &ctx)?;
+                b.next.as_str()
+            }
+            (None, Some(d)) => {
+                self.assign_jsonpath(state, entered, state.assign.as_ref(), &effective, &ctx)?;
+                d.as_str()
+            }
             (None, None) => {
                 return Err(StatesError::new(
                     names::NO_CHOICE_MATCHED,
@@ -97,10 +106,11 @@ impl Exec<'_> {
         if clamped < duration {
             return Err(execution_timeout());
         }
+        self.assign_jsonpath(state, entered, state.assign.as_ref(), &effective, &ctx)?;
         self.apply_output_path(state, effective, &ctx)
     }
 
-    fn until(&self, ts: &str) -> Result<Duration, StatesError> {
+    pub(super) fn until(&self, ts: &str) -> Result<Duration, StatesError> {
         let at = chrono::DateTime::parse_from_rfc3339(ts).map_err(|_| {
             StatesError::runtime(format!(
                 "'{ts}' is not a valid ISO-8601 extended offset date-time"
@@ -165,6 +175,22 @@ impl Exec<'_> {
             Ok(cause) => StatesError::new(error, cause),
             Err(e) => e,
         }
+    }
+}
+
+impl Exec<'_> {
+    /// A JSONPath `Assign`, whose `$` is `input` (the result of a Pass, the input of a
+    /// Choice or Wait).
+    fn assign_jsonpath(
+        &self,
+        state: &State,
+        entered: &Entered,
+        assign: Option<&asl::query::Assign>,
+        input: &Value,
+        ctx: &Value,
+    ) -> Result<(), StatesError> {
+        let null = Value::null();
+        self.assign(state, entered, assign, &States::input(&null, ctx), input)
     }
 }
 

@@ -11,6 +11,7 @@ use asl::{StatesError, Value, names};
 use serde_json::json;
 
 use super::input_output::{detach, resolve};
+use super::jsonata::States;
 use super::{Entered, Exec, Frame};
 use crate::branches::Machines;
 use crate::context::MapItem;
@@ -26,11 +27,20 @@ impl Exec<'_> {
         retries: u32,
     ) -> Result<Value, StatesError> {
         let (ctx, raw_copy, effective) = self.begin(state, raw, entered, retries)?;
-        let items = match map.items_path.root() {
-            Root::Context => map.items_path.select(&ctx),
-            Root::Input => map.items_path.select(&effective),
-        }
-        .map_err(|e| StatesError::runtime(e.to_string()))?;
+        let effective = self.apply_parameters(state, effective, &ctx, entered)?;
+        let jsonata = state.jsonata.as_deref();
+        let items = match (jsonata, jsonata.and_then(|j| j.items.as_ref())) {
+            (_, Some(t)) => {
+                let states = States::input(&effective, &ctx);
+                self.query_value(state, entered, t, "Items", &states)?
+            }
+            (Some(_), None) => effective.clone(),
+            (None, None) => match map.items_path.root() {
+                Root::Context => map.items_path.select(&ctx),
+                Root::Input => map.items_path.select(&effective),
+            }
+            .map_err(|e| StatesError::runtime(e.to_string()))?,
+        };
         let kind = items.kind();
         let Some(items) = items.into_elements() else {
             return Err(StatesError::runtime(format!(
@@ -40,20 +50,38 @@ impl Exec<'_> {
                 kind.name()
             )));
         };
-        let max_concurrency = usize::try_from(self.read_seconds(
-            &map.max_concurrency,
-            &effective,
-            &ctx,
-            "MaxConcurrencyPath",
-        )?)
-        .unwrap_or(usize::MAX);
+        let max_concurrency = match jsonata.and_then(|j| j.max_concurrency.as_ref()) {
+            Some(t) => {
+                let states = States::input(&effective, &ctx);
+                self.query_count(state, entered, t, "MaxConcurrency", &states)?
+            }
+            None => {
+                self.read_seconds(&map.max_concurrency, &effective, &ctx, "MaxConcurrencyPath")?
+            }
+        };
+        let max_concurrency = usize::try_from(max_concurrency).unwrap_or(usize::MAX);
+        let selector = jsonata.and_then(|j| j.item_selector.as_ref());
         // An ItemSelector can put the same object into every item's input.
-        let detach_items =
-            map.item_selector.is_some() || Self::retains_raw(state, &map.retry, &map.catch);
+        let detach_items = map.item_selector.is_some()
+            || selector.is_some()
+            || Self::retains_raw(state, &map.retry, &map.catch);
         let mut inputs = Vec::with_capacity(items.len());
         for (index, item) in items.into_iter().enumerate() {
-            let input = match &map.item_selector {
-                Some(t) => {
+            let input = match (&map.item_selector, selector) {
+                (_, Some(t)) => {
+                    let item_ctx = self.context(
+                        state,
+                        entered,
+                        retries,
+                        Some(MapItem {
+                            index,
+                            value: &item,
+                        }),
+                    );
+                    let states = States::input(&effective, &item_ctx);
+                    self.query_value(state, entered, t, "ItemSelector", &states)?
+                }
+                (Some(t), None) => {
                     let item_ctx = self.context(
                         state,
                         entered,
@@ -65,7 +93,7 @@ impl Exec<'_> {
                     );
                     self.eval_template(state, t, &effective, &item_ctx, entered)?
                 }
-                None => item,
+                (None, None) => item,
             };
             inputs.push(if detach_items { detach(input)? } else { input });
         }
@@ -102,6 +130,7 @@ impl Exec<'_> {
             }
             (None, None) => None,
         };
+        let outer = entered.vars.clone();
         let tolerate = tolerated_count.is_some() || tolerated_pct.is_some();
         let total = inputs.len();
         let results = crate::branches::run_branches_tolerant(
@@ -112,7 +141,7 @@ impl Exec<'_> {
             inputs,
             max_concurrency,
             !tolerate,
-            |_, input, f| self.run_machine(&map.processor, input, f),
+            |_, input, f| self.run_machine_in(&map.processor, input, f, outer.clone()),
         )?;
         let failed = results.iter().filter(|r| r.is_err()).count();
         // Either threshold, when given, fails the Map once it is exceeded.

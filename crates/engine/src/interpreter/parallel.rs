@@ -30,6 +30,7 @@ impl Exec<'_> {
         let n = par.branches.len();
         let shared = n > 1 || Self::retains_raw(state, &par.retry, &par.catch);
         let inputs = vec![effective; n];
+        let outer = entered.vars.clone();
         let results = crate::branches::run_branches(
             self,
             state,
@@ -39,7 +40,7 @@ impl Exec<'_> {
             0,
             |i, input, f| {
                 let input = if shared { detach(input)? } else { input };
-                self.run_machine(&par.branches[i], input, f)
+                self.run_machine_in(&par.branches[i], input, f, outer.clone())
             },
         )?;
         let result = Value::from_elements(results);

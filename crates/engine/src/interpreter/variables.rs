@@ -1,0 +1,117 @@
+//! Workflow variables (`Assign`), in both query languages.
+//!
+//! From "Passing data between states with variables": a state's `Assign` is evaluated with
+//! the variables as they were when the state was entered (all its assignments see the old
+//! values), and takes effect only once the state has produced its output, for the states after
+//! it. A Parallel branch or a Map iteration starts with the variables of the scope around it
+//! and its own assignments stay inside it.
+//!
+//! The visible variables are an immutable map behind an `Arc`: a state, a branch or an
+//! iteration holds the map it started with without copying it, and an assignment copies the
+//! map only when someone else still holds it.
+
+use std::sync::Arc;
+
+use asl::query::{Assign, limits};
+use asl::{Scope, StatesError, Value, names};
+use serde_json::{Map, Value as Json};
+
+use super::jsonata::States;
+use super::{Entered, Exec};
+use asl::model::State;
+
+/// The variables visible to a state.
+pub(crate) type Vars = Arc<Map<String, Json>>;
+
+/// Applies what a state assigned to the variables of its scope.
+pub(super) fn apply(vars: &mut Vars, assigned: Map<String, Json>) {
+    if !assigned.is_empty() {
+        Arc::make_mut(vars).extend(assigned);
+    }
+}
+
+impl Exec<'_> {
+    /// Evaluates `assign` and records the values on `entered`, where the driver picks them up
+    /// once the state succeeded. `jsonpath_input` is what `$` reads in a JSONPath `Assign`
+    /// (the state's result, its input in Choice and Wait, the error output in a catcher).
+    pub(super) fn assign(
+        &self,
+        state: &State,
+        entered: &Entered,
+        assign: Option<&Assign>,
+        states: &States<'_>,
+        jsonpath_input: &Value,
+    ) -> Result<(), StatesError> {
+        let Some(assign) = assign else {
+            return Ok(());
+        };
+        let mut values = Map::new();
+        match assign {
+            Assign::JsonPath(fields) => {
+                for (name, template) in fields {
+                    let v = template
+                        .evaluate(Scope {
+                            input: jsonpath_input,
+                            context: states.context,
+                        })
+                        .map_err(|e| {
+                            StatesError::runtime(format!(
+                                "An error occurred while executing the state '{}' (entered at the event id #{}). {}",
+                                state.name,
+                                entered.event_id,
+                                match e {
+                                    asl::template::TemplateError::Path(p) => p.to_string(),
+                                    asl::template::TemplateError::Intrinsic(err) => err.cause,
+                                }
+                            ))
+                        })?;
+                    let v = v
+                        .into_json()
+                        .map_err(|e| StatesError::runtime(e.to_string()))?;
+                    values.insert(name.clone(), v);
+                }
+            }
+            Assign::Jsonata(fields) => {
+                for (name, template) in fields {
+                    let v =
+                        self.query(state, entered, template, &format!("Assign/{name}"), states)?;
+                    values.insert(name.clone(), v);
+                }
+            }
+        }
+        check_sizes(state, &values)?;
+        let mut slot = entered.assigned.borrow_mut();
+        slot.get_or_insert_with(Map::new).extend(values);
+        Ok(())
+    }
+}
+
+/// AWS's quotas: one variable's value and the values of one `Assign`.
+fn check_sizes(state: &State, values: &Map<String, Json>) -> Result<(), StatesError> {
+    let mut total = 0;
+    for (name, v) in values {
+        let size = v.to_string().len();
+        if size > limits::VALUE_BYTES {
+            return Err(StatesError::new(
+                names::DATA_LIMIT_EXCEEDED,
+                format!(
+                    "The value assigned to variable '{name}' in state '{}' is {size} bytes, more than the limit of {} bytes",
+                    state.name,
+                    limits::VALUE_BYTES
+                ),
+            ));
+        }
+        total += size;
+    }
+    if total > limits::ASSIGN_BYTES {
+        return Err(StatesError::new(
+            names::DATA_LIMIT_EXCEEDED,
+            format!(
+                "The variables assigned in state '{}' are {total} bytes together, more than the limit of {} bytes",
+                state.name,
+                limits::ASSIGN_BYTES
+            ),
+        ));
+    }
+    Ok(())
+}

@@ -80,6 +80,12 @@ fn finra() {
 }
 
 #[test]
+fn finra_jsonata() {
+    // The JSONata variant with workflow variables gives the JSONPath version's output.
+    check("finra-jsonata");
+}
+
+#[test]
 fn finra_fan_out_variants() {
     for n in [5, 50, 100, 200] {
         check(&format!("finra-{n}"));
@@ -104,7 +110,8 @@ fn ml_pipeline() {
 #[test]
 fn fan_outs_on_process_lanes_give_the_same_outputs() {
     // Every branch in a worker process (started ahead, then reused), results pickled back.
-    for example in ["finra", "finra-100", "sentiment"] {
+    // finra-jsonata: the branches read variables assigned before the fan-out.
+    for example in ["finra", "finra-100", "sentiment", "finra-jsonata"] {
         check_on(example, "process");
     }
 }

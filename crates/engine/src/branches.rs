@@ -19,7 +19,7 @@ use asl::model::{State, StateMachine};
 use asl::{StatesError, Value};
 
 use crate::engine::BranchLanes;
-use crate::interpreter::{Exec, Frame};
+use crate::interpreter::{Exec, Frame, Vars};
 use crate::lanes::{
     BranchJob, ExecutionWire, History, NotReady, Payload, ProcessPool, ProcessWorker, Resume,
     RunRequest, WorkerRun,
@@ -47,6 +47,10 @@ pub(crate) enum Machines<'m> {
 }
 
 /// Runs every branch; the first failure fails the whole set.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "internal plumbing of one state's run: grouping these into a struct would only rename them"
+)]
 pub(crate) fn run_branches<F>(
     exec: &Exec<'_>,
     state: &State,
@@ -54,6 +58,7 @@ pub(crate) fn run_branches<F>(
     machines: Machines<'_>,
     inputs: Vec<Value>,
     max_concurrency: usize,
+    outer: &Vars,
     run: F,
 ) -> Result<Vec<Value>, StatesError>
 where
@@ -67,6 +72,7 @@ where
         inputs,
         max_concurrency,
         true,
+        outer,
         run,
     )?
     .into_iter()
@@ -124,6 +130,7 @@ pub(crate) fn run_branches_tolerant<F>(
     inputs: Vec<Value>,
     max_concurrency: usize,
     fail_fast: bool,
+    outer: &Vars,
     run: F,
 ) -> Result<Vec<Result<Value, StatesError>>, StatesError>
 where
@@ -216,7 +223,7 @@ where
         Lane::Process => match pool {
             Some(pool) => {
                 helpers_started = processes(
-                    exec, state, frame, machines, &decided, &shared, pool, &local,
+                    exec, state, frame, machines, &decided, &shared, pool, &local, outer,
                 )
                 .unwrap_or_else(|e| {
                     tracing::warn!(state = %state_path, "process lane unavailable: {e}");
@@ -357,6 +364,7 @@ fn processes(
     shared: &Shared,
     pool: &dyn ProcessPool,
     local: &(dyn Fn() + Sync),
+    outer: &Vars,
 ) -> Result<usize, String> {
     let shared_input = matches!(machines, Machines::Parallel(_));
     let payload = {
@@ -402,6 +410,7 @@ fn processes(
         trace_offset_us: exec.trace.enabled().then(|| exec.trace.offset_us(now)),
         shared_input,
         first_index,
+        variables: (**outer).clone(),
     };
     let log = exec.engine.options.log.as_ref();
     let spawned = AtomicUsize::new(0);

@@ -353,7 +353,8 @@ impl Engine {
             prefix: format!("{}{}/{index}/", job.prefix, job.state),
             checkpoints: context.checkpoints,
         };
-        let outcome = exec.run_machine(machine, input, &frame);
+        let outer = Arc::new(job.variables.clone());
+        let outcome = exec.run_machine_in(machine, input, &frame, outer);
         let events = exec
             .events
             .load(std::sync::atomic::Ordering::Relaxed)

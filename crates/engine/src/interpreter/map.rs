@@ -141,6 +141,7 @@ impl Exec<'_> {
             inputs,
             max_concurrency,
             !tolerate,
+            &outer,
             |_, input, f| self.run_machine_in(&map.processor, input, f, outer.clone()),
         )?;
         let failed = results.iter().filter(|r| r.is_err()).count();

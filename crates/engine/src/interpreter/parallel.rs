@@ -38,6 +38,7 @@ impl Exec<'_> {
             Machines::Parallel(&par.branches),
             inputs,
             0,
+            &outer,
             |i, input, f| {
                 let input = if shared { detach(input)? } else { input };
                 self.run_machine_in(&par.branches[i], input, f, outer.clone())

@@ -146,6 +146,37 @@ fn has_expression(json: &Json) -> bool {
     }
 }
 
+/// A reference to a workflow variable in a JSONPath state (`"x.$": "$order.items[0]"`).
+#[derive(Clone, Debug)]
+pub struct VariableRef {
+    pub name: String,
+    /// The path into the variable's value (`$.items[0]`; `$` for the whole value).
+    pub path: crate::path::Path,
+    /// As written.
+    pub source: String,
+}
+
+/// Parses `$name...` as a variable reference; `None` when `src` is not one (`$.a`, `$$.a`,
+/// `$[0]`, `$`), `Some(Err)` when it is one with a broken path.
+pub fn parse_variable_ref(src: &str) -> Option<Result<VariableRef, String>> {
+    let rest = src.strip_prefix('$')?;
+    let first = rest.chars().next()?;
+    if !(first.is_alphabetic() || first == '_') {
+        return None;
+    }
+    let end = rest.find(['.', '[']).unwrap_or(rest.len());
+    let (name, tail) = rest.split_at(end);
+    Some(
+        crate::path::Path::parse(&format!("${tail}"))
+            .map(|path| VariableRef {
+                name: name.to_string(),
+                path,
+                source: src.to_string(),
+            })
+            .map_err(|e| e.to_string()),
+    )
+}
+
 /// A state's (or a choice rule's, or a catcher's) `Assign`.
 #[derive(Clone, Debug)]
 pub enum Assign {

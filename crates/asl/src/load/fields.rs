@@ -309,6 +309,15 @@ impl Loader {
             );
             return None;
         };
+        if let Some(variable) = crate::query::parse_variable_ref(src) {
+            return match variable {
+                Ok(v) => Some(Template::Variable(v)),
+                Err(reason) => {
+                    self.report(ptr.to_string(), state, format!("'{key}': {reason}"));
+                    None
+                }
+            };
+        }
         if src.starts_with('$') {
             return match parse_path(src, PathKind::Any) {
                 Ok(p) => Some(Template::Path(p)),

@@ -65,10 +65,11 @@ impl Exec<'_> {
     ) -> Result<Value, StatesError> {
         // Step Functions reports both a `.$` path that names nothing and a failing intrinsic
         // as `States.Runtime`, naming the state and its history event.
-        template.evaluate(Scope { input, context: ctx }).map_err(|e| {
+        template.evaluate_with(Scope { input, context: ctx }, &entered.vars).map_err(|e| {
             let detail = match e {
                 TemplateError::Path(p) => p.to_string(),
                 TemplateError::Intrinsic(err) => err.cause,
+                other => other.to_string(),
             };
             StatesError::runtime(format!(
                 "An error occurred while executing the state '{}' (entered at the event id #{}). {}",

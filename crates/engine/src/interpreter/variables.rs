@@ -50,10 +50,13 @@ impl Exec<'_> {
             Assign::JsonPath(fields) => {
                 for (name, template) in fields {
                     let v = template
-                        .evaluate(Scope {
-                            input: jsonpath_input,
-                            context: states.context,
-                        })
+                        .evaluate_with(
+                            Scope {
+                                input: jsonpath_input,
+                                context: states.context,
+                            },
+                            &entered.vars,
+                        )
                         .map_err(|e| {
                             StatesError::runtime(format!(
                                 "An error occurred while executing the state '{}' (entered at the event id #{}). {}",
@@ -62,6 +65,7 @@ impl Exec<'_> {
                                 match e {
                                     asl::template::TemplateError::Path(p) => p.to_string(),
                                     asl::template::TemplateError::Intrinsic(err) => err.cause,
+                                    other => other.to_string(),
                                 }
                             ))
                         })?;

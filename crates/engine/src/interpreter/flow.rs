@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use asl::choice::ChoiceRule;
 use asl::model::{ChoiceState, FailState, NumberOrPath, PassState, State, StringOrPath, WaitState};
 use asl::{Scope, StatesError, Value, names};
 
@@ -45,7 +44,11 @@ impl Exec<'_> {
         let mut next = None;
         for branch in &choice.choices {
             let Some(rule) = &branch.rule else { continue };
-            if evaluate_rule(rule, &effective, &ctx)? {
+            let scope = Scope {
+                input: &effective,
+                context: &ctx,
+            };
+            if rule.evaluate_with(scope, &entered.vars)? {
                 next = Some(branch);
                 break;
             }
@@ -192,15 +195,4 @@ impl Exec<'_> {
         let null = Value::null();
         self.assign(state, entered, assign, &States::input(&null, ctx), input)
     }
-}
-
-pub(crate) fn evaluate_rule(
-    rule: &ChoiceRule,
-    input: &Value,
-    ctx: &Value,
-) -> Result<bool, StatesError> {
-    rule.evaluate(Scope {
-        input,
-        context: ctx,
-    })
 }

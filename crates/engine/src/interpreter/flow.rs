@@ -104,13 +104,24 @@ impl Exec<'_> {
                 self.until(&ts)?
             }
         };
+        self.wait_for(duration, frame)?;
+        self.assign_jsonpath(state, entered, state.assign.as_ref(), &effective, &ctx)?;
+        self.apply_output_path(state, effective, &ctx)
+    }
+
+    /// Sleeps `duration` on the engine's clock, cut short (failing the execution) by its
+    /// TimeoutSeconds.
+    pub(super) fn wait_for(
+        &self,
+        duration: Duration,
+        frame: &Frame<'_>,
+    ) -> Result<(), StatesError> {
         let clamped = self.clamp_to_deadline(duration);
         self.engine.clock.sleep(clamped, frame.cancel);
         if clamped < duration {
             return Err(execution_timeout());
         }
-        self.assign_jsonpath(state, entered, state.assign.as_ref(), &effective, &ctx)?;
-        self.apply_output_path(state, effective, &ctx)
+        Ok(())
     }
 
     pub(super) fn until(&self, ts: &str) -> Result<Duration, StatesError> {

@@ -10,10 +10,10 @@ use asl::{StatesError, Value, names};
 use serde_json::Value as Json;
 
 use super::jsonata::{States, query_error};
-use super::{Entered, Exec, Frame, Step, execution_timeout};
+use super::{Entered, Exec, Frame, Step};
 
 impl Exec<'_> {
-    /// Pass: Output (default: the input) and Assign.
+    /// Pass and Succeed: Output (default: the input) and Assign.
     pub(super) fn jsonata_pass(
         &self,
         state: &State,
@@ -133,22 +133,7 @@ impl Exec<'_> {
                 }
             }
         };
-        let clamped = self.clamp_to_deadline(duration);
-        self.engine.clock.sleep(clamped, frame.cancel);
-        if clamped < duration {
-            return Err(execution_timeout());
-        }
-        self.input_output(state, entered, raw, &ctx)
-    }
-
-    /// Succeed: Output, default the input.
-    pub(super) fn jsonata_succeed(
-        &self,
-        state: &State,
-        raw: Value,
-        entered: &Entered,
-    ) -> Result<Value, StatesError> {
-        let ctx = self.context(state, entered, 0, None);
+        self.wait_for(duration, frame)?;
         self.input_output(state, entered, raw, &ctx)
     }
 

@@ -67,31 +67,25 @@ impl Exec<'_> {
             || Self::retains_raw(state, &map.retry, &map.catch);
         let mut inputs = Vec::with_capacity(items.len());
         for (index, item) in items.into_iter().enumerate() {
+            let item_ctx = || {
+                self.context(
+                    state,
+                    entered,
+                    retries,
+                    Some(MapItem {
+                        index,
+                        value: &item,
+                    }),
+                )
+            };
             let input = match (&map.item_selector, selector) {
                 (_, Some(t)) => {
-                    let item_ctx = self.context(
-                        state,
-                        entered,
-                        retries,
-                        Some(MapItem {
-                            index,
-                            value: &item,
-                        }),
-                    );
+                    let item_ctx = item_ctx();
                     let states = States::input(&effective, &item_ctx);
                     self.query_value(state, entered, t, "ItemSelector", &states)?
                 }
                 (Some(t), None) => {
-                    let item_ctx = self.context(
-                        state,
-                        entered,
-                        retries,
-                        Some(MapItem {
-                            index,
-                            value: &item,
-                        }),
-                    );
-                    self.eval_template(state, t, &effective, &item_ctx, entered)?
+                    self.eval_template(state, t, &effective, &item_ctx(), entered)?
                 }
                 (None, None) => item,
             };

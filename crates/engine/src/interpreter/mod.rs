@@ -384,7 +384,7 @@ impl Exec<'_> {
             StateKind::Succeed => {
                 entered.attempts.set(1);
                 let out = if state.jsonata.is_some() {
-                    self.jsonata_succeed(state, raw, entered)?
+                    self.jsonata_pass(state, raw, entered)?
                 } else {
                     self.run_succeed(state, raw, entered)?
                 };

@@ -410,7 +410,7 @@ fn processes(
         trace_offset_us: exec.trace.enabled().then(|| exec.trace.offset_us(now)),
         shared_input,
         first_index,
-        variables: (**outer).clone(),
+        variables: (***outer).clone(),
     };
     let log = exec.engine.options.log.as_ref();
     let spawned = AtomicUsize::new(0);

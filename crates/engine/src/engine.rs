@@ -353,7 +353,7 @@ impl Engine {
             prefix: format!("{}{}/{index}/", job.prefix, job.state),
             checkpoints: context.checkpoints,
         };
-        let outer = Arc::new(job.variables.clone());
+        let outer = crate::interpreter::Variables::from_map(job.variables.clone());
         let outcome = exec.run_machine_in(machine, input, &frame, outer);
         let events = exec
             .events

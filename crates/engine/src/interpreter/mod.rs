@@ -52,7 +52,7 @@ mod variables;
 mod walk;
 
 pub(crate) use task::task_function;
-pub(crate) use variables::Vars;
+pub(crate) use variables::{Variables, Vars};
 pub(crate) use walk::{nth_state, state_index, task_functions};
 
 /// One running execution.
@@ -258,7 +258,7 @@ impl Exec<'_> {
             }
             let (step, output) = result?;
             if let Some(assigned) = entered.assigned.take() {
-                variables::apply(&mut vars, assigned);
+                variables::apply(&mut vars, assigned, state)?;
             }
             // A state that outlives the execution's TimeoutSeconds fails the execution, even
             // if it was the last one.

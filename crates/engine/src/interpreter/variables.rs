@@ -10,6 +10,7 @@
 //! iteration holds the map it started with without copying it, and an assignment copies the
 //! map only when someone else still holds it.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use asl::query::{Assign, limits};
@@ -21,13 +22,68 @@ use super::{Entered, Exec};
 use asl::model::State;
 
 /// The variables visible to a state.
-pub(crate) type Vars = Arc<Map<String, Json>>;
+pub(crate) type Vars = Arc<Variables>;
 
-/// Applies what a state assigned to the variables of its scope.
-pub(super) fn apply(vars: &mut Vars, assigned: Map<String, Json>) {
-    if !assigned.is_empty() {
-        Arc::make_mut(vars).extend(assigned);
+/// Variables and their serialized sizes, for the per-execution quota.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Variables {
+    values: Map<String, Json>,
+    sizes: HashMap<String, usize>,
+    total: usize,
+}
+
+impl std::ops::Deref for Variables {
+    type Target = Map<String, Json>;
+
+    fn deref(&self) -> &Map<String, Json> {
+        &self.values
     }
+}
+
+impl Variables {
+    /// Variables received from a parent process.
+    pub(crate) fn from_map(values: Map<String, Json>) -> Vars {
+        let mut scope = Variables::default();
+        for (name, value) in values {
+            scope.set(name, value);
+        }
+        Arc::new(scope)
+    }
+
+    fn set(&mut self, name: String, value: Json) {
+        let size = value.to_string().len();
+        let old = self.sizes.insert(name.clone(), size).unwrap_or(0);
+        self.total = self.total - old + size;
+        self.values.insert(name, value);
+    }
+}
+
+/// Applies what a state assigned to the variables of its scope; more than AWS's 10 MiB of
+/// variables in one scope fails the state.
+pub(super) fn apply(
+    vars: &mut Vars,
+    assigned: Map<String, Json>,
+    state: &State,
+) -> Result<(), StatesError> {
+    if assigned.is_empty() {
+        return Ok(());
+    }
+    let scope = Arc::make_mut(vars);
+    for (name, value) in assigned {
+        scope.set(name, value);
+    }
+    if scope.total > limits::TOTAL_BYTES {
+        return Err(StatesError::new(
+            names::DATA_LIMIT_EXCEEDED,
+            format!(
+                "The variables stored after state '{}' are {} bytes together, more than the limit of {} bytes",
+                state.name,
+                scope.total,
+                limits::TOTAL_BYTES
+            ),
+        ));
+    }
+    Ok(())
 }
 
 impl Exec<'_> {

@@ -94,7 +94,7 @@ impl Jsonata {
                 }),
                 Err(err) => Err(QueryError {
                     cause: format!(
-                        "An error occurred while evaluating the JSONata expression '{}' specified for the field '{field}': {err}",
+                        "The JSONata expression '{}' specified for the field '{field}' threw an error during evaluation. {err}",
                         e.source()
                     ),
                 }),
@@ -112,6 +112,14 @@ impl Jsonata {
                 .map(|(i, t)| t.evaluate(&format!("{field}[{i}]"), bindings))
                 .collect::<Result<Vec<_>, _>>()
                 .map(Json::Array),
+        }
+    }
+
+    /// The expression's text, when the template is one expression.
+    pub fn source(&self) -> Option<&str> {
+        match self {
+            Jsonata::Expression(e) => Some(e.source()),
+            _ => None,
         }
     }
 

@@ -78,17 +78,41 @@ impl Exec<'_> {
     ) -> Result<u64, StatesError> {
         let v = self.query(state, entered, template, field, states)?;
         v.as_u64()
-            .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64))
-            .ok_or_else(|| {
-                query_error(
-                    state,
-                    entered,
-                    &format!(
-                        "The JSONata expression for the field '{field}' must evaluate to a non-negative integer, but it returned {v}."
-                    ),
-                )
+            .or_else(|| {
+                v.as_f64()
+                    .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+                    .map(|f| f as u64)
             })
+            .ok_or_else(|| unexpected_type(state, entered, template, field, "integer", &v))
     }
+}
+
+/// A field whose expression returned a value of the wrong type, in the words AWS uses for
+/// `Items` ("returned an unexpected result type").
+pub(super) fn unexpected_type(
+    state: &State,
+    entered: &Entered,
+    template: &Jsonata,
+    field: &str,
+    expected: &str,
+    value: &Json,
+) -> StatesError {
+    let found = match value {
+        Json::Null => "null",
+        Json::Bool(_) => "boolean",
+        Json::Number(_) => "number",
+        Json::String(_) => "string",
+        Json::Array(_) => "array",
+        Json::Object(_) => "object",
+    };
+    query_error(
+        state,
+        entered,
+        &format!(
+            "The JSONata expression '{}' specified for the field '{field}' returned an unexpected result type. Expected '{expected}', but was '{found}' for value: {value}",
+            template.source().unwrap_or_default()
+        ),
+    )
 }
 
 /// `States.QueryEvaluationError`, with the state prefix AWS puts on every evaluation cause.

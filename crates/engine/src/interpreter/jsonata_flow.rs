@@ -9,7 +9,7 @@ use asl::query::Jsonata;
 use asl::{StatesError, Value, names};
 use serde_json::Value as Json;
 
-use super::jsonata::{States, query_error};
+use super::jsonata::{States, unexpected_type};
 use super::{Entered, Exec, Frame, Step};
 
 impl Exec<'_> {
@@ -74,13 +74,8 @@ impl Exec<'_> {
                 }
                 Json::Bool(false) => {}
                 other => {
-                    return Err(query_error(
-                        state,
-                        entered,
-                        &format!(
-                            "The JSONata expression '{}' specified for the field '{field}' must return a boolean value, but it returned {other}.",
-                            source(condition)
-                        ),
+                    return Err(unexpected_type(
+                        state, entered, condition, &field, "boolean", &other,
                     ));
                 }
             }
@@ -113,12 +108,13 @@ impl Exec<'_> {
             match self.query(state, entered, t, "Timestamp", &states)? {
                 Json::String(ts) => self.until(&ts)?,
                 other => {
-                    return Err(query_error(
+                    return Err(unexpected_type(
                         state,
                         entered,
-                        &format!(
-                            "The field 'Timestamp' must be a timestamp string, but the JSONata expression returned {other}."
-                        ),
+                        t,
+                        "Timestamp",
+                        "string",
+                        &other,
                     ));
                 }
             }
@@ -153,14 +149,7 @@ impl Exec<'_> {
         ) {
             (Some(t), _) => match self.query(state, entered, t, field, &states)? {
                 Json::String(s) => Ok(s),
-                other => Err(query_error(
-                    state,
-                    entered,
-                    &format!(
-                        "The JSONata expression '{}' specified for the field '{field}' must return a string, but it returned {other}.",
-                        source(t)
-                    ),
-                )),
+                other => Err(unexpected_type(state, entered, t, field, "string", &other)),
             },
             (None, Some(StringOrPath::Literal(s))) => Ok(s.clone()),
             (None, _) => Ok(String::new()),
@@ -173,12 +162,5 @@ impl Exec<'_> {
             Ok(cause) => StatesError::new(error, cause),
             Err(e) => e,
         }
-    }
-}
-
-fn source(t: &Jsonata) -> &str {
-    match t {
-        Jsonata::Expression(e) => e.source(),
-        _ => "",
     }
 }

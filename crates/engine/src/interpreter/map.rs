@@ -11,7 +11,7 @@ use asl::{StatesError, Value, names};
 use serde_json::json;
 
 use super::input_output::{detach, resolve};
-use super::jsonata::States;
+use super::jsonata::{States, unexpected_type};
 use super::{Entered, Exec, Frame};
 use crate::branches::Machines;
 use crate::context::MapItem;
@@ -32,7 +32,12 @@ impl Exec<'_> {
         let items = match (jsonata, jsonata.and_then(|j| j.items.as_ref())) {
             (_, Some(t)) => {
                 let states = States::input(&effective, &ctx);
-                self.query_value(state, entered, t, "Items", &states)?
+                let items = self.query_value(state, entered, t, "Items", &states)?;
+                if items.kind() != asl::Kind::Array {
+                    let json = items.to_json().unwrap_or_default();
+                    return Err(unexpected_type(state, entered, t, "Items", "array", &json));
+                }
+                items
             }
             (Some(_), None) => effective.clone(),
             (None, None) => match map.items_path.root() {

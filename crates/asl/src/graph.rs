@@ -122,7 +122,7 @@ fn layout(g: &mut Graph, machine: &StateMachine, cluster: &mut Cluster) -> (Stri
                         g.edges.push(Edge {
                             from: id.clone(),
                             to: to.clone(),
-                            label: Some(format!("rule {}", i + 1)),
+                            label: Some(rule_label(branch, i)),
                             dashed: false,
                         });
                     }
@@ -330,4 +330,45 @@ fn dot_escape(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
+}
+
+/// A choice rule's edge label: a JSONata rule shows its Condition (shortened), a JSONPath
+/// rule its position.
+fn rule_label(branch: &crate::model::ChoiceBranch, i: usize) -> String {
+    const MAX: usize = 40;
+    match &branch.condition {
+        Some(crate::query::Jsonata::Expression(e)) => {
+            let text: String = e.source().chars().take(MAX).collect();
+            if e.source().chars().count() > MAX {
+                format!("{text}...")
+            } else {
+                text
+            }
+        }
+        Some(crate::query::Jsonata::Literal(v)) => v.to_string(),
+        _ => format!("rule {}", i + 1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn a_jsonata_choice_labels_its_edges_with_the_conditions() {
+        let m = crate::load(&json!({
+            "QueryLanguage": "JSONata", "StartAt": "C",
+            "States": {
+                "C": {"Type": "Choice", "Default": "D",
+                      "Choices": [{"Condition": "{% $states.input.n > 1 %}", "Next": "D"}]},
+                "D": {"Type": "Succeed"}
+            }
+        }))
+        .expect("valid");
+        let g = super::mermaid(&m);
+        assert!(
+            g.contains("$states.input.n &gt; 1") || g.contains("$states.input.n > 1"),
+            "{g}"
+        );
+    }
 }

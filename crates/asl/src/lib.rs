@@ -11,6 +11,7 @@ pub mod limits;
 pub mod load;
 pub mod model;
 pub mod path;
+pub mod query;
 pub mod template;
 pub mod value;
 pub mod walk;

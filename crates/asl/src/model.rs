@@ -8,6 +8,7 @@ use serde_json::Value as Json;
 
 use crate::choice::ChoiceRule;
 use crate::path::Path;
+use crate::query::{Assign, Jsonata, QueryLanguage};
 use crate::template::Template;
 
 /// A state machine, or one branch of a Parallel state, or a Map state's item processor.
@@ -42,6 +43,35 @@ pub struct State {
     pub parameters: Option<Template>,
     pub result_selector: Option<Template>,
     pub transition: Transition,
+    /// The state's own `QueryLanguage`, or its state machine's.
+    pub query_language: QueryLanguage,
+    /// `Assign`: variables set once the state's output is computed.
+    pub assign: Option<Assign>,
+    /// The fields of a JSONata state (`None` in a JSONPath state).
+    pub jsonata: Option<Box<JsonataFields>>,
+}
+
+/// What a JSONata state has instead of the JSONPath fields: each a `{% ... %}` template.
+#[derive(Clone, Debug, Default)]
+pub struct JsonataFields {
+    /// `Arguments` (Task, Parallel): the input of the function or the branches.
+    pub arguments: Option<Jsonata>,
+    /// `Output`: the state's output (default: the result, or the input for Pass, Choice,
+    /// Wait and Succeed).
+    pub output: Option<Jsonata>,
+    /// Map `Items` (default: the state's input, which must be an array).
+    pub items: Option<Jsonata>,
+    /// Map `ItemSelector`, with `$states.context.Map.Item` set.
+    pub item_selector: Option<Jsonata>,
+    /// Task `TimeoutSeconds`/`HeartbeatSeconds`, Map `MaxConcurrency`, Wait `Seconds`
+    /// and `Timestamp` and Fail `Error`/`Cause` written as expressions.
+    pub timeout_seconds: Option<Jsonata>,
+    pub heartbeat_seconds: Option<Jsonata>,
+    pub max_concurrency: Option<Jsonata>,
+    pub seconds: Option<Jsonata>,
+    pub timestamp: Option<Jsonata>,
+    pub error: Option<Jsonata>,
+    pub cause: Option<Jsonata>,
 }
 
 /// Where a state goes when it completes.
@@ -137,8 +167,15 @@ pub struct ChoiceState {
 
 #[derive(Clone, Debug)]
 pub struct ChoiceBranch {
-    pub rule: ChoiceRule,
+    /// The JSONPath rule (`None` in a JSONata state, which has `condition`).
+    pub rule: Option<ChoiceRule>,
+    /// A JSONata state's `Condition`.
+    pub condition: Option<Jsonata>,
     pub next: String,
+    /// Variables the rule sets when it matches.
+    pub assign: Option<Assign>,
+    /// A JSONata rule's `Output`, the state's output when it matches.
+    pub output: Option<Jsonata>,
 }
 
 #[derive(Clone, Debug)]
@@ -226,4 +263,8 @@ pub struct Catcher {
     /// Where `{"Error", "Cause"}` goes in the state's raw input (`None`: the JSON `null`,
     /// which discards it).
     pub result_path: Option<Path>,
+    /// Variables the catcher sets when it catches.
+    pub assign: Option<Assign>,
+    /// A JSONata catcher's `Output` (default: the error output).
+    pub output: Option<Jsonata>,
 }

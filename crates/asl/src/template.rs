@@ -21,6 +21,8 @@ pub enum Template {
     Array(Vec<Template>),
     Path(Path),
     Intrinsic(IntrinsicCall),
+    /// A workflow variable, or a path into one (`$order`, `$order.items[0]`).
+    Variable(crate::query::VariableRef),
 }
 
 /// Why a template could not be evaluated.
@@ -33,6 +35,15 @@ pub enum TemplateError {
     /// An intrinsic function failed (`States.IntrinsicFailure`).
     #[error(transparent)]
     Intrinsic(StatesError),
+    /// A `.$` field read a variable no state has assigned.
+    #[error(
+        "The JSONPath '{path}' specified for the field '{field}.$' could not be found: no state has assigned the variable '{name}'"
+    )]
+    Unassigned {
+        field: String,
+        path: String,
+        name: String,
+    },
 }
 
 /// A `.$` field whose path named nothing.
@@ -53,25 +64,39 @@ impl Template {
         matches!(self, Template::Literal(_))
     }
 
-    /// Builds the payload.
+    /// Builds the payload (with no workflow variables).
     pub fn evaluate(&self, scope: Scope<'_>) -> Result<Value, TemplateError> {
-        self.eval_field(scope, "")
+        self.eval_field(scope, &serde_json::Map::new(), "")
     }
 
-    fn eval_field(&self, scope: Scope<'_>, field: &str) -> Result<Value, TemplateError> {
+    /// Builds the payload; `$name` fields read `variables`.
+    pub fn evaluate_with(
+        &self,
+        scope: Scope<'_>,
+        variables: &serde_json::Map<String, Json>,
+    ) -> Result<Value, TemplateError> {
+        self.eval_field(scope, variables, "")
+    }
+
+    fn eval_field(
+        &self,
+        scope: Scope<'_>,
+        vars: &serde_json::Map<String, Json>,
+        field: &str,
+    ) -> Result<Value, TemplateError> {
         match self {
             Template::Literal(j) => Ok(Value::Json(j.clone())),
             Template::Object(fields) => {
                 let mut out = IndexMap::with_capacity(fields.len());
                 for (name, t) in fields {
-                    out.insert(name.clone(), t.eval_field(scope, name)?);
+                    out.insert(name.clone(), t.eval_field(scope, vars, name)?);
                 }
                 Ok(Value::from_fields(out))
             }
             Template::Array(items) => {
                 let out = items
                     .iter()
-                    .map(|t| t.eval_field(scope, field))
+                    .map(|t| t.eval_field(scope, vars, field))
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok(Value::from_elements(out))
             }
@@ -88,6 +113,29 @@ impl Template {
                 }))
             }),
             Template::Intrinsic(call) => call.evaluate(scope).map_err(TemplateError::Intrinsic),
+            Template::Variable(v) => {
+                let Some(value) = vars.get(&v.name) else {
+                    return Err(TemplateError::Unassigned {
+                        field: field.to_string(),
+                        path: v.source.clone(),
+                        name: v.name.clone(),
+                    });
+                };
+                let value = Value::Json(value.clone());
+                v.path
+                    .resolve(Scope {
+                        input: &value,
+                        context: scope.context,
+                    })
+                    .map_err(|source| {
+                        TemplateError::Path(Box::new(TemplatePathError {
+                            field: field.to_string(),
+                            path: v.source.clone(),
+                            input: crate::path::describe(&value),
+                            source,
+                        }))
+                    })
+            }
         }
     }
 }

@@ -80,6 +80,12 @@ fn finra() {
 }
 
 #[test]
+fn finra_jsonata() {
+    // The JSONata variant with workflow variables gives the JSONPath version's output.
+    check("finra-jsonata");
+}
+
+#[test]
 fn finra_fan_out_variants() {
     for n in [5, 50, 100, 200] {
         check(&format!("finra-{n}"));
@@ -114,6 +120,8 @@ fn every_example_gives_the_same_output_on_every_lane() {
         "healthcare",
         "sentiment",
         "ml-pipeline",
+        // The branches read variables assigned before the fan-out.
+        "finra-jsonata",
     ] {
         for lanes in ["inline", "threads", "process"] {
             check_on(example, lanes);

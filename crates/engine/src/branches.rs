@@ -22,6 +22,7 @@ use asl::{StatesError, Value};
 
 use crate::codec::{CodecError, Payload};
 use crate::exec::{Exec, Frame};
+use crate::interpreter::Vars;
 use crate::lanes::{NotReady, ProcessPool, ProcessWorker, WorkerRun};
 use crate::planner::{BranchLanes, Plan, PlanInput, plan};
 use crate::runtime::CancelToken;
@@ -71,6 +72,8 @@ pub(crate) struct StateBranches<'a, 'x, 'f> {
     pub(crate) frame: &'a Frame<'f>,
     pub(crate) machines: Machines<'a>,
     pub(crate) resume: Resumer<'a>,
+    /// The workflow variables every branch starts with.
+    pub(crate) outer: &'a Vars,
 }
 
 /// Runs every branch; the first failure fails the whole set.
@@ -387,6 +390,7 @@ fn processes(
         state,
         frame,
         machines,
+        outer,
         ..
     } = branches;
     let shared_input = matches!(machines, Machines::Parallel(_));
@@ -433,6 +437,7 @@ fn processes(
         trace_offset_us: exec.trace.enabled().then(|| exec.trace.offset_us(now)),
         shared_input,
         first_index,
+        variables: (***outer).clone(),
     };
     let log = exec.engine.options.log.as_ref();
     let spawned = AtomicUsize::new(0);

@@ -339,10 +339,13 @@ impl Engine {
             lane: Lane::Process,
             last_event: AtomicU64::new(history.events),
         };
+        let outer = crate::interpreter::Variables::from_map(job.variables.clone());
         let outcome = match &state.kind {
             // An iteration has its own events around its states, wherever it runs.
-            asl::model::StateKind::Map(map) => exec.map_iteration(state, map, index, input, &frame),
-            _ => exec.run_machine(machine, input, &frame),
+            asl::model::StateKind::Map(map) => {
+                exec.map_iteration(state, map, index, input, &frame, outer)
+            }
+            _ => exec.run_machine_in(machine, input, &frame, outer),
         };
         let events = exec
             .events

@@ -108,6 +108,9 @@ pub struct BranchJob {
     pub shared_input: bool,
     /// Otherwise the payload holds the inputs of branches `first_index..`, in order.
     pub first_index: usize,
+    /// The workflow variables the branches start with (`Assign` of the states before).
+    #[serde(default)]
+    pub variables: serde_json::Map<String, Json>,
 }
 
 /// The execution's context-object fields, as they cross to a child.

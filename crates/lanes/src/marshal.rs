@@ -172,6 +172,7 @@ mod tests {
             trace_offset_us: None,
             shared_input: false,
             first_index: 0,
+            variables: Default::default(),
         }
     }
 

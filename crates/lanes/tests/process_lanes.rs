@@ -82,6 +82,7 @@ fn count_job() -> engine::lanes::BranchJob {
         trace_offset_us: None,
         shared_input: false,
         first_index: 0,
+        variables: Default::default(),
     }
 }
 

@@ -7,6 +7,11 @@
 //! of 1 KB, 1 MB and 100 MB, held as one `bytes` object and as a list of ~100-byte records,
 //! and the ratio of each median to the 1 KB one of the same kind.
 //!
+//! `cargo bench -p faastlane-python --bench engine_handoff -- workflow-jsonata.json` runs the
+//! same hand-offs with A a JSONata state whose `Output` is `{% $states.result %}` (answered
+//! from the value itself, no JSON), and `-- workflow-jsonata-object.json` with an `Output`
+//! that builds a new object from the result's fields (the result becomes JSON; records only).
+//!
 //! Rows marked `existing` hand on a state that already exists (built once, returned by the
 //! producer on every run): that is the hand-off alone. Rows marked `fresh` build the state
 //! anew in every run; their `after write` column is the first hand-off after the producer
@@ -28,7 +33,13 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 
 fn main() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/handoff_workflow");
-    let text = std::fs::read_to_string(dir.join("workflow.json")).expect("workflow.json");
+    let file = std::env::args()
+        .skip(1)
+        .find(|a| a.ends_with(".json"))
+        .unwrap_or_else(|| "workflow.json".to_string());
+    let text = std::fs::read_to_string(dir.join(&file)).expect("the workflow file");
+    let only_records = file.contains("object");
+    println!("{file}");
     let machine = asl::load_str(&text).expect("valid workflow");
     let workflow = Workflow {
         name: "handoff".to_string(),
@@ -49,6 +60,9 @@ fn main() {
         ("bytes", true),
         ("records", true),
     ] {
+        if only_records && kind == "bytes" {
+            continue;
+        }
         let mut base = None;
         for (label, size, runs) in [
             ("1 KB", 1_000u64, 2_000),

@@ -111,6 +111,7 @@ fn job(workflow: &Workflow) -> BranchJob {
         trace_offset_us: None,
         shared_input: false,
         first_index: 0,
+        variables: Default::default(),
     }
 }
 

@@ -13,12 +13,21 @@ use crate::value::{Kind, Value};
 use super::*;
 
 impl ChoiceRule {
-    /// Evaluates the rule against the (effective) input.
+    /// Evaluates the rule against the (effective) input, with no workflow variables.
     pub fn evaluate(&self, scope: Scope<'_>) -> Result<bool, StatesError> {
+        self.evaluate_with(scope, &serde_json::Map::new())
+    }
+
+    /// Evaluates the rule; a `Variable` of `$name` reads `variables`.
+    pub fn evaluate_with(
+        &self,
+        scope: Scope<'_>,
+        variables: &serde_json::Map<String, Json>,
+    ) -> Result<bool, StatesError> {
         match self {
             ChoiceRule::And(rules) => {
                 for rule in rules {
-                    if !rule.evaluate(scope)? {
+                    if !rule.evaluate_with(scope, variables)? {
                         return Ok(false);
                     }
                 }
@@ -26,30 +35,58 @@ impl ChoiceRule {
             }
             ChoiceRule::Or(rules) => {
                 for rule in rules {
-                    if rule.evaluate(scope)? {
+                    if rule.evaluate_with(scope, variables)? {
                         return Ok(true);
                     }
                 }
                 Ok(false)
             }
-            ChoiceRule::Not(rule) => Ok(!rule.evaluate(scope)?),
-            ChoiceRule::Test(test) => test.evaluate(scope),
+            ChoiceRule::Not(rule) => Ok(!rule.evaluate_with(scope, variables)?),
+            ChoiceRule::Test(test) => test.evaluate_with(scope, variables),
         }
     }
 }
 
 impl DataTest {
-    /// Evaluates the test against the (effective) input.
+    /// Evaluates the test against the (effective) input, with no workflow variables.
     pub fn evaluate(&self, scope: Scope<'_>) -> Result<bool, StatesError> {
+        self.evaluate_with(scope, &serde_json::Map::new())
+    }
+
+    /// Evaluates the test; a `Variable` of `$name` reads `variables`.
+    pub fn evaluate_with(
+        &self,
+        scope: Scope<'_>,
+        variables: &serde_json::Map<String, Json>,
+    ) -> Result<bool, StatesError> {
+        let held;
+        let subject = match &self.variable_name {
+            None => scope,
+            Some(name) => match variables.get(name) {
+                Some(v) => {
+                    held = Value::Json(v.clone());
+                    Scope {
+                        input: &held,
+                        context: scope.context,
+                    }
+                }
+                None if self.operator == Operator::IsPresent => return Ok(!self.flag()?),
+                None => {
+                    return Err(StatesError::runtime(format!(
+                        "Invalid path '${name}': no state has assigned the variable '{name}'"
+                    )));
+                }
+            },
+        };
         if self.operator == Operator::IsPresent {
             let doc = match self.variable.root() {
-                Root::Input => scope.input,
-                Root::Context => scope.context,
+                Root::Input => subject.input,
+                Root::Context => subject.context,
             };
             let present = self.variable.exists(doc).map_err(path_failure)?;
             return Ok(present == self.flag()?);
         }
-        let value = resolve(&self.variable, scope)?;
+        let value = resolve(&self.variable, subject)?;
         if let Some((expect, relation)) = self.operator.comparison() {
             let operand: Option<Cow<'_, Json>> = match &self.operand {
                 Operand::Literal(json) => Some(Cow::Borrowed(json)),

@@ -37,6 +37,9 @@ pub enum ChoiceRule {
 #[derive(Clone, Debug)]
 pub struct DataTest {
     pub variable: Path,
+    /// When `Variable` names a workflow variable (`$order`, `$order.total`): its name, and
+    /// `variable` is the path into its value.
+    pub variable_name: Option<String>,
     pub operator: Operator,
     pub operand: Operand,
 }

@@ -113,12 +113,19 @@ pub(super) fn parse_any(
             ));
             None
         }
-        Some(Json::String(src)) => match Path::parse(src) {
-            Ok(path) => Some(path),
-            Err(e) => {
-                problems.push((child(pointer, VARIABLE), e.to_string()));
+        Some(Json::String(src)) => match crate::query::parse_variable_ref(src) {
+            Some(Ok(r)) => Some((r.path, Some(r.name))),
+            Some(Err(e)) => {
+                problems.push((child(pointer, VARIABLE), e));
                 None
             }
+            None => match Path::parse(src) {
+                Ok(path) => Some((path, None)),
+                Err(e) => {
+                    problems.push((child(pointer, VARIABLE), e.to_string()));
+                    None
+                }
+            },
         },
         Some(other) => {
             problems.push((
@@ -146,8 +153,10 @@ pub(super) fn parse_any(
         ));
     }
     let operand = parse_operand(field, operator, path, value, pointer, problems);
+    let (variable, variable_name) = variable?;
     Some(ChoiceRule::Test(DataTest {
-        variable: variable?,
+        variable,
+        variable_name,
         operator,
         operand: operand?,
     }))

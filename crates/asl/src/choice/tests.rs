@@ -1321,6 +1321,7 @@ fn a_rule_with_problems_is_not_returned() {
 fn hand_built_tests_with_the_wrong_operand_fail_cleanly() {
     let test = ChoiceRule::Test(DataTest {
         variable: Path::parse("$.v").expect("valid"),
+        variable_name: None,
         operator: Operator::IsNull,
         operand: Operand::Literal(json!("yes")),
     });

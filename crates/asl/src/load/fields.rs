@@ -77,36 +77,6 @@ pub(super) fn parse_path(src: &str, kind: PathKind) -> Result<Path, String> {
 }
 
 impl Loader {
-    /// Checks `QueryLanguage` (top level or per state). JSONata gets one clear message and
-    /// `false`, so the caller stops instead of flooding the user about JSONata fields.
-    pub(super) fn query_language_supported(&mut self, o: &Obj<'_>) -> bool {
-        let Some(lang) = o.get("QueryLanguage") else {
-            return true;
-        };
-        match lang.as_str() {
-            Some("JSONPath") => true,
-            Some("JSONata") => {
-                self.err(
-                    o,
-                    "QueryLanguage",
-                    "JSONata is not supported yet: use the JSONPath query language (the default)",
-                );
-                false
-            }
-            _ => {
-                self.err(
-                    o,
-                    "QueryLanguage",
-                    format!(
-                        "QueryLanguage must be \"JSONPath\" or \"JSONata\", not {}",
-                        show(lang)
-                    ),
-                );
-                true
-            }
-        }
-    }
-
     pub(super) fn err(&mut self, o: &Obj<'_>, key: &str, message: impl Into<String>) {
         self.report(o.at(key), o.state(), message);
     }
@@ -339,6 +309,15 @@ impl Loader {
             );
             return None;
         };
+        if let Some(variable) = crate::query::parse_variable_ref(src) {
+            return match variable {
+                Ok(v) => Some(Template::Variable(v)),
+                Err(reason) => {
+                    self.report(ptr.to_string(), state, format!("'{key}': {reason}"));
+                    None
+                }
+            };
+        }
         if src.starts_with('$') {
             return match parse_path(src, PathKind::Any) {
                 Ok(p) => Some(Template::Path(p)),

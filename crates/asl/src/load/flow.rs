@@ -6,6 +6,10 @@ use super::fields::{MAX_SECONDS, Obj, PathKind, kind};
 use super::{Loader, index};
 use crate::choice;
 use crate::model::{ChoiceBranch, ChoiceState, WaitState};
+use crate::query::{Jsonata, QueryLanguage};
+
+/// Fields of a choice rule in a JSONata state.
+const JSONATA_RULE: &[&str] = &["Condition", "Next", "Assign", "Output", "Comment"];
 
 impl Loader {
     pub(super) fn choice(&mut self, o: &Obj<'_>) -> Option<ChoiceState> {
@@ -43,12 +47,33 @@ impl Loader {
                 choices = None;
                 continue;
             };
-            let mut problems = Vec::new();
-            let rule = choice::parse_rule(rule_json, &ptr, true, &mut problems);
-            for (pointer, message) in problems {
-                self.report(pointer, o.state(), message);
-            }
-            let r = o.nested(map, ptr);
+            let r = o.nested(map, ptr.clone());
+            let lang = self.current;
+            let (rule, condition, output) = if lang == QueryLanguage::Jsonata {
+                (
+                    None,
+                    self.jsonata_rule(&r, i),
+                    r.get("Output")
+                        .and_then(|_| self.jsonata(&r, "Output", &format!("Choices[{i}]/Output"))),
+                )
+            } else {
+                let mut plain = map.clone();
+                plain.remove("Assign");
+                for key in ["Condition", "Output"] {
+                    if plain.remove(key).is_some() {
+                        self.err_here(&r, format!(
+                            "The QueryLanguage is set to 'JSONPath', but field '{key}' is only supported for the 'JSONata' QueryLanguage"
+                        ));
+                    }
+                }
+                let mut problems = Vec::new();
+                let rule = choice::parse_rule(&Json::Object(plain), &ptr, true, &mut problems);
+                for (pointer, message) in problems {
+                    self.report(pointer, o.state(), message);
+                }
+                (rule, None, None)
+            };
+            let assign = self.assign(&r, lang);
             let next = match r.get("Next") {
                 None => {
                     self.err_here(
@@ -67,8 +92,23 @@ impl Loader {
                     None
                 }
             };
-            match (rule, next, choices.as_mut()) {
-                (Some(rule), Some(next), Some(v)) => v.push(ChoiceBranch { rule, next }),
+            match (rule.as_ref(), next, choices.as_mut()) {
+                (Some(_), Some(next), Some(v)) if lang == QueryLanguage::JsonPath => {
+                    v.push(ChoiceBranch {
+                        rule,
+                        condition: None,
+                        next,
+                        assign,
+                        output: None,
+                    })
+                }
+                (_, Some(next), Some(v)) if condition.is_some() => v.push(ChoiceBranch {
+                    rule: None,
+                    condition,
+                    next,
+                    assign,
+                    output,
+                }),
                 _ => choices = None,
             }
         }
@@ -135,4 +175,40 @@ fn is_timestamp(s: &str) -> bool {
     chrono::DateTime::parse_from_rfc3339(s).is_ok()
         && s.as_bytes().get(10) == Some(&b'T')
         && !s.contains(['t', 'z', ' '])
+}
+
+impl Loader {
+    /// A JSONata choice rule's `Condition` (required; `true`/`false` literals allowed).
+    fn jsonata_rule(&mut self, r: &Obj<'_>, i: usize) -> Option<Jsonata> {
+        self.only_fields(r, "a choice rule of a JSONata state", JSONATA_RULE);
+        match r.get("Condition") {
+            None => {
+                self.err_here(r, "a choice rule of a JSONata state needs a Condition");
+                None
+            }
+            Some(Json::Bool(_)) | Some(Json::String(_)) => {
+                let c = self.jsonata(r, "Condition", &format!("Choices[{i}]/Condition"))?;
+                if matches!(c, Jsonata::Literal(Json::String(_))) {
+                    self.err(
+                        r,
+                        "Condition",
+                        "Condition must be a JSONata expression ({% ... %}) or a boolean",
+                    );
+                    return None;
+                }
+                Some(c)
+            }
+            Some(other) => {
+                self.err(
+                    r,
+                    "Condition",
+                    format!(
+                        "Condition must be a JSONata expression or a boolean, not {}",
+                        kind(other)
+                    ),
+                );
+                None
+            }
+        }
+    }
 }

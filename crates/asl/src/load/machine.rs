@@ -55,9 +55,7 @@ impl Loader {
             ptr: String::new(),
             state: None,
         };
-        if !self.query_language_supported(&o) {
-            return None;
-        }
+        self.language = self.machine_language(&o);
         self.machine(&o, None, Scope::Top)
     }
 

@@ -16,6 +16,7 @@ mod flow;
 mod json;
 mod machine;
 mod map;
+mod query;
 mod retry;
 mod state;
 mod task;
@@ -120,6 +121,10 @@ struct Loader {
     /// The limits to check before validating, and whether to measure the definition's size
     /// (its text was measured already when it came as text).
     limits: Option<(Limits, bool)>,
+    /// The top-level `QueryLanguage`, which nested machines' states default to.
+    language: crate::query::QueryLanguage,
+    /// The language of the state being checked (for its catchers and choice rules).
+    current: crate::query::QueryLanguage,
 }
 
 struct MissingTarget {

@@ -12,6 +12,7 @@ use super::fields::{MAX_SECONDS, Obj, PathKind, kind, show};
 use super::{Loader, index};
 use crate::error::names;
 use crate::model::{Catcher, Jitter, Retrier};
+use crate::query::QueryLanguage;
 
 /// The `States.*` error names a Retry or Catch may match on.
 const KNOWN_ERRORS: &[&str] = &[
@@ -47,7 +48,14 @@ const RETRIER_FIELDS: &[&str] = &[
     "JitterStrategy",
     "Comment",
 ];
-const CATCHER_FIELDS: &[&str] = &["ErrorEquals", "Next", "ResultPath", "Comment"];
+const CATCHER_FIELDS: &[&str] = &[
+    "ErrorEquals",
+    "Next",
+    "ResultPath",
+    "Comment",
+    "Assign",
+    "Output",
+];
 
 /// Which list is being read, for messages.
 #[derive(Clone, Copy)]
@@ -182,11 +190,35 @@ impl Loader {
         let error_equals = self.error_equals(c, List::Catch, last);
         // Whether Next names a state of this machine is checked with the other transitions.
         let next = self.req_str(c, "Next", "a catcher");
-        let result_path = self.io_path(c, "ResultPath", PathKind::Reference);
+        let lang = self.current;
+        let (foreign, other) = match lang {
+            QueryLanguage::JsonPath => ("Output", QueryLanguage::Jsonata),
+            QueryLanguage::Jsonata => ("ResultPath", QueryLanguage::JsonPath),
+        };
+        if c.has(foreign) {
+            self.err_here(
+                c,
+                format!(
+                    "The QueryLanguage is set to '{}', but field '{foreign}' is only supported for the '{}' QueryLanguage",
+                    lang.name(),
+                    other.name()
+                ),
+            );
+        }
+        let (result_path, output) = match lang {
+            QueryLanguage::JsonPath => (self.io_path(c, "ResultPath", PathKind::Reference), None),
+            QueryLanguage::Jsonata => (
+                crate::load::fields::root(),
+                self.jsonata(c, "Output", "Output"),
+            ),
+        };
+        let assign = self.assign(c, lang);
         Some(Catcher {
             error_equals: error_equals?,
             next: next?.to_string(),
             result_path,
+            assign,
+            output,
         })
     }
 

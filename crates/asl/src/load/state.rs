@@ -6,6 +6,7 @@ use serde_json::Value as Json;
 use super::fields::{Obj, PathKind, kind, root, show};
 use super::{Loader, child, index};
 use crate::model::{FailState, PassState, State, StateKind, Transition};
+use crate::query::QueryLanguage;
 
 /// A state's `Type`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -114,9 +115,6 @@ const MAP: &[&str] = &[
     "ItemBatcher",
 ];
 
-/// Fields that exist only in the JSONata query language.
-const JSONATA_ONLY: &[&str] = &["Arguments", "Output", "Condition", "Items"];
-
 impl Type {
     fn parse(name: &str) -> Option<Type> {
         TYPES.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
@@ -144,6 +142,22 @@ impl Type {
 
     fn allows(self, field: &str) -> bool {
         COMMON.contains(&field) || self.fields().contains(&field)
+    }
+
+    /// The JSONata fields of a state of this type ("Transforming data with JSONata", the
+    /// state field tables).
+    fn allows_jsonata(self, field: &str) -> bool {
+        match field {
+            "Output" => self != Type::Fail,
+            "Arguments" => matches!(self, Type::Task | Type::Parallel | Type::Map),
+            "Items" => self == Type::Map,
+            _ => false,
+        }
+    }
+
+    /// `Assign`: every type but Succeed and Fail.
+    fn allows_assign(self) -> bool {
+        !matches!(self, Type::Succeed | Type::Fail)
     }
 
     /// Choice, Succeed and Fail have neither `Next` nor `End`.
@@ -205,14 +219,25 @@ impl Loader {
             );
             return None;
         };
-        let o = Obj {
+        let full = Obj {
             map,
             ptr,
             state: Some(path.to_string()),
         };
-        if !self.query_language_supported(&o) {
-            return None;
-        }
+        let lang = self.state_language(&full);
+        let outer_lang = std::mem::replace(&mut self.current, lang);
+        let state = self.state_in(&full, lang, name);
+        self.current = outer_lang;
+        state
+    }
+
+    fn state_in(&mut self, full: &Obj<'_>, lang: QueryLanguage, name: &str) -> Option<State> {
+        let filtered = self.for_language(full, lang);
+        let o = Obj {
+            map: &filtered,
+            ptr: full.ptr.clone(),
+            state: full.state.clone(),
+        };
         let ty = match o.get("Type") {
             None => {
                 self.err_here(&o, "a state needs a Type field");
@@ -242,7 +267,20 @@ impl Loader {
                 return None;
             }
         };
-        self.state_fields(&o, ty);
+        self.state_fields(&o, ty, lang);
+        let assign = if ty.allows_assign() {
+            self.assign(full, lang)
+        } else {
+            if full.has("Assign") {
+                self.err(
+                    full,
+                    "Assign",
+                    format!("Assign is not allowed in a {} state", ty.name()),
+                );
+            }
+            None
+        };
+        let jsonata = (lang == QueryLanguage::Jsonata).then(|| Box::new(self.jsonata_fields(full)));
 
         let comment = self.opt_str(&o, "Comment").map(str::to_string);
         let input_path = self.io_path(&o, "InputPath", PathKind::Any);
@@ -290,22 +328,21 @@ impl Loader {
             parameters,
             result_selector,
             transition: transition?,
+            query_language: lang,
+            assign,
+            jsonata,
         })
     }
 
     /// Reports every field the state's type does not allow, saying why where it helps.
-    fn state_fields(&mut self, o: &Obj<'_>, ty: Type) {
+    fn state_fields(&mut self, o: &Obj<'_>, ty: Type, lang: QueryLanguage) {
         let t = ty.name();
         for key in o.map.keys() {
             let key = key.as_str();
-            if ty.allows(key) {
+            if ty.allows(key) || (lang == QueryLanguage::Jsonata && ty.allows_jsonata(key)) {
                 continue;
             }
             let message = match key {
-                "Assign" => "workflow variables (Assign) are not supported yet".to_string(),
-                k if JSONATA_ONLY.contains(&k) => {
-                    format!("JSONata is not supported yet ('{k}' is a JSONata field)")
-                }
                 "Next" | "End" if ty == Type::Choice => format!(
                     "a Choice state cannot have {key}: it picks the next state with Choices and Default"
                 ),

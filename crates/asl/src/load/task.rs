@@ -73,6 +73,17 @@ impl Loader {
 
     /// `arn:aws:states:::lambda:invoke` takes the function and its event from `Parameters`.
     fn lambda_invoke_parameters(&mut self, o: &Obj<'_>) {
+        if self.current == crate::query::QueryLanguage::Jsonata {
+            // `Arguments` carries FunctionName and Payload, checked when the state runs
+            // (either may be an expression).
+            if !o.has("Arguments") {
+                self.err_here(
+                    o,
+                    "arn:aws:states:::lambda:invoke needs Arguments with FunctionName (and usually Payload)",
+                );
+            }
+            return;
+        }
         let params = match o.get("Parameters") {
             Some(Json::Object(params)) => params,
             Some(other) => {

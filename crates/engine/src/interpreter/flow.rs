@@ -6,11 +6,11 @@
 
 use std::time::Duration;
 
-use asl::choice::ChoiceRule;
 use asl::model::{ChoiceState, FailState, NumberOrPath, PassState, State, StringOrPath, WaitState};
 use asl::{Scope, StatesError, Value, names};
 
 use super::input_output::resolve;
+use super::jsonata::States;
 use super::{Entered, Exec, Frame, Step, execution_timeout};
 
 impl Exec<'_> {
@@ -27,6 +27,7 @@ impl Exec<'_> {
             Some(r) => Value::Json(r.clone()),
             None => effective,
         };
+        self.assign_jsonpath(state, entered, state.assign.as_ref(), &result, &ctx)?;
         let out = self.apply_result_path(state, raw_copy, result)?;
         self.apply_output_path(state, out, &ctx)
     }
@@ -42,14 +43,25 @@ impl Exec<'_> {
         let effective = self.apply_input_path(state, raw, &ctx)?;
         let mut next = None;
         for branch in &choice.choices {
-            if evaluate_rule(&branch.rule, &effective, &ctx)? {
-                next = Some(branch.next.as_str());
+            let Some(rule) = &branch.rule else { continue };
+            let scope = Scope {
+                input: &effective,
+                context: &ctx,
+            };
+            if rule.evaluate_with(scope, &entered.vars)? {
+                next = Some(branch);
                 break;
             }
         }
         let next = match (next, &choice.default) {
-            (Some(n), _) => n,
-            (None, Some(d)) => d.as_str(),
+            (Some(b), _) => {
+                self.assign_jsonpath(state, entered, b.assign.as_ref(), &effective, &ctx)?;
+                b.next.as_str()
+            }
+            (None, Some(d)) => {
+                self.assign_jsonpath(state, entered, state.assign.as_ref(), &effective, &ctx)?;
+                d.as_str()
+            }
             (None, None) => {
                 return Err(StatesError::new(
                     names::NO_CHOICE_MATCHED,
@@ -92,15 +104,27 @@ impl Exec<'_> {
                 self.until(&ts)?
             }
         };
+        self.wait_for(duration, frame)?;
+        self.assign_jsonpath(state, entered, state.assign.as_ref(), &effective, &ctx)?;
+        self.apply_output_path(state, effective, &ctx)
+    }
+
+    /// Sleeps `duration` on the engine's clock, cut short (failing the execution) by its
+    /// TimeoutSeconds.
+    pub(super) fn wait_for(
+        &self,
+        duration: Duration,
+        frame: &Frame<'_>,
+    ) -> Result<(), StatesError> {
         let clamped = self.clamp_to_deadline(duration);
         self.engine.clock.sleep(clamped, frame.cancel);
         if clamped < duration {
             return Err(execution_timeout());
         }
-        self.apply_output_path(state, effective, &ctx)
+        Ok(())
     }
 
-    fn until(&self, ts: &str) -> Result<Duration, StatesError> {
+    pub(super) fn until(&self, ts: &str) -> Result<Duration, StatesError> {
         let at = chrono::DateTime::parse_from_rfc3339(ts).map_err(|_| {
             StatesError::runtime(format!(
                 "'{ts}' is not a valid ISO-8601 extended offset date-time"
@@ -168,13 +192,18 @@ impl Exec<'_> {
     }
 }
 
-pub(crate) fn evaluate_rule(
-    rule: &ChoiceRule,
-    input: &Value,
-    ctx: &Value,
-) -> Result<bool, StatesError> {
-    rule.evaluate(Scope {
-        input,
-        context: ctx,
-    })
+impl Exec<'_> {
+    /// A JSONPath `Assign`, whose `$` is `input` (the result of a Pass, the input of a
+    /// Choice or Wait).
+    fn assign_jsonpath(
+        &self,
+        state: &State,
+        entered: &Entered,
+        assign: Option<&asl::query::Assign>,
+        input: &Value,
+        ctx: &Value,
+    ) -> Result<(), StatesError> {
+        let null = Value::null();
+        self.assign(state, entered, assign, &States::input(&null, ctx), input)
+    }
 }

@@ -12,6 +12,7 @@ use asl::path::Root;
 use asl::template::TemplateError;
 use asl::{Path, Scope, StatesError, Template, Value, names};
 
+use super::jsonata::States;
 use super::{Entered, Exec};
 use crate::context::{MapItem, context_object};
 
@@ -64,10 +65,11 @@ impl Exec<'_> {
     ) -> Result<Value, StatesError> {
         // Step Functions reports both a `.$` path that names nothing and a failing intrinsic
         // as `States.Runtime`, naming the state and its history event.
-        template.evaluate(Scope { input, context: ctx }).map_err(|e| {
+        template.evaluate_with(Scope { input, context: ctx }, &entered.vars).map_err(|e| {
             let detail = match e {
                 TemplateError::Path(p) => p.to_string(),
                 TemplateError::Intrinsic(err) => err.cause,
+                other => other.to_string(),
             };
             StatesError::runtime(format!(
                 "An error occurred while executing the state '{}' (entered at the event id #{}). {}",
@@ -86,6 +88,11 @@ impl Exec<'_> {
         retries: u32,
     ) -> Result<(Value, Option<Value>, Value), StatesError> {
         let ctx = self.context(state, entered, retries, None);
+        if state.jsonata.is_some() {
+            // No InputPath; the raw input is kept only when Output or Assign read it.
+            let raw_copy = Self::reads_input_after(state).then(|| raw.clone());
+            return Ok((ctx, raw_copy, raw));
+        }
         let raw_copy = Self::needs_raw_after(state).then(|| raw.clone());
         let effective = self.apply_input_path(state, raw, &ctx)?;
         Ok((ctx, raw_copy, effective))
@@ -99,6 +106,10 @@ impl Exec<'_> {
         ctx: &Value,
         entered: &Entered,
     ) -> Result<Value, StatesError> {
+        if let Some(args) = state.jsonata.as_ref().and_then(|j| j.arguments.as_ref()) {
+            let states = States::input(&effective, ctx);
+            return self.query_value(state, entered, args, "Arguments", &states);
+        }
         match &state.parameters {
             Some(t) => self.eval_template(state, t, &effective, ctx, entered),
             None => Ok(effective),
@@ -115,12 +126,38 @@ impl Exec<'_> {
         ctx: &Value,
         entered: &Entered,
     ) -> Result<Value, StatesError> {
+        if let Some(j) = &state.jsonata {
+            let input = raw.unwrap_or_default();
+            let states = States {
+                input: &input,
+                result: Some(&result),
+                error_output: None,
+                context: ctx,
+            };
+            let output = match &j.output {
+                Some(t) => Some(self.query_value(state, entered, t, "Output", &states)?),
+                None => None,
+            };
+            self.assign(state, entered, state.assign.as_ref(), &states, &result)?;
+            return Ok(output.unwrap_or(result));
+        }
         let result = match &state.result_selector {
             Some(t) => self.eval_template(state, t, &result, ctx, entered)?,
             None => result,
         };
+        let null = Value::null();
+        let states = States::input(&null, ctx);
+        self.assign(state, entered, state.assign.as_ref(), &states, &result)?;
         let out = self.apply_result_path(state, raw, result)?;
         self.apply_output_path(state, out, ctx)
+    }
+
+    /// Whether a JSONata state's Output, Assign or catchers read `$states.input`.
+    pub(super) fn reads_input_after(state: &State) -> bool {
+        let j = state.jsonata.as_deref();
+        j.and_then(|j| j.output.as_ref())
+            .is_some_and(|t| t.mentions("input"))
+            || state.assign.as_ref().is_some_and(|a| a.mentions("input"))
     }
 
     /// Whether the engine keeps the raw input while the state's work runs (for ResultPath,

@@ -11,7 +11,8 @@ use asl::{StatesError, Value, names};
 use serde_json::json;
 
 use super::input_output::{detach, resolve};
-use super::{Entered, Exec, Frame};
+use super::jsonata::{States, unexpected_type};
+use super::{Entered, Exec, Frame, Vars};
 use crate::branches::{Machines, StateBranches};
 use crate::context::MapItem;
 use crate::history::{EventDetails, EventType, MapIteration, MapStateStarted};
@@ -27,11 +28,25 @@ impl Exec<'_> {
         retries: u32,
     ) -> Result<Value, StatesError> {
         let (ctx, raw_copy, effective) = self.begin(state, raw, entered, retries)?;
-        let items = match map.items_path.root() {
-            Root::Context => map.items_path.select(&ctx),
-            Root::Input => map.items_path.select(&effective),
-        }
-        .map_err(|e| StatesError::runtime(e.to_string()))?;
+        let effective = self.apply_parameters(state, effective, &ctx, entered)?;
+        let jsonata = state.jsonata.as_deref();
+        let items = match (jsonata, jsonata.and_then(|j| j.items.as_ref())) {
+            (_, Some(t)) => {
+                let states = States::input(&effective, &ctx);
+                let items = self.query_value(state, entered, t, "Items", &states)?;
+                if items.kind() != asl::Kind::Array {
+                    let json = items.to_json().unwrap_or_default();
+                    return Err(unexpected_type(state, entered, t, "Items", "array", &json));
+                }
+                items
+            }
+            (Some(_), None) => effective.clone(),
+            (None, None) => match map.items_path.root() {
+                Root::Context => map.items_path.select(&ctx),
+                Root::Input => map.items_path.select(&effective),
+            }
+            .map_err(|e| StatesError::runtime(e.to_string()))?,
+        };
         let kind = items.kind();
         let Some(items) = items.into_elements() else {
             return Err(StatesError::runtime(format!(
@@ -50,32 +65,44 @@ impl Exec<'_> {
                 items.len()
             )));
         }
-        let max_concurrency = usize::try_from(self.read_seconds(
-            &map.max_concurrency,
-            &effective,
-            &ctx,
-            "MaxConcurrencyPath",
-        )?)
-        .unwrap_or(usize::MAX);
+        let max_concurrency = match jsonata.and_then(|j| j.max_concurrency.as_ref()) {
+            Some(t) => {
+                let states = States::input(&effective, &ctx);
+                self.query_count(state, entered, t, "MaxConcurrency", &states)?
+            }
+            None => {
+                self.read_seconds(&map.max_concurrency, &effective, &ctx, "MaxConcurrencyPath")?
+            }
+        };
+        let max_concurrency = usize::try_from(max_concurrency).unwrap_or(usize::MAX);
+        let selector = jsonata.and_then(|j| j.item_selector.as_ref());
         // An ItemSelector can put the same object into every item's input.
-        let detach_items =
-            map.item_selector.is_some() || Self::retains_raw(state, &map.retry, &map.catch);
+        let detach_items = map.item_selector.is_some()
+            || selector.is_some()
+            || Self::retains_raw(state, &map.retry, &map.catch);
         let mut inputs = Vec::with_capacity(items.len());
         for (index, item) in items.into_iter().enumerate() {
-            let input = match &map.item_selector {
-                Some(t) => {
-                    let item_ctx = self.context(
-                        state,
-                        entered,
-                        retries,
-                        Some(MapItem {
-                            index,
-                            value: &item,
-                        }),
-                    );
-                    self.eval_template(state, t, &effective, &item_ctx, entered)?
+            let item_ctx = || {
+                self.context(
+                    state,
+                    entered,
+                    retries,
+                    Some(MapItem {
+                        index,
+                        value: &item,
+                    }),
+                )
+            };
+            let input = match (&map.item_selector, selector) {
+                (_, Some(t)) => {
+                    let item_ctx = item_ctx();
+                    let states = States::input(&effective, &item_ctx);
+                    self.query_value(state, entered, t, "ItemSelector", &states)?
                 }
-                None => item,
+                (Some(t), None) => {
+                    self.eval_template(state, t, &effective, &item_ctx(), entered)?
+                }
+                (None, None) => item,
             };
             inputs.push(if detach_items { detach(input)? } else { input });
         }
@@ -112,6 +139,7 @@ impl Exec<'_> {
             }
             (None, None) => None,
         };
+        let outer = entered.vars.clone();
         let tolerate = tolerated_count.is_some() || tolerated_pct.is_some();
         let total = inputs.len();
         self.emit(frame, EventType::MapStateStarted, || {
@@ -126,11 +154,12 @@ impl Exec<'_> {
                 frame,
                 machines: Machines::Map(&map.processor),
                 resume: &|m, c, e, raw, err, f| self.resume_machine(m, c, e, raw, err, f),
+                outer: &outer,
             },
             inputs,
             max_concurrency,
             !tolerate,
-            |index, input, f| self.map_iteration(state, map, index, input, f),
+            |index, input, f| self.map_iteration(state, map, index, input, f, outer.clone()),
         );
         let results = match results {
             Ok(r) => r,
@@ -181,6 +210,7 @@ impl Exec<'_> {
         index: usize,
         input: Value,
         frame: &Frame<'_>,
+        outer: Vars,
     ) -> Result<Value, StatesError> {
         let iteration = || MapIteration {
             name: state.name.clone(),
@@ -189,7 +219,7 @@ impl Exec<'_> {
         self.emit(frame, EventType::MapIterationStarted, || {
             Some(EventDetails::MapIterationStarted(iteration()))
         });
-        let result = self.run_machine(&map.processor, input, frame);
+        let result = self.run_machine_in(&map.processor, input, frame, outer);
         let (kind, wrap): (EventType, fn(MapIteration) -> EventDetails) = match &result {
             Ok(_) => (
                 EventType::MapIterationSucceeded,

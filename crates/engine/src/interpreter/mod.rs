@@ -41,10 +41,15 @@ pub(crate) use crate::exec::{Exec, Frame};
 mod events;
 mod flow;
 mod input_output;
+mod jsonata;
+mod jsonata_flow;
 mod map;
 mod parallel;
 mod retry;
 mod task;
+mod variables;
+
+pub(crate) use variables::{Variables, Vars};
 
 /// Where a state leads.
 enum Step<'m> {
@@ -71,6 +76,10 @@ struct Entered {
     wall: std::time::SystemTime,
     event_id: u64,
     attempts: Cell<u32>,
+    /// The variables the state sees.
+    vars: Vars,
+    /// What its `Assign` set, applied once the state has succeeded.
+    assigned: std::cell::RefCell<Option<serde_json::Map<String, serde_json::Value>>>,
 }
 
 /// The error name Step Functions uses for a cancelled branch; never surfaces to users
@@ -84,7 +93,18 @@ impl Exec<'_> {
         input: Value,
         frame: &Frame<'_>,
     ) -> Result<Value, StatesError> {
-        self.run_from(machine, &machine.start_at, input, None, frame)
+        self.run_machine_in(machine, input, frame, Vars::default())
+    }
+
+    /// Runs a Parallel branch or a Map iteration that starts with the variables `outer`.
+    pub fn run_machine_in(
+        &self,
+        machine: &StateMachine,
+        input: Value,
+        frame: &Frame<'_>,
+        outer: Vars,
+    ) -> Result<Value, StatesError> {
+        self.run_from(machine, &machine.start_at, input, None, frame, outer)
     }
 
     /// Continues a branch a worker process ran until it was killed at the deadline of the
@@ -128,7 +148,14 @@ impl Exec<'_> {
             event_id: checkpoint.event_id,
             wall: std::time::UNIX_EPOCH + Duration::from_nanos(checkpoint.entered_unix_ns),
         };
-        self.run_from(machine, &checkpoint.state, raw, Some(interrupted), frame)
+        self.run_from(
+            machine,
+            &checkpoint.state,
+            raw,
+            Some(interrupted),
+            frame,
+            Vars::default(),
+        )
     }
 
     /// Runs `machine` from state `start`; with `interrupted`, `start` is a Task whose attempt
@@ -140,6 +167,7 @@ impl Exec<'_> {
         input: Value,
         mut interrupted: Option<Interrupted>,
         frame: &Frame<'_>,
+        mut vars: Vars,
     ) -> Result<Value, StatesError> {
         let mut name = start;
         let mut data = input;
@@ -154,7 +182,7 @@ impl Exec<'_> {
                 .ok_or_else(|| StatesError::runtime(format!("no state named '{name}'")))?;
             let (entered, result) = match interrupted.take() {
                 None => {
-                    let entered = self.enter(frame, state, &data);
+                    let entered = self.enter(frame, state, &data, &vars);
                     let result = self.run_state(state, data, frame, &entered);
                     (entered, result)
                 }
@@ -164,6 +192,8 @@ impl Exec<'_> {
                         wall: interrupted.wall,
                         event_id: interrupted.event_id,
                         attempts: Cell::new(0),
+                        vars: vars.clone(),
+                        assigned: Default::default(),
                     };
                     let result = self.run_interrupted(state, data, interrupted, frame, &entered);
                     (entered, result)
@@ -182,6 +212,9 @@ impl Exec<'_> {
                 });
             }
             let (step, output) = result?;
+            if let Some(assigned) = entered.assigned.take() {
+                variables::apply(&mut vars, assigned, state)?;
+            }
             // A state that outlives the execution's TimeoutSeconds fails the execution, even
             // if it was the last one.
             self.check_execution_deadline()?;
@@ -196,12 +229,14 @@ impl Exec<'_> {
         }
     }
 
-    fn enter(&self, frame: &Frame<'_>, state: &State, input: &Value) -> Entered {
+    fn enter(&self, frame: &Frame<'_>, state: &State, input: &Value, vars: &Vars) -> Entered {
         Entered {
             at: self.engine.clock.instant(),
             wall: self.engine.clock.now(),
             event_id: self.emit_entered(frame, state.kind.type_name(), &state.name, input),
             attempts: Cell::new(0),
+            vars: vars.clone(),
+            assigned: Default::default(),
         }
     }
 
@@ -245,7 +280,11 @@ impl Exec<'_> {
         match &state.kind {
             StateKind::Pass(pass) => {
                 entered.attempts.set(1);
-                let out = self.run_pass(state, pass, raw, entered)?;
+                let out = if state.jsonata.is_some() {
+                    self.jsonata_pass(state, raw, entered)?
+                } else {
+                    self.run_pass(state, pass, raw, entered)?
+                };
                 Ok((transition(state), out))
             }
             StateKind::Task(task) => self.run_task(state, task, raw, frame, entered, None),
@@ -271,20 +310,37 @@ impl Exec<'_> {
             ),
             StateKind::Choice(choice) => {
                 entered.attempts.set(1);
-                self.run_choice(state, choice, raw, entered)
+                if state.jsonata.is_some() {
+                    self.jsonata_choice(state, choice, raw, entered)
+                } else {
+                    self.run_choice(state, choice, raw, entered)
+                }
             }
             StateKind::Wait(wait) => {
                 entered.attempts.set(1);
-                let out = self.run_wait(state, wait, raw, frame, entered)?;
+                let out = if state.jsonata.is_some() {
+                    self.jsonata_wait(state, wait, raw, frame, entered)?
+                } else {
+                    self.run_wait(state, wait, raw, frame, entered)?
+                };
                 Ok((transition(state), out))
             }
             StateKind::Succeed => {
                 entered.attempts.set(1);
-                Ok((Step::End, self.run_succeed(state, raw, entered)?))
+                let out = if state.jsonata.is_some() {
+                    self.jsonata_pass(state, raw, entered)?
+                } else {
+                    self.run_succeed(state, raw, entered)?
+                };
+                Ok((Step::End, out))
             }
             StateKind::Fail(fail) => {
                 entered.attempts.set(1);
-                Err(self.fail_error(state, fail, &raw, entered))
+                Err(if state.jsonata.is_some() {
+                    self.jsonata_fail(state, fail, &raw, entered)
+                } else {
+                    self.fail_error(state, fail, &raw, entered)
+                })
             }
         }
     }

@@ -32,6 +32,7 @@ impl Exec<'_> {
         let shared = n > 1 || Self::retains_raw(state, &par.retry, &par.catch);
         let inputs = vec![effective; n];
         self.emit(frame, EventType::ParallelStateStarted, || None);
+        let outer = entered.vars.clone();
         let results = crate::branches::run_branches(
             StateBranches {
                 exec: self,
@@ -39,12 +40,13 @@ impl Exec<'_> {
                 frame,
                 machines: Machines::Parallel(&par.branches),
                 resume: &|m, c, e, raw, err, f| self.resume_machine(m, c, e, raw, err, f),
+                outer: &outer,
             },
             inputs,
             0,
             |i, input, f| {
                 let input = if shared { detach(input)? } else { input };
-                self.run_machine(&par.branches[i], input, f)
+                self.run_machine_in(&par.branches[i], input, f, outer.clone())
             },
         );
         self.join(frame);

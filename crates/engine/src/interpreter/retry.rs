@@ -14,6 +14,7 @@ use asl::{StatesError, Value, names};
 use serde_json::json;
 
 use super::input_output::place_result;
+use super::jsonata::States;
 use super::{CANCELLED, Entered, Exec, Frame, Interrupted, Step, execution_timeout, transition};
 use crate::wire::TaskCheckpoint;
 
@@ -99,7 +100,8 @@ impl Exec<'_> {
             }
             if let Some(catcher) = catchers.iter().find(|c| matches_any(&err, &c.error_equals)) {
                 let error_output = Value::Json(json!({"Error": err.error, "Cause": err.cause}));
-                let out = place_result(catcher.result_path.as_ref(), raw.take(), error_output)?;
+                let out =
+                    self.caught(state, catcher, entered, retries, raw.take(), error_output)?;
                 return Ok((Step::Next(&catcher.next), out));
             }
             return Err(err);
@@ -157,6 +159,56 @@ fn backoff(retrier: &Retrier, n: u64) -> Duration {
         secs *= rand::random::<f64>();
     }
     Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)
+}
+
+impl Exec<'_> {
+    /// A catcher's output and `Assign`: in JSONata, its `Output` (default: the error output)
+    /// with `$states.errorOutput`; in JSONPath, the error output placed at its ResultPath,
+    /// and `$` in its `Assign` is the error output.
+    fn caught(
+        &self,
+        state: &State,
+        catcher: &Catcher,
+        entered: &Entered,
+        retries: u32,
+        raw: Option<Value>,
+        error_output: Value,
+    ) -> Result<Value, StatesError> {
+        let ctx = self.context(state, entered, retries, None);
+        let input = raw.unwrap_or_default();
+        // What the failed attempt assigned does not count: only the catcher's Assign does.
+        entered.assigned.take();
+        if state.jsonata.is_some() {
+            let states = States {
+                input: &input,
+                result: None,
+                error_output: Some(&error_output),
+                context: &ctx,
+            };
+            let output = match &catcher.output {
+                Some(t) => Some(self.query_value(state, entered, t, "Output", &states)?),
+                None => None,
+            };
+            self.assign(
+                state,
+                entered,
+                catcher.assign.as_ref(),
+                &states,
+                &error_output,
+            )?;
+            return Ok(output.unwrap_or(error_output));
+        }
+        let null = Value::null();
+        let states = States::input(&null, &ctx);
+        self.assign(
+            state,
+            entered,
+            catcher.assign.as_ref(),
+            &states,
+            &error_output,
+        )?;
+        place_result(catcher.result_path.as_ref(), Some(input), error_output)
+    }
 }
 
 #[cfg(test)]

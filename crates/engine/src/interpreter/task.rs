@@ -56,9 +56,19 @@ impl Exec<'_> {
         retries: u32,
     ) -> Result<Value, StatesError> {
         let (ctx, raw_copy, effective) = self.begin(state, raw, entered, retries)?;
-        let timeout = match &task.timeout {
-            None => None,
-            Some(t) => Some(self.read_seconds(t, &effective, &ctx, "TimeoutSecondsPath")?),
+        let timeout = match state
+            .jsonata
+            .as_ref()
+            .and_then(|j| j.timeout_seconds.as_ref())
+        {
+            Some(t) => {
+                let states = super::jsonata::States::input(&effective, &ctx);
+                Some(self.query_count(state, entered, t, "TimeoutSeconds", &states)?)
+            }
+            None => match &task.timeout {
+                None => None,
+                Some(t) => Some(self.read_seconds(t, &effective, &ctx, "TimeoutSecondsPath")?),
+            },
         };
         let effective = self.apply_parameters(state, effective, &ctx, entered)?;
         let identity = &self.engine.options.identity;

@@ -470,49 +470,65 @@ fn succeed_takes_input_and_output_paths() {
 }
 
 #[test]
-fn jsonata_fields_and_variables_are_not_supported_yet() {
+fn jsonata_fields_in_a_jsonpath_state_are_reported_at_the_state_in_aws_words() {
     let def = single(json!({
         "Type": "Task", "Resource": "f", "Arguments": {"a": 1}, "Output": {}, "Assign": {"x": 1},
         "End": true
     }));
     let diags = load_err(def);
-    find(
-        &diags,
-        "/States/S/Arguments",
-        &["JSONata is not supported yet"],
-    );
-    find(
-        &diags,
-        "/States/S/Output",
-        &["JSONata is not supported yet"],
-    );
-    find(&diags, "/States/S/Assign", &["Assign", "not supported yet"]);
-    assert_eq!(diags.len(), 3, "{}", render(&diags));
-    only(
-        single(
-            json!({"Type": "Map", "Items": [1, 2], "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Succeed"}}}, "End": true}),
-        ),
-        "/States/S/Items",
-        &["JSONata is not supported yet"],
-    );
+    for field in ["Arguments", "Output"] {
+        find(
+            &diags,
+            "/States/S",
+            &[&format!(
+                "The QueryLanguage is set to 'JSONPath', but field '{field}' is only supported for the 'JSONata' QueryLanguage"
+            )],
+        );
+    }
+    // Assign belongs to both languages.
+    assert_eq!(diags.len(), 2, "{}", render(&diags));
 }
 
 #[test]
-fn a_jsonata_state_is_one_clear_problem() {
+fn a_jsonata_state_in_a_jsonpath_machine_builds_its_expressions() {
     let def = machine(
         "A",
         json!({
             "A": {"Type": "Task", "QueryLanguage": "JSONata", "Resource": "arn:aws:states:::lambda:invoke",
-                  "Arguments": {"FunctionName": "f", "Payload": "{% $states.input %}"}, "Next": "B"},
+                  "Arguments": {"FunctionName": "f", "Payload": "{% $states.input %}"},
+                  "Assign": {"x": "{% $states.result.Payload %}"}, "Next": "B"},
             "B": {"Type": "Succeed", "QueryLanguage": "JSONPath"}
         }),
     );
-    let d = only(
-        def,
-        "/States/A/QueryLanguage",
-        &["JSONata is not supported yet"],
-    );
-    assert_eq!(d.state.as_deref(), Some("A"));
+    let m = load_ok(def);
+    let a = m.state("A").unwrap();
+    assert_eq!(a.query_language, crate::query::QueryLanguage::Jsonata);
+    let fields = a.jsonata.as_deref().unwrap();
+    assert!(matches!(
+        fields.arguments,
+        Some(crate::query::Jsonata::Object(_))
+    ));
+    assert!(matches!(a.assign, Some(crate::query::Assign::Jsonata(_))));
+    assert!(m.state("B").unwrap().jsonata.is_none());
+}
+
+#[test]
+fn jsonpath_only_fields_in_a_jsonata_state_are_reported_at_the_state() {
+    let def = single(json!({
+        "Type": "Pass", "QueryLanguage": "JSONata", "InputPath": "$.a", "Parameters": {"b": 1},
+        "Result": 1, "End": true
+    }));
+    let diags = load_err(def);
+    for field in ["InputPath", "Parameters", "Result"] {
+        find(
+            &diags,
+            "/States/S",
+            &[&format!(
+                "The QueryLanguage is set to 'JSONata', but field '{field}' is only supported for the 'JSONPath' QueryLanguage"
+            )],
+        );
+    }
+    assert_eq!(diags.len(), 3, "{}", render(&diags));
 }
 
 #[test]

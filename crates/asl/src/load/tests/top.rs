@@ -131,21 +131,47 @@ fn definition_must_be_an_object() {
 }
 
 #[test]
-fn jsonata_at_the_top_is_one_clear_problem() {
+fn jsonata_at_the_top_is_every_state_s_language_also_in_branches() {
     let def = json!({
         "QueryLanguage": "JSONata",
         "StartAt": "A",
-        "States": {"A": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
-                         "Arguments": {"FunctionName": "f"}, "Output": "{% $states.result %}", "End": true}}
+        "States": {
+            "A": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                  "Arguments": {"FunctionName": "f"}, "Output": "{% $states.result %}", "Next": "P"},
+            "P": {"Type": "Parallel", "End": true, "Branches": [
+                {"StartAt": "In", "States": {"In": {"Type": "Pass", "Output": "{% 1 %}", "End": true}}}
+            ]}
+        }
     });
-    only(def, "/QueryLanguage", &["JSONata is not supported yet"]);
+    let m = load_ok(def);
+    let crate::model::StateKind::Parallel(p) = &m.state("P").unwrap().kind else {
+        panic!("P is a Parallel state")
+    };
+    assert!(p.branches[0].state("In").unwrap().jsonata.is_some());
+}
+
+#[test]
+fn a_jsonata_machine_cannot_revert_a_state_to_jsonpath() {
+    let def = json!({"QueryLanguage": "JSONata", "StartAt": "A",
+                     "States": {"A": {"Type": "Succeed", "QueryLanguage": "JSONPath"}}});
+    only(
+        def,
+        "/States/A",
+        &["'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine"],
+    );
 }
 
 #[test]
 fn query_language_must_be_known() {
     let def =
         json!({"QueryLanguage": "XPath", "StartAt": "A", "States": {"A": {"Type": "Succeed"}}});
-    only(def, "/QueryLanguage", &["JSONPath", "JSONata", "XPath"]);
+    only(
+        def,
+        "/QueryLanguage",
+        &["Value should be one of the following: [JSONPath, JSONata]"],
+    );
+    let def = json!({"QueryLanguage": 1, "StartAt": "A", "States": {"A": {"Type": "Succeed"}}});
+    only(def, "/QueryLanguage", &["Expected value of type [STRING]"]);
 }
 
 #[test]

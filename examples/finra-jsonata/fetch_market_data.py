@@ -1,0 +1,1 @@
+../finra/fetch_market_data.py

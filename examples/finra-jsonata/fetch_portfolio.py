@@ -1,0 +1,1 @@
+../finra/fetch_portfolio.py

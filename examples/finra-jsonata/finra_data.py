@@ -1,0 +1,1 @@
+../finra/finra_data.py

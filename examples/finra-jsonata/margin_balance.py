@@ -1,0 +1,1 @@
+../finra/margin_balance.py

@@ -1,0 +1,1 @@
+../finra/rule_market_consistency.py

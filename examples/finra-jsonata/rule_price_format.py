@@ -1,0 +1,1 @@
+../finra/rule_price_format.py

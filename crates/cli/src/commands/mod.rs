@@ -8,6 +8,7 @@ use crate::args::Command;
 
 mod bench;
 mod graph;
+mod isolation;
 mod run;
 mod validate;
 

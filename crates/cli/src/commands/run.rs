@@ -9,6 +9,7 @@ use engine::{
 use lanes::{ForkServer, ServerOptions};
 use python_runtime::{PythonOptions, PythonRuntime};
 
+use super::isolation::Isolation;
 use crate::args::{LanesArg, RunArgs};
 use crate::workflow::Loaded;
 
@@ -51,7 +52,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         processes: None,
         cpus,
     };
-    // First, while this process has one thread and no interpreter: the fork server.
+    // First, while this process has one thread and no interpreter: the fork servers.
+    let isolation = Isolation::start(args.isolation, &loaded, &workflow, &options)?;
     let server = fork_server(&args, &loaded, &workflow, &options);
     // Forced processes: workers start (idle) while this process loads the functions, so the
     // first Parallel or Map hands them its branches instead of starting them.
@@ -63,7 +65,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             let workers = cpus.saturating_sub(1).max(1);
             std::thread::spawn(move || server.prestart(workers))
         });
-    let runtime = function_runtime(&loaded, &workflow)?;
+    let runtime = isolation.wrap(function_runtime(&loaded, &workflow)?)?;
     let options = EngineOptions {
         processes: server.map(|s| s as Arc<dyn engine::lanes::ProcessPool>),
         ..options

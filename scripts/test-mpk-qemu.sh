@@ -18,7 +18,7 @@
 # A test binary whose harness ran no test at all fails the run, so an empty filter cannot pass
 # (the crates' doctests do not run in the guest).
 #
-# Knobs: MPK_CRATES, WORK (cache, default target/mpk-qemu), TIMEOUT (s, default 300),
+# Knobs: MPK_BENCH=1 (also run the switch and chain benchmarks in the guest), MPK_CRATES, WORK (cache, default target/mpk-qemu), TIMEOUT (s, default 300),
 # MEM (MiB, default 512), QEMU_CPU (default max), EXTRA_APPEND (guest cmdline, e.g. nopku
 # for a negative control), TEST_ARGS (for every test binary).
 set -euo pipefail
@@ -109,6 +109,18 @@ for b in $(grep '"reason":"compiler-artifact"' "$WORK/cargo-test.json" | grep -E
   strip --strip-debug -o "$BUILD/$(basename "$b")" "$b"; n=$((n+1))
 done
 [ "$n" -gt 0 ] || die "no test binaries built"
+if [ "${MPK_BENCH:-0}" = 1 ]; then
+  # The switch and chain benchmarks (release), run in the guest after the tests.
+  log "cargo build --release --example switch --example chain"
+  ( cd "$ROOT_DIR" && RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
+      cargo build --release -p faastlane-mpk -p faastlane-isolation --example switch --example chain \
+      --target "$RUST_TARGET" --message-format=json-render-diagnostics ) > "$WORK/cargo-bench.json" \
+    || die "building the benchmarks failed"
+  for b in $(grep '"reason":"compiler-artifact"' "$WORK/cargo-bench.json" | grep '"kind":\["example"\]' \
+             | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p'); do
+    strip --strip-debug -o "$BUILD/zz-bench-$(basename "$b")" "$b"; n=$((n+1))
+  done
+fi
 
 # ------------------------------------------------------------------------ 4. initramfs
 INITRD=$WORK/initramfs; rm -rf "$INITRD"
@@ -150,7 +162,7 @@ timeout "$TIMEOUT" "${QEMU[@]}" </dev/null 2>&1 | tr -d '\r' | sed -u 's/\x1b\[[
   > "$WORK/guest.log"
 QRC=${PIPESTATUS[0]}
 set -e
-grep -E '^(GUEST|MPK-RESULT|test |test result|running|thread|  left|  right|skipped)' "$WORK/guest.log" >&2 || true
+grep -E '^(GUEST|MPK-RESULT|test |test result|running|thread|  left|  right|skipped|mpk switch|chain)' "$WORK/guest.log" >&2 || true
 log "qemu exit $QRC (guest log: $WORK/guest.log)"
 if [ "$QRC" -eq 124 ]; then echo "MPK-QEMU: FAIL (timeout after ${TIMEOUT}s)"; exit 2; fi
 if grep -q '^MPK-RESULT: PASS' "$WORK/guest.log"; then echo "MPK-QEMU: PASS"; exit 0; fi

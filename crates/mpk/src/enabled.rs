@@ -1,6 +1,7 @@
 //! Protection keys on x86-64 Linux: detection, keys, masks. The same API as `disabled.rs`.
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use crate::{Error, Support, pkru, sys};
 
@@ -33,9 +34,27 @@ fn detect() -> Support {
     }
 }
 
-/// Whether [`support`] is [`Support::Available`].
+/// Whether [`support`] is [`Support::Available`]. Inlined to a load and a compare after the
+/// first call: every PKRU switch asks.
+#[inline]
 pub fn is_supported() -> bool {
-    matches!(support(), Support::Available)
+    match SUPPORTED.load(Ordering::Relaxed) {
+        YES => true,
+        NO => false,
+        _ => decide(),
+    }
+}
+
+const YES: u8 = 1;
+const NO: u8 = 2;
+/// [`support`]'s answer as [`YES`] or [`NO`]; 0 before it is known.
+static SUPPORTED: AtomicU8 = AtomicU8::new(0);
+
+#[cold]
+fn decide() -> bool {
+    let yes = matches!(support(), Support::Available);
+    SUPPORTED.store(if yes { YES } else { NO }, Ordering::Relaxed);
+    yes
 }
 
 /// A protection key this process allocated; freed on drop.

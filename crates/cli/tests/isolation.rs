@@ -71,6 +71,21 @@ fn mpk_is_refused_before_running_where_it_cannot_work() {
 }
 
 #[test]
+fn isolated_functions_stay_off_process_lanes() {
+    let out = Command::new(env!("CARGO_BIN_EXE_faastlane"))
+        .args(["run", "--isolation", "process", "--lanes", "process"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/isolation"))
+        .output()
+        .expect("the faastlane binary runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with("error: --lanes process cannot be combined with --isolation"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_marking_of_an_unknown_function_is_named() {
     let out = faastlane("process", "isolation-bad");
     assert_eq!(out.status.code(), Some(2));

@@ -70,6 +70,11 @@ impl Isolation {
         })
     }
 
+    /// Whether any function runs isolated.
+    pub fn isolates(&self) -> bool {
+        self.mode != Mode::None
+    }
+
     /// `runtime` with the sensitive functions isolated.
     pub fn wrap(&self, runtime: Arc<dyn Runtime>) -> Result<Arc<dyn Runtime>> {
         Ok(match (self.mode, &self.server) {

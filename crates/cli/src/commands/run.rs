@@ -54,7 +54,18 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     };
     // First, while this process has one thread and no interpreter: the fork servers.
     let isolation = Isolation::start(args.isolation, &loaded, &workflow, &options)?;
-    let server = fork_server(&args, &loaded, &workflow, &options);
+    // Isolated functions stay off process lanes: a lane worker runs every Task of its
+    // branches (and of later states) in one process, which would undo the isolation.
+    let server = if isolation.isolates() {
+        if args.lanes == LanesArg::Process {
+            anyhow::bail!(
+                "--lanes process cannot be combined with --isolation: a lane worker runs several functions in one process; use --lanes auto, inline or threads"
+            );
+        }
+        None
+    } else {
+        fork_server(&args, &loaded, &workflow, &options)
+    };
     // Forced processes: workers start (idle) while this process loads the functions, so the
     // first Parallel or Map hands them its branches instead of starting them.
     let prestart = server

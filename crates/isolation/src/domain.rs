@@ -68,6 +68,29 @@ impl DomainIsolated {
     }
 }
 
+/// "function 'peek' (state 'Peek') read the memory of domain 'keep' at address 0x7f.. (protection
+/// key 3, 8 faulting accesses); its result was discarded".
+fn violation_cause(call: &Call<'_>, v: &mpk::Violation) -> String {
+    let touched = v.touched.as_deref().map_or_else(
+        || "memory outside its domain".to_string(),
+        |t| format!("the memory of domain '{t}'"),
+    );
+    let writes = match (v.write, v.writes_kept) {
+        (_, true) => "; some of its writes there could not be undone",
+        (true, false) => "; its writes there were undone",
+        (false, false) => "",
+    };
+    format!(
+        "function '{}' (state '{}') {} {touched} at address {:#x} (protection key {}, {} faulting accesses); its result was discarded{writes}",
+        call.function,
+        call.state_name,
+        if v.write { "wrote" } else { "read" },
+        v.addr,
+        v.key,
+        v.count,
+    )
+}
+
 impl Runtime for DomainIsolated {
     fn prepare(&self, functions: &[&str]) -> Vec<PrepareError> {
         self.inner.prepare(functions)
@@ -91,17 +114,7 @@ impl Runtime for DomainIsolated {
             // The function's result is thrown away: it may hold what it should not have read.
             Err(v) => Err(TaskFailure::Function(StatesError::new(
                 ISOLATION_VIOLATION,
-                format!(
-                    "function '{}' (state '{}') touched {} at address {:#x} (protection key {}); its result was discarded",
-                    call.function,
-                    call.state_name,
-                    v.touched.as_deref().map_or_else(
-                        || "memory outside its domain".to_string(),
-                        |t| format!("the memory of domain '{t}'")
-                    ),
-                    v.addr,
-                    v.key
-                ),
+                violation_cause(call, &v),
             ))),
         }
     }

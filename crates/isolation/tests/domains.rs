@@ -107,7 +107,7 @@ fn reading_another_functions_memory_fails_the_task_and_the_next_execution_runs()
     assert_eq!(err.error, "Faastlane.IsolationViolation");
     assert!(
         err.cause.starts_with(
-            "function 'peek' (state 'Peek') touched the memory of domain 'keep' at address 0x"
+            "function 'peek' (state 'Peek') read the memory of domain 'keep' at address 0x"
         ),
         "{}",
         err.cause

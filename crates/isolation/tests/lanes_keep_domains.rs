@@ -107,7 +107,7 @@ fn main() {
     let cause = item["caught"]["Cause"].as_str().unwrap_or_default();
     assert!(
         cause.starts_with(
-            "function 'peek' (state 'Peek') touched the memory of domain 'keep' at address 0x"
+            "function 'peek' (state 'Peek') read the memory of domain 'keep' at address 0x"
         ),
         "{cause}"
     );

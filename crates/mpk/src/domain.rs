@@ -24,7 +24,7 @@
 use std::ptr::NonNull;
 use std::sync::{Mutex, MutexGuard};
 
-use crate::violation::{self, Fault, Watch};
+use crate::violation::{self, Faults, Watch};
 use crate::{Error, ProtectionKey, ProtectionMask, allow, current_mask, tag};
 
 /// Size of an ordinary arena; a larger allocation gets an arena of its own.
@@ -38,7 +38,8 @@ pub struct DomainId(usize);
 /// A domain touched memory it may not reach.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "domain '{domain}' touched {} at {addr:#x} (protection key {key})",
+    "domain '{domain}' {} {} at {addr:#x} (protection key {key})",
+    if *write { "wrote" } else { "read" },
     touched.as_deref().map_or_else(|| "memory of no domain".to_string(), |t| format!("the memory of domain '{t}'"))
 )]
 pub struct Violation {
@@ -46,8 +47,15 @@ pub struct Violation {
     pub domain: String,
     /// The domain whose memory it touched, if the address is in one of this registry's arenas.
     pub touched: Option<String>,
+    /// The first faulting access.
     pub addr: usize,
     pub key: u32,
+    pub write: bool,
+    /// Faulting accesses in all.
+    pub count: u32,
+    /// Whether some faulting write stayed (more pages than [`violation::UNDO_PAGES`]); else
+    /// every faulting write was undone when the gate was left.
+    pub writes_kept: bool,
 }
 
 struct Arena {
@@ -304,7 +312,8 @@ impl Domains {
         Ok(())
     }
 
-    fn violation(&self, id: DomainId, fault: Fault) -> Violation {
+    fn violation(&self, id: DomainId, faults: Faults) -> Violation {
+        let fault = faults.first;
         let r = self.registry();
         let name = |d: &Domain| d.name.clone();
         Violation {
@@ -321,6 +330,9 @@ impl Domains {
                 .map(name),
             addr: fault.addr,
             key: fault.key,
+            write: fault.write,
+            count: faults.count,
+            writes_kept: faults.writes_kept,
         }
     }
 }
@@ -407,7 +419,7 @@ impl Gate<'_> {
         }
     }
 
-    fn close(&mut self) -> Option<Fault> {
+    fn close(&mut self) -> Option<Faults> {
         let fault = self.watch.take().and_then(Watch::finish);
         allow(self.previous);
         let mut r = self.domains.registry();

@@ -95,27 +95,35 @@ fn cross_domain_read_and_write_are_violations() {
             touched: Some("detect_phi".into()),
             addr: secret.as_ptr() as usize,
             key: key_a,
+            write: false,
+            // One fault per byte read: the key is closed again after each access.
+            count: 8,
+            writes_kept: false,
         }
     );
     assert!(
         err.to_string()
-            .contains("domain 'analytics' touched the memory of domain 'detect_phi' at 0x"),
+            .contains("domain 'analytics' read the memory of domain 'detect_phi' at 0x"),
         "{err}"
     );
-    // The access was let through (see `violation`): the result is what the gate's owner
+    // Each access was let through (see `violation`): the result is what the gate's owner
     // must throw away.
     assert_eq!(stolen, b"Jane Roe");
 
     let gate = domains.enter(b).expect("enter b");
-    write(secret.map_addr(|p| p.saturating_add(32)), b"x");
+    write(secret.map_addr(|p| p.saturating_add(4)), b"Doe!");
     let err = gate.leave().expect_err("writing a's memory from b");
-    assert_eq!(err.addr, secret.as_ptr() as usize + 32);
+    assert_eq!(err.addr, secret.as_ptr() as usize + 4);
+    assert!(err.write);
+    assert_eq!(err.count, 4);
+    assert!(!err.writes_kept);
     assert_eq!(err.touched.as_deref(), Some("detect_phi"));
 
     // The next gate starts clean, and the key b was granted by the handler is closed again.
     let gate = domains.enter(b).expect("enter b");
     assert!(!mpk::current_mask().allows(key_a));
     gate.leave().expect("nothing touched");
+    // b's write was undone when b left its gate.
     let gate = domains.enter(a).expect("enter a");
     assert_eq!(read(secret, 17), b"Jane Roe 555-0100");
     gate.leave().expect("a's own reads");
@@ -264,7 +272,7 @@ fn a_fork_child_keeps_the_domain_and_its_keys() {
         let watch = mpk::violation::watch();
         // SAFETY: an 8-byte allocation of domain b: faults, and the handler lets it through.
         let _ = unsafe { pb.as_ptr().read_volatile() };
-        if watch.finish().map(|f| f.addr) != Some(pb.as_ptr() as usize) {
+        if watch.finish().map(|f| f.first.addr) != Some(pb.as_ptr() as usize) {
             code |= 4;
         }
         // SAFETY: `_exit` ends the child without running the parent's destructors.

@@ -1,12 +1,13 @@
 //! MPK isolation: a protection domain per sensitive function, entered around each call.
 //!
 //! What is protected: memory a function keeps in its domain ([`alloc_private`], for native
-//! functions) is unreachable from every
-//! other function; a touch is reported as `Faastlane.IsolationViolation` naming the function,
-//! the domain it touched and the address, and fails that Task (and so the execution, unless
-//! the workflow catches it). What is not: anything in the shared domain (key 0), which is all
-//! ordinary heap memory, the values handed from one function to the next, and the whole
-//! embedded Python heap (its allocators are not routed to domains, see the README).
+//! functions) is unreachable from every other function; a touch is reported as
+//! `Faastlane.IsolationViolation` naming the function, the domain it touched and the address,
+//! fails that Task (and so the execution, unless the workflow catches it), and a faulting
+//! write is undone (see `mpk::violation`). What is not: anything in the shared domain (key
+//! 0), which is all ordinary heap memory, the values handed from one function to the next,
+//! and the whole embedded Python heap (its allocators are not routed to domains, see
+//! `docs/isolation.md`).
 //!
 //! The state a function returns is in the shared domain already (the engine's values are
 //! ordinary heap objects), so a hand-off moves nothing: its cost is the two PKRU writes of the

@@ -4,30 +4,12 @@
 
 #![allow(clippy::expect_used, reason = "a failed step ends the test")]
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use asl::{StatesError, Value};
 use engine::{Engine, ExecutionOptions, NativeRuntime, Workflow};
 use isolation::{DomainIsolated, alloc_private};
 use serde_json::{Value as Json, json};
-
-fn keys_lock() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn pku() -> bool {
-    if mpk::is_supported() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("MPK_REQUIRE").is_none_or(|v| v != "1"),
-        "MPK_REQUIRE=1 but {}",
-        mpk::support()
-    );
-    eprintln!("skipped: {}", mpk::support());
-    false
-}
 
 /// `keep`: puts `secret` in its private memory, returns the address. `peek`: reads 8 bytes at
 /// `addr`.
@@ -87,8 +69,8 @@ fn engine(functions: &[&str]) -> Engine {
 
 #[test]
 fn reading_another_functions_memory_fails_the_task_and_the_next_execution_runs() {
-    let _lock = keys_lock();
-    if !pku() {
+    let _lock = mpk::keys_lock();
+    if !mpk::required_or_skip() {
         return;
     }
     let engine = engine(&["keep", "peek"]);
@@ -152,8 +134,8 @@ fn reading_another_functions_memory_fails_the_task_and_the_next_execution_runs()
 
 #[test]
 fn seventeen_sensitive_functions_each_keep_their_own_memory() {
-    let _lock = keys_lock();
-    if !pku() {
+    let _lock = mpk::keys_lock();
+    if !mpk::required_or_skip() {
         return;
     }
     let names: Vec<String> = (0..17).map(|i| format!("f{i:02}")).collect();

@@ -51,13 +51,7 @@ fn runtime() -> Result<DomainIsolated, String> {
 }
 
 fn main() {
-    if !mpk::is_supported() {
-        assert!(
-            std::env::var_os("MPK_REQUIRE").is_none_or(|v| v != "1"),
-            "MPK_REQUIRE=1 but {}",
-            mpk::support()
-        );
-        eprintln!("skipped: {}", mpk::support());
+    if !mpk::required_or_skip() {
         return;
     }
     let workflow = Workflow {

@@ -35,15 +35,8 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(2000);
-    if !mpk::is_supported() {
-        eprintln!("switch: {}", mpk::support());
-        std::process::exit(
-            if std::env::var_os("MPK_REQUIRE").is_some_and(|v| v == "1") {
-                1
-            } else {
-                0
-            },
-        );
+    if !mpk::required_or_skip() {
+        return;
     }
     let domains = Domains::new().expect("domains");
     let a = domains.create("a");

@@ -1,7 +1,7 @@
 //! The same API as `enabled.rs` for targets without protection keys (not x86-64 Linux):
 //! detection says no, keys cannot be allocated, masks change nothing.
 
-use crate::{Error, Support, pkru};
+use crate::{Error, ProtectionMask, Support};
 
 pub fn support() -> &'static Support {
     &Support::NotX86Linux
@@ -36,27 +36,6 @@ impl ProtectionKey {
 /// None needed: it does nothing.
 pub(crate) unsafe fn tag(_addr: *mut u8, _len: usize, _key: u32) -> Result<(), Error> {
     Err(Error::Unsupported(Support::NotX86Linux))
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ProtectionMask(pub(crate) u32);
-
-impl ProtectionMask {
-    pub const fn shared_only() -> Self {
-        ProtectionMask(pkru::DENY_ALL_BUT_ZERO)
-    }
-    pub const fn all() -> Self {
-        ProtectionMask(0)
-    }
-    pub const fn or(self, key: u32) -> Self {
-        ProtectionMask(self.0 & !pkru::bits(key))
-    }
-    pub const fn allows(self, key: u32) -> bool {
-        self.0 & (pkru::DISABLE_ACCESS << (2 * key)) == 0
-    }
-    pub const fn pkru(self) -> u32 {
-        self.0
-    }
 }
 
 pub fn allow(_mask: ProtectionMask) {}

@@ -3,7 +3,7 @@
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use crate::{Error, Support, pkru, sys};
+use crate::{Error, ProtectionMask, Support, pkru, sys};
 
 /// Whether this CPU and kernel give protection keys: CPUID says PKU and OSPKE (the kernel
 /// set CR4.PKE), and a `pkey_alloc` succeeds (a kernel built without
@@ -113,37 +113,6 @@ pub(crate) unsafe fn tag(addr: *mut u8, len: usize, key: u32) -> Result<(), Erro
 impl Drop for ProtectionKey {
     fn drop(&mut self) {
         let _ = sys::pkey_free(self.0);
-    }
-}
-
-/// Which keys a thread may use: a PKRU value, built from "everything denied but key 0".
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ProtectionMask(pub(crate) u32);
-
-impl ProtectionMask {
-    /// Only key 0 (the shared domain): what a new thread has.
-    pub const fn shared_only() -> Self {
-        ProtectionMask(pkru::DENY_ALL_BUT_ZERO)
-    }
-
-    /// Every key readable and writable.
-    pub const fn all() -> Self {
-        ProtectionMask(0)
-    }
-
-    /// This mask with `key` readable and writable too.
-    pub const fn or(self, key: u32) -> Self {
-        ProtectionMask(self.0 & !pkru::bits(key))
-    }
-
-    /// Whether `key` may be read.
-    pub const fn allows(self, key: u32) -> bool {
-        self.0 & (pkru::DISABLE_ACCESS << (2 * key)) == 0
-    }
-
-    /// The PKRU value.
-    pub const fn pkru(self) -> u32 {
-        self.0
     }
 }
 

@@ -34,6 +34,61 @@ pub mod violation;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 pub use domain::{ARENA_BYTES, DomainId, Domains, Gate, Violation};
 
+/// Which keys a thread may use: a PKRU value, built from "everything denied but key 0".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProtectionMask(pub(crate) u32);
+
+impl ProtectionMask {
+    /// Only key 0 (the shared domain): what a new thread has.
+    pub const fn shared_only() -> Self {
+        ProtectionMask(pkru::DENY_ALL_BUT_ZERO)
+    }
+
+    /// Every key readable and writable.
+    pub const fn all() -> Self {
+        ProtectionMask(0)
+    }
+
+    /// This mask with `key` readable and writable too.
+    pub const fn or(self, key: u32) -> Self {
+        ProtectionMask(self.0 & !pkru::bits(key))
+    }
+
+    /// Whether `key` may be read.
+    pub const fn allows(self, key: u32) -> bool {
+        self.0 & (pkru::DISABLE_ACCESS << (2 * key)) == 0
+    }
+
+    /// The PKRU value.
+    pub const fn pkru(self) -> u32 {
+        self.0
+    }
+}
+
+/// Whether code that needs protection keys should run: `true` where they work. Where they
+/// do not it says why on stderr and returns `false`, unless `MPK_REQUIRE=1` (set inside the
+/// QEMU guest of `scripts/test-mpk-qemu.sh`), where it panics: a test that needs PKU must
+/// not pass by skipping there.
+pub fn required_or_skip() -> bool {
+    if is_supported() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("MPK_REQUIRE").is_none_or(|v| v != "1"),
+        "MPK_REQUIRE=1 but {}",
+        support()
+    );
+    eprintln!("skipped: {}", support());
+    false
+}
+
+/// Serialises users of this process's protection keys (there are 15; a [`Domains`] takes
+/// them all): tests hold it while they own one.
+pub fn keys_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Whether protection keys can be used here, and if not why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Support {
@@ -85,4 +140,40 @@ pub enum Error {
     UnknownDomain(usize),
     #[error("domain '{0}' is in use")]
     DomainInUse(String),
+}
+
+/// The disabled twin, compiled and checked on x86-64 Linux too, so it keeps the same API.
+#[cfg(all(test, target_arch = "x86_64", target_os = "linux"))]
+#[path = "disabled.rs"]
+#[allow(
+    dead_code,
+    reason = "a disabled key cannot exist, so its methods are unreachable in the twin"
+)]
+mod disabled_twin;
+
+#[cfg(all(test, target_arch = "x86_64", target_os = "linux"))]
+mod tests {
+    use super::disabled_twin as off;
+    use super::*;
+
+    #[test]
+    fn the_disabled_twin_refuses_keys_and_ignores_masks() {
+        assert!(!off::is_supported());
+        assert_eq!(off::support(), &Support::NotX86Linux);
+        assert!(matches!(
+            off::ProtectionKey::alloc(),
+            Err(Error::Unsupported(Support::NotX86Linux))
+        ));
+        // SAFETY: the disabled twin touches no memory.
+        assert!(unsafe { off::tag(std::ptr::null_mut(), 4096, 1) }.is_err());
+        off::allow(ProtectionMask::all());
+        assert_eq!(off::current_mask(), ProtectionMask::shared_only());
+    }
+
+    #[test]
+    fn masks_open_and_close_keys() {
+        let m = ProtectionMask::shared_only().or(3);
+        assert!(m.allows(0) && m.allows(3) && !m.allows(2) && !m.allows(15));
+        assert_eq!(ProtectionMask::all().pkru(), 0);
+    }
 }

@@ -3,29 +3,8 @@
 //! guest, whose emulated CPU has PKU), where a missing PKU fails them.
 
 use std::ptr::NonNull;
-use std::sync::{Mutex, MutexGuard};
 
 use mpk::{Domains, ProtectionKey, ProtectionMask, Violation};
-
-/// Protection keys are a per-process resource (15): one test at a time holds them.
-fn keys_lock() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Whether to run: PKU here, or a skip (a failure under `MPK_REQUIRE=1`).
-fn pku() -> bool {
-    if mpk::is_supported() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("MPK_REQUIRE").is_none_or(|v| v != "1"),
-        "MPK_REQUIRE=1 but {}",
-        mpk::support()
-    );
-    eprintln!("skipped: {}", mpk::support());
-    false
-}
 
 fn write(ptr: NonNull<u8>, bytes: &[u8]) {
     for (i, b) in bytes.iter().enumerate() {
@@ -43,7 +22,7 @@ fn read(ptr: NonNull<u8>, len: usize) -> Vec<u8> {
 
 #[test]
 fn detection_agrees_with_key_allocation() {
-    let _lock = keys_lock();
+    let _lock = mpk::keys_lock();
     let key = ProtectionKey::alloc();
     assert_eq!(key.is_ok(), mpk::is_supported(), "{key:?}");
     if let Ok(key) = key {
@@ -53,8 +32,8 @@ fn detection_agrees_with_key_allocation() {
 
 #[test]
 fn a_domain_reaches_its_own_and_shared_memory() {
-    let _lock = keys_lock();
-    if !pku() {
+    let _lock = mpk::keys_lock();
+    if !mpk::required_or_skip() {
         return;
     }
     let domains = Domains::new().expect("domains");
@@ -73,8 +52,8 @@ fn a_domain_reaches_its_own_and_shared_memory() {
 
 #[test]
 fn cross_domain_read_and_write_are_violations() {
-    let _lock = keys_lock();
-    if !pku() {
+    let _lock = mpk::keys_lock();
+    if !mpk::required_or_skip() {
         return;
     }
     let domains = Domains::new().expect("domains");
@@ -131,8 +110,8 @@ fn cross_domain_read_and_write_are_violations() {
 
 #[test]
 fn seventeen_domains_share_the_keys() {
-    let _lock = keys_lock();
-    if !pku() {
+    let _lock = mpk::keys_lock();
+    if !mpk::required_or_skip() {
         return;
     }
     let domains = Domains::new().expect("domains");
@@ -166,8 +145,8 @@ fn seventeen_domains_share_the_keys() {
 
 #[test]
 fn a_recycled_key_and_arena_read_back_as_zeros() {
-    let _lock = keys_lock();
-    if !pku() {
+    let _lock = mpk::keys_lock();
+    if !mpk::required_or_skip() {
         return;
     }
     // One key: the second domain must get the first one's key.
@@ -194,8 +173,8 @@ fn a_recycled_key_and_arena_read_back_as_zeros() {
 
 #[test]
 fn an_evicted_domain_is_parked_not_shared() {
-    let _lock = keys_lock();
-    if !pku() {
+    let _lock = mpk::keys_lock();
+    if !mpk::required_or_skip() {
         return;
     }
     let domains = Domains::with_max_keys(1).expect("domains");
@@ -219,8 +198,8 @@ fn an_evicted_domain_is_parked_not_shared() {
 
 #[test]
 fn both_gates_of_a_key_cannot_be_taken() {
-    let _lock = keys_lock();
-    if !pku() {
+    let _lock = mpk::keys_lock();
+    if !mpk::required_or_skip() {
         return;
     }
     let domains = Domains::with_max_keys(1).expect("domains");
@@ -241,8 +220,8 @@ fn both_gates_of_a_key_cannot_be_taken() {
 
 #[test]
 fn a_fork_child_keeps_the_domain_and_its_keys() {
-    let _lock = keys_lock();
-    if !pku() {
+    let _lock = mpk::keys_lock();
+    if !mpk::required_or_skip() {
         return;
     }
     let domains = Domains::new().expect("domains");
@@ -293,8 +272,8 @@ fn a_fork_child_keeps_the_domain_and_its_keys() {
 
 #[test]
 fn a_fault_outside_a_gate_still_kills() {
-    let _lock = keys_lock();
-    if !pku() {
+    let _lock = mpk::keys_lock();
+    if !mpk::required_or_skip() {
         return;
     }
     let domains = Domains::new().expect("domains");

@@ -32,7 +32,7 @@ thread_local! {
 
 /// `size` bytes of private memory in the protection domain of the function running on this
 /// thread (`None` outside an isolated function): other functions cannot reach it. It lives
-/// as long as the [`DomainIsolated`] runtime.
+/// until the function's next call, which starts with its domain scrubbed (zeros).
 pub fn alloc_private(size: usize) -> Option<NonNull<u8>> {
     CURRENT.with(|c| {
         let current = c.borrow();
@@ -101,12 +101,18 @@ impl Runtime for DomainIsolated {
         let Some(&id) = self.of.get(call.function) else {
             return self.inner.invoke(call, input);
         };
-        let gate = self.domains.enter(id).map_err(|e| {
-            TaskFailure::Runtime(StatesError::runtime(format!(
-                "entering the protection domain of function '{}': {e}",
-                call.function
-            )))
-        })?;
+        // A call starts with an empty domain: nothing the previous call kept reaches it, and
+        // private memory does not grow from call to call.
+        let gate = self
+            .domains
+            .reset(id)
+            .and_then(|()| self.domains.enter(id))
+            .map_err(|e| {
+                TaskFailure::Runtime(StatesError::runtime(format!(
+                    "entering the protection domain of function '{}': {e}",
+                    call.function
+                )))
+            })?;
         let outer = CURRENT.with(|c| c.replace(Some((Arc::clone(&self.domains), id))));
         let result = self.inner.invoke(call, input);
         CURRENT.with(|c| *c.borrow_mut() = outer);

@@ -24,6 +24,25 @@ fn runtime() -> NativeRuntime {
             unsafe { std::ptr::copy_nonoverlapping(secret.as_ptr(), p.as_ptr(), secret.len()) };
             Ok(Value::Json(json!({"addr": p.as_ptr() as u64})))
         })
+        .with("recall", |_, input: Value| {
+            // Keeps a secret, then reads back what is at `addr` (its previous call's secret).
+            let j = input.to_json().unwrap_or(Json::Null);
+            let p = alloc_private(16).ok_or_else(|| StatesError::runtime("no domain"))?;
+            let old = j["addr"].as_u64().map(|a| a as usize as *const u8);
+            let before: Vec<u8> = match old {
+                // SAFETY: `old` is this function's own private allocation of 16 bytes from
+                // its previous call (its domain keeps the arena, scrubbed).
+                Some(old) => (0..6)
+                    .map(|i| unsafe { old.add(i).read_volatile() })
+                    .collect(),
+                None => Vec::new(),
+            };
+            // SAFETY: `p` is a fresh private allocation of 16 bytes.
+            unsafe { std::ptr::copy_nonoverlapping(b"secret".as_ptr(), p.as_ptr(), 6) };
+            Ok(Value::Json(
+                json!({"addr": p.as_ptr() as u64, "before": before}),
+            ))
+        })
         .with("peek", |_, input: Value| {
             let j = input.to_json().unwrap_or(Json::Null);
             let addr = j["addr"].as_u64().unwrap_or(0) as usize as *const u8;
@@ -130,6 +149,29 @@ fn reading_another_functions_memory_fails_the_task_and_the_next_execution_runs()
         .into_json()
         .expect("caught");
     assert_eq!(out, json!("refused"));
+}
+
+#[test]
+fn a_call_finds_its_domain_scrubbed() {
+    let _lock = mpk::keys_lock();
+    if !mpk::required_or_skip() {
+        return;
+    }
+    let engine = engine(&["recall"]);
+    let once = workflow(json!({"StartAt": "Recall", "States": {
+        "Recall": {"Type": "Task", "Resource": "recall", "End": true}
+    }}));
+    let first = engine
+        .execute(&once, json!({}), &ExecutionOptions::default())
+        .into_json()
+        .expect("first call");
+    let second = engine
+        .execute(&once, first.clone(), &ExecutionOptions::default())
+        .into_json()
+        .expect("second call");
+    // Same memory (the domain starts over at its first arena), zeroed in between.
+    assert_eq!(second["addr"], first["addr"]);
+    assert_eq!(second["before"], json!([0, 0, 0, 0, 0, 0]));
 }
 
 #[test]

@@ -290,6 +290,31 @@ impl Domains {
         })
     }
 
+    /// Empties `id`: its memory reads back as zeros and is allocated again from the start;
+    /// the domain keeps its first arena (and its key), the others go to the spare arenas.
+    /// What a function left in its domain then does not reach its next call.
+    pub fn reset(&self, id: DomainId) -> Result<(), Error> {
+        let mut r = self.registry();
+        let parking = r.parking.id();
+        let domain = r.domain_mut(id)?;
+        if domain.inside > 0 {
+            return Err(Error::DomainInUse(domain.name.clone()));
+        }
+        if domain.arenas.is_empty() {
+            return Ok(());
+        }
+        let mut extra = domain.arenas.split_off(1);
+        for arena in domain.arenas.iter().chain(&extra) {
+            arena.scrub()?;
+        }
+        domain.used = 0;
+        for arena in &extra {
+            arena.retag(parking)?;
+        }
+        r.spare.append(&mut extra);
+        Ok(())
+    }
+
     /// Destroys `id`: its arenas are zeroed and kept for other domains, its key freed.
     pub fn destroy(&self, id: DomainId) -> Result<(), Error> {
         let mut r = self.registry();

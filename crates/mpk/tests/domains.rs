@@ -172,6 +172,35 @@ fn a_recycled_key_and_arena_read_back_as_zeros() {
 }
 
 #[test]
+fn a_reset_domain_reads_back_as_zeros() {
+    let _lock = mpk::keys_lock();
+    if !mpk::required_or_skip() {
+        return;
+    }
+    let domains = Domains::new().expect("domains");
+    let a = domains.create("a");
+    let p = domains.alloc(a, 16).expect("alloc");
+    let big = domains
+        .alloc(a, 3 * mpk::ARENA_BYTES)
+        .expect("a second arena");
+    let gate = domains.enter(a).expect("enter");
+    write(p, b"call 1 secret");
+    write(big, b"more");
+    gate.leave().expect("own memory");
+    domains.reset(a).expect("reset");
+    // Allocation starts again at the first arena, which reads as zeros.
+    assert_eq!(domains.alloc(a, 16).expect("alloc"), p);
+    let gate = domains.enter(a).expect("enter");
+    assert_eq!(read(p, 13), vec![0u8; 13]);
+    gate.leave().expect("own memory");
+    // The second arena went back to the spares: parked, no longer a's.
+    let gate = domains.enter(a).expect("enter");
+    let _ = read(big, 1);
+    let err = gate.leave().expect_err("a spare arena");
+    assert_eq!(err.touched, None);
+}
+
+#[test]
 fn an_evicted_domain_is_parked_not_shared() {
     let _lock = mpk::keys_lock();
     if !mpk::required_or_skip() {

@@ -2,7 +2,7 @@
 //! (detect -> mask -> deidentify -> analytics, a few KB of JSON state): one execution with
 //! isolation none, process (each call in a fresh fork-server worker) and mpk (a domain per
 //! function; needs PKU, e.g. the QEMU guest of `scripts/test-mpk-qemu.sh` with
-//! `MPK_BENCH=1`). Prints the median of `runs` executions per mode.
+//! `MPK_BENCH=1`). Prints the median of `runs` executions per mode, the modes interleaved.
 //!
 //! `cargo run --release -p faastlane-isolation --example chain -- [runs]`
 
@@ -36,18 +36,30 @@ fn native() -> NativeRuntime {
     r
 }
 
-fn median(runs: usize, engine: &Engine, workflow: &Workflow, input: &Json) -> Duration {
-    let mut samples: Vec<Duration> = (0..runs)
-        .map(|_| {
+/// Medians per mode of `runs` rounds, each round running every mode once (interleaved, so a
+/// load that comes and goes on the machine hits every mode alike).
+fn medians(
+    runs: usize,
+    modes: &[(&str, Engine)],
+    workflow: &Workflow,
+    input: &Json,
+) -> Vec<Duration> {
+    let mut samples = vec![Vec::with_capacity(runs); modes.len()];
+    for _ in 0..runs {
+        for ((_, engine), samples) in modes.iter().zip(&mut samples) {
             let t = Instant::now();
             let out = engine.execute(workflow, input.clone(), &ExecutionOptions::default());
-            let elapsed = t.elapsed();
+            samples.push(t.elapsed());
             assert!(out.into_json().is_ok(), "the chain failed");
-            elapsed
+        }
+    }
+    samples
+        .into_iter()
+        .map(|mut s| {
+            s.sort();
+            s[runs / 2]
         })
-        .collect();
-    samples.sort();
-    samples[runs / 2]
+        .collect()
 }
 
 fn main() {
@@ -107,15 +119,12 @@ fn main() {
         Ok(domains) => modes.push(("mpk", Engine::new(Arc::new(domains)))),
         Err(e) => println!("chain: no mpk mode: {e}"),
     }
-    let mut none = Duration::ZERO;
-    for (mode, engine) in &modes {
-        let d = median(runs, engine, &workflow, &input);
-        if *mode == "none" {
-            none = d;
-        }
-        let per_call = d.saturating_sub(none).as_secs_f64() * 1e6 / FUNCTIONS.len() as f64;
+    let medians = medians(runs, &modes, &workflow, &input);
+    let none = medians[0];
+    for ((mode, _), d) in modes.iter().zip(medians) {
+        let per_call = (d.as_secs_f64() - none.as_secs_f64()) * 1e6 / FUNCTIONS.len() as f64;
         println!(
-            "chain isolation={mode}: {:.1} us per execution (median of {runs}), +{per_call:.1} us per isolated call",
+            "chain isolation={mode}: {:.1} us per execution (median of {runs}, modes interleaved), {per_call:+.1} us per isolated call",
             d.as_secs_f64() * 1e6
         );
     }

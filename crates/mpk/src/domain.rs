@@ -275,7 +275,8 @@ impl Domains {
     }
 
     /// [`Domains::enter`] an emptied domain, as [`Domains::reset`] leaves it, with the
-    /// zeroing done inside the gate (its key is open there anyway: two `WRPKRU` fewer).
+    /// zeroing done inside the gate (its key is open there anyway: two `WRPKRU` fewer). A
+    /// domain another thread is inside is entered as it is.
     pub fn enter_fresh(&self, id: DomainId) -> Result<Gate<'_>, Error> {
         self.enter_with(id, true)
     }
@@ -283,10 +284,13 @@ impl Domains {
     fn enter_with(&self, id: DomainId, fresh: bool) -> Result<Gate<'_>, Error> {
         let (key, zero) = {
             let mut r = self.registry();
-            if r.domain_mut(id)?.inside > 0 && fresh {
-                return Err(Error::DomainInUse(r.domain_mut(id)?.name.clone()));
-            }
-            let zero = if fresh { r.empty(id)? } else { None };
+            // A domain another thread is inside is shared as it is (concurrent calls of one
+            // function, on thread lanes): its memory is in use.
+            let zero = if fresh && r.domain_mut(id)?.inside == 0 {
+                r.empty(id)?
+            } else {
+                None
+            };
             let slot = r.take_key(id)?;
             r.tick += 1;
             let tick = r.tick;
@@ -308,6 +312,7 @@ impl Domains {
             id,
             previous,
             watch: Some(watch),
+            _thread: std::marker::PhantomData,
         })
     }
 
@@ -464,13 +469,15 @@ impl Registry {
     }
 }
 
-/// A thread inside a domain. Leaving restores the thread's previous PKRU.
+/// A thread inside a domain. Leaving restores the thread's previous PKRU. Not `Send`: PKRU
+/// and the fault watch belong to the thread that entered.
 #[must_use = "leaving the gate reports a violation"]
 pub struct Gate<'d> {
     domains: &'d Domains,
     id: DomainId,
     previous: ProtectionMask,
     watch: Option<Watch>,
+    _thread: std::marker::PhantomData<*const ()>,
 }
 
 impl Gate<'_> {

@@ -151,10 +151,12 @@ fn handle(
     Ok(())
 }
 
-/// Watches the calling thread for protection-key faults until [`Watch::finish`].
+/// Watches the calling thread for protection-key faults until [`Watch::finish`]. Not
+/// `Send`: it is the calling thread's.
 #[must_use = "a watch reports faults when finished"]
 pub struct Watch {
     previous: Watched,
+    _thread: std::marker::PhantomData<*const ()>,
 }
 
 /// Starts watching the calling thread (nests: an inner watch's faults are its own).
@@ -179,7 +181,10 @@ pub fn watch() -> Watch {
         });
         previous
     });
-    Watch { previous }
+    Watch {
+        previous,
+        _thread: std::marker::PhantomData,
+    }
 }
 
 impl Watch {

@@ -201,6 +201,33 @@ fn a_reset_domain_reads_back_as_zeros() {
 }
 
 #[test]
+fn a_fresh_entry_zeroes_unless_another_thread_is_inside() {
+    let _lock = mpk::keys_lock();
+    if !mpk::required_or_skip() {
+        return;
+    }
+    let domains = Domains::new().expect("domains");
+    let a = domains.create("a");
+    let p = domains.alloc(a, 8).expect("alloc");
+    let gate = domains.enter(a).expect("enter");
+    write(p, b"in use");
+    let addr = p.as_ptr() as usize;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            // Another thread is inside a: entered as it is, nothing zeroed under it.
+            let inner = domains.enter_fresh(a).expect("enter fresh");
+            let p = NonNull::new(addr as *mut u8).expect("non-null");
+            assert_eq!(read(p, 6), b"in use");
+            inner.leave().expect("own memory");
+        });
+    });
+    gate.leave().expect("own memory");
+    let gate = domains.enter_fresh(a).expect("enter fresh");
+    assert_eq!(read(p, 6), vec![0u8; 6]);
+    gate.leave().expect("own memory");
+}
+
+#[test]
 fn an_evicted_domain_is_parked_not_shared() {
     let _lock = mpk::keys_lock();
     if !mpk::required_or_skip() {

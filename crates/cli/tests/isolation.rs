@@ -40,10 +40,13 @@ fn process_isolation_runs_each_sensitive_call_in_a_fresh_process() {
     // The module global does not survive from one call to the next.
     assert_eq!(got["first"]["calls"], 1);
     assert_eq!(got["second"]["calls"], 1);
+    // And what the sensitive function kept is nowhere the other functions run.
+    assert_eq!(got["snooped"]["found"], Json::Null, "{got}");
 
     let shared = output(&faastlane("none", "isolation"));
     assert_eq!(shared["first"]["pid"], shared["public"]["pid"]);
     assert_eq!(shared["second"]["calls"], 2, "without isolation: {shared}");
+    assert_eq!(shared["snooped"]["found"], "123-45-6789", "without isolation it leaks");
 }
 
 #[test]

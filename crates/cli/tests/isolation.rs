@@ -46,7 +46,10 @@ fn process_isolation_runs_each_sensitive_call_in_a_fresh_process() {
     let shared = output(&faastlane("none", "isolation"));
     assert_eq!(shared["first"]["pid"], shared["public"]["pid"]);
     assert_eq!(shared["second"]["calls"], 2, "without isolation: {shared}");
-    assert_eq!(shared["snooped"]["found"], "123-45-6789", "without isolation it leaks");
+    assert_eq!(
+        shared["snooped"]["found"], "123-45-6789",
+        "without isolation it leaks"
+    );
 }
 
 #[test]

@@ -17,8 +17,8 @@ mod process;
 mod settings;
 
 pub use domain::{DomainIsolated, alloc_private};
-pub use process::{ProcessIsolated, isolation_workflow};
-pub use settings::{Choice, Mode, SETTINGS_FILE, Settings, SettingsError, choose};
+pub use process::{IsolationWorkflowError, ProcessIsolated, isolation_workflow};
+pub use settings::{Choice, ChoiceError, Mode, SETTINGS_FILE, Settings, SettingsError, choose};
 
 /// The error a Task fails with when its function touched another domain's memory.
 pub const ISOLATION_VIOLATION: &str = "Faastlane.IsolationViolation";

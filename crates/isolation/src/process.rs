@@ -23,7 +23,10 @@ use serde_json::{Value as Json, json};
 
 /// The workflow a process-isolation fork server hosts: state `isolate-{i}` (at position `2i`
 /// of the engine's pre-order walk) is a Parallel state whose one branch calls `functions[i]`.
-pub fn isolation_workflow(name: &str, functions: &[String]) -> Result<Workflow, String> {
+pub fn isolation_workflow(
+    name: &str,
+    functions: &[String],
+) -> Result<Workflow, IsolationWorkflowError> {
     let mut states = serde_json::Map::new();
     for (i, function) in functions.iter().enumerate() {
         let mut state = json!({
@@ -43,13 +46,19 @@ pub fn isolation_workflow(name: &str, functions: &[String]) -> Result<Workflow, 
     let definition = json!({"StartAt": "isolate-0", "States": states});
     let machine = asl::load(&definition).map_err(|problems| {
         let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
-        format!("the isolation workflow does not load: {}", list.join("; "))
+        IsolationWorkflowError(list.join("; "))
     })?;
     Ok(Workflow {
         name: name.to_string(),
         machine,
     })
 }
+
+/// The workflow of [`isolation_workflow`] does not load (a function name ASL rejects as a
+/// state name, e.g. longer than 80 characters).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the isolation workflow does not load: {0}")]
+pub struct IsolationWorkflowError(pub String);
 
 /// A runtime that runs the sensitive functions of `inner` in worker processes of `pool` (a
 /// fork server hosting [`isolation_workflow`] of them, with no idle workers), and the others

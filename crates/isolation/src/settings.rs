@@ -66,7 +66,7 @@ impl Settings {
     }
 
     /// [`Settings::read`] on a file's text.
-    pub fn parse(text: &str, functions: &[String]) -> Result<Settings, String> {
+    pub(crate) fn parse(text: &str, functions: &[String]) -> Result<Settings, String> {
         let settings: Settings = serde_json::from_str(text).map_err(|e| e.to_string())?;
         for (i, name) in settings.isolation.sensitive.iter().flatten().enumerate() {
             if !functions.contains(name) {
@@ -110,6 +110,19 @@ pub struct Choice {
     pub notice: Option<String>,
 }
 
+/// Why `--isolation mpk` cannot be had.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ChoiceError {
+    #[error(
+        "--isolation mpk needs Intel memory protection keys, and {0}; use --isolation process (or auto)"
+    )]
+    NoProtectionKeys(mpk::Support),
+    #[error(
+        "--isolation mpk does not cover Python functions yet (their heap is not in protection domains); use --isolation process (or auto)"
+    )]
+    RuntimeNotCovered,
+}
+
 /// Resolves `requested` on this machine. `mpk_covers_runtime`: whether the function runtime
 /// keeps its functions' memory in domains (native functions do; the embedded Python's
 /// allocators are not routed to domains yet, so for it MPK would protect nothing).
@@ -117,19 +130,15 @@ pub fn choose(
     requested: Mode,
     support: &mpk::Support,
     mpk_covers_runtime: bool,
-) -> Result<Choice, String> {
+) -> Result<Choice, ChoiceError> {
     let available = matches!(support, mpk::Support::Available);
     match requested {
         Mode::None | Mode::Process => Ok(Choice {
             mode: requested,
             notice: None,
         }),
-        Mode::Mpk if !available => Err(format!(
-            "--isolation mpk needs Intel memory protection keys, and {support}; use --isolation process (or auto)"
-        )),
-        Mode::Mpk if !mpk_covers_runtime => Err(
-            "--isolation mpk does not cover Python functions yet (their heap is not in protection domains); use --isolation process (or auto)".to_string(),
-        ),
+        Mode::Mpk if !available => Err(ChoiceError::NoProtectionKeys(support.clone())),
+        Mode::Mpk if !mpk_covers_runtime => Err(ChoiceError::RuntimeNotCovered),
         Mode::Mpk => Ok(Choice {
             mode: Mode::Mpk,
             notice: None,
@@ -200,7 +209,9 @@ mod tests {
 
     #[test]
     fn mpk_without_keys_fails_before_running() {
-        let e = choose(Mode::Mpk, &mpk::Support::NoCpuPku, true).expect_err("no pku");
+        let e = choose(Mode::Mpk, &mpk::Support::NoCpuPku, true)
+            .expect_err("no pku")
+            .to_string();
         assert!(e.starts_with("--isolation mpk needs Intel memory protection keys, and this CPU has no protection keys"), "{e}");
         assert!(choose(Mode::Mpk, &mpk::Support::Available, false).is_err());
         assert_eq!(

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result};
 use engine::{EngineOptions, Runtime, Workflow};
 use isolation::{Choice, DomainIsolated, Mode, ProcessIsolated, Settings};
 use lanes::{ForkServer, ServerOptions};
@@ -49,8 +49,7 @@ impl Isolation {
         // Python functions' memory is not in domains yet; native ones (no Task functions in
         // a CLI run) have nothing to protect but pass.
         let covered = functions.is_empty();
-        let Choice { mode, notice } =
-            isolation::choose(requested, mpk::support(), covered).map_err(|e| anyhow!(e))?;
+        let Choice { mode, notice } = isolation::choose(requested, mpk::support(), covered)?;
         if let Some(notice) = notice {
             eprintln!("{notice}");
         }
@@ -101,8 +100,7 @@ fn process_server(
     options: &EngineOptions,
     sensitive: &[String],
 ) -> Result<(Arc<ForkServer>, String)> {
-    let hosted =
-        isolation::isolation_workflow(&workflow.name, sensitive).map_err(|e| anyhow!(e))?;
+    let hosted = isolation::isolation_workflow(&workflow.name, sensitive)?;
     let server_options = ServerOptions {
         idle_workers: 0,
         ..ServerOptions::default()

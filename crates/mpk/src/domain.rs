@@ -148,12 +148,14 @@ struct Slot {
     owner: Option<usize>,
 }
 
+// Fields drop in order: the arenas are unmapped before their keys are freed, so no key is
+// handed out again while pages still carry it.
 struct Registry {
-    slots: Vec<Slot>,
-    parking: ProtectionKey,
     domains: Vec<Option<Domain>>,
     /// Scrubbed, parked arenas of destroyed domains.
     spare: Vec<Arena>,
+    slots: Vec<Slot>,
+    parking: ProtectionKey,
     tick: u64,
     /// How many times a key changed domain.
     recycled: u64,

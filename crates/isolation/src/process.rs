@@ -6,7 +6,8 @@
 //! single-branch Parallel state per sensitive function, whose branch is one Task calling it.
 //! The server hosts that workflow, a call is a one-branch job of its function's Parallel
 //! state, and the worker runs the function exactly as a process lane runs a branch's Task
-//! (the runtime's own timeout, its error names, what it prints sent to the parent's log).
+//! (the runtime's own timeout, its error names, what it prints sent to the parent's log,
+//! tagged with the calling state's name).
 //! Input processing, Retry and Catch stay in the parent's interpreter, around the call.
 //!
 //! The server must keep no idle workers (`idle_workers: 0`): a worker that ran one function
@@ -18,7 +19,7 @@ use std::time::Instant;
 
 use asl::{StatesError, Value};
 use engine::lanes::{BranchJob, ExecutionWire, ProcessPool, ValueCodec, WorkerRun};
-use engine::{Call, PrepareError, Runtime, TaskFailure, Workflow};
+use engine::{Call, LogSink, PrepareError, Runtime, TaskFailure, Workflow};
 use serde_json::{Value as Json, json};
 
 /// The workflow a process-isolation fork server hosts: state `isolate-{i}` (at position `2i`
@@ -138,7 +139,11 @@ impl ProcessIsolated {
             .pool
             .spawn(&job, &payload)
             .map_err(|e| lane("starting a worker", &e))?;
-        let run = worker.run(0, None, call.cancel, call.log);
+        let log = AsState {
+            log: call.log,
+            state: call.state_name,
+        };
+        let run = worker.run(0, None, call.cancel, &log);
         drop(worker);
         match run {
             WorkerRun::Finished(report) => {
@@ -153,6 +158,19 @@ impl ProcessIsolated {
             WorkerRun::Lost(e) => Err(TaskFailure::Runtime(e)),
             WorkerRun::Interrupted { error, .. } => Err(TaskFailure::Function(error)),
         }
+    }
+}
+
+/// Tags what a worker's function prints with the calling Task's state name (in the worker the
+/// Task is named after the function).
+struct AsState<'a> {
+    log: &'a dyn LogSink,
+    state: &'a str,
+}
+
+impl LogSink for AsState<'_> {
+    fn line(&self, _state: &str, line: &str) {
+        self.log.line(self.state, line);
     }
 }
 

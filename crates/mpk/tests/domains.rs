@@ -109,6 +109,40 @@ fn cross_domain_read_and_write_are_violations() {
 }
 
 #[test]
+fn writes_past_the_undo_buffer_are_reported_as_kept() {
+    let _lock = mpk::keys_lock();
+    if !mpk::required_or_skip() {
+        return;
+    }
+    let domains = Domains::new().expect("domains");
+    let (a, b) = (domains.create("a"), domains.create("b"));
+    let pages = mpk::violation::UNDO_PAGES + 1;
+    let p = domains.alloc(a, pages * 4096).expect("alloc");
+    domains
+        .enter(b)
+        .expect("b")
+        .leave()
+        .expect("nothing touched");
+    let gate = domains.enter(b).expect("enter b");
+    for i in 0..pages {
+        write(p.map_addr(|a| a.saturating_add(i * 4096)), b"w");
+    }
+    let err = gate.leave().expect_err("writes to a");
+    assert!(err.write);
+    assert_eq!(err.count as usize, pages);
+    assert!(err.writes_kept, "one page more than the undo buffer holds");
+    let gate = domains.enter(a).expect("enter a");
+    let first: Vec<u8> = (0..pages)
+        .map(|i| read(p.map_addr(|a| a.saturating_add(i * 4096)), 1)[0])
+        .collect();
+    gate.leave().expect("own memory");
+    // The first UNDO_PAGES pages were restored, the last write stayed.
+    let mut expected = vec![0u8; pages];
+    expected[pages - 1] = b'w';
+    assert_eq!(first, expected);
+}
+
+#[test]
 fn seventeen_domains_share_the_keys() {
     let _lock = mpk::keys_lock();
     if !mpk::required_or_skip() {

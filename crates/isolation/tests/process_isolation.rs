@@ -33,6 +33,7 @@ fn runtime() -> NativeRuntime {
             match j.get("do").and_then(Json::as_str) {
                 Some("refuse") => return Err(StatesError::new("Refused", "not today")),
                 Some("exit") => std::process::exit(3),
+                Some("hang") => std::thread::sleep(std::time::Duration::from_secs(30)),
                 _ => {}
             }
             let call = CALLS.fetch_add(1, Ordering::Relaxed) + 1;
@@ -126,6 +127,19 @@ fn main() {
     assert_eq!(err.error, "Runtime.ExitError", "{err:?}");
     assert!(err.cause.contains("exit status 3"), "{}", err.cause);
     run(&isolated, &workflow, json!({"patient": "p4"})).expect("after a crash");
+
+    // A call past its Task's TimeoutSeconds: the worker is killed, the Task times out.
+    let timed = Workflow {
+        name: "records".into(),
+        machine: asl::load_str(
+            r#"{"StartAt": "Collect", "States": {
+                "Collect": {"Type": "Task", "Resource": "collect", "TimeoutSeconds": 1, "End": true}}}"#,
+        )
+        .expect("definition"),
+    };
+    let err = run(&isolated, &timed, json!({"do": "hang"})).expect_err("timed out");
+    assert_eq!(err.error, "States.Timeout", "{err:?}");
+    run(&isolated, &workflow, json!({"patient": "p5"})).expect("after a timeout");
     assert_eq!(
         CALLS.load(Ordering::Relaxed),
         1,

@@ -391,3 +391,33 @@ fn a_fault_outside_a_gate_still_kills() {
         "child status {status:#x}"
     );
 }
+
+#[test]
+fn a_stack_overflow_still_reaches_rusts_handler() {
+    let _lock = mpk::keys_lock();
+    if !mpk::required_or_skip() {
+        return;
+    }
+    let _domains = Domains::new().expect("domains: the handler is installed");
+    #[allow(unconditional_recursion, reason = "the point: overflow the stack")]
+    fn deep(n: u64) -> u64 {
+        let pad = std::hint::black_box([n; 64]);
+        deep(pad[3] + 1) + pad[7]
+    }
+    // SAFETY: the child overflows its stack and dies of it; it takes no lock first.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        let _ = deep(0);
+        // SAFETY: `_exit` is always sound.
+        unsafe { libc::_exit(0) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for our own child.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    // Rust's handler recognises its guard page and aborts; without the chaining the child
+    // would die of SIGSEGV.
+    assert!(
+        libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGABRT,
+        "child status {status:#x}"
+    );
+}

@@ -83,7 +83,8 @@ struct Watched {
 /// Copies of pages faulting writes hit, to write back when the watch ends.
 struct Undo {
     pages: [usize; UNDO_PAGES],
-    data: [[u8; PAGE]; UNDO_PAGES],
+    /// `UNDO_PAGES` pages, one after the other (on the heap: too large for a small stack).
+    data: Box<[u8]>,
     len: usize,
     overflow: bool,
 }
@@ -164,7 +165,7 @@ pub fn watch() -> Watch {
     if UNDO.with(Cell::get).is_null() {
         let mut undo = Box::new(Undo {
             pages: [0; UNDO_PAGES],
-            data: [[0; PAGE]; UNDO_PAGES],
+            data: vec![0; UNDO_PAGES * PAGE].into_boxed_slice(),
             len: 0,
             overflow: false,
         });
@@ -232,9 +233,14 @@ fn restore() -> (usize, bool) {
         crate::allow(crate::ProtectionMask::all());
         for i in 0..restored {
             // SAFETY: `pages[i]` is a page of a domain arena the write hit, mapped and
-            // writable (every key is open); `data[i]` is its copy from before the write.
+            // writable (every key is open); page `i < len` of `data` is its copy from before
+            // the write.
             unsafe {
-                std::ptr::copy_nonoverlapping(undo.data[i].as_ptr(), undo.pages[i] as *mut u8, PAGE)
+                std::ptr::copy_nonoverlapping(
+                    undo.data.as_ptr().add(i * PAGE),
+                    undo.pages[i] as *mut u8,
+                    PAGE,
+                )
             };
         }
         crate::allow(mask);
@@ -341,11 +347,16 @@ unsafe fn save_page(addr: usize, key: u32) {
         return;
     }
     // SAFETY: protection keys work (a PKU fault arrived). The handler opens `key` just for
-    // the copy and closes it again; the page is mapped and readable under that key.
+    // the copy and closes it again; the page is mapped and readable under that key; the
+    // destination is page `len < UNDO_PAGES` of `data`, which holds `UNDO_PAGES` pages.
     unsafe {
         let handler_pkru = pkru::read();
         pkru::write(handler_pkru & !pkru::bits(key));
-        std::ptr::copy_nonoverlapping(page as *const u8, undo.data[undo.len].as_mut_ptr(), PAGE);
+        std::ptr::copy_nonoverlapping(
+            page as *const u8,
+            undo.data.as_mut_ptr().add(undo.len * PAGE),
+            PAGE,
+        );
         pkru::write(handler_pkru);
     }
     undo.pages[undo.len] = page;

@@ -18,7 +18,8 @@
 # A test binary whose harness ran no test at all fails the run, so an empty filter cannot pass
 # (the crates' doctests do not run in the guest).
 #
-# Knobs: MPK_BENCH=1 (also run the switch and chain benchmarks in the guest), MPK_CLI=0 (skip the
+# Knobs: MPK_NEGATIVE=1 (first check that the tests fail in a guest booted with nopku),
+# MPK_BENCH=1 (also run the switch and chain benchmarks in the guest), MPK_CLI=0 (skip the
 # CLI run of the healthcare example with each --isolation, on by default), MPK_CRATES, WORK (cache, default target/mpk-qemu), TIMEOUT (s, default 300),
 # MEM (MiB, default 512), QEMU_CPU (default max), EXTRA_APPEND (guest cmdline, e.g. nopku
 # for a negative control), TEST_ARGS (for every test binary).
@@ -202,6 +203,20 @@ log "initramfs $(du -h "$WORK/initramfs.cpio.gz" | cut -f1), $n test binaries"
 QEMU=(qemu-system-x86_64 -accel tcg -cpu "$QEMU_CPU" -smp 1 -m "$MEM" -nographic -no-reboot -nic none
       -kernel "$VMLINUZ" -initrd "$WORK/initramfs.cpio.gz"
       -append "console=ttyS0 rdinit=/init panic=-1 quiet ${EXTRA_APPEND:-}")
+# MPK_NEGATIVE=1: first boot the same guest with `nopku` (no protection keys for the kernel)
+# and require the run to FAIL, proving the tests cannot pass by skipping.
+if [ "${MPK_NEGATIVE:-0}" = 1 ]; then
+  log "negative control: booting with nopku, expecting the tests to fail"
+  NEG=("${QEMU[@]}"); NEG[${#NEG[@]}-1]="${NEG[${#NEG[@]}-1]} nopku"
+  set +e
+  timeout "$TIMEOUT" "${NEG[@]}" </dev/null 2>&1 | tr -d '\r' > "$WORK/guest-nopku.log"
+  set -e
+  if grep -q '^MPK-RESULT: FAIL' "$WORK/guest-nopku.log" && grep -q "MPK_REQUIRE=1 but" "$WORK/guest-nopku.log"; then
+    log "negative control: the tests fail without protection keys, as they must"
+  else
+    echo "MPK-QEMU: FAIL (the negative control did not fail: $WORK/guest-nopku.log)"; exit 1
+  fi
+fi
 log "booting: ${QEMU[*]}"
 set +e
 timeout "$TIMEOUT" "${QEMU[@]}" </dev/null 2>&1 | tr -d '\r' | sed -u 's/\x1b\[[0-9;?]*[A-Za-z]//g; s/\x1bc//g' \

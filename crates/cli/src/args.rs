@@ -94,6 +94,23 @@ pub struct RunArgs {
     /// Pretty-print the output JSON.
     #[arg(long)]
     pub pretty: bool,
+    /// Isolate the functions `faastlane.json` marks sensitive (all, without a marking) from
+    /// each other.
+    #[arg(long, value_enum, default_value_t = IsolationArg::None)]
+    pub isolation: IsolationArg,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum IsolationArg {
+    /// Functions share the process's memory.
+    None,
+    /// A protection-key domain per function (Intel MPK); fails where the CPU has none.
+    Mpk,
+    /// Each call of a sensitive function in a fresh worker process, its result marshalled
+    /// back.
+    Process,
+    /// mpk where it works, else process (says which on stderr).
+    Auto,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -37,13 +37,19 @@ fn check(example: &str) {
 
 /// Runs every input of `example` with `--lanes lanes`, against its expected output.
 fn check_on(example: &str, lanes: &str) {
+    check_with(example, &["--lanes", lanes]);
+}
+
+/// Runs every input of `example` with the extra arguments `args`, against its expected output.
+fn check_with(example: &str, args: &[&str]) {
+    let lanes = args.join(" ");
     for (input, expected) in cases(example) {
         let out = Command::new(env!("CARGO_BIN_EXE_faastlane"))
             .arg("run")
             .arg(examples_dir().join(example))
             .arg("--input")
             .arg(&input)
-            .args(["--lanes", lanes])
+            .args(args)
             .output()
             .expect("the faastlane binary runs");
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -95,6 +101,12 @@ fn finra_fan_out_variants() {
 #[test]
 fn healthcare() {
     check("healthcare");
+}
+
+#[test]
+fn healthcare_with_its_phi_functions_in_worker_processes() {
+    // faastlane.json marks detect_phi, mask and deidentify: each call in a fresh worker.
+    check_with("healthcare", &["--isolation", "process"]);
 }
 
 #[test]

@@ -9,6 +9,7 @@ use crate::args::Command;
 #[cfg(feature = "bench")]
 mod bench;
 mod graph;
+mod isolation;
 mod run;
 mod validate;
 

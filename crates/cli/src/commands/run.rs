@@ -9,6 +9,7 @@ use engine::{
 use lanes::{ForkServer, ServerOptions};
 use python_runtime::{PythonOptions, PythonRuntime};
 
+use super::isolation::Isolation;
 use crate::args::{LanesArg, RunArgs};
 use crate::workflow::Loaded;
 
@@ -54,8 +55,20 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         processes: None,
         cpus,
     };
-    // First, while this process has one thread and no interpreter: the fork server.
-    let server = fork_server(&args, &loaded, &workflow, &options);
+    // First, while this process has one thread and no interpreter: the fork servers.
+    let isolation = Isolation::start(args.isolation, &loaded, &workflow, &options)?;
+    // Isolated functions stay off process lanes: a lane worker runs every Task of its
+    // branches (and of later states) in one process, which would undo the isolation.
+    let server = if isolation.isolates() {
+        if args.lanes == LanesArg::Process {
+            anyhow::bail!(
+                "--lanes process cannot be combined with --isolation: a lane worker runs several functions in one process; use --lanes auto, inline or threads"
+            );
+        }
+        None
+    } else {
+        fork_server(&args, &loaded, &workflow, &options)
+    };
     // Forced processes: workers (one per usable CPU: this process only dispatches) start
     // idle while this process loads the functions, so the first Parallel or Map hands them
     // its branches instead of starting them.
@@ -67,7 +80,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             let workers = cpus.max(1);
             std::thread::spawn(move || server.prestart(workers))
         });
-    let runtime = function_runtime(&loaded, &workflow)?;
+    let runtime = isolation.wrap(function_runtime(&loaded, &workflow)?)?;
     let options = EngineOptions {
         processes: server.map(|s| s as Arc<dyn engine::lanes::ProcessPool>),
         ..options

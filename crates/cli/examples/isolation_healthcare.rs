@@ -1,0 +1,90 @@
+//! Per-execution cost of process isolation on the healthcare example, in one warm process:
+//! the same engine set-up as `faastlane run --isolation none|process`, the executions
+//! interleaved (none, process, none, ...) so load on the machine hits both alike. Prints the
+//! median per mode and the difference per isolated call (the three PHI functions).
+//!
+//! `cargo run --release -p faastlane --example isolation_healthcare -- [runs]`
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use engine::{Engine, ExecutionOptions, Runtime, Workflow};
+use isolation::{ProcessIsolated, isolation_workflow};
+use lanes::ServerOptions;
+use python_runtime::{PythonOptions, PythonRuntime};
+
+fn main() {
+    let runs: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(50);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/healthcare");
+    let dir = dir.canonicalize().expect("examples/healthcare");
+    let text = std::fs::read_to_string(dir.join("workflow.json")).expect("workflow.json");
+    let input: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("input.json")).expect("input.json"))
+            .expect("input is JSON");
+    let workflow = Workflow {
+        name: "healthcare".into(),
+        machine: asl::load_str(&text).expect("valid workflow"),
+    };
+    let sensitive: Vec<String> = ["deidentify", "detect_phi", "mask"]
+        .map(String::from)
+        .to_vec();
+    let hosted = isolation_workflow(&workflow.name, &sensitive).expect("isolation workflow");
+    // As the CLI: the fork server first, while this process has one thread.
+    let server = python_runtime::fork_server::start(
+        &dir,
+        &hosted,
+        &engine::EngineOptions::default(),
+        PythonOptions::default().chdir(true),
+        ServerOptions {
+            idle_workers: 0,
+            ..ServerOptions::default()
+        },
+    )
+    .expect("fork server");
+    python_runtime::init().expect("python starts");
+    let plain: Arc<dyn Runtime> = Arc::new(
+        PythonRuntime::with_options(&dir, PythonOptions::default().chdir(true)).expect("runtime"),
+    );
+    let modes = [
+        ("none", Engine::new(Arc::clone(&plain))),
+        (
+            "process",
+            Engine::new(Arc::new(ProcessIsolated::new(
+                Arc::clone(&plain),
+                Arc::new(server),
+                &hosted.name,
+                &sensitive,
+            ))),
+        ),
+    ];
+    let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); modes.len()];
+    for round in 0..=runs {
+        for ((_, engine), samples) in modes.iter().zip(&mut samples) {
+            let t = Instant::now();
+            let out = engine.execute(&workflow, input.clone(), &ExecutionOptions::default());
+            let elapsed = t.elapsed();
+            out.into_json().expect("healthcare runs");
+            // Round 0 warms up (imports, caches).
+            if round > 0 {
+                samples.push(elapsed);
+            }
+        }
+    }
+    let medians: Vec<f64> = samples
+        .iter_mut()
+        .map(|s| {
+            s.sort();
+            s[s.len() / 2].as_secs_f64() * 1e3
+        })
+        .collect();
+    for ((mode, _), median) in modes.iter().zip(&medians) {
+        println!(
+            "healthcare isolation={mode}: {median:.2} ms per execution (median of {runs}), {:+.2} ms per isolated call",
+            (median - medians[0]) / sensitive.len() as f64
+        );
+    }
+}

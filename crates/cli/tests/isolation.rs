@@ -1,0 +1,105 @@
+//! `--isolation` through the binary: sensitive functions in worker processes, `auto`'s
+//! notice, `mpk` refused before anything runs where it cannot work, bad markings named.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value as Json;
+
+fn faastlane(isolation: &str, fixture: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_faastlane"))
+        .args(["run", "--isolation", isolation])
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures")
+                .join(fixture),
+        )
+        .output()
+        .expect("the faastlane binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn output(out: &Output) -> Json {
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
+}
+
+#[test]
+fn process_isolation_runs_each_sensitive_call_in_a_fresh_process() {
+    let got = output(&faastlane("process", "isolation"));
+    let public = &got["public"]["pid"];
+    assert_ne!(got["first"]["pid"], *public, "{got}");
+    assert_ne!(got["second"]["pid"], *public, "{got}");
+    assert_ne!(
+        got["first"]["pid"], got["second"]["pid"],
+        "a fresh worker per call: {got}"
+    );
+    // The module global does not survive from one call to the next.
+    assert_eq!(got["first"]["calls"], 1);
+    assert_eq!(got["second"]["calls"], 1);
+    // And what the sensitive function kept is nowhere the other functions run.
+    assert_eq!(got["snooped"]["found"], Json::Null, "{got}");
+
+    let shared = output(&faastlane("none", "isolation"));
+    assert_eq!(shared["first"]["pid"], shared["public"]["pid"]);
+    assert_eq!(shared["second"]["calls"], 2, "without isolation: {shared}");
+    assert_eq!(
+        shared["snooped"]["found"], "123-45-6789",
+        "without isolation it leaks"
+    );
+}
+
+#[test]
+fn auto_says_what_it_chose() {
+    let out = faastlane("auto", "isolation");
+    let stderr = text(&out.stderr);
+    let notice = stderr.lines().next().unwrap_or_default();
+    // Python functions are isolated by processes, with or without protection keys.
+    assert!(notice.starts_with("isolation: process ("), "{stderr}");
+    let got = output(&out);
+    assert_ne!(got["first"]["pid"], got["public"]["pid"]);
+}
+
+#[test]
+fn mpk_is_refused_before_running_where_it_cannot_work() {
+    let out = faastlane("mpk", "isolation");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "nothing ran");
+    let stderr = text(&out.stderr);
+    assert!(stderr.starts_with("error: --isolation mpk "), "{stderr}");
+    assert!(
+        stderr.contains("use --isolation process (or auto)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn isolated_functions_stay_off_process_lanes() {
+    let out = Command::new(env!("CARGO_BIN_EXE_faastlane"))
+        .args(["run", "--isolation", "process", "--lanes", "process"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/isolation"))
+        .output()
+        .expect("the faastlane binary runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with("error: --lanes process cannot be combined with --isolation"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_marking_of_an_unknown_function_is_named() {
+    let out = faastlane("process", "isolation-bad");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(
+            "faastlane.json: /isolation/sensitive/1: no Task calls a function named 'unknown'"
+        ),
+        "{stderr}"
+    );
+}

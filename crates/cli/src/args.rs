@@ -28,6 +28,48 @@ pub enum Command {
     Graph(GraphArgs),
     /// Benchmark faastlane against a container-per-function baseline.
     Bench(BenchArgs),
+    /// Serve the AWS Step Functions API: point the AWS CLI, boto3 or an SDK at it with
+    /// `--endpoint-url http://localhost:8083`.
+    Serve(ServeArgs),
+    /// Run executions sent by `faastlane serve` (one JSON line each on stdin).
+    #[command(hide = true)]
+    Executor,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Workflow directories to register at start (name = the directory's name); their
+    /// functions are found there too.
+    pub workflows: Vec<PathBuf>,
+    /// The port to listen on.
+    #[arg(long, default_value_t = 8083)]
+    pub port: u16,
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+    /// A directory of functions (NAME.py, packages, functions.json); repeatable, searched in
+    /// order.
+    #[arg(long = "functions", value_name = "DIR")]
+    pub functions: Vec<PathBuf>,
+    /// The SQLite database (default: faastlane/serve.db under the platform data directory;
+    /// `:memory:` keeps nothing).
+    #[arg(long)]
+    pub db: Option<String>,
+    /// Executor processes: executions of workflows with functions that run at once
+    /// (default: the usable CPUs).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Step Functions Local's MockConfigFile: start executions on
+    /// `<stateMachineArn>#<TestCase>` to answer Tasks from it.
+    #[arg(long, env = "SFN_MOCK_CONFIG")]
+    pub mock_config: Option<PathBuf>,
+    /// Requests larger than this many bytes get HTTP 413.
+    #[arg(long, default_value_t = 64 << 20)]
+    pub max_request_bytes: usize,
+    /// On SIGTERM or SIGINT, seconds running executions get to finish before they are
+    /// recorded as failed.
+    #[arg(long, default_value_t = 10)]
+    pub grace_seconds: u64,
 }
 
 #[derive(Debug, clap::Args)]

@@ -9,6 +9,7 @@ use crate::args::Command;
 mod bench;
 mod graph;
 mod run;
+mod serve;
 mod validate;
 
 pub fn dispatch(command: Command) -> Result<ExitCode> {
@@ -17,6 +18,8 @@ pub fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Validate(args) => validate::run(args),
         Command::Graph(args) => graph::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Executor => serve::executor(),
     }
 }
 

@@ -1,0 +1,37 @@
+//! The executor process: reads [`Job`]s, one JSON line each, from stdin and writes each
+//! [`JobResult`] as one JSON line to the protocol stream. That stream is the process's
+//! original stdout; fd 1 itself is pointed at stderr first, so whatever user code prints
+//! (Python's `print`, a C extension writing to fd 1) cannot corrupt the protocol.
+
+use std::io::{BufRead, Write};
+
+use engine::Identity;
+
+use super::{Job, JobResult, Runner};
+
+/// Runs jobs until stdin closes (the server went away or shut the executor down).
+pub fn main() -> std::io::Result<()> {
+    let protocol = rustix::io::dup(std::io::stdout())?;
+    rustix::stdio::dup2_stdout(std::io::stderr())?;
+    let mut protocol = std::io::BufWriter::new(std::fs::File::from(protocol));
+    let mut runner = Runner::new(Identity::from_env(), true);
+    let stdin = std::io::stdin();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if stdin.lock().read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let result = match serde_json::from_str::<Job>(&line) {
+            Ok(job) => runner.run(&job),
+            Err(e) => JobResult::failed(
+                "States.Runtime",
+                format!("the executor got a malformed job: {e}"),
+            ),
+        };
+        let text = serde_json::to_string(&result).map_err(std::io::Error::other)?;
+        protocol.write_all(text.as_bytes())?;
+        protocol.write_all(b"\n")?;
+        protocol.flush()?;
+    }
+}

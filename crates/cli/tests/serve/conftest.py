@@ -1,0 +1,136 @@
+"""Fixtures: a `faastlane serve` on a free loopback port, and boto3 / AWS CLI clients of it.
+
+FAASTLANE_BIN names the binary (the Rust test `serve` sets it). Every server a test starts is
+killed when the test ends.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import boto3
+import pytest
+
+HERE = Path(__file__).resolve().parent
+EXAMPLES = HERE.parents[3] / "examples"
+REGION = "us-east-1"
+ACCOUNT = "111111111111"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/test"
+
+# The clients need credentials to sign with (the server does not check them), and must not
+# prepend `sync-` to the host for StartSyncExecution (as with Step Functions Local).
+os.environ.update(
+    AWS_ACCESS_KEY_ID="test",
+    AWS_SECRET_ACCESS_KEY="test",
+    AWS_DEFAULT_REGION=REGION,
+    AWS_DISABLE_HOST_PREFIX_INJECTION="true",
+    AWS_EC2_METADATA_DISABLED="true",
+    AWS_CONFIG_FILE="/dev/null",
+    AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """One `faastlane serve` process."""
+
+    def __init__(self, db, extra=(), workers=2):
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.log = open(Path(str(db) + f".{self.port}.log"), "w") if db != ":memory:" else subprocess.DEVNULL
+        args = [
+            os.environ["FAASTLANE_BIN"], "serve",
+            "--port", str(self.port),
+            "--db", str(db),
+            "--workers", str(workers),
+            "--functions", str(HERE / "functions"),
+            "--grace-seconds", "2",
+            *extra,
+        ]
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"faastlane serve exited with {self.proc.returncode}: {args}")
+            try:
+                with urllib.request.urlopen(self.endpoint + "/healthz", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError("faastlane serve did not answer /healthz within 60 s")
+            time.sleep(0.05)
+
+    def client(self):
+        return boto3.client("stepfunctions", endpoint_url=self.endpoint, region_name=REGION)
+
+    def kill(self, sig=signal.SIGKILL):
+        """Signals the server's whole session (it and its executors)."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+        self.proc.wait(timeout=30)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
+        if self.proc.poll() is None:
+            self.kill()
+        else:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    db = tmp_path_factory.mktemp("db") / "serve.db"
+    s = Server(
+        db,
+        extra=[
+            "--mock-config", str(HERE / "mock.json"),
+            str(EXAMPLES / "finra"), str(EXAMPLES / "healthcare"), str(EXAMPLES / "hello"),
+        ],
+    )
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="session")
+def sfn(server):
+    return server.client()
+
+
+def machine_arn(name):
+    return f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
+
+
+def wait_done(sfn, arn, timeout=60):
+    deadline = time.monotonic() + timeout
+    while True:
+        d = sfn.describe_execution(executionArn=arn)
+        if d["status"] != "RUNNING":
+            return d
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{arn} still RUNNING after {timeout} s")
+        time.sleep(0.05)
+
+
+def definition(states, start=None):
+    return json.dumps({"StartAt": start or next(iter(states)), "States": states})

@@ -1,0 +1,36 @@
+"""A function that kills its process fails its execution, never the server."""
+
+import json
+
+import pytest
+
+from conftest import ROLE, definition, wait_done
+
+
+@pytest.mark.parametrize("function,how", [("crash", "exit status 3"), ("segfault", "signal: segmentation fault")])
+def test_crash_fails_one_execution(sfn, function, how):
+    d = definition({"Crash": {"Type": "Task", "Resource": function, "End": True}})
+    arn = sfn.create_state_machine(name=f"dies-{function}", definition=d, roleArn=ROLE)["stateMachineArn"]
+    e = wait_done(sfn, sfn.start_execution(stateMachineArn=arn)["executionArn"])
+    assert (e["status"], e["error"]) == ("FAILED", "Runtime.ExitError")
+    cause = json.loads(e["cause"])
+    assert cause["errorType"] == "Runtime.ExitError"
+    assert f"Runtime exited with error: {how}" in cause["errorMessage"]
+    # The server still serves, and executions after it run on a new executor.
+    ok = definition({"Double": {"Type": "Task", "Resource": "double", "End": True}})
+    ok_arn = sfn.create_state_machine(name=f"after-{function}", definition=ok, roleArn=ROLE)["stateMachineArn"]
+    after = wait_done(sfn, sfn.start_execution(stateMachineArn=ok_arn, input='{"n": 4}')["executionArn"])
+    assert json.loads(after["output"]) == {"n": 8}
+
+
+def test_a_hung_execution_does_not_block_the_api(sfn):
+    d = definition({"Sleep": {"Type": "Task", "Resource": "slow", "End": True}})
+    arn = sfn.create_state_machine(name="hangs", definition=d, roleArn=ROLE)["stateMachineArn"]
+    hung = [sfn.start_execution(stateMachineArn=arn, input='{"seconds": 600}')["executionArn"] for _ in range(3)]
+    # More hung executions than executors: the API still answers everything.
+    for h in hung:
+        assert sfn.describe_execution(executionArn=h)["status"] == "RUNNING"
+    assert sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]
+    for h in hung:
+        sfn.stop_execution(executionArn=h)
+        assert sfn.describe_execution(executionArn=h)["status"] == "ABORTED"

@@ -94,6 +94,13 @@ pub struct RunArgs {
     /// Pretty-print the output JSON.
     #[arg(long)]
     pub pretty: bool,
+    /// Step Functions Local's MockConfigFile; with --test-case, Tasks listed in that test
+    /// case get the file's mocked responses instead of running.
+    #[arg(long, env = "SFN_MOCK_CONFIG", requires = "test_case")]
+    pub mock_config: Option<PathBuf>,
+    /// The test case of the mock config (under StateMachines.<workflow name>.TestCases).
+    #[arg(long, requires = "mock_config")]
+    pub test_case: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -10,6 +10,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
+use tracing::Instrument;
+
 use crate::api::App;
 use crate::error::ApiError;
 
@@ -34,7 +36,11 @@ async fn api(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Re
         None => ApiError::unknown_operation(target).into_response(),
         Some(action) => match decode(&body) {
             Err(e) => e.into_response(),
-            Ok(request) => match app.dispatch(action, request).await {
+            Ok(request) => match app
+                .dispatch(action, request)
+                .instrument(tracing::info_span!("request", action))
+                .await
+            {
                 Ok(out) => (
                     StatusCode::OK,
                     [("content-type", CONTENT_TYPE)],

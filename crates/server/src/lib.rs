@@ -19,6 +19,7 @@ pub mod functions;
 mod http;
 pub mod metrics;
 pub mod mock;
+pub mod observe;
 pub mod store;
 
 mod serve;

@@ -7,6 +7,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use crate::observe::Timings;
+
 type Labels = Vec<(&'static str, String)>;
 
 fn duration_histogram() -> Histogram {
@@ -20,6 +22,9 @@ pub struct Metrics {
     pub started: Family<Labels, Counter>,
     pub finished: Family<Labels, Counter>,
     pub duration: Family<Labels, Histogram, fn() -> Histogram>,
+    pub state_duration: Family<Labels, Histogram, fn() -> Histogram>,
+    pub handoff: Histogram,
+    pub lanes: Family<Labels, Counter>,
     pub executor_restarts: Counter,
     pub running: Gauge,
 }
@@ -33,6 +38,11 @@ impl Default for Metrics {
         let duration = Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(
             duration_histogram,
         );
+        let state_duration = Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(
+            duration_histogram,
+        );
+        let handoff = Histogram::new(exponential_buckets(0.000_000_5, 4.0, 12));
+        let lanes = Family::<Labels, Counter>::default();
         let executor_restarts = Counter::default();
         let running = Gauge::default();
         registry.register(
@@ -56,6 +66,21 @@ impl Default for Metrics {
             duration.clone(),
         );
         registry.register(
+            "state_duration_seconds",
+            "Wall time of state runs, by state type",
+            state_duration.clone(),
+        );
+        registry.register(
+            "handoff_seconds",
+            "From one top-level state's end to the next one's start",
+            handoff.clone(),
+        );
+        registry.register(
+            "lanes_chosen",
+            "Lanes the planner chose for Parallel and Map states",
+            lanes.clone(),
+        );
+        registry.register(
             "executor_restarts",
             "Executor processes that died during an execution and were replaced",
             executor_restarts.clone(),
@@ -71,6 +96,9 @@ impl Default for Metrics {
             started,
             finished,
             duration,
+            state_duration,
+            handoff,
+            lanes,
             executor_restarts,
             running,
         }
@@ -96,7 +124,20 @@ impl Metrics {
             .inc();
     }
 
-    pub fn finished(&self, machine: &str, status: &str, seconds: f64) {
+    pub fn finished(&self, machine: &str, status: &str, seconds: f64, timings: &Timings) {
+        for (kind, us) in &timings.states {
+            self.state_duration
+                .get_or_create(&vec![("type", kind.clone())])
+                .observe(*us as f64 / 1e6);
+        }
+        for us in &timings.handoffs {
+            self.handoff.observe(*us as f64 / 1e6);
+        }
+        for lane in &timings.lanes {
+            self.lanes
+                .get_or_create(&vec![("lane", lane.clone())])
+                .inc();
+        }
         self.finished
             .get_or_create(&vec![
                 ("state_machine", machine.to_string()),

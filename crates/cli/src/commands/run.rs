@@ -45,14 +45,21 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             LanesArg::Process => BranchLanes::Process,
             LanesArg::Auto => BranchLanes::Auto,
         },
-        trace: args.trace.is_some(),
+        // -vv logs every state, from the trace.
+        trace: args.trace.is_some() || tracing::enabled!(tracing::Level::DEBUG),
         log: Arc::new(StderrLog),
         max_events: (args.max_events > 0).then_some(args.max_events),
         processes: None,
         cpus,
     };
-    // First, while this process has one thread and no interpreter: the fork server.
-    let server = fork_server(&args, &loaded, &workflow, &options);
+    let mocks = mocked_responses(&args, &workflow)?;
+    // First, while this process has one thread and no interpreter: the fork server (not
+    // with mocks: mocked functions need not exist).
+    let server = if mocks.is_some() {
+        None
+    } else {
+        fork_server(&args, &loaded, &workflow, &options)
+    };
     // Forced processes: workers start (idle) while this process loads the functions, so the
     // first Parallel or Map hands them its branches instead of starting them.
     let prestart = server
@@ -63,19 +70,35 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             let workers = cpus.saturating_sub(1).max(1);
             std::thread::spawn(move || server.prestart(workers))
         });
-    let runtime = function_runtime(&loaded, &workflow)?;
+    let mut runtime = function_runtime(&loaded, &workflow)?;
+    if let Some(mocks) = &mocks {
+        runtime = Arc::new(server::mock::Mocked::new(
+            runtime,
+            mocks.clone(),
+            &workflow.machine,
+        ));
+    }
     let options = EngineOptions {
         processes: server.map(|s| s as Arc<dyn engine::lanes::ProcessPool>),
         ..options
     };
     let engine = Engine::with_options(runtime, options);
-    if let Err(problems) = engine.prepare(&workflow) {
+    // Mocked runs import what they call when they call it: the mocked functions need not exist.
+    let prepared = if mocks.is_none() {
+        engine.prepare(&workflow)
+    } else {
+        Ok(())
+    };
+    if let Err(problems) = prepared {
         eprintln!("{} cannot run:", loaded.definition_path.display());
         for p in &problems {
             eprintln!("  - {p}");
         }
         return Ok(ExitCode::from(2));
     }
+    let span = tracing::info_span!("execution", workflow = %workflow.name);
+    let _enter = span.enter();
+    tracing::info!("started");
     let result = engine.execute(
         &workflow,
         input,
@@ -83,6 +106,13 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             name: args.name.clone(),
         },
     );
+    tracing::info!(
+        arn = %result.arn,
+        duration_us = result.duration.as_micros() as u64,
+        failed = result.outcome.as_ref().err().map(|e| e.error.as_str()).unwrap_or(""),
+        "ended"
+    );
+    server::observe::log_trace(&result.trace);
     if let Some(Ok(Err(e))) = prestart.map(std::thread::JoinHandle::join) {
         tracing::debug!("no workers started ahead: {e}");
     }
@@ -107,6 +137,28 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     .context("serializing the output")?;
     super::emit(&format!("{text}\n"))?;
     Ok(code)
+}
+
+/// The mocked responses of `--test-case` in `--mock-config`, by state name.
+fn mocked_responses(
+    args: &RunArgs,
+    workflow: &Workflow,
+) -> Result<Option<std::collections::BTreeMap<String, server::mock::MockedResponse>>> {
+    let (Some(path), Some(case)) = (&args.mock_config, &args.test_case) else {
+        return Ok(None);
+    };
+    let config = server::mock::MockConfig::load(path)?;
+    config
+        .test_case(&workflow.name, case)
+        .map(Some)
+        .with_context(|| {
+            format!(
+                "{} has no test case '{case}' for state machine '{}' (StateMachines.{}.TestCases.{case})",
+                path.display(),
+                workflow.name,
+                workflow.name
+            )
+        })
 }
 
 /// Python functions from the workflow's directory; no interpreter at all when no Task needs one.

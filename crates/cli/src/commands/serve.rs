@@ -25,7 +25,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         workflows: args.workflows,
         db,
         workers,
-        executor_command: vec![exe.into_os_string(), "executor".into()],
+        executor_command: executor_command(exe),
         mock_config: args.mock_config,
         max_body: args.max_request_bytes,
         grace: Duration::from_secs(args.grace_seconds),
@@ -35,6 +35,19 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         eprintln!("faastlane serve: listening on http://{addr}");
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The binary with its hidden `executor` subcommand, as verbose as this process.
+fn executor_command(exe: std::path::PathBuf) -> Vec<std::ffi::OsString> {
+    use tracing::level_filters::LevelFilter;
+    let mut command = vec![exe.into_os_string(), "executor".into()];
+    let level = LevelFilter::current();
+    if level >= LevelFilter::DEBUG {
+        command.push("-vv".into());
+    } else if level >= LevelFilter::INFO {
+        command.push("-v".into());
+    }
+    command
 }
 
 pub fn executor() -> Result<ExitCode> {

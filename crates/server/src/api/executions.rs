@@ -131,8 +131,12 @@ impl App {
     /// Stores how an execution ended (unless it was stopped meanwhile).
     fn record(&self, machine: &Machine, arn: &str, start: f64, result: JobResult) {
         let stop = now();
-        self.metrics
-            .finished(&machine.record.name, &result.status, stop - start);
+        self.metrics.finished(
+            &machine.record.name,
+            &result.status,
+            stop - start,
+            &result.timings,
+        );
         let status = match result.status.as_str() {
             "SUCCEEDED" => "SUCCEEDED",
             "TIMED_OUT" => "TIMED_OUT",
@@ -231,8 +235,12 @@ impl App {
             .await
             .unwrap_or_else(|| JobResult::failed("States.Runtime", "the execution was stopped"));
         let stop = now();
-        self.metrics
-            .finished(&machine.record.name, &result.status, stop - start);
+        self.metrics.finished(
+            &machine.record.name,
+            &result.status,
+            stop - start,
+            &result.timings,
+        );
         let mut out = json!({
             "executionArn": arn,
             "stateMachineArn": machine.record.arn,

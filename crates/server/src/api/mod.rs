@@ -135,6 +135,7 @@ impl App {
                 Arc::new(NativeRuntime::new()),
                 engine::EngineOptions {
                     identity: self.identity.clone(),
+                    trace: true,
                     ..engine::EngineOptions::default()
                 },
             ))

@@ -51,6 +51,9 @@ pub struct JobResult {
     /// AWS-shaped history events.
     #[serde(default)]
     pub events: Vec<Json>,
+    /// Per-state durations and hand-offs, for the metrics.
+    #[serde(default)]
+    pub timings: crate::observe::Timings,
 }
 
 impl JobResult {
@@ -61,6 +64,7 @@ impl JobResult {
             error: Some(error.to_string()),
             cause: Some(cause.into()),
             events: Vec::new(),
+            timings: Default::default(),
         }
     }
 }

@@ -35,18 +35,21 @@ pub fn execute(engine: &Engine, workflow: &Workflow, name: &str, input: &str) ->
             name: Some(name.to_string()),
         },
     );
-    tracing::debug!(
+    tracing::info!(
         duration_us = result.duration.as_micros() as u64,
         ok = result.outcome.is_ok(),
         "execution ended"
     );
-    match result.into_json() {
+    crate::observe::log_trace(&result.trace);
+    let timings = crate::observe::Timings::of(&result.trace);
+    let mut result = match result.into_json() {
         Ok(output) => JobResult {
             status: "SUCCEEDED".to_string(),
             output: Some(output.to_string()),
             error: None,
             cause: None,
             events: Vec::new(),
+            timings: Default::default(),
         },
         Err(e) => {
             let status = if machine_timeout(&e.error, &e.cause) {
@@ -60,9 +63,12 @@ pub fn execute(engine: &Engine, workflow: &Workflow, name: &str, input: &str) ->
                 error: Some(e.error),
                 cause: Some(e.cause),
                 events: Vec::new(),
+                timings: Default::default(),
             }
         }
-    }
+    };
+    result.timings = timings;
+    result
 }
 
 /// Runs jobs, keeping prepared engines (and the Python modules they imported) between them.
@@ -117,6 +123,7 @@ impl Runner {
         let options = EngineOptions {
             identity: self.identity.clone(),
             cpus: 1,
+            trace: true,
             ..EngineOptions::default()
         };
         let engine = Arc::new(Engine::with_options(runtime, options));

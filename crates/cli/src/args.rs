@@ -163,6 +163,10 @@ pub struct BenchArgs {
     /// Give up on a case after this many seconds.
     #[arg(long, default_value_t = 900)]
     pub case_timeout: u64,
+    /// The serve suite: after the cases, load the server for this many seconds more
+    /// (10-second slices), counting errors and sampling its memory.
+    #[arg(long, default_value_t = 0)]
+    pub soak_seconds: u64,
     /// Run the one case described in this file and print its record (the suite runs every
     /// case in a process of its own this way).
     #[arg(long, hide = true)]
@@ -183,6 +187,8 @@ pub enum BenchSuite {
     Fanout,
     /// End-to-end latency and throughput of the example applications.
     Apps,
+    /// `faastlane serve` under load: StartSyncExecution driven by wrk.
+    Serve,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -20,6 +20,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::args::{BenchArgs, BenchMode, BenchSuite};
 
 mod clients;
+mod serve;
 
 pub fn run(args: BenchArgs) -> Result<ExitCode> {
     if let Some(spec) = &args.run_case {
@@ -29,6 +30,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         return clients::run_client(spec);
     }
     let suites = match args.suite {
+        BenchSuite::Serve => return serve::run(&args),
         BenchSuite::All => Suite::ALL.to_vec(),
         BenchSuite::Interaction => vec![Suite::Interaction],
         BenchSuite::Fanout => vec![Suite::Fanout],
@@ -304,6 +306,7 @@ fn command_line(args: &BenchArgs) -> String {
         BenchSuite::Interaction => "interaction",
         BenchSuite::Fanout => "fanout",
         BenchSuite::Apps => "apps",
+        BenchSuite::Serve => "serve",
     };
     let mut line = format!("cargo run --release -- bench --suite {suite}");
     if args.quick {

@@ -246,3 +246,99 @@ fn rehydrate(conn: &Connection, event: &mut Json) -> Result<(), StoreError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new_execution<'a>(arn: &'a str, input: &'a str) -> NewExecution<'a> {
+        NewExecution {
+            arn,
+            name: "e",
+            state_machine_arn: "arn:aws:states:r:1:stateMachine:m",
+            definition: "{}",
+            role_arn: "arn:aws:iam::1:role/r",
+            machine_updated: 1.0,
+            start: 2.0,
+            input,
+            trace_header: None,
+        }
+    }
+
+    #[test]
+    fn large_data_is_stored_once_and_read_back_whole() {
+        let store = Store::open(":memory:").expect("store");
+        let big = format!("\"{}\"", "x".repeat(10 * INLINE_LIMIT));
+        for arn in ["a", "b"] {
+            assert!(
+                store
+                    .insert_execution(&new_execution(arn, &big))
+                    .expect("insert")
+            );
+        }
+        let event = serde_json::json!({
+            "id": 1, "type": "ExecutionStarted",
+            "executionStartedEventDetails": {"input": big, "roleArn": "r"},
+        });
+        let finished = Finished {
+            status: "SUCCEEDED",
+            stop: 3.0,
+            output: Some(big.clone()),
+            error: None,
+            cause: None,
+            events: vec![event.clone()],
+        };
+        assert!(store.finish_execution("a", &finished).expect("finish"));
+        // A second end (a stop racing the result) changes nothing.
+        assert!(
+            !store
+                .finish_execution("a", &finished)
+                .expect("finish again")
+        );
+        let blobs: i64 = store
+            .lock()
+            .query_row("SELECT count(*) FROM blobs WHERE data = ?1", [&big], |r| {
+                r.get(0)
+            })
+            .expect("count");
+        assert_eq!(blobs, 1);
+        let stored: String = store
+            .lock()
+            .query_row(
+                "SELECT event FROM history WHERE execution_arn = 'a'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("event row");
+        assert!(
+            stored.len() < INLINE_LIMIT,
+            "the event row references the blob"
+        );
+        assert_eq!(
+            store.history("a", 0, false, 10).expect("history"),
+            vec![event]
+        );
+        let e = store.execution("a").expect("read").expect("exists");
+        assert_eq!(
+            (e.status.as_str(), e.output.as_deref()),
+            ("SUCCEEDED", Some(big.as_str()))
+        );
+    }
+
+    #[test]
+    fn running_executions_are_listed_for_recovery() {
+        let store = Store::open(":memory:").expect("store");
+        store
+            .insert_execution(&new_execution("a", "{}"))
+            .expect("insert");
+        store
+            .insert_execution(&new_execution("b", "{}"))
+            .expect("insert");
+        assert_eq!(store.running().expect("running"), vec!["a", "b"]);
+        assert!(
+            !store
+                .insert_execution(&new_execution("a", "{}"))
+                .expect("duplicate")
+        );
+    }
+}

@@ -168,6 +168,9 @@ impl App {
         mocks: Option<std::collections::BTreeMap<String, crate::mock::MockedResponse>>,
     ) -> Option<JobResult> {
         if let Some(engine) = &machine.local {
+            if machine.inline {
+                return Some(execute(engine, &machine.workflow, name, &input));
+            }
             let engine = Arc::clone(engine);
             let workflow = Arc::clone(&machine.workflow);
             let name = name.to_string();

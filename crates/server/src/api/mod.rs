@@ -46,6 +46,19 @@ pub struct Machine {
     /// An engine for workflows that call no function: those run in the server process
     /// (they run no user code); the others run in executors.
     pub local: Option<Arc<Engine>>,
+    /// No Wait state: a local execution only computes (microseconds), so it runs on the
+    /// request's own task instead of the blocking pool.
+    pub inline: bool,
+}
+
+/// Whether `machine` (or a branch in it) has a Wait state.
+fn waits(machine: &asl::StateMachine) -> bool {
+    machine.states.values().any(|s| match &s.kind {
+        asl::StateKind::Wait(_) => true,
+        asl::StateKind::Parallel(p) => p.branches.iter().any(waits),
+        asl::StateKind::Map(m) => waits(&m.processor),
+        _ => false,
+    })
 }
 
 impl App {
@@ -140,11 +153,13 @@ impl App {
                 },
             ))
         });
+        let inline = !waits(&workflow.machine);
         Ok(Machine {
             record,
             workflow,
             functions,
             local,
+            inline,
         })
     }
 

@@ -409,12 +409,21 @@ fn rss_kib(pid: u32) -> u64 {
             })
             .unwrap_or(0)
     };
-    let children: u64 = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|c| c.parse().ok())
-        .map(status)
-        .sum();
+    // Children are listed per thread: the executors are started from Tokio's workers.
+    let children: u64 = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|tasks| {
+            tasks
+                .filter_map(|t| t.ok())
+                .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+                .flat_map(|c| {
+                    c.split_whitespace()
+                        .filter_map(|p| p.parse().ok())
+                        .collect::<Vec<u32>>()
+                })
+                .map(status)
+                .sum()
+        })
+        .unwrap_or(0);
     status(pid) + children
 }
 

@@ -59,6 +59,25 @@ fn check_input(input: Option<String>) -> Result<String, ApiError> {
     Ok(input)
 }
 
+/// The output (with its details), error and cause members of an execution's description.
+fn set_outcome(
+    out: &mut Json,
+    output: Option<String>,
+    error: Option<String>,
+    cause: Option<String>,
+) {
+    if let Some(output) = output {
+        out["output"] = json!(output);
+        out["outputDetails"] = json!({"included": true});
+    }
+    if let Some(error) = error {
+        out["error"] = json!(error);
+    }
+    if let Some(cause) = cause {
+        out["cause"] = json!(cause);
+    }
+}
+
 impl App {
     fn mocks_for(
         &self,
@@ -254,16 +273,7 @@ impl App {
             "input": payload,
             "inputDetails": {"included": true},
         });
-        if let Some(output) = result.output {
-            out["output"] = json!(output);
-            out["outputDetails"] = json!({"included": true});
-        }
-        if let Some(error) = result.error {
-            out["error"] = json!(error);
-        }
-        if let Some(cause) = result.cause {
-            out["cause"] = json!(cause);
-        }
+        set_outcome(&mut out, result.output, result.error, result.cause);
         Ok(out)
     }
 
@@ -291,16 +301,7 @@ impl App {
         if let Some(stop) = e.stop {
             out["stopDate"] = timestamp(stop);
         }
-        if let Some(output) = e.output {
-            out["output"] = json!(output);
-            out["outputDetails"] = json!({"included": true});
-        }
-        if let Some(error) = e.error {
-            out["error"] = json!(error);
-        }
-        if let Some(cause) = e.cause {
-            out["cause"] = json!(cause);
-        }
+        set_outcome(&mut out, e.output, e.error, e.cause);
         if let Some(header) = e.trace_header {
             out["traceHeader"] = json!(header);
         }

@@ -76,10 +76,20 @@ class Server:
     def client(self):
         return boto3.client("stepfunctions", endpoint_url=self.endpoint, region_name=REGION)
 
+    def executors(self):
+        """The pids of the server's executor processes."""
+        pids = set()
+        for task in Path(f"/proc/{self.proc.pid}/task").glob("*"):
+            try:
+                pids.update(int(p) for p in (task / "children").read_text().split())
+            except OSError:
+                pass
+        return pids
+
     def kill(self, sig=signal.SIGKILL):
-        """Signals the server's whole session (it and its executors)."""
+        """Signals the server process alone, as `kill -9 PID` does."""
         if self.proc.poll() is None:
-            os.killpg(self.proc.pid, sig)
+            self.proc.send_signal(sig)
         self.proc.wait(timeout=30)
 
     def stop(self):
@@ -91,11 +101,6 @@ class Server:
                 pass
         if self.proc.poll() is None:
             self.kill()
-        else:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 @pytest.fixture(scope="session")
@@ -130,6 +135,16 @@ def wait_done(sfn, arn, timeout=60):
         if time.monotonic() > deadline:
             raise AssertionError(f"{arn} still RUNNING after {timeout} s")
         time.sleep(0.05)
+
+
+def wait_gone(pids, timeout=30):
+    """Waits until none of `pids` exists (bounded); returns those still there."""
+    deadline = time.monotonic() + timeout
+    alive = set(pids)
+    while alive and time.monotonic() < deadline:
+        alive = {p for p in alive if Path(f"/proc/{p}").exists() and "zombie" not in Path(f"/proc/{p}/status").read_text()}
+        time.sleep(0.05)
+    return alive
 
 
 def definition(states, start=None):

@@ -4,7 +4,10 @@ import json
 
 import pytest
 
-from conftest import ROLE, definition, wait_done
+import os
+import signal
+
+from conftest import ROLE, definition, wait_done, wait_gone
 
 
 @pytest.mark.parametrize("function,how", [("crash", "exit status 3"), ("segfault", "signal: segmentation fault")])
@@ -34,3 +37,17 @@ def test_a_hung_execution_does_not_block_the_api(sfn):
     for h in hung:
         sfn.stop_execution(executionArn=h)
         assert sfn.describe_execution(executionArn=h)["status"] == "ABORTED"
+
+
+def test_an_executor_killed_while_idle_is_replaced(server, sfn):
+    d = definition({"Double": {"Type": "Task", "Resource": "double", "End": True}})
+    arn = sfn.create_state_machine(name="idle-killed", definition=d, roleArn=ROLE)["stateMachineArn"]
+    assert wait_done(sfn, sfn.start_execution(stateMachineArn=arn, input='{"n": 1}')["executionArn"])["status"] == "SUCCEEDED"
+    idle = server.executors()
+    assert idle
+    for pid in idle:
+        os.kill(pid, signal.SIGKILL)
+    assert wait_gone(idle) == set()
+    # The job goes to a fresh executor instead of failing.
+    e = wait_done(sfn, sfn.start_execution(stateMachineArn=arn, input='{"n": 5}')["executionArn"])
+    assert (e["status"], e.get("output")) == ("SUCCEEDED", '{"n":10}')

@@ -3,7 +3,7 @@
 import json
 import signal
 
-from conftest import ROLE, Server, definition, wait_done
+from conftest import ROLE, Server, definition, wait_done, wait_gone
 
 SLOW = definition({"Sleep": {"Type": "Task", "Resource": "slow", "End": True}})
 QUICK = definition({"Double": {"Type": "Task", "Resource": "double", "End": True}})
@@ -23,8 +23,12 @@ def test_kill_9_loses_nothing_acknowledged(tmp_path):
         running = [sfn.start_execution(stateMachineArn=slow, input='{"seconds": 600}')["executionArn"] for _ in range(3)]
         for arn in running:
             assert sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
+        executors = first.executors()
+        assert executors
     finally:
         first.kill(signal.SIGKILL)
+    # Executors die with their server: no orphan keeps running user code.
+    assert wait_gone(executors) == set()
     second = Server(db)
     try:
         sfn = second.client()

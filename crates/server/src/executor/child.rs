@@ -9,8 +9,22 @@ use engine::Identity;
 
 use super::{Job, JobResult, Runner};
 
+/// The environment variable naming the server's pid, so an executor can tell whether its
+/// server died before it asked to die with it.
+pub const SERVER_PID: &str = "FAASTLANE_SERVER_PID";
+
 /// Runs jobs until stdin closes (the server went away or shut the executor down).
 pub fn main() -> std::io::Result<()> {
+    // Die with the server, even mid-execution (kill -9 of the server must not leave orphans
+    // running user code); a server already gone before this point is caught just after.
+    rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
+    let server = std::env::var(SERVER_PID)
+        .ok()
+        .and_then(|p| p.parse::<i32>().ok());
+    let parent = rustix::process::getppid().map(rustix::process::Pid::as_raw_nonzero);
+    if server.is_some() && server != parent.map(|p| p.get()) {
+        return Ok(());
+    }
     let protocol = rustix::io::dup(std::io::stdout())?;
     rustix::stdio::dup2_stdout(std::io::stderr())?;
     let mut protocol = std::io::BufWriter::new(std::fs::File::from(protocol));

@@ -112,14 +112,26 @@ impl Pool {
                 None => {}
             }
         }
-        let outcome = exchange(&mut executor, job).await;
+        let mut outcome = exchange(&mut executor, job).await;
+        if let Err(Exchange::Send(e)) = &outcome {
+            // The executor died while idle: the job never reached it, so a fresh one takes it.
+            tracing::warn!("an idle executor had died ({e}): starting another");
+            let _ = executor.child.start_kill();
+            let _ = executor.child.wait().await;
+            self.restarts.fetch_add(1, Ordering::Relaxed);
+            executor = self.spawn()?;
+            if let Some(r) = lock(&self.running).get_mut(key) {
+                r.pid = executor.child.id();
+            }
+            outcome = exchange(&mut executor, job).await;
+        }
         let stopped = lock(&self.running).get(key).is_some_and(|r| r.stopped);
         match outcome {
             Ok(result) => {
                 lock(&self.idle).push(executor);
                 Ok(result)
             }
-            Err(io) => {
+            Err(Exchange::Send(io) | Exchange::Receive(io)) => {
                 let _ = executor.child.start_kill();
                 let status = executor.child.wait().await.ok();
                 if stopped {
@@ -171,6 +183,10 @@ impl Pool {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
+            .env(super::child::SERVER_PID, std::process::id().to_string())
+            // Its own process group: a terminal's Ctrl-C goes to the server, which lets the
+            // running executions finish within the grace period.
+            .process_group(0)
             .spawn()
             .map_err(|e| {
                 RunError::Unavailable(format!(
@@ -191,19 +207,36 @@ impl Pool {
     }
 }
 
-async fn exchange(executor: &mut Executor, job: &Job) -> std::io::Result<JobResult> {
-    let mut text = serde_json::to_vec(job).map_err(std::io::Error::other)?;
+/// Where an exchange with an executor broke.
+enum Exchange {
+    /// Sending the job: it never started.
+    Send(std::io::Error),
+    /// Waiting for the result: the executor died during the job.
+    Receive(std::io::Error),
+}
+
+async fn exchange(executor: &mut Executor, job: &Job) -> Result<JobResult, Exchange> {
+    let mut text = serde_json::to_vec(job).map_err(|e| Exchange::Send(std::io::Error::other(e)))?;
     text.push(b'\n');
-    executor.stdin.write_all(&text).await?;
-    executor.stdin.flush().await?;
+    executor
+        .stdin
+        .write_all(&text)
+        .await
+        .map_err(Exchange::Send)?;
+    executor.stdin.flush().await.map_err(Exchange::Send)?;
     let mut line = String::new();
-    if executor.stdout.read_line(&mut line).await? == 0 {
-        return Err(std::io::Error::new(
+    let read = executor
+        .stdout
+        .read_line(&mut line)
+        .await
+        .map_err(Exchange::Receive)?;
+    if read == 0 {
+        return Err(Exchange::Receive(std::io::Error::new(
             std::io::ErrorKind::UnexpectedEof,
             "the executor exited",
-        ));
+        )));
     }
-    serde_json::from_str(&line).map_err(std::io::Error::other)
+    serde_json::from_str(&line).map_err(|e| Exchange::Receive(std::io::Error::other(e)))
 }
 
 /// Lambda's words for how a runtime process ended (`Runtime exited with error: ...`).

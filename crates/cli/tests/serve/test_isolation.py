@@ -51,3 +51,27 @@ def test_an_executor_killed_while_idle_is_replaced(server, sfn):
     # The job goes to a fresh executor instead of failing.
     e = wait_done(sfn, sfn.start_execution(stateMachineArn=arn, input='{"n": 5}')["executionArn"])
     assert (e["status"], e.get("output")) == ("SUCCEEDED", '{"n":10}')
+
+
+def test_a_client_hanging_up_does_not_kill_its_executor(server, sfn):
+    import http.client
+    import json as _json
+    import time
+
+    d = definition({"Sleep": {"Type": "Task", "Resource": "slow", "End": True}})
+    arn = sfn.create_state_machine(name="hangup", definition=d, roleArn=ROLE, type="EXPRESS")["stateMachineArn"]
+    sfn.start_sync_execution(stateMachineArn=arn, input='{"seconds": 0}')
+    before = server.executors()
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=0.3)
+    body = _json.dumps({"stateMachineArn": arn, "input": '{"seconds": 1}'})
+    conn.request("POST", "/", body=body, headers={
+        "X-Amz-Target": "AWSStepFunctions.StartSyncExecution",
+        "Content-Type": "application/x-amz-json-1.0"})
+    with pytest.raises(OSError):
+        conn.getresponse()
+    conn.close()
+    # The execution finishes on its executor, which stays for the next one.
+    time.sleep(1.5)
+    r = sfn.start_sync_execution(stateMachineArn=arn, input='{"seconds": 0}')
+    assert r["status"] == "SUCCEEDED"
+    assert before <= server.executors()

@@ -252,10 +252,29 @@ impl App {
         );
         self.metrics.started(&machine.record.name, "EXPRESS");
         let start = now();
-        let result = self
-            .run(&machine, &arn, &name, payload.clone(), mocks)
-            .await
-            .unwrap_or_else(|| JobResult::failed("States.Runtime", "the execution was stopped"));
+        let result = if machine.local.is_some() {
+            self.run(&machine, &arn, &name, payload.clone(), mocks)
+                .await
+        } else {
+            // On a task of its own: a client that hangs up must not cancel the exchange
+            // with the executor halfway (which would kill a healthy executor).
+            let (app, machine, arn, name, input) = (
+                Arc::clone(self),
+                Arc::clone(&machine),
+                arn.clone(),
+                name.clone(),
+                payload.clone(),
+            );
+            tokio::spawn(async move { app.run(&machine, &arn, &name, input, mocks).await })
+                .await
+                .unwrap_or_else(|e| {
+                    Some(JobResult::failed(
+                        "States.Runtime",
+                        format!("the execution's task failed: {e}"),
+                    ))
+                })
+        }
+        .unwrap_or_else(|| JobResult::failed("States.Runtime", "the execution was stopped"));
         let stop = now();
         self.metrics.finished(
             &machine.record.name,

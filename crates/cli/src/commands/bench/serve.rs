@@ -4,7 +4,8 @@
 //!
 //! Cases: a trivial three-Pass workflow (runs in the server process) and a three-Task Python
 //! workflow (runs in executor processes), each at 1 connection (latency) and at `--clients`
-//! connections (throughput); then an optional soak (`--soak-seconds`) in 10-second slices,
+//! connections (throughput); then an optional soak of the Python workflow
+//! (`--soak-seconds`) in 10-second slices,
 //! counting errors and sampling the resident memory of the server and its executors.
 
 use std::io::{Read, Write};
@@ -463,7 +464,7 @@ fn soak(
     let first = rss.first().copied().unwrap_or(0).max(1) as f64;
     let last = rss.last().copied().unwrap_or(0) as f64;
     Ok(Some(format!(
-        "\n## Soak: 3 Pass states, {connections} connections, {seconds} s (full load: wrk cannot \
+        "\n## Soak: 3 Python Tasks, {connections} connections, {seconds} s (full load: wrk cannot \
          hold a fixed rate)\n\n{total} executions, {errors} errors; resident memory of the \
          server and its executors {:.1} MiB after the first slice, {:.1} MiB after the last \
          ({:+.1}%).\n\n| slice | executions/s | p50 / p99 | errors | RSS |\n|---|---:|---:|---:|---:|\n{rows}",

@@ -47,7 +47,8 @@ class Server:
     def __init__(self, db, extra=(), workers=2):
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.log = open(Path(str(db) + f".{self.port}.log"), "w") if db != ":memory:" else subprocess.DEVNULL
+        self.log_path = Path(str(db) + f".{self.port}.log")
+        self.log = open(self.log_path, "w")
         args = [
             os.environ["FAASTLANE_BIN"], "serve",
             "--port", str(self.port),

@@ -106,3 +106,10 @@ def test_execution_errors(sfn, chain):
         sfn.describe_execution(executionArn=chain)
     with pytest.raises(sfn.exceptions.InvalidName):
         sfn.start_execution(stateMachineArn=chain, name="a/b")
+
+
+def test_what_functions_print_reaches_the_server_log(server, sfn):
+    d = definition({"Shout": {"Type": "Task", "Resource": "shout", "End": True}})
+    arn = sfn.create_state_machine(name="shouts", definition=d, roleArn=ROLE)["stateMachineArn"]
+    wait_done(sfn, sfn.start_execution(stateMachineArn=arn, input='{"word": "marmalade"}')["executionArn"])
+    assert "[Shout] shouting marmalade" in server.log_path.read_text()

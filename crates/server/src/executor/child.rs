@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, Write};
 
-use engine::Identity;
+use engine::{Identity, LogSink};
 
 use super::{Job, JobResult, Runner};
 
@@ -28,7 +28,7 @@ pub fn main() -> std::io::Result<()> {
     let protocol = rustix::io::dup(std::io::stdout())?;
     rustix::stdio::dup2_stdout(std::io::stderr())?;
     let mut protocol = std::io::BufWriter::new(std::fs::File::from(protocol));
-    let mut runner = Runner::new(Identity::from_env(), true);
+    let mut runner = Runner::new(Identity::from_env(), true, std::sync::Arc::new(StderrLog));
     let stdin = std::io::stdin();
     let mut line = String::new();
     loop {
@@ -47,5 +47,15 @@ pub fn main() -> std::io::Result<()> {
         protocol.write_all(text.as_bytes())?;
         protocol.write_all(b"\n")?;
         protocol.flush()?;
+    }
+}
+
+/// What functions print, on the executor's stderr (the server's), tagged with the state.
+struct StderrLog;
+
+impl LogSink for StderrLog {
+    fn line(&self, state: &str, line: &str) {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr().lock(), "[{state}] {line}");
     }
 }

@@ -4,7 +4,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use engine::{Engine, EngineOptions, ExecutionOptions, Identity, NativeRuntime, Runtime, Workflow};
+use engine::{
+    Engine, EngineOptions, ExecutionOptions, Identity, LogSink, NativeRuntime, Runtime, Workflow,
+};
 
 use super::{Job, JobResult};
 use crate::functions::Routed;
@@ -74,6 +76,8 @@ pub fn execute(engine: &Engine, workflow: &Workflow, name: &str, input: &str) ->
 /// Runs jobs, keeping prepared engines (and the Python modules they imported) between them.
 pub struct Runner {
     identity: Identity,
+    /// Where what functions print goes.
+    log: Arc<dyn LogSink>,
     /// Whether Python may be started (false in the server process: it runs no user code).
     python: bool,
     engines: HashMap<String, (Arc<Workflow>, Arc<Engine>)>,
@@ -81,9 +85,10 @@ pub struct Runner {
 }
 
 impl Runner {
-    pub fn new(identity: Identity, python: bool) -> Self {
+    pub fn new(identity: Identity, python: bool, log: Arc<dyn LogSink>) -> Self {
         Runner {
             identity,
+            log,
             python,
             engines: HashMap::new(),
             runtimes: HashMap::new(),
@@ -124,6 +129,7 @@ impl Runner {
             identity: self.identity.clone(),
             cpus: 1,
             trace: true,
+            log: Arc::clone(&self.log),
             ..EngineOptions::default()
         };
         let engine = Arc::new(Engine::with_options(runtime, options));

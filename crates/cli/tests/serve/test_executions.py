@@ -113,3 +113,13 @@ def test_what_functions_print_reaches_the_server_log(server, sfn):
     arn = sfn.create_state_machine(name="shouts", definition=d, roleArn=ROLE)["stateMachineArn"]
     wait_done(sfn, sfn.start_execution(stateMachineArn=arn, input='{"word": "marmalade"}')["executionArn"])
     assert "[Shout] shouting marmalade" in server.log_path.read_text()
+
+
+def test_state_machine_timeout_is_timed_out(sfn):
+    d = json.dumps({"StartAt": "Sleep", "TimeoutSeconds": 1,
+                    "States": {"Sleep": {"Type": "Task", "Resource": "slow", "End": True}}})
+    arn = sfn.create_state_machine(name="too-slow", definition=d, roleArn=ROLE)["stateMachineArn"]
+    e = wait_done(sfn, sfn.start_execution(stateMachineArn=arn, input='{"seconds": 2}')["executionArn"])
+    assert (e["status"], e["error"]) == ("TIMED_OUT", "States.Timeout")
+    listed = sfn.list_executions(stateMachineArn=arn, statusFilter="TIMED_OUT")["executions"]
+    assert [x["executionArn"] for x in listed] == [e["executionArn"]]

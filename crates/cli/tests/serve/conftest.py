@@ -41,6 +41,32 @@ def free_port():
         return s.getsockname()[1]
 
 
+def check_shape(shape, value, where):
+    """Fails when `value` lacks a member the service model requires, or has one it does not
+    know (botocore's parser silently drops those)."""
+    if shape.type_name == "structure":
+        assert isinstance(value, dict), f"{where}: expected an object, got {value!r}"
+        for member in shape.required_members:
+            assert member in value, f"{where}: required member '{member}' missing"
+        for member, inner in value.items():
+            if member == "ResponseMetadata" and where == "$":
+                continue
+            assert member in shape.members, f"{where}: '{member}' is not in the model"
+            check_shape(shape.members[member], inner, f"{where}.{member}")
+    elif shape.type_name == "list":
+        assert isinstance(value, list), f"{where}: expected a list"
+        for i, item in enumerate(value):
+            check_shape(shape.member, item, f"{where}[{i}]")
+    elif shape.type_name == "string" and getattr(shape, "enum", None):
+        assert value in shape.enum, f"{where}: {value!r} is not one of {shape.enum}"
+
+
+def check_response_shape(http_response, parsed, model, **kwargs):
+    """Checks the raw JSON body (botocore's parser drops members the model does not know)."""
+    if http_response.status_code == 200 and model.output_shape is not None:
+        check_shape(model.output_shape, json.loads(http_response.content or b"{}"), "$")
+
+
 class Server:
     """One `faastlane serve` process."""
 
@@ -75,7 +101,9 @@ class Server:
             time.sleep(0.05)
 
     def client(self):
-        return boto3.client("stepfunctions", endpoint_url=self.endpoint, region_name=REGION)
+        client = boto3.client("stepfunctions", endpoint_url=self.endpoint, region_name=REGION)
+        client.meta.events.register("after-call.*", check_response_shape)
+        return client
 
     def executors(self):
         """The pids of the server's executor processes."""

@@ -20,6 +20,7 @@ pub mod memory;
 pub mod record;
 pub mod redis_server;
 pub mod report;
+pub mod serve;
 pub mod stats;
 pub mod suite;
 pub mod svg;

@@ -20,7 +20,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::args::{BenchArgs, BenchMode, BenchSuite};
 
 mod clients;
-mod serve;
 
 pub fn run(args: BenchArgs) -> Result<ExitCode> {
     if let Some(spec) = &args.run_case {
@@ -30,7 +29,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         return clients::run_client(spec);
     }
     let suites = match args.suite {
-        BenchSuite::Serve => return serve::run(&args),
+        BenchSuite::Serve => return serve(&args),
         BenchSuite::All => Suite::ALL.to_vec(),
         BenchSuite::Interaction => vec![Suite::Interaction],
         BenchSuite::Fanout => vec![Suite::Fanout],
@@ -300,6 +299,30 @@ fn label(case: &CaseSpec) -> String {
 }
 
 /// The command as a user would type it to reproduce these results.
+/// The `serve` suite: `faastlane serve` under wrk (bench::serve), its report on stdout and
+/// in `OUT/NAME.md`.
+fn serve(args: &BenchArgs) -> Result<ExitCode> {
+    let options = bench::serve::ServeOptions {
+        exe: std::env::current_exe().context("finding this program")?,
+        quick: args.quick,
+        connections: args.clients.max(1) * 4,
+        soak_seconds: args.soak_seconds,
+        command: command_line(args),
+    };
+    let report = bench::serve::run(&options)?;
+    print!("{report}");
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{}-serve", chrono::Utc::now().format("%Y-%m-%d")));
+    let path = args.out.join(format!("{name}.md"));
+    std::fs::write(&path, &report).with_context(|| format!("writing {}", path.display()))?;
+    eprintln!("wrote {}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
 fn command_line(args: &BenchArgs) -> String {
     let suite = match args.suite {
         BenchSuite::All => "all",
@@ -315,6 +338,9 @@ fn command_line(args: &BenchArgs) -> String {
     if !args.modes.is_empty() {
         let modes: Vec<&str> = args.modes.iter().map(|m| mode(*m).name()).collect();
         line.push_str(&format!(" --modes {}", modes.join(",")));
+    }
+    if args.soak_seconds > 0 {
+        line.push_str(&format!(" --soak-seconds {}", args.soak_seconds));
     }
     line
 }

@@ -1,4 +1,4 @@
-//! `faastlane bench --suite serve`: StartSyncExecution under load from a real HTTP load
+//! The `serve` suite of `faastlane bench`: StartSyncExecution under load from a real HTTP load
 //! generator (Debian's `wrk`), against the same workflow run in-process (its own time) and
 //! through the warm container-per-function baseline.
 //!
@@ -11,14 +11,74 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
 use engine::{Engine, ExecutionOptions, NativeRuntime, Runtime, Workflow};
 
-use crate::args::BenchArgs;
+use crate::error::BenchError;
+
+/// Why the serve suite could not measure.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeBenchError {
+    /// Setting up or driving the server, wrk or a reference run failed.
+    #[error("{0}")]
+    Setup(String),
+    #[error(transparent)]
+    Bench(#[from] BenchError),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+}
+
+type Result<T> = std::result::Result<T, ServeBenchError>;
+
+macro_rules! bail {
+    ($($arg:tt)*) => {
+        return Err(ServeBenchError::Setup(format!($($arg)*)))
+    };
+}
+
+/// Adds what was being done to an error or a missing value.
+trait Context<T> {
+    fn context(self, what: &str) -> Result<T>;
+    fn with_context(self, what: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T, E: std::fmt::Display> Context<T> for std::result::Result<T, E> {
+    fn context(self, what: &str) -> Result<T> {
+        self.map_err(|e| ServeBenchError::Setup(format!("{what}: {e}")))
+    }
+    fn with_context(self, what: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|e| ServeBenchError::Setup(format!("{}: {e}", what())))
+    }
+}
+
+impl<T> Context<T> for Option<T> {
+    fn context(self, what: &str) -> Result<T> {
+        self.ok_or_else(|| ServeBenchError::Setup(what.to_string()))
+    }
+    fn with_context(self, what: impl FnOnce() -> String) -> Result<T> {
+        self.ok_or_else(|| ServeBenchError::Setup(what()))
+    }
+}
+
+/// What the suite runs with.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// The `faastlane` binary (its `serve` subcommand is measured).
+    pub exe: PathBuf,
+    /// Shorter runs.
+    pub quick: bool,
+    /// Connections of the throughput runs and the soak.
+    pub connections: usize,
+    /// Seconds of soak after the cases (0: none).
+    pub soak_seconds: u64,
+    /// The command line that ran the suite, for the report.
+    pub command: String,
+}
 
 const PASS3: &str = r#"{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"B"},"B":{"Type":"Pass","Next":"C"},"C":{"Type":"Pass","End":true}}}"#;
 const TASK3: &str = r#"{"StartAt":"A","States":{"A":{"Type":"Task","Resource":"step","Next":"B"},"B":{"Type":"Task","Resource":"step","Next":"C"},"C":{"Type":"Task","Resource":"step","End":true}}}"#;
@@ -55,8 +115,10 @@ impl Drop for Served {
     }
 }
 
-pub fn run(args: &BenchArgs) -> Result<ExitCode> {
+/// Runs the suite and returns its report (Markdown).
+pub fn run(args: &ServeOptions) -> Result<String> {
     let wrk = ensure_wrk()?;
+    let load_before = crate::report::load_average();
     let scratch = tempfile::Builder::new()
         .prefix("faastlane-bench-serve-")
         .tempdir()
@@ -65,14 +127,14 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     std::fs::create_dir(&functions)?;
     std::fs::write(functions.join("step.py"), STEP_PY)?;
     let seconds = if args.quick { 5 } else { 15 };
-    let clients = args.clients.max(1) * 4;
+    let clients = args.connections.max(1);
 
     // In-process reference first (before the server starts competing for the CPUs).
     let pass_own = in_process(PASS3, &functions, false, 20_000)?;
     let task_own = in_process(TASK3, &functions, true, 5_000)?;
     let warm = warm_baseline(&functions, if args.quick { 500 } else { 2_000 })?;
 
-    let server = start_server(&functions, scratch.path())?;
+    let server = start_server(&args.exe, &functions, scratch.path())?;
     let pass_arn = create(server.addr, "pass3", PASS3)?;
     let task_arn = create(server.addr, "task3", TASK3)?;
     let mut rows = Vec::new();
@@ -100,15 +162,10 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let mut md = String::new();
     md.push_str(&format!(
         "# faastlane serve: StartSyncExecution under load\n\n{}; `wrk` over loopback, 1 thread; \
-         load average before: {}. Command: `faastlane bench --suite serve{}{}`.\n\n",
-        bench::report::machine_description(),
-        bench::report::load_average(),
-        if args.quick { " --quick" } else { "" },
-        if args.soak_seconds > 0 {
-            format!(" --soak-seconds {}", args.soak_seconds)
-        } else {
-            String::new()
-        }
+         load average before: {}. Command: `{}`.\n\n",
+        crate::report::machine_description(),
+        load_before,
+        args.command
     ));
     md.push_str("| workflow | own time in-process p50 | 1 connection p50 / p99 | server time beyond the workflow (p50) | executions/s at 1 | executions/s at ");
     md.push_str(&format!(
@@ -145,27 +202,21 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     if let Some(soak) = soak {
         md.push_str(&soak);
     }
-    print!("{md}");
-    std::fs::create_dir_all(&args.out)?;
-    let name = args
-        .name
-        .clone()
-        .unwrap_or_else(|| format!("{}-serve", chrono::Utc::now().format("%Y-%m-%d")));
-    let path = args.out.join(format!("{name}.md"));
-    std::fs::write(&path, &md).with_context(|| format!("writing {}", path.display()))?;
-    eprintln!("wrote {}", path.display());
-    Ok(ExitCode::SUCCESS)
+    Ok(md)
 }
 
 /// p50 and p99 (µs) of `runs` executions of `definition` in this process.
 fn in_process(definition: &str, functions: &Path, python: bool, runs: usize) -> Result<(f64, f64)> {
     let workflow = Workflow {
         name: "reference".to_string(),
-        machine: asl::load_str(definition).map_err(|d| anyhow::anyhow!("{d:?}"))?,
+        machine: asl::load_str(definition).map_err(|d| ServeBenchError::Setup(format!("{d:?}")))?,
     };
     let runtime: Arc<dyn Runtime> = if python {
         python_runtime::init().context("starting Python")?;
-        Arc::new(python_runtime::PythonRuntime::new(functions)?)
+        Arc::new(
+            python_runtime::PythonRuntime::new(functions)
+                .context("loading the reference function")?,
+        )
     } else {
         Arc::new(NativeRuntime::new())
     };
@@ -180,7 +231,7 @@ fn in_process(definition: &str, functions: &Path, python: bool, runs: usize) -> 
         let result = engine.execute(&workflow, input.clone(), &ExecutionOptions::default());
         result
             .into_json()
-            .map_err(|e| anyhow::anyhow!("reference run failed: {e:?}"))?;
+            .map_err(|e| ServeBenchError::Setup(format!("reference run failed: {e:?}")))?;
         samples.push(started.elapsed().as_secs_f64() * 1e6);
     }
     Ok(percentiles(samples))
@@ -189,18 +240,18 @@ fn in_process(definition: &str, functions: &Path, python: bool, runs: usize) -> 
 /// The 3-Task workflow through the warm container-per-function baseline.
 fn warm_baseline(functions: &Path, runs: usize) -> Result<(f64, f64)> {
     let redis =
-        bench::RedisServer::start().context("starting redis-server (scripts/ensure-redis.sh)")?;
-    let runtime = bench::ContainerRuntime::new(bench::ContainerOptions {
+        crate::RedisServer::start().context("starting redis-server (scripts/ensure-redis.sh)")?;
+    let runtime = crate::ContainerRuntime::new(crate::ContainerOptions {
         dir: functions.to_path_buf(),
-        python: bench::suite::worker_python()?,
+        python: crate::suite::worker_python()?,
         site_packages: Vec::new(),
         redis_port: redis.port(),
-        start: bench::Start::Warm,
+        start: crate::Start::Warm,
     })?;
     runtime.prewarm(&["step".to_string()], 1)?;
     let workflow = Workflow {
         name: "baseline".to_string(),
-        machine: asl::load_str(TASK3).map_err(|d| anyhow::anyhow!("{d:?}"))?,
+        machine: asl::load_str(TASK3).map_err(|d| ServeBenchError::Setup(format!("{d:?}")))?,
     };
     let engine = Engine::new(Arc::new(runtime));
     let input: serde_json::Value = serde_json::from_str(INPUT)?;
@@ -210,7 +261,7 @@ fn warm_baseline(functions: &Path, runs: usize) -> Result<(f64, f64)> {
         let result = engine.execute(&workflow, input.clone(), &ExecutionOptions::default());
         result
             .into_json()
-            .map_err(|e| anyhow::anyhow!("baseline run failed: {e:?}"))?;
+            .map_err(|e| ServeBenchError::Setup(format!("baseline run failed: {e:?}")))?;
         if i >= 50 {
             samples.push(started.elapsed().as_secs_f64() * 1e6);
         }
@@ -227,10 +278,9 @@ fn percentiles(mut samples: Vec<f64>) -> (f64, f64) {
     (at(50.0), at(99.0))
 }
 
-fn start_server(functions: &Path, scratch: &Path) -> Result<Served> {
+fn start_server(exe: &Path, functions: &Path, scratch: &Path) -> Result<Served> {
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let exe = std::env::current_exe()?;
     let child = Command::new(exe)
         .arg("serve")
         .args(["--port", &port.to_string()])
@@ -475,7 +525,7 @@ fn soak(
 }
 
 fn ensure_wrk() -> Result<PathBuf> {
-    if let Some(p) = bench::redis_server::find_program("wrk") {
+    if let Some(p) = crate::redis_server::find_program("wrk") {
         return Ok(p);
     }
     let script = Path::new("scripts/ensure-wrk.sh");

@@ -59,6 +59,9 @@ fn check_input(input: Option<String>) -> Result<String, ApiError> {
     Ok(input)
 }
 
+/// Mocked responses by state name, when the execution runs a test case.
+type Mocks = Option<std::collections::BTreeMap<String, crate::mock::MockedResponse>>;
+
 /// The output (with its details), error and cause members of an execution's description.
 fn set_outcome(
     out: &mut Json,
@@ -99,15 +102,26 @@ impl App {
         })
     }
 
+    /// The checked name (a UUID when absent), input and mocked responses of a start request.
+    fn start_request(
+        &self,
+        machine: &Machine,
+        case: Option<&str>,
+        name: Option<String>,
+        input: Option<String>,
+    ) -> Result<(String, String, Mocks), ApiError> {
+        let name = name.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        crate::arn::check_name(&name)?;
+        let payload = check_input(input)?;
+        let mocks = self.mocks_for(machine, case)?;
+        Ok((name, payload, mocks))
+    }
+
     pub(super) fn start_execution(self: &Arc<Self>, input: StartInput) -> Result<Json, ApiError> {
         let sm_arn = required(input.state_machine_arn, "stateMachineArn")?;
         let (machine, case) = self.machine(&sm_arn)?;
-        let name = input
-            .name
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        crate::arn::check_name(&name)?;
-        let payload = check_input(input.input)?;
-        let mocks = self.mocks_for(&machine, case.as_deref())?;
+        let (name, payload, mocks) =
+            self.start_request(&machine, case.as_deref(), input.name, input.input)?;
         let arn = self.identity.execution_arn(&machine.record.name, &name);
         let start = now();
         let record = NewExecution {
@@ -236,12 +250,8 @@ impl App {
                 "This operation is not supported by this type of state machine",
             ));
         }
-        let name = input
-            .name
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        crate::arn::check_name(&name)?;
-        let payload = check_input(input.input)?;
-        let mocks = self.mocks_for(&machine, case.as_deref())?;
+        let (name, payload, mocks) =
+            self.start_request(&machine, case.as_deref(), input.name, input.input)?;
         // Express executions are named `express:<machine>:<name>:<id>` and keep no record.
         let arn = format!(
             "arn:aws:states:{}:{}:express:{}:{name}:{}",

@@ -22,6 +22,7 @@ pub mod record;
 pub mod redis_server;
 pub mod report;
 pub mod runner;
+pub mod serve;
 pub mod stats;
 pub mod suite;
 pub mod svg;

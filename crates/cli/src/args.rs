@@ -29,6 +29,48 @@ pub enum Command {
     /// Benchmark faastlane against a container-per-function baseline.
     #[cfg(feature = "bench")]
     Bench(BenchArgs),
+    /// Serve the AWS Step Functions API: point the AWS CLI, boto3 or an SDK at it with
+    /// `--endpoint-url http://localhost:8083`.
+    Serve(ServeArgs),
+    /// Run executions sent by `faastlane serve` (one JSON line each on stdin).
+    #[command(hide = true)]
+    Executor,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Workflow directories to register at start (name = the directory's name); their
+    /// functions are found there too.
+    pub workflows: Vec<PathBuf>,
+    /// The port to listen on.
+    #[arg(long, default_value_t = 8083)]
+    pub port: u16,
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+    /// A directory of functions (NAME.py, packages, functions.json); repeatable, searched in
+    /// order.
+    #[arg(long = "functions", value_name = "DIR")]
+    pub functions: Vec<PathBuf>,
+    /// The SQLite database (default: faastlane/serve.db under the platform data directory;
+    /// `:memory:` keeps nothing).
+    #[arg(long)]
+    pub db: Option<String>,
+    /// Executor processes: executions of workflows with functions that run at once
+    /// (default: the usable CPUs).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Step Functions Local's MockConfigFile: start executions on
+    /// `<stateMachineArn>#<TestCase>` to answer Tasks from it.
+    #[arg(long, env = "SFN_MOCK_CONFIG")]
+    pub mock_config: Option<PathBuf>,
+    /// Requests larger than this many bytes get HTTP 413.
+    #[arg(long, default_value_t = 64 << 20)]
+    pub max_request_bytes: usize,
+    /// On SIGTERM or SIGINT, seconds running executions get to finish before they are
+    /// recorded as failed.
+    #[arg(long, default_value_t = 10)]
+    pub grace_seconds: u64,
 }
 
 /// `${Name}` placeholders of the definition, as Step Functions' `DefinitionSubstitutions`.
@@ -98,6 +140,13 @@ pub struct RunArgs {
     /// each other.
     #[arg(long, value_enum, default_value_t = IsolationArg::None)]
     pub isolation: IsolationArg,
+    /// Step Functions Local's MockConfigFile; with --test-case, Tasks listed in that test
+    /// case get the file's mocked responses instead of running.
+    #[arg(long, env = "SFN_MOCK_CONFIG", requires = "test_case")]
+    pub mock_config: Option<PathBuf>,
+    /// The test case of the mock config (under StateMachines.<workflow name>.TestCases).
+    #[arg(long, requires = "mock_config")]
+    pub test_case: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -179,6 +228,10 @@ pub struct BenchArgs {
     /// Give up on a case after this many seconds.
     #[arg(long, default_value_t = 900)]
     pub case_timeout: u64,
+    /// The serve suite: after the cases, load the server for this many seconds more
+    /// (10-second slices), counting errors and sampling its memory.
+    #[arg(long, default_value_t = 0)]
+    pub soak_seconds: u64,
     /// Run the one case described in this file and print its record (the suite runs every
     /// case in a process of its own this way).
     #[arg(long, hide = true)]
@@ -200,6 +253,8 @@ pub enum BenchSuite {
     Fanout,
     /// End-to-end latency and throughput of the example applications.
     Apps,
+    /// `faastlane serve` under load: StartSyncExecution driven by wrk.
+    Serve,
 }
 
 #[cfg(feature = "bench")]

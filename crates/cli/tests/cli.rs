@@ -135,6 +135,19 @@ fn validate_accepts_a_valid_definition() {
 }
 
 #[test]
+fn validate_names_the_tasks_whose_functions_are_missing() {
+    let out = faastlane(&["validate", &fixture("python-broken")]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("state 'Missing'") && err.contains("not_there"),
+        "{err}"
+    );
+    // Functions that exist but fail to import are found only when run.
+    assert!(!err.contains("state 'Broken'"), "{err}");
+}
+
+#[test]
 fn malformed_input_json_is_a_usage_error() {
     let out = faastlane(&["run", "examples/hello", "--input", r#"{"name": "#]);
     assert_eq!(out.status.code(), Some(2));

@@ -31,6 +31,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let suites = match args.suite {
+        BenchSuite::Serve => return serve(&args),
         BenchSuite::All => Suite::ALL.to_vec(),
         BenchSuite::Interaction => vec![Suite::Interaction],
         BenchSuite::Fanout => vec![Suite::Fanout],
@@ -178,6 +179,7 @@ fn command_line(args: &BenchArgs) -> String {
         BenchSuite::Interaction => "interaction",
         BenchSuite::Fanout => "fanout",
         BenchSuite::Apps => "apps",
+        BenchSuite::Serve => "serve",
     };
     let mut line = format!("cargo run --release -- bench --suite {suite}");
     if args.quick {
@@ -187,5 +189,32 @@ fn command_line(args: &BenchArgs) -> String {
         let modes: Vec<&str> = args.modes.iter().map(|m| mode(*m).name()).collect();
         line.push_str(&format!(" --modes {}", modes.join(",")));
     }
+    if args.soak_seconds > 0 {
+        line.push_str(&format!(" --soak-seconds {}", args.soak_seconds));
+    }
     line
+}
+
+/// The `serve` suite: `faastlane serve` under wrk (`bench::serve`), its report on stdout and
+/// in `OUT/NAME.md`.
+fn serve(args: &BenchArgs) -> Result<ExitCode> {
+    let options = bench::serve::ServeOptions {
+        exe: std::env::current_exe().context("finding this program")?,
+        quick: args.quick,
+        connections: args.clients.max(1) * 4,
+        soak_seconds: args.soak_seconds,
+        command: command_line(args),
+    };
+    let report = bench::serve::run(&options)?;
+    print!("{report}");
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{}-serve", chrono::Utc::now().format("%Y-%m-%d")));
+    let path = args.out.join(format!("{name}.md"));
+    std::fs::write(&path, &report).with_context(|| format!("writing {}", path.display()))?;
+    eprintln!("wrote {}", path.display());
+    Ok(ExitCode::SUCCESS)
 }

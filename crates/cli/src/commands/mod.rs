@@ -11,6 +11,7 @@ mod bench;
 mod graph;
 mod isolation;
 mod run;
+mod serve;
 mod validate;
 
 pub fn dispatch(command: Command) -> Result<ExitCode> {
@@ -20,6 +21,8 @@ pub fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Graph(args) => graph::run(args),
         #[cfg(feature = "bench")]
         Command::Bench(args) => bench::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Executor => serve::executor(),
     }
 }
 

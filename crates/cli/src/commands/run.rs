@@ -49,12 +49,14 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             LanesArg::Process => BranchLanes::Process,
             LanesArg::Auto => BranchLanes::Auto,
         },
-        trace: args.trace.is_some(),
+        // -vv logs every state, from the trace.
+        trace: args.trace.is_some() || tracing::enabled!(tracing::Level::DEBUG),
         log: Arc::new(StderrLog),
         limits: limits(&args),
         processes: None,
         cpus,
     };
+    let mocks = mocked_responses(&args, &workflow)?;
     // First, while this process has one thread and no interpreter: the fork servers.
     let isolation = Isolation::start(args.isolation, &loaded, &workflow, &options)?;
     // Isolated functions stay off process lanes: a lane worker runs every Task of its
@@ -65,6 +67,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
                 "--lanes process cannot be combined with --isolation: a lane worker runs several functions in one process; use --lanes auto, inline or threads"
             );
         }
+        None
+    } else if mocks.is_some() {
+        // No fork server with mocks: mocked functions need not exist.
         None
     } else {
         fork_server(&args, &loaded, &workflow, &options)
@@ -80,13 +85,26 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             let workers = cpus.max(1);
             std::thread::spawn(move || server.prestart(workers))
         });
-    let runtime = isolation.wrap(function_runtime(&loaded, &workflow)?)?;
+    let mut runtime = isolation.wrap(function_runtime(&loaded, &workflow)?)?;
+    if let Some(mocks) = &mocks {
+        runtime = Arc::new(server::mock::Mocked::new(
+            runtime,
+            mocks.clone(),
+            &workflow.machine,
+        ));
+    }
     let options = EngineOptions {
         processes: server.map(|s| s as Arc<dyn engine::lanes::ProcessPool>),
         ..options
     };
     let engine = Engine::with_options(runtime, options);
-    if let Err(problems) = engine.prepare(&workflow) {
+    // Mocked runs import what they call when they call it: the mocked functions need not exist.
+    let prepared = if mocks.is_none() {
+        engine.prepare(&workflow)
+    } else {
+        Ok(())
+    };
+    if let Err(problems) = prepared {
         eprintln!("{} cannot run:", loaded.definition_path.display());
         for p in &problems {
             eprintln!("  - {p}");
@@ -97,6 +115,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         .history
         .as_ref()
         .map(|_| Arc::new(HistoryLog::default()));
+    let span = tracing::info_span!("execution", workflow = %workflow.name);
+    let _enter = span.enter();
+    tracing::info!("started");
     let result = engine.execute(
         &workflow,
         input,
@@ -106,6 +127,13 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             ..ExecutionOptions::default()
         },
     );
+    tracing::info!(
+        arn = %result.arn,
+        duration_us = result.duration.as_micros() as u64,
+        failed = result.outcome.as_ref().err().map(|e| e.error.as_str()).unwrap_or(""),
+        "ended"
+    );
+    server::observe::log_trace(&result.trace);
     if let (Some(path), Some(history)) = (&args.history, history) {
         let text = serde_json::to_string_pretty(&serde_json::json!({"events": history.events()}))
             .context("serializing the history")?;
@@ -173,6 +201,28 @@ fn output_text(result: engine::ExecutionResult, pretty: bool) -> Result<(Vec<u8>
     .context("serializing the output")?;
     text.push(b'\n');
     Ok((text, code))
+}
+
+/// The mocked responses of `--test-case` in `--mock-config`, by state name.
+fn mocked_responses(
+    args: &RunArgs,
+    workflow: &Workflow,
+) -> Result<Option<std::collections::BTreeMap<String, server::mock::MockedResponse>>> {
+    let (Some(path), Some(case)) = (&args.mock_config, &args.test_case) else {
+        return Ok(None);
+    };
+    let config = server::mock::MockConfig::load(path)?;
+    config
+        .test_case(&workflow.name, case)
+        .map(Some)
+        .with_context(|| {
+            format!(
+                "{} has no test case '{case}' for state machine '{}' (StateMachines.{}.TestCases.{case})",
+                path.display(),
+                workflow.name,
+                workflow.name
+            )
+        })
 }
 
 /// Python functions from the workflow's directory; no interpreter at all when no Task needs one.

@@ -1,0 +1,70 @@
+//! `faastlane serve` and the executor processes it starts.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use engine::Identity;
+use server::{ServeOptions, serve};
+
+use crate::args::ServeArgs;
+
+pub fn run(args: ServeArgs) -> Result<ExitCode> {
+    let db = match args.db {
+        Some(db) => db,
+        None => default_db()?,
+    };
+    let exe = std::env::current_exe().context("finding the faastlane binary to start executors")?;
+    let workers = args
+        .workers
+        .unwrap_or_else(|| lanes::cpus::usable().usable)
+        .max(1);
+    let options = ServeOptions {
+        addr: std::net::SocketAddr::new(args.host, args.port),
+        functions: args.functions,
+        workflows: args.workflows,
+        db,
+        workers,
+        executor_command: executor_command(exe),
+        mock_config: args.mock_config,
+        max_body: args.max_request_bytes,
+        grace: Duration::from_secs(args.grace_seconds),
+        identity: Identity::from_env(),
+    };
+    serve(options, |addr| {
+        eprintln!("faastlane serve: listening on http://{addr}");
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The binary with its hidden `executor` subcommand, as verbose as this process.
+fn executor_command(exe: std::path::PathBuf) -> Vec<std::ffi::OsString> {
+    use tracing::level_filters::LevelFilter;
+    let mut command = vec![exe.into_os_string(), "executor".into()];
+    let level = LevelFilter::current();
+    if level >= LevelFilter::DEBUG {
+        command.push("-vv".into());
+    } else if level >= LevelFilter::INFO {
+        command.push("-v".into());
+    }
+    command
+}
+
+pub fn executor() -> Result<ExitCode> {
+    server::executor::child::main().context("executor")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `faastlane/serve.db` under `$XDG_DATA_HOME` or `~/.local/share`.
+fn default_db() -> Result<String> {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".local/share"))
+        })
+        .context("no XDG_DATA_HOME or HOME for the default database: give --db PATH")?;
+    let dir = base.join("faastlane");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir.join("serve.db").to_string_lossy().into_owned())
+}

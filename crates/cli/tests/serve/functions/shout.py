@@ -1,0 +1,3 @@
+def handler(event, context):
+    print("shouting", event.get("word"))
+    return event

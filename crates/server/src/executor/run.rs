@@ -1,0 +1,196 @@
+//! Runs a [`Job`] with the engine: one cached engine per definition and functions.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use engine::{
+    Engine, EngineOptions, ExecutionOptions, ExecutionStatus, HistoryLog, Identity, LogSink,
+    NativeRuntime, Runtime, Workflow,
+};
+
+use super::{Job, JobResult};
+use crate::functions::Routed;
+use crate::mock::Mocked;
+
+/// What the engine's cause says when the state machine's own TimeoutSeconds elapses.
+const MACHINE_TIMEOUT_CAUSE: &str = "The execution timed out";
+
+/// Whether a failure is the execution timing out (status TIMED_OUT) rather than failing.
+pub fn machine_timeout(error: &str, cause: &str) -> bool {
+    error == "States.Timeout" && cause.starts_with(MACHINE_TIMEOUT_CAUSE)
+}
+
+/// Runs one execution of `workflow` named `name` on `input` (JSON text).
+pub fn execute(engine: &Engine, workflow: &Workflow, name: &str, input: &str) -> JobResult {
+    let input: serde_json::Value = match serde_json::from_str(input) {
+        Ok(v) => v,
+        Err(e) => {
+            return JobResult::failed("States.Runtime", format!("the input is not JSON: {e}"));
+        }
+    };
+    let span = tracing::info_span!("execution", machine = %workflow.name, name = %name);
+    let _enter = span.enter();
+    // The history GetExecutionHistory returns: recorded as it happens, stored with the result.
+    let history = Arc::new(HistoryLog::default());
+    let result = engine.execute(
+        workflow,
+        input,
+        &ExecutionOptions {
+            name: Some(name.to_string()),
+            history: Some(Arc::clone(&history) as Arc<dyn engine::HistorySink>),
+            ..ExecutionOptions::default()
+        },
+    );
+    let events: Vec<serde_json::Value> = history
+        .events()
+        .iter()
+        .filter_map(|e| serde_json::to_value(e).ok())
+        .collect();
+    tracing::info!(
+        duration_us = result.duration.as_micros() as u64,
+        ok = result.outcome.is_ok(),
+        "execution ended"
+    );
+    crate::observe::log_trace(&result.trace);
+    let timings = crate::observe::Timings::of(&result.trace);
+    let timed_out = result.status == ExecutionStatus::TimedOut;
+    let mut result = match result.into_json() {
+        Ok(output) => JobResult {
+            status: "SUCCEEDED".to_string(),
+            output: Some(output.to_string()),
+            error: None,
+            cause: None,
+            events: Vec::new(),
+            timings: Default::default(),
+        },
+        Err(e) => {
+            let status = if timed_out || machine_timeout(&e.error, &e.cause) {
+                "TIMED_OUT"
+            } else {
+                "FAILED"
+            };
+            JobResult {
+                status: status.to_string(),
+                output: None,
+                error: Some(e.error),
+                cause: Some(e.cause),
+                events: Vec::new(),
+                timings: Default::default(),
+            }
+        }
+    };
+    result.timings = timings;
+    result.events = events;
+    result
+}
+
+/// Runs jobs, keeping prepared engines (and the Python modules they imported) between them.
+pub struct Runner {
+    identity: Identity,
+    /// Where what functions print goes.
+    log: Arc<dyn LogSink>,
+    /// Whether Python may be started (false in the server process: it runs no user code).
+    python: bool,
+    engines: HashMap<String, (Arc<Workflow>, Arc<Engine>)>,
+    runtimes: HashMap<PathBuf, Arc<dyn Runtime>>,
+}
+
+impl Runner {
+    pub fn new(identity: Identity, python: bool, log: Arc<dyn LogSink>) -> Self {
+        Runner {
+            identity,
+            log,
+            python,
+            engines: HashMap::new(),
+            runtimes: HashMap::new(),
+        }
+    }
+
+    pub fn run(&mut self, job: &Job) -> JobResult {
+        match self.engine(job) {
+            Ok((workflow, engine)) => execute(&engine, &workflow, &job.execution, &job.input),
+            Err(cause) => JobResult::failed("States.Runtime", cause),
+        }
+    }
+
+    fn engine(&mut self, job: &Job) -> Result<(Arc<Workflow>, Arc<Engine>), String> {
+        let key = cache_key(job);
+        if job.mocks.is_none()
+            && let Some((w, e)) = self.engines.get(&key)
+        {
+            return Ok((Arc::clone(w), Arc::clone(e)));
+        }
+        let machine = asl::load_str(&job.definition).map_err(|diags| {
+            let list: Vec<String> = diags.iter().map(ToString::to_string).collect();
+            format!("the definition is not valid: {}", list.join("; "))
+        })?;
+        let workflow = Arc::new(Workflow {
+            name: job.machine.clone(),
+            machine,
+        });
+        let mut routes: BTreeMap<String, Arc<dyn Runtime>> = BTreeMap::new();
+        for (function, dir) in &job.functions {
+            routes.insert(function.clone(), self.runtime(dir)?);
+        }
+        let mut runtime: Arc<dyn Runtime> = Arc::new(Routed::new(routes));
+        if let Some(mocks) = &job.mocks {
+            runtime = Arc::new(Mocked::new(runtime, mocks.clone(), &workflow.machine));
+        }
+        let options = EngineOptions {
+            identity: self.identity.clone(),
+            cpus: 1,
+            trace: true,
+            log: Arc::clone(&self.log),
+            ..EngineOptions::default()
+        };
+        let engine = Arc::new(Engine::with_options(runtime, options));
+        if job.mocks.is_none()
+            && let Err(problems) = engine.prepare(&workflow)
+        {
+            let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            return Err(format!("the functions cannot run: {}", list.join("; ")));
+        }
+        if job.mocks.is_none() {
+            // Bounded: a long-lived executor sees a handful of definitions; start over past 64.
+            if self.engines.len() >= 64 {
+                self.engines.clear();
+            }
+            self.engines
+                .insert(key, (Arc::clone(&workflow), Arc::clone(&engine)));
+        }
+        Ok((workflow, engine))
+    }
+
+    fn runtime(&mut self, dir: &PathBuf) -> Result<Arc<dyn Runtime>, String> {
+        if let Some(r) = self.runtimes.get(dir) {
+            return Ok(Arc::clone(r));
+        }
+        if !self.python {
+            return Ok(Arc::new(NativeRuntime::new()));
+        }
+        python_runtime::init().map_err(|e| format!("starting Python: {e}"))?;
+        let runtime = python_runtime::PythonRuntime::with_options(
+            dir,
+            python_runtime::PythonOptions::default(),
+        )
+        .map_err(|e| format!("loading the Python functions of {}: {e}", dir.display()))?;
+        let runtime: Arc<dyn Runtime> = Arc::new(runtime);
+        self.runtimes.insert(dir.clone(), Arc::clone(&runtime));
+        Ok(runtime)
+    }
+}
+
+fn cache_key(job: &Job) -> String {
+    let functions: Vec<String> = job
+        .functions
+        .iter()
+        .map(|(f, d)| format!("{f}={}", d.display()))
+        .collect();
+    format!(
+        "{}\u{0}{}\u{0}{}",
+        job.machine,
+        job.definition,
+        functions.join(",")
+    )
+}

@@ -1,0 +1,136 @@
+//! Where a state machine's functions live: `--functions DIR` directories holding `NAME.py`,
+//! a package `NAME/__init__.py`, or a `functions.json` mapping `NAME`, as for `faastlane run`.
+//! The server only looks at files (it runs no Python); executors import the functions.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use asl::{StatesError, Value};
+use engine::{Call, Engine, PrepareError, PrepareProblem, Runtime, TaskFailure, Workflow};
+
+/// The `--functions` directories, searched in order.
+#[derive(Clone, Debug, Default)]
+pub struct FunctionDirs {
+    dirs: Vec<PathBuf>,
+}
+
+impl FunctionDirs {
+    pub fn new(dirs: Vec<PathBuf>) -> Self {
+        FunctionDirs { dirs }
+    }
+
+    pub fn dirs(&self) -> &[PathBuf] {
+        &self.dirs
+    }
+
+    /// The first directory that provides `function`.
+    pub fn locate(&self, function: &str) -> Option<&Path> {
+        self.dirs
+            .iter()
+            .find(|d| provides(d, function))
+            .map(PathBuf::as_path)
+    }
+
+    /// Every function `workflow` calls, with its directory, or the problems naming the
+    /// states whose functions are nowhere.
+    pub fn resolve(
+        &self,
+        workflow: &Workflow,
+    ) -> Result<BTreeMap<String, PathBuf>, Vec<PrepareProblem>> {
+        // Engine::prepare names the states that call each missing function.
+        let check = Engine::new(Arc::new(Locator(self.clone())));
+        check.prepare(workflow)?;
+        Ok(workflow
+            .functions()
+            .into_iter()
+            .filter_map(|f| self.locate(&f).map(|d| (f, d.to_path_buf())))
+            .collect())
+    }
+}
+
+fn provides(dir: &Path, function: &str) -> bool {
+    let in_manifest = std::fs::read_to_string(dir.join(python_runtime::discovery::MANIFEST))
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .is_some_and(|m| m.get(function).is_some());
+    let plain = !function.is_empty()
+        && function
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    in_manifest
+        || (plain
+            && (dir.join(format!("{function}.py")).is_file()
+                || dir.join(function).join("__init__.py").is_file()))
+}
+
+/// A runtime that only checks that functions exist (for [`Engine::prepare`]'s report in the
+/// server, which runs no user code); it never runs anything.
+struct Locator(FunctionDirs);
+
+impl Runtime for Locator {
+    fn prepare(&self, functions: &[&str]) -> Vec<PrepareError> {
+        functions
+            .iter()
+            .filter(|f| self.0.locate(f).is_none())
+            .map(|f| PrepareError {
+                function: f.to_string(),
+                message: format!(
+                    "no function '{f}' ({f}.py, {f}/__init__.py or an entry of functions.json) in {}",
+                    describe(&self.0.dirs)
+                ),
+            })
+            .collect()
+    }
+
+    fn invoke(&self, call: &Call<'_>, _input: Value) -> Result<Value, TaskFailure> {
+        Err(TaskFailure::Runtime(StatesError::runtime(format!(
+            "function '{}' cannot run in the server process",
+            call.function
+        ))))
+    }
+}
+
+fn describe(dirs: &[PathBuf]) -> String {
+    if dirs.is_empty() {
+        return "no functions directory (give --functions DIR)".to_string();
+    }
+    let list: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    format!("the functions directories {}", list.join(", "))
+}
+
+/// Sends each call to the runtime of the directory its function lives in.
+pub struct Routed {
+    routes: BTreeMap<String, Arc<dyn Runtime>>,
+}
+
+impl Routed {
+    pub fn new(routes: BTreeMap<String, Arc<dyn Runtime>>) -> Self {
+        Routed { routes }
+    }
+}
+
+impl Runtime for Routed {
+    fn prepare(&self, functions: &[&str]) -> Vec<PrepareError> {
+        functions
+            .iter()
+            .flat_map(|f| match self.routes.get(*f) {
+                Some(runtime) => runtime.prepare(&[f]),
+                None => vec![PrepareError {
+                    function: f.to_string(),
+                    message: format!("no function '{f}' in the functions directories"),
+                }],
+            })
+            .collect()
+    }
+
+    fn invoke(&self, call: &Call<'_>, input: Value) -> Result<Value, TaskFailure> {
+        match self.routes.get(call.function) {
+            Some(runtime) => runtime.invoke(call, input),
+            None => Err(TaskFailure::Runtime(StatesError::new(
+                "Lambda.ResourceNotFoundException",
+                format!("Function not found: {}", call.invoked_function_arn()),
+            ))),
+        }
+    }
+}

@@ -23,8 +23,8 @@ use asl::{StatesError, Value};
 use crate::codec::{CodecError, Payload};
 use crate::exec::{Exec, Frame};
 use crate::interpreter::Vars;
-use crate::lanes::{NotReady, ProcessPool, ProcessWorker, WorkerRun};
-use crate::planner::{BranchLanes, Plan, PlanInput, plan};
+use crate::lanes::{LaneError, NotReady, ProcessPool, ProcessWorker, WorkerRun};
+use crate::planner::{BranchLanes, NoPool, Plan, PlanInput, plan};
 use crate::runtime::CancelToken;
 use crate::trace::{Lane, LaneDecision, StateRecord};
 use crate::wire::{BranchJob, ExecutionWire, History, Resume, RunRequest, TaskCheckpoint};
@@ -164,16 +164,13 @@ where
     };
     let pool_state = match (pool, wants_pool) {
         // Forced processes wait for the pool; auto waits only as long as it pays (below).
-        (Some(p), true) if options.lanes == BranchLanes::Process => p
-            .ready(None)
-            .map(|()| p.spawn_cost())
-            .map_err(|e| e.to_string()),
-        (Some(p), true) => Ok(p.spawn_cost()),
-        (None, true) if exec.history.is_some() => {
-            Err("the history is recorded in this process".to_string())
+        (Some(p), true) if options.lanes == BranchLanes::Process => {
+            p.ready(None).map(|()| p.spawn_cost()).map_err(NoPool::from)
         }
-        (None, true) => Err("none configured".to_string()),
-        (_, false) => Err("not needed".to_string()),
+        (Some(p), true) => Ok(p.spawn_cost()),
+        (None, true) if exec.history.is_some() => Err(NoPool::HistoryHere),
+        (None, true) => Err(NoPool::NoneConfigured),
+        (_, false) => Err(NoPool::NotNeeded),
     };
     let mut input = PlanInput {
         mode: options.lanes,
@@ -375,6 +372,18 @@ fn threads(decided: &Plan, drain: &(dyn Fn(Lane) + Sync), here: Lane) {
     });
 }
 
+/// Why a state's branches could not be handed to a process lane (they run here instead).
+#[derive(Debug, thiserror::Error)]
+enum ProcessLaneUnusable {
+    #[error(transparent)]
+    Lane(#[from] LaneError),
+    #[error("cannot encode the branch inputs: {0}")]
+    Encode(#[source] CodecError),
+    /// A worker finds the state by its position in the workflow: one not found cannot go.
+    #[error("state '{0}' is not in the workflow")]
+    UnknownState(String),
+}
+
 /// The process lane: encodes the inputs once into shared memory, then feeds worker processes
 /// from the queue on dispatcher threads while `local` runs the caller's share. Returns how
 /// many dispatchers ran.
@@ -384,7 +393,7 @@ fn processes(
     shared: &Shared,
     pool: &dyn ProcessPool,
     local: &(dyn Fn() + Sync),
-) -> Result<usize, String> {
+) -> Result<usize, ProcessLaneUnusable> {
     let StateBranches {
         exec,
         state,
@@ -406,20 +415,20 @@ fn processes(
             }
             all
         };
-        let mut buffer = pool.payload().map_err(|e| e.to_string())?;
+        let mut buffer = pool.payload()?;
         exec.engine
             .runtime
             .codec()
             .encode(&values, buffer.as_mut())
-            .map_err(|e| format!("cannot encode the branch inputs: {e}"))?;
-        buffer.finish().map_err(|e| e.to_string())?
+            .map_err(ProcessLaneUnusable::Encode)?;
+        buffer.finish()?
     };
     let first_index = lock(&shared.queue).front().map(|(i, _)| *i).unwrap_or(0);
     let now = exec.engine.clock.instant();
     let job = BranchJob {
         workflow: exec.workflow.name.clone(),
         state_index: asl::walk::state_index(&exec.workflow.machine, state)
-            .ok_or_else(|| format!("state '{}' is not in the workflow", state.name))?,
+            .ok_or_else(|| ProcessLaneUnusable::UnknownState(state.name.clone()))?,
         state: state.name.clone(),
         prefix: frame.prefix.clone(),
         execution: ExecutionWire {

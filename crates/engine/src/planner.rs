@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use asl::model::{Invocation, StateKind, StateMachine};
 
+use crate::lanes::NotReady;
 use crate::trace::Lane;
 
 /// Where Parallel branches and Map iterations run.
@@ -42,6 +43,21 @@ pub const PER_BRANCH_OVERHEAD: Duration = Duration::from_micros(60);
 /// How much the estimated saving must exceed the estimated cost before processes are used.
 const MARGIN: u32 = 2;
 
+/// Why branches cannot go to a process pool.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NoPool {
+    #[error("none configured")]
+    NoneConfigured,
+    /// The mode or the branch count never uses one (the pool was not asked).
+    #[error("not needed")]
+    NotNeeded,
+    /// The execution records its history here: its branches' events must be too.
+    #[error("the history is recorded in this process")]
+    HistoryHere,
+    #[error(transparent)]
+    NotReady(#[from] NotReady),
+}
+
 /// The facts a plan is made from.
 #[derive(Clone, Debug)]
 pub struct PlanInput {
@@ -52,7 +68,7 @@ pub struct PlanInput {
     /// CPUs this process may use.
     pub cpus: usize,
     /// `Ok(spawn cost)` when a process pool is ready, else why not.
-    pub pool: Result<Duration, String>,
+    pub pool: Result<Duration, NoPool>,
     /// Estimated work of all branches together; `None` when some function was never timed.
     pub work: Option<Duration>,
 }
@@ -327,7 +343,7 @@ mod tests {
     #[test]
     fn without_a_pool_auto_is_inline_and_process_says_why() {
         let mut i = input(BranchLanes::Auto, 10, Some(400));
-        i.pool = Err("not started".into());
+        i.pool = Err(NoPool::NotReady(NotReady::Failed("not started".into())));
         assert_eq!(plan(&i).lane, Lane::Inline);
         i.mode = BranchLanes::Process;
         let p = plan(&i);

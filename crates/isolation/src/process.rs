@@ -47,10 +47,7 @@ pub fn isolation_workflow(
         states.insert(format!("isolate-{i}"), state);
     }
     let definition = json!({"StartAt": "isolate-0", "States": states});
-    let machine = asl::load(&definition).map_err(|problems| {
-        let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
-        IsolationWorkflowError(list.join("; "))
-    })?;
+    let machine = asl::load(&definition).map_err(|problems| IsolationWorkflowError { problems })?;
     Ok(Workflow {
         name: name.to_string(),
         machine,
@@ -59,9 +56,17 @@ pub fn isolation_workflow(
 
 /// The workflow of [`isolation_workflow`] does not load (a function name ASL rejects as a
 /// state name, e.g. longer than 80 characters).
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("the isolation workflow does not load: {0}")]
-pub struct IsolationWorkflowError(pub String);
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("the isolation workflow does not load: {}", join(problems))]
+pub struct IsolationWorkflowError {
+    /// What the loader found, each naming its state and field.
+    pub problems: Vec<asl::Diagnostic>,
+}
+
+fn join(problems: &[asl::Diagnostic]) -> String {
+    let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    list.join("; ")
+}
 
 /// A runtime that runs the sensitive functions of `inner` in worker processes of `pool` (a
 /// fork server hosting [`isolation_workflow`] of them, with no idle workers), and the others

@@ -23,7 +23,7 @@ pub mod shm;
 mod sys;
 mod worker;
 
-pub use error::SpawnError;
+pub use error::{ServerDown, SpawnError};
 pub use host::{ForkHooks, Host, IDLE_NAME, SPARE_NAME, WORKER_NAME};
 pub use pool::{Worker, exit_error};
 pub use server::{ForkServer, ServerOptions};

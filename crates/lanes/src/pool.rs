@@ -12,10 +12,10 @@ use engine::lanes::{LaneError, PayloadBuffer, ProcessPool, ProcessWorker, Worker
 use engine::wire::{BranchJob, BranchReport, Resume, RunRequest};
 use engine::{CancelToken, LogSink};
 
-use crate::SpawnError;
 use crate::protocol::{Channel, Exit, FromWorker, Outcome, Received, ToServer, ToWorker};
 use crate::server::{ForkServer, Idle, Shared, wait_reaped};
 use crate::shm::{MemfdBuffer, SharedPayload};
+use crate::{ServerDown, SpawnError};
 
 /// How often a waiting dispatcher looks at the cancel token.
 const CANCEL_POLL: Duration = Duration::from_millis(5);
@@ -240,9 +240,8 @@ impl ForkServer {
                 }
                 Ok(Some(_)) => {}
                 Ok(None) => {
-                    return Err(SpawnError::ServerDown(
-                        "the fork server closed the worker's channel".into(),
-                    ));
+                    // The server closes a worker's channel only as it goes away.
+                    return Err(SpawnError::ServerDown(ServerDown::Exited));
                 }
                 Err(e) => {
                     return Err(SpawnError::WorkerDidNotStart(format!(
@@ -257,7 +256,7 @@ impl ForkServer {
 impl From<SpawnError> for LaneError {
     fn from(e: SpawnError) -> Self {
         match e {
-            SpawnError::ServerDown(m) => LaneError::Unavailable(m),
+            SpawnError::ServerDown(down) => LaneError::Unavailable(down.to_string()),
             SpawnError::WorkerDidNotStart(m) => LaneError::WorkerDidNotStart(m),
             SpawnError::Payload(m) => LaneError::Payload(m),
         }
@@ -265,7 +264,7 @@ impl From<SpawnError> for LaneError {
 }
 
 fn unreachable(e: std::io::Error) -> SpawnError {
-    SpawnError::ServerDown(format!("cannot reach the fork server: {e}"))
+    SpawnError::ServerDown(ServerDown::Unreachable(Arc::new(e)))
 }
 
 /// The Task a worker runs now must end by its deadline.
@@ -278,15 +277,24 @@ struct TaskDeadline {
     allowed: Duration,
 }
 
+/// Why encoded values a worker sent cannot be read.
+#[derive(Debug, thiserror::Error)]
+enum ReceivedPayloadError {
+    #[error("cannot map the memfd: {0}")]
+    Map(#[source] std::io::Error),
+    #[error("the memfd is missing")]
+    Missing,
+}
+
 /// Encoded values a worker sent: the message's tail, or (`memfd`) its attached memfd.
-fn payload(memfd: bool, tail: Vec<u8>, fds: Vec<OwnedFd>) -> Result<Payload, String> {
+fn payload(memfd: bool, tail: Vec<u8>, fds: Vec<OwnedFd>) -> Result<Payload, ReceivedPayloadError> {
     if !memfd {
         return Ok(Arc::new(tail));
     }
     match fds.into_iter().next().map(SharedPayload::open) {
         Some(Ok(shared)) => Ok(Arc::new(shared)),
-        Some(Err(e)) => Err(format!("cannot map the memfd: {e}")),
-        None => Err("the memfd is missing".to_string()),
+        Some(Err(e)) => Err(ReceivedPayloadError::Map(e)),
+        None => Err(ReceivedPayloadError::Missing),
     }
 }
 
@@ -456,7 +464,8 @@ impl ProcessWorker for Worker {
                     events,
                 } => {
                     let outcome = match outcome {
-                        Outcome::Inline => payload(false, tail, fds).map_err(StatesError::runtime),
+                        // An inline payload is the message's own tail: it cannot fail.
+                        Outcome::Inline => Ok(Arc::new(tail) as Payload),
                         Outcome::Memfd => payload(true, tail, fds).map_err(|e| {
                             StatesError::runtime(format!("branch {index}'s result: {e}"))
                         }),

@@ -24,10 +24,10 @@ use std::time::{Duration, Instant};
 
 use engine::lanes::NotReady;
 
-use crate::SpawnError;
 use crate::host::{Host, SPARE_NAME};
 use crate::protocol::{Channel, Exit, FromServer, FromWorker, Received, ToServer};
 use crate::sys::{self, Forked};
+use crate::{ServerDown, SpawnError};
 
 /// How the fork server and its workers run.
 #[derive(Clone, Debug)]
@@ -80,7 +80,7 @@ pub struct ForkServer {
     pub(crate) shared: Arc<Shared>,
     pid: u32,
     pidfd: Option<OwnedFd>,
-    ready: Mutex<Option<Result<(), String>>>,
+    ready: Mutex<Option<Result<(), ServerDown>>>,
     /// Whether `Start` was sent (lazy setup).
     started: std::sync::atomic::AtomicBool,
     /// Observed worker start-up, in nanoseconds (a moving average).
@@ -182,8 +182,17 @@ impl ForkServer {
 
     /// Waits until setup finished; `Err` says why the server cannot serve.
     pub fn ready(&self) -> Result<(), SpawnError> {
-        self.ready_within(None)
-            .map_err(|e| SpawnError::ServerDown(e.to_string()))
+        // Without a wait the answer is final: recorded below, typed.
+        let _ = self.ready_within(None);
+        match self
+            .ready
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            Some(Err(down)) => Err(SpawnError::ServerDown(down.clone())),
+            _ => Ok(()),
+        }
     }
 
     /// Like [`ForkServer::ready`], waiting at most `wait` (`None`: the configured
@@ -191,15 +200,16 @@ impl ForkServer {
     pub fn ready_within(&self, wait: Option<Duration>) -> Result<(), NotReady> {
         let mut ready = self.ready.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(r) = ready.as_ref() {
-            return r.clone().map_err(NotReady::Failed);
+            return r.clone().map_err(|down| NotReady::Failed(down.to_string()));
         }
         if self.shared.options.lazy_setup
             && !self.started.swap(true, std::sync::atomic::Ordering::AcqRel)
             && let Err(e) = self.shared.control.send(&ToServer::Start, &[], &[])
         {
-            let failed = format!("cannot reach the fork server: {e}");
-            *ready = Some(Err(failed.clone()));
-            return Err(NotReady::Failed(failed));
+            let down = ServerDown::Unreachable(Arc::new(e));
+            let failed = NotReady::Failed(down.to_string());
+            *ready = Some(Err(down));
+            return Err(failed);
         }
         let limit = wait.map_or(self.shared.options.ready_timeout, |w| {
             w.min(self.shared.options.ready_timeout)
@@ -212,15 +222,15 @@ impl ForkServer {
             Ok(Some(Received {
                 message: FromServer::SetupFailed { message },
                 ..
-            })) => Err(format!("fork server setup failed: {message}")),
-            Ok(None) => Err("the fork server exited".to_string()),
+            })) => Err(ServerDown::SetupFailed(message)),
+            Ok(None) => Err(ServerDown::Exited),
             Err(e) if e.kind() == io::ErrorKind::TimedOut && wait.is_some() => {
                 return Err(NotReady::Starting);
             }
-            Err(e) => Err(format!("no word from the fork server: {e}")),
+            Err(e) => Err(ServerDown::Silent(Arc::new(e))),
         };
         *ready = Some(result.clone());
-        result.map_err(NotReady::Failed)
+        result.map_err(|down| NotReady::Failed(down.to_string()))
     }
 
     pub(crate) fn record_spawn(&self, took: Duration) {

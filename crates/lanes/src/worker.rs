@@ -155,8 +155,22 @@ pub(crate) fn run(
     sys::exit_now(code)
 }
 
+/// Why a worker stops serving (it logs this as its last word to the parent and exits 70).
+#[derive(Debug, thiserror::Error)]
+enum WorkerError {
+    /// Its channel to the parent broke: nobody is left to serve.
+    #[error("the channel to the parent broke: {0}")]
+    Channel(#[source] std::io::Error),
+    #[error("a job came without its inputs")]
+    NoInputs,
+    #[error("cannot map the inputs: {0}")]
+    MapInputs(#[source] std::io::Error),
+    #[error("cannot decode the inputs: {0}")]
+    DecodeInputs(#[source] CodecError),
+}
+
 /// Tells the parent this worker is ready (its inputs decoded, if it has a job).
-fn hello(channel: &Channel) -> Result<(), String> {
+fn hello(channel: &Channel) -> Result<(), WorkerError> {
     channel
         .send(
             &FromWorker::Hello {
@@ -165,7 +179,7 @@ fn hello(channel: &Channel) -> Result<(), String> {
             &[],
             &[],
         )
-        .map_err(|e| e.to_string())
+        .map_err(WorkerError::Channel)
 }
 
 /// What a worker does when its job ends.
@@ -183,7 +197,7 @@ fn serve(
     mut next: Next,
     channel: &Arc<Channel>,
     state: &mut String,
-) -> Result<(), String> {
+) -> Result<(), WorkerError> {
     let runtime: Arc<dyn Runtime> = Arc::new(ReportDeadlines {
         inner: Arc::clone(&host.runtime),
         channel: Arc::clone(channel),
@@ -205,10 +219,13 @@ fn serve(
 }
 
 /// Waits, idle, for the next job.
-fn idle(channel: &Channel) -> Result<Next, String> {
+fn idle(channel: &Channel) -> Result<Next, WorkerError> {
     let _ = rustix::thread::set_name(IDLE_NAME);
     loop {
-        match channel.recv::<ToWorker>(None).map_err(|e| e.to_string())? {
+        match channel
+            .recv::<ToWorker>(None)
+            .map_err(WorkerError::Channel)?
+        {
             Some(Received {
                 message: ToWorker::Job { job },
                 fds,
@@ -225,11 +242,8 @@ fn idle(channel: &Channel) -> Result<Next, String> {
     }
 }
 
-fn next_job(job: Box<BranchJob>, fds: Vec<OwnedFd>) -> Result<Next, String> {
-    let inputs = fds
-        .into_iter()
-        .next()
-        .ok_or("a job came without its inputs")?;
+fn next_job(job: Box<BranchJob>, fds: Vec<OwnedFd>) -> Result<Next, WorkerError> {
+    let inputs = fds.into_iter().next().ok_or(WorkerError::NoInputs)?;
     Ok(Next::Job(job, inputs))
 }
 
@@ -240,7 +254,7 @@ fn serve_job(
     job: &mut BranchJob,
     channel: &Arc<Channel>,
     inputs: OwnedFd,
-) -> Result<Next, String> {
+) -> Result<Next, WorkerError> {
     let mut options = host.options.clone();
     options.lanes = BranchLanes::Inline;
     options.processes = None;
@@ -248,12 +262,11 @@ fn serve_job(
     options.trace = job.trace_offset_us.is_some();
     let engine = Engine::with_options(Arc::clone(runtime), options);
 
-    let payload: Payload =
-        Arc::new(SharedPayload::open(inputs).map_err(|e| format!("cannot map the inputs: {e}"))?);
+    let payload: Payload = Arc::new(SharedPayload::open(inputs).map_err(WorkerError::MapInputs)?);
     let mut values: Vec<Option<Value>> = runtime
         .codec()
         .decode(&payload)
-        .map_err(|e| format!("cannot decode the inputs: {e}"))?
+        .map_err(WorkerError::DecodeInputs)?
         .into_iter()
         .map(Some)
         .collect();
@@ -261,7 +274,9 @@ fn serve_job(
     hello(channel)?;
     let cancel = CancelToken::new();
     loop {
-        let message = channel.recv::<ToWorker>(None).map_err(|e| e.to_string())?;
+        let message = channel
+            .recv::<ToWorker>(None)
+            .map_err(WorkerError::Channel)?;
         let (index, history) = match message {
             Some(Received {
                 message:
@@ -366,7 +381,7 @@ fn serve_job(
                 &tail,
                 &fds,
             )
-            .map_err(|e| e.to_string())?;
+            .map_err(WorkerError::Channel)?;
     }
 }
 

@@ -211,7 +211,7 @@ fn main() {
             let server = s();
             Box::new(move || {
                 let fds = settled_fds(&server);
-                assert_eq!(server.prestart(1), Ok(1));
+                assert_eq!(server.prestart(1).ok(), Some(1));
                 let idle = server.idle_workers();
                 assert_eq!(idle.len(), 1);
                 assert_eq!(worker_pid(&server), idle[0], "the first state used it");
@@ -223,7 +223,7 @@ fn main() {
             let server = Arc::clone(&no_idle);
             Box::new(move || {
                 let fds = open_fds();
-                assert_eq!(server.prestart(2), Ok(0), "none may wait idle");
+                assert_eq!(server.prestart(2).ok(), Some(0), "none may wait idle");
                 let first = worker_pid(&server);
                 assert!(server.idle_workers().is_empty());
                 assert_ne!(worker_pid(&server), first);

@@ -35,7 +35,7 @@ pub fn check_functions(
     let mut problems = Vec::new();
     for &function in functions {
         let message = match manifest.target(function) {
-            Err(message) => Some(message),
+            Err(e) => Some(e.to_string()),
             Ok(Target { module, attribute }) => interpreter::attach(|py| {
                 let bootstrap = interpreter::bootstrap(py)
                     .map_err(|e| PythonError::Bootstrap(e.to_string()))?;

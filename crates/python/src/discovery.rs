@@ -38,46 +38,43 @@ impl Manifest {
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Manifest::default()),
-            Err(e) => return Err(manifest_error(&path, format!("cannot read: {e}"))),
+            Err(e) => return Err(manifest_error(&path, ManifestError::Read(e))),
         };
         Self::parse(&text).map_err(|reason| manifest_error(&path, reason))
     }
 
-    pub(crate) fn parse(text: &str) -> Result<Manifest, String> {
-        let json: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
-        let object = json
-            .as_object()
-            .ok_or("expected an object mapping function names to \"module.function\"")?;
+    pub(crate) fn parse(text: &str) -> Result<Manifest, ManifestError> {
+        let json: serde_json::Value = serde_json::from_str(text).map_err(ManifestError::Json)?;
+        let object = json.as_object().ok_or(ManifestError::NotAnObject)?;
         let mut entries = HashMap::new();
         for (name, spec) in object {
-            let spec = spec.as_str().ok_or_else(|| {
-                format!("\"{name}\": expected a string \"module.function\" or \"module:function\"")
+            let spec = spec
+                .as_str()
+                .ok_or_else(|| ManifestError::NotAString { name: name.clone() })?;
+            let target = parse_spec(spec).map_err(|BadSpec(spec)| ManifestError::BadSpec {
+                name: name.clone(),
+                spec,
             })?;
-            let target = parse_spec(spec).map_err(|reason| format!("\"{name}\": {reason}"))?;
             entries.insert(name.clone(), target);
         }
         Ok(Manifest { entries })
     }
 
-    /// What `function` names: the manifest's entry, or the module of the same name.
-    pub(crate) fn target(&self, function: &str) -> Result<Target, String> {
+    /// What `function` names: the manifest's entry, or the module of the same name. The
+    /// error is the text Lambda's `Runtime.HandlerNotFound` carries here.
+    pub(crate) fn target(&self, function: &str) -> Result<Target, NotAFunctionName> {
         if let Some(target) = self.entries.get(function) {
             return Ok(target.clone());
         }
         if !is_function_name(function) {
-            // Lambda's names are ASCII: say which character is not, so `ü` is not taken
-            // for a letter the message allows.
-            let why = match function
-                .chars()
-                .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
-            {
-                Some(c) => format!("'{c}' is not an ASCII letter, digit, '-' or '_'"),
-                None => "it is empty".to_owned(),
-            };
-            return Err(format!(
-                "'{function}' is not a Lambda function name ({why}), and {MANIFEST} does not map it to a module"
-            ));
+            return Err(NotAFunctionName {
+                function: function.to_owned(),
+                // Lambda's names are ASCII: say which character is not, so `ü` is not taken
+                // for a letter the message allows.
+                character: function
+                    .chars()
+                    .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_')),
+            });
         }
         Ok(Target {
             module: function.to_owned(),
@@ -86,23 +83,57 @@ impl Manifest {
     }
 }
 
-fn manifest_error(path: &Path, reason: String) -> PythonError {
-    PythonError::Manifest {
-        path: PathBuf::from(path),
-        reason,
+/// A function name that is no module name and that the manifest does not map.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("'{function}' is not a Lambda function name ({}), and {MANIFEST} does not map it to a module", why(*.character))]
+pub struct NotAFunctionName {
+    pub function: String,
+    /// The first character Lambda does not allow (`None`: the name is empty).
+    pub character: Option<char>,
+}
+
+fn why(character: Option<char>) -> String {
+    match character {
+        Some(c) => format!("'{c}' is not an ASCII letter, digit, '-' or '_'"),
+        None => "it is empty".to_owned(),
     }
 }
 
-fn parse_spec(spec: &str) -> Result<Target, String> {
+/// What is wrong with a `functions.json`.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("cannot read: {0}")]
+    Read(#[source] std::io::Error),
+    #[error("not valid JSON: {0}")]
+    Json(#[source] serde_json::Error),
+    #[error("expected an object mapping function names to \"module.function\"")]
+    NotAnObject,
+    #[error("\"{name}\": expected a string \"module.function\" or \"module:function\"")]
+    NotAString { name: String },
+    #[error("\"{name}\": '{spec}' is not \"module.function\" or \"module:function\"")]
+    BadSpec { name: String, spec: String },
+}
+
+fn manifest_error(path: &Path, source: ManifestError) -> PythonError {
+    PythonError::Manifest {
+        path: PathBuf::from(path),
+        source,
+    }
+}
+
+/// A manifest entry that names no callable.
+#[derive(Debug, PartialEq, Eq)]
+struct BadSpec(String);
+
+fn parse_spec(spec: &str) -> Result<Target, BadSpec> {
+    let bad = || BadSpec(spec.to_owned());
     let (module, attribute) = spec
         .split_once(':')
         .or_else(|| spec.rsplit_once('.'))
-        .ok_or_else(|| format!("'{spec}' is not \"module.function\" or \"module:function\""))?;
+        .ok_or_else(bad)?;
     let dotted_names = |s: &str| !s.is_empty() && s.split('.').all(is_identifier);
     if !dotted_names(module) || !is_identifier(attribute) {
-        return Err(format!(
-            "'{spec}' is not \"module.function\" or \"module:function\""
-        ));
+        return Err(bad());
     }
     Ok(Target {
         module: module.to_owned(),
@@ -162,14 +193,24 @@ mod tests {
                 attribute: None
             })
         );
-        assert!(m.target("../etc").is_err());
+        let e = m.target("../etc").expect_err("not a name");
+        assert_eq!(e.character, Some('.'));
+        assert!(e.to_string().contains("'.' is not an ASCII letter"), "{e}");
     }
 
     #[test]
     fn manifest_errors_say_which_entry() {
         let e = Manifest::parse(r#"{"resize": 3}"#).expect_err("3 is no spec");
-        assert!(e.contains("\"resize\""), "{e}");
-        assert!(Manifest::parse("[]").is_err());
-        assert!(Manifest::parse("{").is_err());
+        assert!(matches!(&e, ManifestError::NotAString { name } if name == "resize"));
+        assert!(e.to_string().contains("\"resize\""), "{e}");
+        let e = Manifest::parse(r#"{"resize": "ops"}"#).expect_err("no function named");
+        assert!(
+            matches!(&e, ManifestError::BadSpec { name, spec } if name == "resize" && spec == "ops")
+        );
+        assert!(matches!(
+            Manifest::parse("[]"),
+            Err(ManifestError::NotAnObject)
+        ));
+        assert!(matches!(Manifest::parse("{"), Err(ManifestError::Json(_))));
     }
 }

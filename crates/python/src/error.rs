@@ -13,8 +13,11 @@ pub enum PythonError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path}: {reason}")]
-    Manifest { path: PathBuf, reason: String },
+    #[error("{path}: {source}")]
+    Manifest {
+        path: PathBuf,
+        source: crate::discovery::ManifestError,
+    },
     #[error(transparent)]
     Requirements(#[from] RequirementsError),
 }

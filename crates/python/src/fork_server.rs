@@ -32,7 +32,20 @@ pub fn start(
         ..engine.clone()
     };
     let python = python.init_log(Arc::new(NoLog));
-    ForkServer::start(server, move || host(&dir, workflow, options, python))
+    // The setup's error crosses to the parent as text.
+    ForkServer::start(server, move || {
+        host(&dir, workflow, options, python).map_err(|e| e.to_string())
+    })
+}
+
+/// Why the fork server cannot serve this workflow.
+#[derive(Debug, thiserror::Error)]
+enum HostError {
+    #[error(transparent)]
+    Python(#[from] crate::PythonError),
+    /// A function of the workflow does not load.
+    #[error("{function}: {message}")]
+    Function { function: String, message: String },
 }
 
 /// What the server process builds before its first fork.
@@ -41,13 +54,16 @@ fn host(
     workflow: Workflow,
     options: EngineOptions,
     python: PythonOptions,
-) -> Result<Host, String> {
-    crate::init().map_err(|e| e.to_string())?;
-    let runtime = PythonRuntime::with_options(dir, python).map_err(|e| e.to_string())?;
+) -> Result<Host, HostError> {
+    crate::init()?;
+    let runtime = PythonRuntime::with_options(dir, python)?;
     let names = workflow.functions();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     if let Some(p) = runtime.prepare(&names).first() {
-        return Err(format!("{}: {}", p.function, p.message));
+        return Err(HostError::Function {
+            function: p.function.clone(),
+            message: p.message.clone(),
+        });
     }
     Ok(Host {
         workflow,

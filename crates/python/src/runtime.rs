@@ -260,11 +260,10 @@ impl PythonRuntime {
         log: &dyn LogSink,
         state: &str,
     ) -> Result<Function, LoadFailure> {
-        let Target { module, attribute } =
-            self.manifest.target(name).map_err(|message| LoadFailure {
-                error_type: "Runtime.HandlerNotFound".into(),
-                message,
-            })?;
+        let Target { module, attribute } = self.manifest.target(name).map_err(|e| LoadFailure {
+            error_type: "Runtime.HandlerNotFound".into(),
+            message: e.to_string(),
+        })?;
         let bootstrap = interpreter::bootstrap(py).map_err(|e| LoadFailure {
             error_type: "Runtime.Unknown".into(),
             message: e.to_string(),

@@ -68,6 +68,9 @@ pub struct JsonataFields {
     pub timeout_seconds: Option<Jsonata>,
     pub heartbeat_seconds: Option<Jsonata>,
     pub max_concurrency: Option<Jsonata>,
+    /// Map `ToleratedFailureCount` and `ToleratedFailurePercentage` written as expressions.
+    pub tolerated_failure_count: Option<Jsonata>,
+    pub tolerated_failure_percentage: Option<Jsonata>,
     pub seconds: Option<Jsonata>,
     pub timestamp: Option<Jsonata>,
     pub error: Option<Jsonata>,

@@ -53,15 +53,26 @@ pub fn expression_text(s: &str) -> Option<&str> {
     s.strip_prefix("{%")?.strip_suffix("%}").map(str::trim)
 }
 
+/// A `{% ... %}` string of a field that does not compile.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{error} (in '{field}')")]
+pub struct CompileError {
+    /// Where in the field, as AWS names it: `Output/a/b[0]`.
+    pub field: String,
+    pub error: jsonata::Error,
+}
+
 impl Jsonata {
-    /// Compiles every `{% ... %}` string of `json`; the error carries the field (relative to
-    /// `field`, as AWS names it: `Output/a/b[0]`) and the compiler's error.
-    pub fn compile(json: &Json, field: &str) -> Result<Jsonata, (String, jsonata::Error)> {
+    /// Compiles every `{% ... %}` string of `json`, the value of `field`.
+    pub fn compile(json: &Json, field: &str) -> Result<Jsonata, CompileError> {
         match json {
             Json::String(s) => match expression_text(s) {
                 Some(text) => Expression::compile(text)
                     .map(|e| Jsonata::Expression(Box::new(e)))
-                    .map_err(|e| (field.to_string(), e)),
+                    .map_err(|error| CompileError {
+                        field: field.to_string(),
+                        error,
+                    }),
                 None => Ok(Jsonata::Literal(json.clone())),
             },
             Json::Array(items) if has_expression(json) => items
@@ -275,9 +286,9 @@ mod tests {
 
     #[test]
     fn a_syntax_error_names_its_field() {
-        let (field, e) = Jsonata::compile(&json!({"x": "{% a[1,2) %}"}), "Arguments").unwrap_err();
-        assert_eq!(field, "Arguments/x");
-        assert!(e.is_syntax());
+        let e = Jsonata::compile(&json!({"x": [0, "{% a[1,2) %}"]}), "Arguments").unwrap_err();
+        assert_eq!(e.field, "Arguments/x[1]");
+        assert!(e.error.is_syntax());
     }
 
     #[test]

@@ -38,10 +38,12 @@ const JSONPATH_ONLY: &[&str] = &[
 pub(super) const JSONATA_ONLY: &[&str] = &["Arguments", "Output", "Items", "Condition"];
 
 /// A value the JSONPath checks accept in place of an expression, for the fields that take a
-/// number or a timestamp in JSONPath and may be an expression in JSONata.
+/// number or a timestamp in JSONPath and may be an expression in JSONata. A Task's
+/// `TimeoutSeconds` and `HeartbeatSeconds` get none: the JSONPath model leaves them out (they
+/// are in [`JsonataFields`]), so that their comparison is left to the run, where both values
+/// are known.
 fn placeholder(key: &str) -> Option<Json> {
     Some(match key {
-        "TimeoutSeconds" | "HeartbeatSeconds" => Json::from(1),
         "MaxConcurrency" | "Seconds" | "ToleratedFailureCount" | "ToleratedFailurePercentage" => {
             Json::from(0)
         }
@@ -118,6 +120,10 @@ impl Loader {
             }
             let value = match (lang, value) {
                 (QueryLanguage::Jsonata, Json::String(s)) if expression_text(s).is_some() => {
+                    let task = o.get("Type").and_then(Json::as_str) == Some("Task");
+                    if task && matches!(key.as_str(), "TimeoutSeconds" | "HeartbeatSeconds") {
+                        continue;
+                    }
                     placeholder(key).unwrap_or_else(|| value.clone())
                 }
                 _ => value.clone(),
@@ -132,12 +138,10 @@ impl Loader {
         let json = o.get(key)?;
         match Jsonata::compile(json, field) {
             Ok(t) => Some(t),
-            Err((at, e)) => {
-                self.err(
-                    o,
-                    key,
-                    format!("INVALID_JSONATA_EXPRESSION: {e} (in '{at}')"),
-                );
+            Err(e) => {
+                // At the field, as AWS locates it (`/States/<state>/<field>`); the message
+                // says where in the field's value.
+                self.err(o, key, format!("INVALID_JSONATA_EXPRESSION: {e}"));
                 None
             }
         }
@@ -157,6 +161,8 @@ impl Loader {
             timeout_seconds: expr(self, "TimeoutSeconds"),
             heartbeat_seconds: expr(self, "HeartbeatSeconds"),
             max_concurrency: expr(self, "MaxConcurrency"),
+            tolerated_failure_count: expr(self, "ToleratedFailureCount"),
+            tolerated_failure_percentage: expr(self, "ToleratedFailurePercentage"),
             seconds: expr(self, "Seconds"),
             timestamp: expr(self, "Timestamp"),
             error: expr(self, "Error"),

@@ -85,6 +85,23 @@ impl Exec<'_> {
             })
             .ok_or_else(|| unexpected_type(state, entered, template, field, "integer", &v))
     }
+
+    /// A JSONata percentage field (`ToleratedFailurePercentage`): a number from 0 to 100.
+    pub(super) fn query_percentage(
+        &self,
+        state: &State,
+        entered: &Entered,
+        template: &Jsonata,
+        field: &str,
+        states: &States<'_>,
+    ) -> Result<f64, StatesError> {
+        let v = self.query(state, entered, template, field, states)?;
+        v.as_f64()
+            .filter(|n| (0.0..=100.0).contains(n))
+            .ok_or_else(|| {
+                unexpected_type(state, entered, template, field, "number from 0 to 100", &v)
+            })
+    }
 }
 
 /// A field whose expression returned a value of the wrong type, in the words AWS uses for

@@ -107,24 +107,40 @@ impl Exec<'_> {
             inputs.push(if detach_items { detach(input)? } else { input });
         }
         let tolerated_count = match (
+            jsonata.and_then(|j| j.tolerated_failure_count.as_ref()),
             &map.tolerated_failure_count,
             &map.tolerated_failure_count_path,
         ) {
-            (Some(n), _) => Some(*n),
-            (None, Some(p)) => Some(self.read_seconds(
+            (Some(t), _, _) => {
+                let states = States::input(&effective, &ctx);
+                Some(self.query_count(state, entered, t, "ToleratedFailureCount", &states)?)
+            }
+            (None, Some(n), _) => Some(*n),
+            (None, None, Some(p)) => Some(self.read_seconds(
                 &NumberOrPath::Path(p.clone()),
                 &effective,
                 &ctx,
                 "ToleratedFailureCountPath",
             )?),
-            (None, None) => None,
+            (None, None, None) => None,
         };
         let tolerated_pct = match (
+            jsonata.and_then(|j| j.tolerated_failure_percentage.as_ref()),
             &map.tolerated_failure_percentage,
             &map.tolerated_failure_percentage_path,
         ) {
-            (Some(n), _) => Some(*n),
-            (None, Some(p)) => {
+            (Some(t), _, _) => {
+                let states = States::input(&effective, &ctx);
+                Some(self.query_percentage(
+                    state,
+                    entered,
+                    t,
+                    "ToleratedFailurePercentage",
+                    &states,
+                )?)
+            }
+            (None, Some(n), _) => Some(*n),
+            (None, None, Some(p)) => {
                 let v = resolve(p, &effective, &ctx)
                     .map_err(|e| StatesError::runtime(e.to_string()))?;
                 let pct = v
@@ -137,7 +153,7 @@ impl Exec<'_> {
                     ))
                 })?)
             }
-            (None, None) => None,
+            (None, None, None) => None,
         };
         let outer = entered.vars.clone();
         let tolerate = tolerated_count.is_some() || tolerated_pct.is_some();

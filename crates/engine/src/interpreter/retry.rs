@@ -112,7 +112,11 @@ impl Exec<'_> {
     /// to the parent: a Task with `TimeoutSeconds` whose Retry or Catch handles the timeout.
     fn resumable(state: &State, retriers: &[Retrier], catchers: &[Catcher]) -> bool {
         let timeout = StatesError::new(names::TIMEOUT, "");
-        matches!(&state.kind, StateKind::Task(task) if task.timeout.is_some())
+        let expression = state
+            .jsonata
+            .as_ref()
+            .is_some_and(|j| j.timeout_seconds.is_some());
+        matches!(&state.kind, StateKind::Task(task) if task.timeout.is_some() || expression)
             && (retriers
                 .iter()
                 .any(|r| matches_any(&timeout, &r.error_equals))

@@ -3,6 +3,7 @@
 
 mod choice;
 mod containers;
+mod jsonata;
 mod limits;
 mod needs_intrinsics;
 mod robustness;

@@ -74,6 +74,10 @@ pub struct TaskCheckpoint {
     pub entered_unix_ns: u64,
     /// The execution's history-event counter as the attempt starts.
     pub events: u64,
+    /// The variables the Task sees (the outer scope's and the branch's own `Assign`s before
+    /// it): a branch taken up in the parent goes on with them.
+    #[serde(default)]
+    pub variables: serde_json::Map<String, Json>,
 }
 
 /// What a worker sends back for one branch.

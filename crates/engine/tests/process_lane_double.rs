@@ -47,9 +47,15 @@ fn workflow() -> Workflow {
 }
 
 fn run(kill_in: Option<&str>) -> (serde_json::Value, engine::TraceReport, usize) {
+    run_workflow(workflow(), kill_in)
+}
+
+fn run_workflow(
+    workflow: Workflow,
+    kill_in: Option<&str>,
+) -> (serde_json::Value, engine::TraceReport, usize) {
     let clock = Arc::new(ManualClock::new(SystemTime::UNIX_EPOCH));
     let runtime = Arc::new(NativeRuntime::new().with("echo", |_, input| Ok(input)));
-    let workflow = workflow();
     let mut pool = InProcessPool::new(runtime.clone(), clock.clone(), workflow.clone());
     pool.kill_in = kill_in.map(str::to_owned);
     let pool = Arc::new(pool);
@@ -108,4 +114,50 @@ fn a_branch_killed_at_a_task_deadline_goes_on_here_with_the_tasks_catch() {
         "{:?}",
         trace.states
     );
+}
+
+/// A branch that assigned a variable and then was killed in its worker at a Task's deadline
+/// goes on here with the outer scope's variables and its own, as it would have in the worker;
+/// its assignments still do not leak out of the Parallel state.
+#[test]
+fn a_branch_taken_up_here_keeps_the_variables_it_had_in_its_worker() {
+    let definition = json!({
+        "StartAt": "Set",
+        "States": {
+            "Set": {"Type": "Pass", "Assign": {"outer": "from before the Parallel"}, "Next": "Both"},
+            "Both": {
+                "Type": "Parallel",
+                "Next": "After",
+                "Branches": [
+                    {"StartAt": "Mark", "States": {
+                        "Mark": {"Type": "Pass", "Assign": {"mine": "assigned in the branch"},
+                                 "Next": "Slow"},
+                        "Slow": {"Type": "Task", "Resource": "echo", "TimeoutSeconds": 1,
+                                 "Catch": [{"ErrorEquals": ["States.Timeout"], "Next": "Caught",
+                                            "Assign": {"caught.$": "$.Error"}}],
+                                 "End": true},
+                        "Caught": {"Type": "Pass", "End": true, "Parameters": {
+                            "outer.$": "$outer", "mine.$": "$mine", "caught.$": "$caught"}}
+                    }},
+                    {"StartAt": "Other", "States": {
+                        "Other": {"Type": "Pass", "Result": "other", "End": true}
+                    }}
+                ]
+            },
+            "After": {"Type": "Pass", "End": true, "Parameters": {
+                "branches.$": "$", "outer.$": "$outer"}}
+        }
+    });
+    let workflow = Workflow {
+        name: "double".to_string(),
+        machine: asl::load_str(&definition.to_string()).expect("valid"),
+    };
+    let (out, _, _) = run_workflow(workflow, Some("Slow"));
+    assert_eq!(
+        out["branches"][0],
+        json!({"outer": "from before the Parallel", "mine": "assigned in the branch",
+               "caught": "States.Timeout"}),
+        "{out}"
+    );
+    assert_eq!(out["outer"], json!("from before the Parallel"));
 }

@@ -154,7 +154,9 @@ impl Exec<'_> {
             raw,
             Some(interrupted),
             frame,
-            Vars::default(),
+            // What the branch saw at the Task in its worker: the outer scope and its own
+            // assignments so far.
+            Variables::from_map(checkpoint.variables.clone()),
         )
     }
 

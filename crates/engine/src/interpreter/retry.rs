@@ -144,6 +144,7 @@ impl Exec<'_> {
             event_id: entered.event_id,
             entered_unix_ns: u64::try_from(since_epoch.as_nanos()).unwrap_or(u64::MAX),
             events: self.events.load(Ordering::Relaxed),
+            variables: (**entered.vars).clone(),
         }
     }
 }
@@ -273,6 +274,7 @@ mod tests {
             event_id: 8,
             entered_unix_ns: 0,
             events: 10,
+            variables: serde_json::Map::new(),
         };
         let cancel = CancelToken::new();
         let frame = Frame {

@@ -59,18 +59,28 @@ pub fn expression_text(s: &str) -> Option<&str> {
 pub struct CompileError {
     /// Where in the field, as AWS names it: `Output/a/b[0]`.
     pub field: String,
+    /// JSON pointer to the string, relative to the field's value (`/a/b/0`; empty: the
+    /// value itself).
+    pub pointer: String,
     pub error: jsonata::Error,
 }
 
 impl Jsonata {
     /// Compiles every `{% ... %}` string of `json`, the value of `field`.
     pub fn compile(json: &Json, field: &str) -> Result<Jsonata, CompileError> {
+        Self::compile_at(json, field, String::new())
+    }
+
+    fn compile_at(json: &Json, field: &str, pointer: String) -> Result<Jsonata, CompileError> {
+        let child =
+            |token: &str| format!("{pointer}/{}", token.replace('~', "~0").replace('/', "~1"));
         match json {
             Json::String(s) => match expression_text(s) {
                 Some(text) => Expression::compile(text)
                     .map(|e| Jsonata::Expression(Box::new(e)))
                     .map_err(|error| CompileError {
                         field: field.to_string(),
+                        pointer: pointer.clone(),
                         error,
                     }),
                 None => Ok(Jsonata::Literal(json.clone())),
@@ -78,12 +88,17 @@ impl Jsonata {
             Json::Array(items) if has_expression(json) => items
                 .iter()
                 .enumerate()
-                .map(|(i, item)| Jsonata::compile(item, &format!("{field}[{i}]")))
+                .map(|(i, item)| {
+                    Jsonata::compile_at(item, &format!("{field}[{i}]"), child(&i.to_string()))
+                })
                 .collect::<Result<_, _>>()
                 .map(Jsonata::Array),
             Json::Object(map) if has_expression(json) => map
                 .iter()
-                .map(|(k, v)| Ok((k.clone(), Jsonata::compile(v, &format!("{field}/{k}"))?)))
+                .map(|(k, v)| {
+                    let compiled = Jsonata::compile_at(v, &format!("{field}/{k}"), child(k))?;
+                    Ok((k.clone(), compiled))
+                })
                 .collect::<Result<_, _>>()
                 .map(Jsonata::Object),
             _ => Ok(Jsonata::Literal(json.clone())),
@@ -288,6 +303,7 @@ mod tests {
     fn a_syntax_error_names_its_field() {
         let e = Jsonata::compile(&json!({"x": [0, "{% a[1,2) %}"]}), "Arguments").unwrap_err();
         assert_eq!(e.field, "Arguments/x[1]");
+        assert_eq!(e.pointer, "/x/1");
         assert!(e.error.is_syntax());
     }
 

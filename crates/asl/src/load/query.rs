@@ -139,9 +139,14 @@ impl Loader {
         match Jsonata::compile(json, field) {
             Ok(t) => Some(t),
             Err(e) => {
-                // At the field, as AWS locates it (`/States/<state>/<field>`); the message
-                // says where in the field's value.
-                self.err(o, key, format!("INVALID_JSONATA_EXPRESSION: {e}"));
+                // At the string itself, however deep in the field's value (AWS reports
+                // JSONata expression problems at e.g. `/States/E/Output/v`).
+                let pointer = format!("{}{}", o.at(key), e.pointer);
+                self.report(
+                    pointer,
+                    o.state(),
+                    format!("INVALID_JSONATA_EXPRESSION: {e}"),
+                );
                 None
             }
         }

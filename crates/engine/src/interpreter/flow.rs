@@ -204,6 +204,12 @@ impl Exec<'_> {
         ctx: &Value,
     ) -> Result<(), StatesError> {
         let null = Value::null();
-        self.assign(state, entered, assign, &States::input(&null, ctx), input)
+        self.assign(
+            state,
+            entered,
+            ("", assign),
+            &States::input(&null, ctx),
+            input,
+        )
     }
 }

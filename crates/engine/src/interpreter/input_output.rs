@@ -138,7 +138,13 @@ impl Exec<'_> {
                 Some(t) => Some(self.query_value(state, entered, t, "Output", &states)?),
                 None => None,
             };
-            self.assign(state, entered, state.assign.as_ref(), &states, &result)?;
+            self.assign(
+                state,
+                entered,
+                ("", state.assign.as_ref()),
+                &states,
+                &result,
+            )?;
             return Ok(output.unwrap_or(result));
         }
         let result = match &state.result_selector {
@@ -147,7 +153,13 @@ impl Exec<'_> {
         };
         let null = Value::null();
         let states = States::input(&null, ctx);
-        self.assign(state, entered, state.assign.as_ref(), &states, &result)?;
+        self.assign(
+            state,
+            entered,
+            ("", state.assign.as_ref()),
+            &states,
+            &result,
+        )?;
         let out = self.apply_result_path(state, raw, result)?;
         self.apply_output_path(state, out, ctx)
     }

@@ -37,7 +37,7 @@ impl Exec<'_> {
             Some(t) => Some(self.query_value(state, entered, t, "Output", &states)?),
             None => None,
         };
-        self.assign(state, entered, state.assign.as_ref(), &states, &input)?;
+        self.assign(state, entered, ("", state.assign.as_ref()), &states, &input)?;
         Ok(output.unwrap_or(input))
     }
 
@@ -69,7 +69,13 @@ impl Exec<'_> {
                         )?),
                         None => None,
                     };
-                    self.assign(state, entered, branch.assign.as_ref(), &states, &raw)?;
+                    self.assign(
+                        state,
+                        entered,
+                        (&format!("Choices[{i}]/"), branch.assign.as_ref()),
+                        &states,
+                        &raw,
+                    )?;
                     return Ok((Step::Next(&branch.next), output.unwrap_or(raw)));
                 }
                 Json::Bool(false) => {}

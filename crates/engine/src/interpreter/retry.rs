@@ -98,10 +98,20 @@ impl Exec<'_> {
                     continue;
                 }
             }
-            if let Some(catcher) = catchers.iter().find(|c| matches_any(&err, &c.error_equals)) {
+            if let Some((at, catcher)) = catchers
+                .iter()
+                .enumerate()
+                .find(|(_, c)| matches_any(&err, &c.error_equals))
+            {
                 let error_output = Value::Json(json!({"Error": err.error, "Cause": err.cause}));
-                let out =
-                    self.caught(state, catcher, entered, retries, raw.take(), error_output)?;
+                let out = self.caught(
+                    state,
+                    (at, catcher),
+                    entered,
+                    retries,
+                    raw.take(),
+                    error_output,
+                )?;
                 return Ok((Step::Next(&catcher.next), out));
             }
             return Err(err);
@@ -173,7 +183,7 @@ impl Exec<'_> {
     fn caught(
         &self,
         state: &State,
-        catcher: &Catcher,
+        (at, catcher): (usize, &Catcher),
         entered: &Entered,
         retries: u32,
         raw: Option<Value>,
@@ -190,14 +200,16 @@ impl Exec<'_> {
                 error_output: Some(&error_output),
                 context: &ctx,
             };
+            // AWS names a catcher's fields under it: `Catch[1]/Output/v`.
+            let field = format!("Catch[{at}]/Output");
             let output = match &catcher.output {
-                Some(t) => Some(self.query_value(state, entered, t, "Output", &states)?),
+                Some(t) => Some(self.query_value(state, entered, t, &field, &states)?),
                 None => None,
             };
             self.assign(
                 state,
                 entered,
-                catcher.assign.as_ref(),
+                (&format!("Catch[{at}]/"), catcher.assign.as_ref()),
                 &states,
                 &error_output,
             )?;
@@ -208,7 +220,7 @@ impl Exec<'_> {
         self.assign(
             state,
             entered,
-            catcher.assign.as_ref(),
+            (&format!("Catch[{at}]/"), catcher.assign.as_ref()),
             &states,
             &error_output,
         )?;

@@ -70,6 +70,25 @@ impl Exec<'_> {
                 Some(t) => Some(self.read_seconds(t, &effective, &ctx, "TimeoutSecondsPath")?),
             },
         };
+        // HeartbeatSeconds is read as AWS reads it (an expression or path that gives no
+        // non-negative integer fails the state) and then has no effect: a local function has no
+        // way to send heartbeats (activities and `.waitForTaskToken` callbacks, which do, are
+        // not supported), so only TimeoutSeconds bounds it.
+        match state
+            .jsonata
+            .as_ref()
+            .and_then(|j| j.heartbeat_seconds.as_ref())
+        {
+            Some(t) => {
+                let states = super::jsonata::States::input(&effective, &ctx);
+                self.query_count(state, entered, t, "HeartbeatSeconds", &states)?;
+            }
+            None => {
+                if let Some(h) = &task.heartbeat {
+                    self.read_seconds(h, &effective, &ctx, "HeartbeatSecondsPath")?;
+                }
+            }
+        }
         let effective = self.apply_parameters(state, effective, &ctx, entered)?;
         let identity = &self.engine.options.identity;
         // What TaskScheduled records of a lambda:invoke: the effective Parameters.

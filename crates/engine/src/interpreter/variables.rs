@@ -90,11 +90,14 @@ impl Exec<'_> {
     /// Evaluates `assign` and records the values on `entered`, where the driver picks them up
     /// once the state succeeded. `jsonpath_input` is what `$` reads in a JSONPath `Assign`
     /// (the state's result, its input in Choice and Wait, the error output in a catcher).
+    /// `under` is where the `Assign` sits in the state, as AWS names its fields in a cause:
+    /// empty for the state's own, `Choices[0]/` for a choice rule's, `Catch[1]/` for a
+    /// catcher's.
     pub(super) fn assign(
         &self,
         state: &State,
         entered: &Entered,
-        assign: Option<&Assign>,
+        (under, assign): (&str, Option<&Assign>),
         states: &States<'_>,
         jsonpath_input: &Value,
     ) -> Result<(), StatesError> {
@@ -133,8 +136,13 @@ impl Exec<'_> {
             }
             Assign::Jsonata(fields) => {
                 for (name, template) in fields {
-                    let v =
-                        self.query(state, entered, template, &format!("Assign/{name}"), states)?;
+                    let v = self.query(
+                        state,
+                        entered,
+                        template,
+                        &format!("{under}Assign/{name}"),
+                        states,
+                    )?;
                     values.insert(name.clone(), v);
                 }
             }

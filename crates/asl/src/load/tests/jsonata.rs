@@ -1,6 +1,6 @@
-//! JSONata syntax errors are definition errors at the field that holds them
-//! (`/States/<state>/<field>`, as AWS locates them), in every field that takes an expression,
-//! as AWS rejects them when a state machine is created.
+//! JSONata syntax errors are definition errors at the string that holds them
+//! (`/States/<state>/<field>/...`, as AWS locates JSONata expression problems), in every field
+//! that takes an expression, as AWS rejects them when a state machine is created.
 
 use serde_json::{Value as Json, json};
 
@@ -10,15 +10,15 @@ use super::{only, single};
 const BAD: &str = "{% $states.input + %}";
 
 /// `state` (a JSONata state named `S`, ending the machine unless it says otherwise) with
-/// `BAD` placed at `pointer` must fail with one problem at `/States/S{field}`, naming
+/// `BAD` placed at `pointer` must fail with one problem at `/States/S{pointer}`, naming
 /// `within` (where in the field the expression is; empty: not checked).
-fn rejects_in(mut state: Json, pointer: &str, field: &str, within: &str) {
+fn rejects_in(mut state: Json, pointer: &str, within: &str) {
     state["QueryLanguage"] = json!("JSONata");
     let slot = state
         .pointer_mut(pointer)
         .unwrap_or_else(|| panic!("{pointer} is not in the state"));
     *slot = json!(BAD);
-    let at = format!("/States/S{field}");
+    let at = format!("/States/S{pointer}");
     let within = format!("(in '{within}')");
     let words: &[&str] = if within == "(in '')" {
         &["INVALID_JSONATA_EXPRESSION"]
@@ -32,7 +32,7 @@ fn rejects_in(mut state: Json, pointer: &str, field: &str, within: &str) {
 /// [`rejects_in`] for an expression that is the field's whole value (or one `Assign`
 /// variable's, or one field of a catcher or choice rule).
 fn rejects(state: Json, pointer: &str) {
-    rejects_in(state, pointer, pointer, "");
+    rejects_in(state, pointer, "");
 }
 
 #[test]
@@ -44,18 +44,8 @@ fn task_fields() {
                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "S", "Output": 1,
                           "Assign": {"y": 1}}]})
     };
-    rejects_in(
-        task(),
-        "/Arguments/FunctionName",
-        "/Arguments",
-        "Arguments/FunctionName",
-    );
-    rejects_in(
-        task(),
-        "/Arguments/Payload/a/1",
-        "/Arguments",
-        "Arguments/Payload/a[1]",
-    );
+    rejects_in(task(), "/Arguments/FunctionName", "Arguments/FunctionName");
+    rejects_in(task(), "/Arguments/Payload/a/1", "Arguments/Payload/a[1]");
     for pointer in [
         "/Arguments",
         "/Output",
@@ -144,7 +134,7 @@ fn map_and_parallel_fields() {
     ] {
         rejects(map(), pointer);
     }
-    rejects_in(map(), "/ItemSelector/a", "/ItemSelector", "ItemSelector/a");
+    rejects_in(map(), "/ItemSelector/a", "ItemSelector/a");
     let parallel = || {
         json!({"Type": "Parallel", "End": true, "Arguments": {"a": 1}, "Output": 1,
                "Assign": {"x": 1},
@@ -153,7 +143,7 @@ fn map_and_parallel_fields() {
     for pointer in ["/Output", "/Assign/x"] {
         rejects(parallel(), pointer);
     }
-    rejects_in(parallel(), "/Arguments/a", "/Arguments", "Arguments/a");
+    rejects_in(parallel(), "/Arguments/a", "Arguments/a");
 }
 
 #[test]

@@ -76,31 +76,28 @@ impl Exec<'_> {
         field: &str,
         states: &States<'_>,
     ) -> Result<u64, StatesError> {
-        let v = self.query(state, entered, template, field, states)?;
-        v.as_u64()
-            .or_else(|| {
+        let read = |v: &Json| {
+            v.as_u64().or_else(|| {
                 v.as_f64()
                     .filter(|f| f.fract() == 0.0 && *f >= 0.0)
                     .map(|f| f as u64)
             })
-            .ok_or_else(|| unexpected_type(state, entered, template, field, "integer", &v))
+        };
+        self.query_as(state, entered, (template, field), states, "integer", read)
     }
 
-    /// A JSONata percentage field (`ToleratedFailurePercentage`): a number from 0 to 100.
-    pub(super) fn query_percentage(
+    /// A JSONata field that must give what `read` accepts (`expected` names it in the cause).
+    pub(super) fn query_as<T>(
         &self,
         state: &State,
         entered: &Entered,
-        template: &Jsonata,
-        field: &str,
+        (template, field): (&Jsonata, &str),
         states: &States<'_>,
-    ) -> Result<f64, StatesError> {
+        expected: &str,
+        read: impl Fn(&Json) -> Option<T>,
+    ) -> Result<T, StatesError> {
         let v = self.query(state, entered, template, field, states)?;
-        v.as_f64()
-            .filter(|n| (0.0..=100.0).contains(n))
-            .ok_or_else(|| {
-                unexpected_type(state, entered, template, field, "number from 0 to 100", &v)
-            })
+        read(&v).ok_or_else(|| unexpected_type(state, entered, template, field, expected, &v))
     }
 }
 

@@ -131,13 +131,10 @@ impl Exec<'_> {
         ) {
             (Some(t), _, _) => {
                 let states = States::input(&effective, &ctx);
-                Some(self.query_percentage(
-                    state,
-                    entered,
-                    t,
-                    "ToleratedFailurePercentage",
-                    &states,
-                )?)
+                let read = |v: &serde_json::Value| v.as_f64().filter(|n| (0.0..=100.0).contains(n));
+                let field = (t, "ToleratedFailurePercentage");
+                let expected = "number from 0 to 100";
+                Some(self.query_as(state, entered, field, &states, expected, read)?)
             }
             (None, Some(n), _) => Some(*n),
             (None, None, Some(p)) => {

@@ -1,7 +1,7 @@
 //! Definitions generated from the ASL model (states, paths, templates, intrinsics, Choice
-//! rules, Retry and Catch, nested Parallel and Map), run on generated inputs inline and on
-//! threads: nothing may panic or hang, and the two lanes must agree (see
-//! `faastlane_fuzz::differential`).
+//! rules, Retry and Catch, nested Parallel and Map), run on generated inputs inline, on
+//! threads and in process lanes (an in-process double of the pool): nothing may panic or hang,
+//! and the lanes must agree (see `faastlane_fuzz::differential`).
 //!
 //! Run: `scripts/fuzz.sh SECONDS` or `cargo fuzz run definition` in `fuzz/`.
 #![no_main]

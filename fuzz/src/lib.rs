@@ -1,14 +1,23 @@
 //! Shared by the fuzz targets: definitions and inputs generated from the ASL model, the
-//! functions every generated Task may call, the differential run (inline against threads) and
-//! the counter of inputs that reached evaluation.
+//! functions every generated Task may call, the differential run (inline against threads and
+//! process lanes) and the counter of inputs that reached evaluation.
 
 pub mod generate;
 pub mod reach;
+
+// The engine tests' in-process double of a process pool: the engine's whole process lane
+// (branch jobs, inputs and results through the runtime's codec, a second engine running the
+// branches as a worker does) without a fork. A real fork server hosts one workflow fixed
+// before any thread starts (see the `lanes` target); this target's workflow changes with
+// every input.
+#[path = "../../crates/engine/tests/common/in_process_pool.rs"]
+mod in_process_pool;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use asl::{StatesError, Value};
+use engine::lanes::ProcessPool;
 use engine::{
     BranchLanes, CancelToken, Clock, Engine, EngineOptions, ExecutionOptions, ManualClock,
     NativeRuntime, Workflow,
@@ -89,8 +98,14 @@ fn out_of_time(result: &Result<Json, StatesError>) -> bool {
 
 /// An engine with the fuzz functions, [`FuzzClock`], bounded history and time.
 pub fn engine(lanes: BranchLanes) -> Engine {
+    engine_with(lanes, None)
+}
+
+/// [`engine`], with `processes` for its process lanes.
+fn engine_with(lanes: BranchLanes, processes: Option<Arc<dyn ProcessPool>>) -> Engine {
     let options = EngineOptions {
         lanes,
+        processes,
         cpus: 2,
         limits: asl::Limits {
             history_events: Some(MAX_EVENTS),
@@ -122,21 +137,32 @@ fn nondeterministic(definition: &str) -> bool {
         .any(|s| definition.contains(s))
 }
 
-/// Runs `workflow` inline and on threads and panics if they disagree: both must succeed or
-/// fail, and successes must give the same output. (Which of two failing branches reports
-/// first may differ on threads, as on AWS, so failures are compared by kind only.)
+/// Runs `workflow` inline, on threads and (when it has a Parallel or Map state) with every
+/// branch in a process lane, and panics if they disagree: all must succeed or fail, and
+/// successes must give the same output. (Which of two failing branches reports first may
+/// differ on threads, as on AWS, so failures are compared by kind only.)
 pub fn differential(workflow: &Workflow, definition: &str, input: &Json) {
     let inline = execute(&engine(BranchLanes::Inline), workflow, input);
-    if nondeterministic(definition) {
+    // Nothing to compare when inline ran out of time: the other lanes would only spend
+    // EXECUTION_TIME each (a loop the generator made) for a comparison `assert_agree` skips.
+    if nondeterministic(definition) || out_of_time(&inline) {
         return;
     }
+    let what = || format!("{definition} with {input}");
     let threads = execute(&engine(BranchLanes::Threads(3)), workflow, input);
-    assert_agree(
-        &inline,
-        &threads,
-        "threads",
-        &format!("{definition} with {input}"),
+    assert_agree(&inline, &threads, "threads", &what());
+    // Without a Parallel or Map state no branch goes to a process.
+    if !(definition.contains(r#""Parallel""#) || definition.contains(r#""Map""#)) {
+        return;
+    }
+    let pool = in_process_pool::InProcessPool::new(
+        Arc::new(functions()),
+        Arc::new(FuzzClock::new()),
+        workflow.clone(),
     );
+    let processes = engine_with(BranchLanes::Process, Some(Arc::new(pool)));
+    let in_processes = execute(&processes, workflow, input);
+    assert_agree(&inline, &in_processes, "process", &what());
 }
 
 /// Panics unless two runs of the same execution agree: both succeed with the same output, or

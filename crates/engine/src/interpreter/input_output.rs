@@ -7,7 +7,7 @@
 //! kept raw input, OutputPath). The Retry and Catch handling in `retry.rs` places a caught
 //! error with [`place_result`].
 
-use asl::model::{Catcher, NumberOrPath, Retrier, State};
+use asl::model::{Catcher, NumberOrPath, Retrier, State, StateKind};
 use asl::path::Root;
 use asl::template::TemplateError;
 use asl::{Path, Scope, StatesError, Template, Value, names};
@@ -24,7 +24,13 @@ impl Exec<'_> {
         retries: u32,
         item: Option<MapItem<'_>>,
     ) -> Value {
-        context_object(&self.info, &state.name, entered.wall, retries, item)
+        // Only the states that take a Retry field count retries in `$$.State`.
+        let retry_count = matches!(
+            state.kind,
+            StateKind::Task(_) | StateKind::Parallel(_) | StateKind::Map(_)
+        )
+        .then_some(retries);
+        context_object(&self.info, &state.name, entered.wall, retry_count, item)
     }
 
     pub(super) fn apply_input_path(

@@ -207,7 +207,13 @@ impl Exec<'_> {
             &states,
             &error_output,
         )?;
-        place_result(catcher.result_path.as_ref(), Some(input), error_output)
+        place_result(
+            catcher.result_path.as_ref(),
+            Some(input),
+            error_output,
+            state,
+            entered,
+        )
     }
 }
 

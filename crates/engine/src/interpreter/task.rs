@@ -67,7 +67,14 @@ impl Exec<'_> {
             }
             None => match &task.timeout {
                 None => None,
-                Some(t) => Some(self.read_seconds(t, &effective, &ctx, "TimeoutSecondsPath")?),
+                Some(t) => Some(self.read_seconds(
+                    t,
+                    &effective,
+                    &ctx,
+                    "TimeoutSecondsPath",
+                    state,
+                    entered,
+                )?),
             },
         };
         let effective = self.apply_parameters(state, effective, &ctx, entered)?;

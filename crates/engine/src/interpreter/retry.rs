@@ -267,6 +267,7 @@ mod tests {
             max_events: None,
             observations: None,
             lane_override: None,
+            payload_warned: Default::default(),
         };
         let checkpoint = TaskCheckpoint {
             state: "T".into(),

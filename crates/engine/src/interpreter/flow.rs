@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use asl::choice::parse_timestamp;
 use asl::model::{ChoiceState, FailState, NumberOrPath, PassState, State, StringOrPath, WaitState};
 use asl::path::Root;
 use asl::{Scope, StatesError, Value, names};
@@ -245,13 +246,4 @@ impl Exec<'_> {
         let null = Value::null();
         self.assign(state, entered, assign, &States::input(&null, ctx), input)
     }
-}
-
-/// A timestamp as Step Functions reads one: ISO-8601 with a `T` between date and time and an
-/// offset (`2016-03-14T01:59:00Z`); RFC 3339's space separator is refused, as AWS does.
-fn parse_timestamp(text: &str) -> Option<chrono::DateTime<chrono::FixedOffset>> {
-    if text.as_bytes().get(10) != Some(&b'T') {
-        return None;
-    }
-    chrono::DateTime::parse_from_rfc3339(text).ok()
 }

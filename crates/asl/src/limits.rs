@@ -4,19 +4,26 @@
 //!
 //! The defaults are what `faastlane run` has always done: Step Functions' definition size and
 //! history limits, generous state bounds, and no payload, Map or time bound (large states are
-//! the point of running functions in one process). A server sets its own.
+//! the point of running functions in one process), only a warning for a state that would
+//! break Step Functions' payload limit. A server sets its own; [`Limits::aws`] is Step
+//! Functions' own.
 
+use std::io;
 use std::time::Duration;
 
 use serde_json::Value as Json;
 
 use crate::load::Diagnostic;
+use crate::value::{Kind, Value};
 
 /// Step Functions' maximum definition size: 1 MB of UTF-8.
 pub const AWS_MAX_DEFINITION_BYTES: usize = 1 << 20;
 
 /// Step Functions' execution history limit.
 pub const AWS_MAX_HISTORY_EVENTS: u64 = 25_000;
+
+/// Step Functions' limit on a state's input or output: 256 KiB of UTF-8 JSON.
+pub const AWS_MAX_PAYLOAD_BYTES: usize = 256 * 1024;
 
 /// What a definition and an execution may use. `None` means unbounded.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,6 +38,12 @@ pub struct Limits {
     pub input_bytes: Option<usize>,
     /// Bytes of an execution's output, as compact JSON.
     pub output_bytes: Option<usize>,
+    /// Bytes of one state's input or output, as compact JSON: over it the state fails with
+    /// `States.DataLimitExceeded` (Step Functions: [`AWS_MAX_PAYLOAD_BYTES`]).
+    pub payload_bytes: Option<usize>,
+    /// When `payload_bytes` is unset: a state input or output over this many bytes is
+    /// reported once per execution (a `tracing` warning) as one that would fail on AWS.
+    pub payload_warning_bytes: Option<usize>,
     /// Items one Map state may iterate over.
     pub map_items: Option<usize>,
     /// History events after which an execution fails (a state machine that loops must end).
@@ -50,6 +63,8 @@ impl Default for Limits {
             state_nesting: Some(64),
             input_bytes: None,
             output_bytes: None,
+            payload_bytes: None,
+            payload_warning_bytes: Some(AWS_MAX_PAYLOAD_BYTES),
             map_items: None,
             history_events: Some(AWS_MAX_HISTORY_EVENTS),
             execution_time: None,
@@ -67,10 +82,21 @@ impl Limits {
             state_nesting: None,
             input_bytes: None,
             output_bytes: None,
+            payload_bytes: None,
+            payload_warning_bytes: None,
             map_items: None,
             history_events: None,
             execution_time: None,
             executor_memory_bytes: None,
+        }
+    }
+
+    /// Step Functions' limits: the defaults with its 256 KiB payload limit enforced.
+    pub fn aws() -> Self {
+        Limits {
+            payload_bytes: Some(AWS_MAX_PAYLOAD_BYTES),
+            history_events: Some(AWS_MAX_HISTORY_EVENTS),
+            ..Limits::default()
         }
     }
 
@@ -149,4 +175,126 @@ impl Limits {
 /// Escapes a JSON pointer token (RFC 6901).
 fn escape(token: &str) -> String {
     token.replace('~', "~0").replace('/', "~1")
+}
+
+/// Whether `value`, as compact JSON, is longer than `max` bytes. Counts without building the
+/// text and stops at `max`: the cost is bounded by `max` bytes of serialization whatever the
+/// value's size. A runtime object is walked field by field (each field converted on its
+/// own); a part with no JSON form counts as nothing (converting it fails elsewhere).
+pub fn payload_exceeds(value: &Value, max: usize) -> bool {
+    let mut budget = Budget { left: max };
+    measure(value, &mut budget).is_err()
+}
+
+/// What is left of the byte budget; writing past it fails.
+struct Budget {
+    left: usize,
+}
+
+impl io::Write for Budget {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.left = self
+            .left
+            .checked_sub(buf.len())
+            .ok_or_else(|| io::Error::other("over the payload limit"))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn measure(value: &Value, budget: &mut Budget) -> io::Result<()> {
+    use io::Write;
+    let json = |j: &Json, budget: &mut Budget| {
+        serde_json::to_writer(&mut *budget, j).map_err(io::Error::other)
+    };
+    let key = |k: &str, budget: &mut Budget| {
+        serde_json::to_writer(&mut *budget, k).map_err(io::Error::other)?;
+        budget.write_all(b":")
+    };
+    match value {
+        Value::Json(j) => json(j, budget),
+        Value::Object(fields) => {
+            budget.write_all(b"{")?;
+            for (i, (k, v)) in fields.iter().enumerate() {
+                if i > 0 {
+                    budget.write_all(b",")?;
+                }
+                key(k, budget)?;
+                measure(v, budget)?;
+            }
+            budget.write_all(b"}")
+        }
+        Value::Array(items) => {
+            budget.write_all(b"[")?;
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    budget.write_all(b",")?;
+                }
+                measure(v, budget)?;
+            }
+            budget.write_all(b"]")
+        }
+        Value::Foreign(f) => match f.kind() {
+            Kind::Object => {
+                budget.write_all(b"{")?;
+                for (i, k) in f.keys().iter().enumerate() {
+                    if i > 0 {
+                        budget.write_all(b",")?;
+                    }
+                    key(k, budget)?;
+                    if let Some(v) = f.get(k) {
+                        measure(&v, budget)?;
+                    }
+                }
+                budget.write_all(b"}")
+            }
+            Kind::Array => {
+                budget.write_all(b"[")?;
+                for i in 0..f.len().unwrap_or(0) {
+                    if i > 0 {
+                        budget.write_all(b",")?;
+                    }
+                    if let Some(v) = f.index(i) {
+                        measure(&v, budget)?;
+                    }
+                }
+                budget.write_all(b"]")
+            }
+            _ => match f.to_json() {
+                Ok(j) => json(&j, budget),
+                Err(_) => Ok(()),
+            },
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn payload_size_is_the_compact_json_length() {
+        let v = Value::Json(json!({"a": [1, "x\"y"], "b": null}));
+        let exact = serde_json::to_vec(&json!({"a": [1, "x\"y"], "b": null}))
+            .unwrap()
+            .len();
+        assert!(!payload_exceeds(&v, exact));
+        assert!(payload_exceeds(&v, exact - 1));
+        let mixed = Value::Object(
+            [
+                ("k".to_string(), Value::Json(json!("vv"))),
+                ("l".to_string(), Value::Array(vec![Value::Json(json!(1))])),
+            ]
+            .into_iter()
+            .collect(),
+        );
+        // {"k":"vv","l":[1]} is 18 bytes
+        assert!(!payload_exceeds(&mixed, 18));
+        assert!(payload_exceeds(&mixed, 17));
+    }
 }

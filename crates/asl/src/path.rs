@@ -84,10 +84,14 @@ pub enum PathError {
 
 /// A reference path (`ResultPath`) could not be applied to a document.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("Unable to apply ReferencePath {path} to input {input}")]
-pub struct InsertError {
-    pub path: String,
-    pub input: String,
+pub enum InsertError {
+    /// A step of the path meets a value it cannot step into (a field of a number).
+    #[error("Unable to apply ReferencePath {path} to input {input}")]
+    Unapplicable { path: String, input: String },
+    /// A field before the last one is missing: as Jayway's `set`, which Step Functions uses,
+    /// only the last field is created (`normalized` is the path up to the missing field).
+    #[error("Missing property in path {normalized}")]
+    MissingProperty { normalized: String },
 }
 
 /// The two documents a path can read.
@@ -227,7 +231,13 @@ impl Path {
     /// intermediate objects as needed (as `ResultPath` does).
     pub fn insert(&self, target: Value, value: Value) -> Result<Value, InsertError> {
         let segments = self.segments().unwrap_or(&[]);
-        insert_at(target, segments, value).map_err(|target| InsertError {
+        let parents = segments.len().saturating_sub(1);
+        if let Some(missing) = first_missing(&target, &segments[..parents], 0) {
+            return Err(InsertError::MissingProperty {
+                normalized: normalize(&segments[..=missing]),
+            });
+        }
+        insert_at(target, segments, value).map_err(|target| InsertError::Unapplicable {
             path: self.raw.clone(),
             input: describe(&target),
         })
@@ -259,22 +269,58 @@ impl Path {
     /// The bracket form Step Functions prints in its error messages: `$['a']['b'][0]`.
     pub fn normalized(&self) -> String {
         match &self.query {
-            Query::Definite(segments) => {
-                let mut out = String::from("$");
-                for seg in segments {
-                    match seg {
-                        Segment::Field(k) => {
-                            out.push_str("['");
-                            out.push_str(k);
-                            out.push_str("']");
-                        }
-                        Segment::Index(i) => out.push_str(&format!("[{i}]")),
-                    }
-                }
-                out
-            }
+            Query::Definite(segments) => normalize(segments),
             Query::Indefinite(_) => self.raw.trim_start_matches('$').to_string(),
         }
+    }
+}
+
+fn normalize(segments: &[Segment]) -> String {
+    let mut out = String::from("$");
+    for seg in segments {
+        match seg {
+            Segment::Field(k) => {
+                out.push_str("['");
+                out.push_str(k);
+                out.push_str("']");
+            }
+            Segment::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+/// The position in `parents` of the first field an object lacks, walking without copying;
+/// `None` when every field is there or a step is not a field of an object (which
+/// [`insert_at`] reports its own way). `depth` is the position of `parents[0]`.
+fn first_missing(target: &Value, parents: &[Segment], depth: usize) -> Option<usize> {
+    let (Segment::Field(key), rest) = parents.split_first()? else {
+        return None;
+    };
+    match target {
+        Value::Json(json) => first_missing_json(json, parents, depth),
+        Value::Object(fields) => match fields.get(key) {
+            Some(child) => first_missing(child, rest, depth + 1),
+            None => Some(depth),
+        },
+        Value::Foreign(f) if f.kind() == Kind::Object => match f.get(key) {
+            Some(child) => first_missing(&child, rest, depth + 1),
+            None => Some(depth),
+        },
+        _ => None,
+    }
+}
+
+fn first_missing_json(target: &Json, parents: &[Segment], depth: usize) -> Option<usize> {
+    let (Segment::Field(key), rest) = parents.split_first()? else {
+        return None;
+    };
+    match target {
+        Json::Object(fields) => match fields.get(key) {
+            Some(child) => first_missing_json(child, rest, depth + 1),
+            None => Some(depth),
+        },
+        _ => None,
     }
 }
 
@@ -762,10 +808,20 @@ mod tests {
     }
 
     #[test]
-    fn insert_creates_intermediate_objects_and_keeps_order() {
+    fn insert_creates_only_the_last_field_and_keeps_order() {
         let p = Path::parse_reference("$.x.y").unwrap();
-        let out = p.insert(v(json!({"a": 1})), v(json!(5))).unwrap();
+        let out = p.insert(v(json!({"a": 1, "x": {}})), v(json!(5))).unwrap();
         assert_eq!(out.to_json().unwrap(), json!({"a": 1, "x": {"y": 5}}));
+        let err = p.insert(v(json!({"a": 1})), v(json!(5))).unwrap_err();
+        assert_eq!(err.to_string(), "Missing property in path $['x']");
+        let p = Path::parse_reference("$.a['b c'].d.e").unwrap();
+        let err = p
+            .insert(v(json!({"a": {"b c": {}}})), v(json!(5)))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Missing property in path $['a']['b c']['d']"
+        );
         let p = Path::parse_reference("$.a").unwrap();
         let out = p.insert(v(json!({"a": 1, "b": 2})), v(json!(9))).unwrap();
         assert_eq!(
@@ -778,7 +834,10 @@ mod tests {
     fn insert_into_a_non_object_fails() {
         let p = Path::parse_reference("$.x").unwrap();
         let err = p.insert(v(json!("str")), v(json!(1))).unwrap_err();
-        assert_eq!(err.input, "\"str\"");
+        assert_eq!(
+            err.to_string(),
+            "Unable to apply ReferencePath $.x to input \"str\""
+        );
         let p = Path::parse_reference("$.a.b").unwrap();
         assert!(p.insert(v(json!({"a": 3})), v(json!(1))).is_err());
     }

@@ -67,6 +67,10 @@ pub struct ServeArgs {
     /// Requests larger than this many bytes get HTTP 413.
     #[arg(long, default_value_t = 64 << 20)]
     pub max_request_bytes: usize,
+    /// Fail an execution with States.DataLimitExceeded when a state's input or output, as
+    /// compact JSON, is larger than this (Step Functions: 262144).
+    #[arg(long, value_name = "BYTES")]
+    pub max_payload: Option<usize>,
     /// On SIGTERM or SIGINT, seconds running executions get to finish before they are
     /// recorded as failed.
     #[arg(long, default_value_t = 10)]
@@ -123,6 +127,15 @@ pub struct RunArgs {
     /// Fail the execution when its output, as compact JSON, is larger than this.
     #[arg(long, value_name = "BYTES")]
     pub max_output_bytes: Option<usize>,
+    /// Fail with States.DataLimitExceeded when a state's input or output, as compact JSON,
+    /// is larger than this (Step Functions: 262144). Without it, one warning per execution
+    /// names a payload over 256 KiB that would fail on AWS.
+    #[arg(long, value_name = "BYTES")]
+    pub max_payload: Option<usize>,
+    /// Step Functions' limits: 256 KiB payloads (--max-payload 262144) and 25,000 history
+    /// events.
+    #[arg(long)]
+    pub aws_limits: bool,
     /// Fail a Map state given more items than this.
     #[arg(long, value_name = "N")]
     pub max_map_items: Option<usize>,

@@ -227,6 +227,59 @@ fn run_limits_fail_the_execution_naming_the_limit() {
     assert_eq!(stdout_json(&out)["error"], "States.DataLimitExceeded");
 }
 
+/// Runs `payload-grows.json` on a 100 KB input (its states' outputs: 200, 400, 800 KB).
+fn run_growing_payload(extra: &[&str]) -> Output {
+    let input = std::env::temp_dir().join(format!("faastlane-payload-{}.json", std::process::id()));
+    std::fs::write(&input, json!({"s": "x".repeat(100_000)}).to_string()).expect("temp input");
+    let definition = fixture("payload-grows.json");
+    let input_arg = input.display().to_string();
+    let mut args = vec!["run", definition.as_str(), "--input", input_arg.as_str()];
+    args.extend_from_slice(extra);
+    let out = faastlane(&args);
+    let _ = std::fs::remove_file(&input);
+    out
+}
+
+#[test]
+fn a_payload_over_256_kib_warns_once_and_fails_with_aws_limits() {
+    let out = run_growing_payload(&[]);
+    assert_eq!(out.status.code(), Some(0), "not enforced by default");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr
+            .matches("would fail with States.DataLimitExceeded")
+            .count(),
+        1,
+        "one warning per execution: {stderr}"
+    );
+    assert!(
+        stderr.contains("the output of state 'Again' is over 262144 bytes"),
+        "{stderr}"
+    );
+
+    let out = run_growing_payload(&["--aws-limits"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stdout_json(&out),
+        json!({
+            "error": "States.DataLimitExceeded",
+            "cause": "The state/task 'Again' returned a result with a size exceeding the maximum number of bytes service limit."
+        })
+    );
+
+    let out = run_growing_payload(&["--max-payload", "150000"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stdout_json(&out)["cause"],
+        "The state/task 'Double' returned a result with a size exceeding the maximum number of bytes service limit."
+    );
+    let out = run_growing_payload(&["--max-payload", "90000"]);
+    assert_eq!(
+        stdout_json(&out)["cause"],
+        "The state/task 'Double' was given an input with a size exceeding the maximum number of bytes service limit."
+    );
+}
+
 /// `faastlane run examples/hello` with its input and `extra` arguments.
 fn run_hello(extra: &[&str]) -> Output {
     let mut args = vec![

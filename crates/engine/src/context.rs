@@ -91,14 +91,15 @@ pub struct MapItem<'a> {
     pub value: &'a Value,
 }
 
-/// Builds `$$` for one state. Nothing is formatted or copied until a path reads it: most
+/// Builds `$$` for one state; `retry_count` is `None` for states that cannot retry (AWS gives
+/// `State.RetryCount` only to Task, Parallel and Map states). Nothing is formatted or copied until a path reads it: most
 /// states never look at the context object, and building it eagerly was most of the
 /// engine's per-state cost.
 pub fn context_object(
     exec: &Arc<ExecutionInfo>,
     state_name: &str,
     entered: SystemTime,
-    retry_count: u32,
+    retry_count: Option<u32>,
     map_item: Option<MapItem<'_>>,
 ) -> Value {
     Value::Foreign(Arc::new(ContextObject {
@@ -116,7 +117,7 @@ struct ContextObject {
     exec: Arc<ExecutionInfo>,
     state_name: String,
     entered: SystemTime,
-    retry_count: u32,
+    retry_count: Option<u32>,
     map_item: Option<(usize, Value)>,
 }
 
@@ -151,11 +152,14 @@ impl ContextObject {
     }
 
     fn state(&self) -> Value {
-        Value::Json(json!({
+        let mut state = json!({
             "EnteredTime": timestamp(self.entered),
             "Name": self.state_name,
-            "RetryCount": self.retry_count,
-        }))
+        });
+        if let (Some(count), Some(fields)) = (self.retry_count, state.as_object_mut()) {
+            fields.insert("RetryCount".to_string(), json!(count));
+        }
+        Value::Json(state)
     }
 
     fn state_machine(&self) -> Value {

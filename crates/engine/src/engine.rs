@@ -161,6 +161,7 @@ impl Engine {
             max_events: self.options.limits.history_events,
             observations: None,
             lane_override: None,
+            payload_warned: Default::default(),
         };
         let cancel = options.cancel.clone().unwrap_or_default();
         let frame = Frame {
@@ -331,6 +332,7 @@ impl Engine {
             max_events: history.max_events,
             observations: Some(std::sync::Mutex::default()),
             lane_override: Some(Lane::Process),
+            payload_warned: Default::default(),
         };
         let frame = Frame {
             cancel,

@@ -2,7 +2,7 @@
 //! data the interpreter (`interpreter/`, which runs states) and the branch runner
 //! (`branches.rs`, which runs a Parallel's or Map's branches on lanes) share, below both.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -37,6 +37,8 @@ pub(crate) struct Exec<'e> {
     /// The lane every state of this execution runs on (a worker process), instead of the
     /// thread's.
     pub lane_override: Option<Lane>,
+    /// Whether the warning for a payload over Step Functions' limit was given.
+    pub payload_warned: AtomicBool,
 }
 
 /// Where in the workflow the interpreter is: nested machines get their own frame.

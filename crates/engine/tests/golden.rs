@@ -6,6 +6,8 @@
 //! - `diagnostics.json`: the definition is invalid; a list of `{"pointer": ..., "contains": ...}`
 //!   that must all be among the reported problems (other problems fail the test too).
 //!
+//! - `limits.json` (optional): `{"payload_bytes": N}` runs the case with that payload limit
+//!   (`asl::Limits::payload_bytes`);
 //! - `history.json` (optional): the execution's history events, exactly (branches inline);
 //!   every case's history, on every lane, must be numbered 1..=n from `ExecutionStarted` to
 //!   how the execution ended.
@@ -227,11 +229,16 @@ fn check(case: &Case, lanes: BranchLanes, bless: bool) -> Option<String> {
             workflow.clone(),
         )) as Arc<dyn engine::lanes::ProcessPool>
     });
-    let options = EngineOptions {
+    let mut options = EngineOptions {
         lanes,
         processes,
         ..EngineOptions::default()
     };
+    if let Some(limits) = case.read("limits.json") {
+        options.limits.payload_bytes = limits["payload_bytes"]
+            .as_u64()
+            .and_then(|n| usize::try_from(n).ok());
+    }
     let engine = Engine::with_options(runtime, options).with_clock(clock);
     // A recorded history keeps branches in this process, so process lanes run unrecorded:
     // their branches then really go through the process lane.

@@ -34,6 +34,9 @@ pub struct ServeOptions {
     /// On SIGTERM/SIGINT, how long running executions may take to finish.
     pub grace: Duration,
     pub identity: Identity,
+    /// Step Functions' payload limit for every execution: a state input or output larger
+    /// than this many bytes fails with `States.DataLimitExceeded` (`asl::Limits::payload_bytes`).
+    pub max_payload: Option<usize>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,13 +74,16 @@ pub fn serve(
     let mut dirs = options.functions.clone();
     dirs.extend(options.workflows.iter().cloned());
     let pool = Pool::new(options.executor_command.clone(), options.workers);
-    let app = Arc::new(App::new(
-        store,
-        options.identity.clone(),
-        FunctionDirs::new(dirs),
-        pool,
-        mocks,
-    ));
+    let app = Arc::new(
+        App::new(
+            store,
+            options.identity.clone(),
+            FunctionDirs::new(dirs),
+            pool,
+            mocks,
+        )
+        .with_payload_limit(options.max_payload),
+    );
     match app.fail_unfinished() {
         Ok(0) => {}
         Ok(n) => {

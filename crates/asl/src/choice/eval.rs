@@ -199,7 +199,7 @@ pub(super) fn java_string_order(a: &str, b: &str) -> Ordering {
 /// between date and time and an uppercase `Z` when there is no numeric offset
 /// (`2016-03-14T01:59:00Z`, `2016-03-14T01:59:00.123+02:00`). Seconds are required;
 /// fractional seconds may have any number of digits (chrono keeps nanoseconds).
-pub(super) fn parse_timestamp(text: &str) -> Option<DateTime<FixedOffset>> {
+pub fn parse_timestamp(text: &str) -> Option<DateTime<FixedOffset>> {
     let b = text.as_bytes();
     let digits = |from: usize, to: usize| {
         b.get(from..to)

@@ -16,7 +16,7 @@ use std::cmp::Ordering;
 
 use crate::path::Path;
 
-use eval::parse_timestamp;
+pub use eval::parse_timestamp;
 
 mod eval;
 mod parse;

@@ -4,14 +4,17 @@
 //! `{`, `}`, `\`. A literal template keeps those escapes through parsing (see
 //! [`Arg::Literal`](super::Arg::Literal)); a template read from a path is read the same way. A
 //! `{` or `}` that is neither escaped nor part of `{}` is an error, as Step Functions reports
-//! ("matching '}' not found for '{'"). Each value is rendered as its natural string: a string
-//! without quotes, a number, boolean or null as its JSON text; the ASL specification says "The
-//! Value MUST NOT be a JSON array or object".
+//! ("matching '}' not found for '{'"). Each value is rendered as Step Functions (a Java service)
+//! renders it: a string without quotes, a number, boolean or null as its JSON text, an array as
+//! `[1, 2]` and an object as `{Arg1=1, Arg2=[]}` (Java's list and map text), strings inside
+//! them unquoted too. The ASL specification says "The Value MUST NOT be a JSON array or
+//! object", but AWS accepts them (recorded: `{"Arg1": 1, "Arg2": []}` renders as
+//! `{Arg1=1, Arg2=[]}`, `$$.StateMachine` as `{Id=arn:aws:states:..., Name=...}`).
 
 use serde_json::Value as Json;
 
-use super::{Invalid, string_arg};
-use crate::value::Value;
+use super::{Invalid, json_of, string_arg};
+use crate::value::{Kind, Value};
 
 /// A template that cannot be used: the reason, worded as Step Functions words it.
 pub(super) struct TemplateError(pub String);
@@ -97,16 +100,56 @@ pub(super) fn format(args: Vec<Value>) -> Result<Value, Invalid> {
     Ok(Value::Json(Json::String(out)))
 }
 
-/// The natural string of a value; `position` counts arguments from 1 (the template).
+/// The text of a value in a formatted string; `position` counts arguments from 1 (the
+/// template).
 fn render(value: &Value, position: usize) -> Result<String, Invalid> {
-    match value.scalar() {
-        Some(Json::String(s)) => Ok(s),
-        Some(scalar) => Ok(scalar.to_string()),
-        None => Err(Invalid::kind(
+    if let Some(scalar) = value.scalar() {
+        return Ok(java_text(&scalar));
+    }
+    if value.kind() == Kind::Opaque {
+        return Err(Invalid::kind(
             &format!("argument {position}"),
-            "a string, number, boolean or null",
+            "a JSON value",
             value,
-        )),
+        ));
+    }
+    let json = json_of(value, &format!("argument {position}"))?;
+    Ok(java_text(&json))
+}
+
+/// A JSON value as Java's `toString` of the equivalent list or map prints it.
+fn java_text(json: &Json) -> String {
+    let mut out = String::new();
+    write_java(json, &mut out);
+    out
+}
+
+fn write_java(json: &Json, out: &mut String) {
+    match json {
+        Json::String(s) => out.push_str(s),
+        Json::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_java(item, out);
+            }
+            out.push(']');
+        }
+        Json::Object(fields) => {
+            out.push('{');
+            for (i, (key, item)) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(key);
+                out.push('=');
+                write_java(item, out);
+            }
+            out.push('}');
+        }
+        scalar => out.push_str(&scalar.to_string()),
     }
 }
 
@@ -206,19 +249,27 @@ mod tests {
     }
 
     #[test]
-    fn objects_and_arrays_cannot_be_formatted() {
+    fn objects_and_arrays_render_as_java_prints_them() {
+        // Recorded on AWS: {"Arg1": 1, "Arg2": []} -> {Arg1=1, Arg2=[]}.
         assert_eq!(
-            cause(
+            eval(
                 "States.Format('{} {}', $.a, $.o)",
-                json!({"a": 1, "o": {"k": 1}})
-            ),
-            "There was an error while evaluating the intrinsic function: \
-             States.Format('{} {}', $.a, $.o). Invalid arguments in States.Format: argument 3 \
-             must be a string, number, boolean or null, got an object"
+                json!({"a": 1, "o": {"Arg1": 1, "Arg2": []}})
+            )
+            .unwrap(),
+            json!("1 {Arg1=1, Arg2=[]}")
         );
-        assert!(
-            cause("States.Format('{}', $.l)", json!({"l": [1]}))
-                .ends_with("argument 2 must be a string, number, boolean or null, got an array")
+        assert_eq!(
+            eval(
+                "States.Format('{}', $.l)",
+                json!({"l": [1, "two", null, true, 1.5, {"k": "v"}, [[]]]})
+            )
+            .unwrap(),
+            json!("[1, two, null, true, 1.5, {k=v}, [[]]]")
+        );
+        assert_eq!(
+            eval("States.Format('{}{}', $.e, $.m)", json!({"e": {}, "m": []})).unwrap(),
+            json!("{}[]")
         );
     }
 
@@ -231,9 +282,8 @@ mod tests {
         );
         let err = eval_value("States.Format('{}', $.h)", input).unwrap_err();
         assert!(
-            err.cause.ends_with(
-                "argument 2 must be a string, number, boolean or null, got an opaque object"
-            ),
+            err.cause
+                .ends_with("argument 2 must be a JSON value, got an opaque object"),
             "{}",
             err.cause
         );

@@ -172,9 +172,7 @@ impl Loader {
 /// time portions, and an uppercase Z must denote that a numeric time zone offset is not
 /// present".
 fn is_timestamp(s: &str) -> bool {
-    chrono::DateTime::parse_from_rfc3339(s).is_ok()
-        && s.as_bytes().get(10) == Some(&b'T')
-        && !s.contains(['t', 'z', ' '])
+    crate::choice::parse_timestamp(s).is_some()
 }
 
 impl Loader {

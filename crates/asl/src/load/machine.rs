@@ -17,7 +17,7 @@ pub(super) enum Scope {
     Top,
     /// A Parallel branch.
     Branch,
-    /// A Map state's legacy `Iterator`.
+    /// A Map state's legacy `Iterator`, which AWS lets hold `ProcessorConfig` as well.
     Iterator,
     /// A Map `ItemProcessor`, which may also hold `ProcessorConfig` (read by the Map state).
     ItemProcessor,
@@ -69,8 +69,8 @@ impl Loader {
     ) -> Option<StateMachine> {
         let allowed = match scope {
             Scope::Top => TOP_FIELDS,
-            Scope::Branch | Scope::Iterator => NESTED_FIELDS,
-            Scope::ItemProcessor => PROCESSOR_FIELDS,
+            Scope::Branch => NESTED_FIELDS,
+            Scope::Iterator | Scope::ItemProcessor => PROCESSOR_FIELDS,
         };
         self.only_fields(o, machine_noun(scope), allowed);
 

@@ -235,11 +235,8 @@ impl Loader {
             ptr: o.at(key),
             state: o.state.clone(),
         };
-        let mode = if scope == Scope::ItemProcessor {
-            self.processor_config(&p)
-        } else {
-            Some(ProcessorMode::Inline)
-        };
+        // AWS accepts `ProcessorConfig` in the legacy `Iterator` too.
+        let mode = self.processor_config(&p);
         let machine = self.machine(
             &Obj {
                 map,

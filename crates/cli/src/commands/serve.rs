@@ -30,6 +30,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         max_body: args.max_request_bytes,
         grace: Duration::from_secs(args.grace_seconds),
         identity: Identity::from_env(),
+        max_payload: args.max_payload,
     };
     serve(options, |addr| {
         eprintln!("faastlane serve: listening on http://{addr}");

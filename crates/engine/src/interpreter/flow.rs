@@ -6,10 +6,12 @@
 
 use std::time::Duration;
 
+use asl::choice::parse_timestamp;
 use asl::model::{ChoiceState, FailState, NumberOrPath, PassState, State, StringOrPath, WaitState};
+use asl::path::Root;
 use asl::{Scope, StatesError, Value, names};
 
-use super::input_output::resolve;
+use super::input_output::{plain_text, resolve, state_failure};
 use super::jsonata::States;
 use super::{Entered, Exec, Frame, Step, execution_timeout};
 
@@ -28,8 +30,8 @@ impl Exec<'_> {
             None => effective,
         };
         self.assign_jsonpath(state, entered, state.assign.as_ref(), &result, &ctx)?;
-        let out = self.apply_result_path(state, raw_copy, result)?;
-        self.apply_output_path(state, out, &ctx)
+        let out = self.apply_result_path(state, raw_copy, result, entered)?;
+        self.apply_output_path(state, out, &ctx, entered)
     }
 
     pub(super) fn run_choice<'m>(
@@ -40,7 +42,7 @@ impl Exec<'_> {
         entered: &Entered,
     ) -> Result<(Step<'m>, Value), StatesError> {
         let ctx = self.context(state, entered, 0, None);
-        let effective = self.apply_input_path(state, raw, &ctx)?;
+        let effective = self.apply_input_path(state, raw, &ctx, entered)?;
         let mut next = None;
         for branch in &choice.choices {
             let Some(rule) = &branch.rule else { continue };
@@ -48,7 +50,10 @@ impl Exec<'_> {
                 input: &effective,
                 context: &ctx,
             };
-            if rule.evaluate_with(scope, &entered.vars)? {
+            let matched = rule
+                .evaluate_with(scope, &entered.vars)
+                .map_err(|e| state_failure(state, entered, e.cause))?;
+            if matched {
                 next = Some(branch);
                 break;
             }
@@ -69,7 +74,7 @@ impl Exec<'_> {
                 ));
             }
         };
-        let out = self.apply_output_path(state, effective, &ctx)?;
+        let out = self.apply_output_path(state, effective, &ctx, entered)?;
         Ok((Step::Next(next), out))
     }
 
@@ -82,7 +87,7 @@ impl Exec<'_> {
         entered: &Entered,
     ) -> Result<Value, StatesError> {
         let ctx = self.context(state, entered, 0, None);
-        let effective = self.apply_input_path(state, raw, &ctx)?;
+        let effective = self.apply_input_path(state, raw, &ctx, entered)?;
         let duration = match wait {
             WaitState::Seconds(s) => Duration::from_secs(*s),
             WaitState::SecondsPath(p) => Duration::from_secs(self.read_seconds(
@@ -90,23 +95,36 @@ impl Exec<'_> {
                 &effective,
                 &ctx,
                 "SecondsPath",
+                state,
+                entered,
             )?),
-            WaitState::Timestamp(ts) => self.until(ts)?,
+            WaitState::Timestamp(ts) => self.until_timestamp(state, entered, ts)?,
             WaitState::TimestampPath(p) => {
-                let v = resolve(p, &effective, &ctx)
-                    .map_err(|e| StatesError::runtime(e.to_string()))?;
-                let ts = v.scalar().and_then(|j| j.as_str().map(str::to_string)).ok_or_else(|| {
-                    StatesError::runtime(format!(
-                        "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {}",
-                        p
-                    ))
-                })?;
-                self.until(&ts)?
+                let v =
+                    resolve(p, &effective, &ctx).map_err(|e| state_failure(state, entered, e))?;
+                let json = v.scalar();
+                let at = json
+                    .as_ref()
+                    .and_then(|j| j.as_str())
+                    .and_then(parse_timestamp);
+                let Some(at) = at else {
+                    let text = json
+                        .as_ref()
+                        .map_or_else(|| asl::path::describe(&v), plain_text);
+                    return Err(state_failure(
+                        state,
+                        entered,
+                        format!(
+                            "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {p} == {text}"
+                        ),
+                    ));
+                };
+                self.until(at)
             }
         };
         self.wait_for(duration, frame)?;
         self.assign_jsonpath(state, entered, state.assign.as_ref(), &effective, &ctx)?;
-        self.apply_output_path(state, effective, &ctx)
+        self.apply_output_path(state, effective, &ctx, entered)
     }
 
     /// Sleeps `duration` on the engine's clock, cut short (failing the execution) by its
@@ -124,16 +142,29 @@ impl Exec<'_> {
         Ok(())
     }
 
-    pub(super) fn until(&self, ts: &str) -> Result<Duration, StatesError> {
-        let at = chrono::DateTime::parse_from_rfc3339(ts).map_err(|_| {
-            StatesError::runtime(format!(
-                "'{ts}' is not a valid ISO-8601 extended offset date-time"
-            ))
+    /// How long from now until the timestamp `ts` (a literal or a JSONata result).
+    pub(super) fn until_timestamp(
+        &self,
+        state: &State,
+        entered: &Entered,
+        ts: &str,
+    ) -> Result<Duration, StatesError> {
+        let at = parse_timestamp(ts).ok_or_else(|| {
+            state_failure(
+                state,
+                entered,
+                format!("'{ts}' is not a valid ISO-8601 extended offset date-time"),
+            )
         })?;
+        Ok(self.until(at))
+    }
+
+    /// How long from now until `at` (zero when it has passed).
+    fn until(&self, at: chrono::DateTime<chrono::FixedOffset>) -> Duration {
         let now = chrono::DateTime::<chrono::Utc>::from(self.engine.clock.now());
-        Ok((at.with_timezone(&chrono::Utc) - now)
+        (at.with_timezone(&chrono::Utc) - now)
             .to_std()
-            .unwrap_or(Duration::ZERO))
+            .unwrap_or(Duration::ZERO)
     }
 
     /// Succeed: InputPath, then OutputPath; the machine it is in ends with that output.
@@ -144,8 +175,8 @@ impl Exec<'_> {
         entered: &Entered,
     ) -> Result<Value, StatesError> {
         let ctx = self.context(state, entered, 0, None);
-        let effective = self.apply_input_path(state, raw, &ctx)?;
-        self.apply_output_path(state, effective, &ctx)
+        let effective = self.apply_input_path(state, raw, &ctx, entered)?;
+        self.apply_output_path(state, effective, &ctx, entered)
     }
 
     pub(super) fn fail_error(
@@ -160,25 +191,34 @@ impl Exec<'_> {
             let v = match field {
                 None => return Ok(String::new()),
                 Some(StringOrPath::Literal(s)) => return Ok(s.clone()),
-                Some(StringOrPath::Path(p)) => {
-                    resolve(p, raw, &ctx).map_err(|e| StatesError::runtime(e.to_string()))?
-                }
+                Some(StringOrPath::Path(p)) => resolve(p, raw, &ctx).map_err(|_| {
+                    let doc = if p.root() == Root::Context { &ctx } else { raw };
+                    state_failure(
+                        state,
+                        entered,
+                        format!(
+                            "The JSONPath '{p}' specified for the field '{name}' could not be found in the input '{}'",
+                            asl::path::describe(doc)
+                        ),
+                    )
+                })?,
                 Some(StringOrPath::Intrinsic(call)) => {
                     // As in Parameters, a failing intrinsic is reported as States.Runtime.
                     call.evaluate(Scope {
                         input: raw,
                         context: &ctx,
                     })
-                    .map_err(|e| StatesError::runtime(e.cause))?
+                    .map_err(|e| state_failure(state, entered, e.cause))?
                 }
             };
             v.scalar()
                 .and_then(|j| j.as_str().map(str::to_string))
                 .ok_or_else(|| {
-                    StatesError::runtime(format!(
-                        "The {name} field of state '{}' must resolve to a string",
-                        state.name
-                    ))
+                    state_failure(
+                        state,
+                        entered,
+                        format!("The {name} field must resolve to a string"),
+                    )
                 })
         };
         let error = match text(&fail.error, "ErrorPath") {

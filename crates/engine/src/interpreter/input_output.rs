@@ -7,8 +7,8 @@
 //! kept raw input, OutputPath). The Retry and Catch handling in `retry.rs` places a caught
 //! error with [`place_result`].
 
-use asl::model::{Catcher, NumberOrPath, Retrier, State};
-use asl::path::Root;
+use asl::model::{Catcher, NumberOrPath, Retrier, State, StateKind};
+use asl::path::{InsertError, Root};
 use asl::template::TemplateError;
 use asl::{Path, Scope, StatesError, Template, Value, names};
 
@@ -24,7 +24,13 @@ impl Exec<'_> {
         retries: u32,
         item: Option<MapItem<'_>>,
     ) -> Value {
-        context_object(&self.info, &state.name, entered.wall, retries, item)
+        // Only the states that take a Retry field count retries in `$$.State`.
+        let retry_count = matches!(
+            state.kind,
+            StateKind::Task(_) | StateKind::Parallel(_) | StateKind::Map(_)
+        )
+        .then_some(retries);
+        context_object(&self.info, &state.name, entered.wall, retry_count, item)
     }
 
     pub(super) fn apply_input_path(
@@ -32,8 +38,10 @@ impl Exec<'_> {
         state: &State,
         raw: Value,
         ctx: &Value,
+        entered: &Entered,
     ) -> Result<Value, StatesError> {
         select_path(state.input_path.as_ref(), raw, ctx)
+            .map_err(|e| state_failure(state, entered, e))
     }
 
     pub(super) fn apply_output_path(
@@ -41,8 +49,10 @@ impl Exec<'_> {
         state: &State,
         out: Value,
         ctx: &Value,
+        entered: &Entered,
     ) -> Result<Value, StatesError> {
         select_path(state.output_path.as_ref(), out, ctx)
+            .map_err(|e| state_failure(state, entered, e))
     }
 
     pub(super) fn apply_result_path(
@@ -50,8 +60,9 @@ impl Exec<'_> {
         state: &State,
         raw: Option<Value>,
         result: Value,
+        entered: &Entered,
     ) -> Result<Value, StatesError> {
-        place_result(state.result_path.as_ref(), raw, result)
+        place_result(state.result_path.as_ref(), raw, result, state, entered)
     }
 
     /// Evaluates Parameters, ResultSelector or ItemSelector.
@@ -65,17 +76,22 @@ impl Exec<'_> {
     ) -> Result<Value, StatesError> {
         // Step Functions reports both a `.$` path that names nothing and a failing intrinsic
         // as `States.Runtime`, naming the state and its history event.
-        template.evaluate_with(Scope { input, context: ctx }, &entered.vars).map_err(|e| {
-            let detail = match e {
-                TemplateError::Path(p) => p.to_string(),
-                TemplateError::Intrinsic(err) => err.cause,
-                other => other.to_string(),
-            };
-            StatesError::runtime(format!(
-                "An error occurred while executing the state '{}' (entered at the event id #{}). {}",
-                state.name, entered.event_id, detail
-            ))
-        })
+        template
+            .evaluate_with(
+                Scope {
+                    input,
+                    context: ctx,
+                },
+                &entered.vars,
+            )
+            .map_err(|e| {
+                let detail = match e {
+                    TemplateError::Path(p) => p.to_string(),
+                    TemplateError::Intrinsic(err) => err.cause,
+                    other => other.to_string(),
+                };
+                state_failure(state, entered, detail)
+            })
     }
 
     /// What every state that produces a result does first: its context object, the raw
@@ -94,7 +110,7 @@ impl Exec<'_> {
             return Ok((ctx, raw_copy, raw));
         }
         let raw_copy = Self::needs_raw_after(state).then(|| raw.clone());
-        let effective = self.apply_input_path(state, raw, &ctx)?;
+        let effective = self.apply_input_path(state, raw, &ctx, entered)?;
         Ok((ctx, raw_copy, effective))
     }
 
@@ -160,8 +176,8 @@ impl Exec<'_> {
             &states,
             &result,
         )?;
-        let out = self.apply_result_path(state, raw, result)?;
-        self.apply_output_path(state, out, ctx)
+        let out = self.apply_result_path(state, raw, result, entered)?;
+        self.apply_output_path(state, out, ctx, entered)
     }
 
     /// Whether a JSONata state's Output, Assign or catchers read `$states.input`.
@@ -183,27 +199,96 @@ impl Exec<'_> {
         !matches!(&state.result_path, Some(p) if p.is_root())
     }
 
-    /// Reads a `...Seconds`/`MaxConcurrency` value, literal or from a path.
+    /// Reads a whole number (`SecondsPath`, `TimeoutSecondsPath`, `MaxConcurrencyPath`,
+    /// `ToleratedFailureCountPath`), literal or from a path; a value that is not one fails
+    /// as Step Functions words it for that field.
     pub(super) fn read_seconds(
         &self,
         v: &NumberOrPath,
         effective: &Value,
         ctx: &Value,
         field: &str,
+        state: &State,
+        entered: &Entered,
     ) -> Result<u64, StatesError> {
-        match v {
-            NumberOrPath::Literal(n) => Ok(*n),
-            NumberOrPath::Path(p) => {
-                let got =
-                    resolve(p, effective, ctx).map_err(|e| StatesError::runtime(e.to_string()))?;
-                got.scalar().and_then(|j| j.as_u64()).ok_or_else(|| {
-                    StatesError::runtime(format!(
-                        "The {field} '{p}' must reference a non-negative integer, but found {}",
-                        asl::path::describe(&got)
-                    ))
-                })
-            }
+        let p = match v {
+            NumberOrPath::Literal(n) => return Ok(*n),
+            NumberOrPath::Path(p) => p,
+        };
+        let got = resolve(p, effective, ctx).map_err(|e| state_failure(state, entered, e))?;
+        let json = got.scalar();
+        if let Some(n) = json.as_ref().and_then(|j| j.as_u64()) {
+            return Ok(n);
         }
+        let text = json
+            .as_ref()
+            .map_or_else(|| asl::path::describe(&got), plain_text);
+        let negative = json.as_ref().and_then(|j| j.as_i64()).filter(|n| *n < 0);
+        let detail = match (field, negative) {
+            ("SecondsPath", None) => {
+                format!("The SecondsPath parameter cannot be parsed as a long value: {p} == {text}")
+            }
+            ("SecondsPath", Some(_)) => {
+                format!("The SecondsPath parameter references a negative value: {p} == {text}")
+            }
+            ("MaxConcurrencyPath", Some(n)) => {
+                format!("Expected non-negative integer for MaxConcurrency, got '{n}' instead.")
+            }
+            ("ToleratedFailureCountPath", Some(_)) => {
+                "ToleratedFailureCount cannot be negative.".to_string()
+            }
+            ("MaxConcurrencyPath" | "ToleratedFailureCountPath", None) => format!(
+                "The {field} field refers to value \"{text}\" which is not a valid integer: {p}"
+            ),
+            _ => {
+                format!("The {field} '{p}' must reference a non-negative integer, but found {text}")
+            }
+        };
+        Err(state_failure(state, entered, detail))
+    }
+
+    /// Reads `ToleratedFailurePercentagePath`: a number from 0 to 100.
+    pub(super) fn read_percentage(
+        &self,
+        p: &Path,
+        effective: &Value,
+        ctx: &Value,
+        state: &State,
+        entered: &Entered,
+    ) -> Result<f64, StatesError> {
+        let got = resolve(p, effective, ctx).map_err(|e| state_failure(state, entered, e))?;
+        let json = got.scalar();
+        let detail = match json.as_ref().and_then(|j| j.as_f64()) {
+            Some(n) if (0.0..=100.0).contains(&n) => return Ok(n),
+            Some(_) => "ToleratedFailurePercentage must be between 0 and 100.".to_string(),
+            None => format!(
+                "The ToleratedFailurePercentagePath field refers to value \"{}\" which is not a valid float: {p}",
+                json.as_ref()
+                    .map_or_else(|| asl::path::describe(&got), plain_text)
+            ),
+        };
+        Err(state_failure(state, entered, detail))
+    }
+}
+
+/// A state's runtime failure as Step Functions words it: AWS's prefix naming the state and
+/// the history event it was entered at, then `detail`.
+pub(super) fn state_failure(
+    state: &State,
+    entered: &Entered,
+    detail: impl std::fmt::Display,
+) -> StatesError {
+    StatesError::runtime(format!(
+        "An error occurred while executing the state '{}' (entered at the event id #{}). {detail}",
+        state.name, entered.event_id
+    ))
+}
+
+/// A scalar as AWS quotes it in a cause: a string as is, anything else as JSON.
+pub(super) fn plain_text(json: &serde_json::Value) -> String {
+    match json {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 
@@ -227,26 +312,37 @@ pub(super) fn detach(value: Value) -> Result<Value, StatesError> {
     })
 }
 
-fn select_path(path: Option<&Path>, value: Value, ctx: &Value) -> Result<Value, StatesError> {
-    let result = match path {
-        None => return Ok(Value::empty_object()),
-        Some(p) if p.is_root() && p.root() == Root::Input => return Ok(value),
+fn select_path(
+    path: Option<&Path>,
+    value: Value,
+    ctx: &Value,
+) -> Result<Value, asl::path::PathError> {
+    match path {
+        None => Ok(Value::empty_object()),
+        Some(p) if p.is_root() && p.root() == Root::Input => Ok(value),
         Some(p) if p.root() == Root::Context => p.select(ctx),
         Some(p) => p.select_owned(value),
-    };
-    result.map_err(|e| StatesError::runtime(e.to_string()))
+    }
 }
 
+/// Places a state's result (or a catcher's error output) at its ResultPath in the raw input.
 pub(super) fn place_result(
     path: Option<&Path>,
     raw: Option<Value>,
     result: Value,
+    state: &State,
+    entered: &Entered,
 ) -> Result<Value, StatesError> {
     match path {
         None => Ok(raw.unwrap_or_default()),
         Some(p) if p.is_root() => Ok(result),
         Some(p) => p
             .insert(raw.unwrap_or_default(), result)
-            .map_err(|e| StatesError::new(names::RESULT_PATH_MATCH_FAILURE, e.to_string())),
+            .map_err(|e| match e {
+                InsertError::MissingProperty { .. } => state_failure(state, entered, e),
+                InsertError::Unapplicable { .. } => {
+                    StatesError::new(names::RESULT_PATH_MATCH_FAILURE, e.to_string())
+                }
+            }),
     }
 }

@@ -112,7 +112,7 @@ impl Exec<'_> {
             Duration::from_secs(self.query_count(state, entered, t, "Seconds", &states)?)
         } else if let Some(t) = j.and_then(|j| j.timestamp.as_ref()) {
             match self.query(state, entered, t, "Timestamp", &states)? {
-                Json::String(ts) => self.until(&ts)?,
+                Json::String(ts) => self.until_timestamp(state, entered, &ts)?,
                 other => {
                     return Err(unexpected_type(
                         state,
@@ -127,7 +127,7 @@ impl Exec<'_> {
         } else {
             match wait {
                 WaitState::Seconds(s) => Duration::from_secs(*s),
-                WaitState::Timestamp(ts) => self.until(ts)?,
+                WaitState::Timestamp(ts) => self.until_timestamp(state, entered, ts)?,
                 WaitState::SecondsPath(_) | WaitState::TimestampPath(_) => {
                     return Err(StatesError::runtime(
                         "a JSONata Wait state cannot read a path",

@@ -10,7 +10,7 @@ use asl::path::Root;
 use asl::{StatesError, Value, names};
 use serde_json::json;
 
-use super::input_output::{detach, resolve};
+use super::input_output::{detach, state_failure};
 use super::jsonata::{States, unexpected_type};
 use super::{Entered, Exec, Frame, Vars};
 use crate::branches::{Machines, StateBranches};
@@ -45,16 +45,20 @@ impl Exec<'_> {
                 Root::Context => map.items_path.select(&ctx),
                 Root::Input => map.items_path.select(&effective),
             }
-            .map_err(|e| StatesError::runtime(e.to_string()))?,
+            .map_err(|e| state_failure(state, entered, e))?,
         };
         let kind = items.kind();
         let Some(items) = items.into_elements() else {
-            return Err(StatesError::runtime(format!(
-                "Invalid path '{}' : the Map state '{}' expected an array of items but found {}",
-                map.items_path,
-                state.name,
-                kind.name()
-            )));
+            return Err(state_failure(
+                state,
+                entered,
+                format!(
+                    "Invalid path '{}' : the Map state '{}' expected an array of items but found {}",
+                    map.items_path,
+                    state.name,
+                    kind.name()
+                ),
+            ));
         };
         if let Some(max) = self.engine.options.limits.map_items
             && items.len() > max
@@ -70,9 +74,14 @@ impl Exec<'_> {
                 let states = States::input(&effective, &ctx);
                 self.query_count(state, entered, t, "MaxConcurrency", &states)?
             }
-            None => {
-                self.read_seconds(&map.max_concurrency, &effective, &ctx, "MaxConcurrencyPath")?
-            }
+            None => self.read_seconds(
+                &map.max_concurrency,
+                &effective,
+                &ctx,
+                "MaxConcurrencyPath",
+                state,
+                entered,
+            )?,
         };
         let max_concurrency = usize::try_from(max_concurrency).unwrap_or(usize::MAX);
         let selector = jsonata.and_then(|j| j.item_selector.as_ref());
@@ -121,6 +130,8 @@ impl Exec<'_> {
                 &effective,
                 &ctx,
                 "ToleratedFailureCountPath",
+                state,
+                entered,
             )?),
             (None, None, None) => None,
         };
@@ -138,17 +149,7 @@ impl Exec<'_> {
             }
             (None, Some(n), _) => Some(*n),
             (None, None, Some(p)) => {
-                let v = resolve(p, &effective, &ctx)
-                    .map_err(|e| StatesError::runtime(e.to_string()))?;
-                let pct = v
-                    .scalar()
-                    .and_then(|j| j.as_f64())
-                    .filter(|n| (0.0..=100.0).contains(n));
-                Some(pct.ok_or_else(|| {
-                    StatesError::runtime(format!(
-                        "The ToleratedFailurePercentagePath '{p}' must reference a number from 0 to 100"
-                    ))
-                })?)
+                Some(self.read_percentage(p, &effective, &ctx, state, entered)?)
             }
             (None, None, None) => None,
         };

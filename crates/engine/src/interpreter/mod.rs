@@ -45,10 +45,12 @@ mod jsonata;
 mod jsonata_flow;
 mod map;
 mod parallel;
+mod payload;
 mod retry;
 mod task;
 mod variables;
 
+use payload::Payload;
 pub(crate) use variables::{Variables, Vars};
 
 /// Where a state leads.
@@ -182,6 +184,9 @@ impl Exec<'_> {
             let state = machine
                 .state(name)
                 .ok_or_else(|| StatesError::runtime(format!("no state named '{name}'")))?;
+            if name == start && interrupted.is_none() {
+                self.check_payload(&state.name, &data, Payload::Input)?;
+            }
             let (entered, result) = match interrupted.take() {
                 None => {
                     let entered = self.enter(frame, state, &data, &vars);
@@ -214,6 +219,7 @@ impl Exec<'_> {
                 });
             }
             let (step, output) = result?;
+            self.check_payload(&state.name, &output, Payload::Output)?;
             if let Some(assigned) = entered.assigned.take() {
                 variables::apply(&mut vars, assigned, state)?;
             }

@@ -224,7 +224,13 @@ impl Exec<'_> {
             &states,
             &error_output,
         )?;
-        place_result(catcher.result_path.as_ref(), Some(input), error_output)
+        place_result(
+            catcher.result_path.as_ref(),
+            Some(input),
+            error_output,
+            state,
+            entered,
+        )
     }
 }
 
@@ -278,6 +284,7 @@ mod tests {
             max_events: None,
             observations: None,
             lane_override: None,
+            payload_warned: Default::default(),
         };
         let checkpoint = TaskCheckpoint {
             state: "T".into(),

@@ -67,7 +67,14 @@ impl Exec<'_> {
             }
             None => match &task.timeout {
                 None => None,
-                Some(t) => Some(self.read_seconds(t, &effective, &ctx, "TimeoutSecondsPath")?),
+                Some(t) => Some(self.read_seconds(
+                    t,
+                    &effective,
+                    &ctx,
+                    "TimeoutSecondsPath",
+                    state,
+                    entered,
+                )?),
             },
         };
         // HeartbeatSeconds is read as AWS reads it (an expression or path that gives no

@@ -222,6 +222,7 @@ impl App {
             execution: name.to_string(),
             input,
             mocks,
+            payload_bytes: self.payload_bytes,
         };
         match self.pool.run(key, &job).await {
             Ok(result) => Some(result),

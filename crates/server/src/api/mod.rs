@@ -33,6 +33,8 @@ pub struct App {
     pub mocks: Option<MockConfig>,
     pub metrics: Metrics,
     pub background: Arc<Background>,
+    /// Step Functions' payload limit for every execution (`asl::Limits::payload_bytes`).
+    pub payload_bytes: Option<usize>,
     /// Parsed state machines by name, so that starting an execution reads no database.
     machines: RwLock<HashMap<String, Arc<Machine>>>,
 }
@@ -77,8 +79,15 @@ impl App {
             mocks,
             metrics: Metrics::default(),
             background: Arc::default(),
+            payload_bytes: None,
             machines: RwLock::default(),
         }
+    }
+
+    /// Runs every execution with Step Functions' payload limit of `bytes` (none: unlimited).
+    pub fn with_payload_limit(mut self, bytes: Option<usize>) -> Self {
+        self.payload_bytes = bytes;
+        self
     }
 
     /// Runs one action on its JSON request.
@@ -149,6 +158,10 @@ impl App {
                 engine::EngineOptions {
                     identity: self.identity.clone(),
                     trace: true,
+                    limits: asl::Limits {
+                        payload_bytes: self.payload_bytes,
+                        ..asl::Limits::default()
+                    },
                     ..engine::EngineOptions::default()
                 },
             ))
@@ -263,6 +276,55 @@ mod tests {
         assert_eq!(decode_token(&t, "executions", "arn:m").ok(), Some(42));
         assert!(decode_token(&t, "executions", "arn:other").is_err());
         assert!(decode_token("garbage!", "executions", "arn:m").is_err());
+    }
+
+    #[tokio::test]
+    async fn the_payload_limit_fails_a_state_with_data_limit_exceeded() {
+        let app = |limit| {
+            Arc::new(
+                App::new(
+                    Store::open(":memory:").expect("in-memory store"),
+                    Identity::default(),
+                    FunctionDirs::default(),
+                    Pool::new(Vec::new(), 1),
+                    None,
+                )
+                .with_payload_limit(limit),
+            )
+        };
+        let definition = json!({"StartAt": "Grow", "States": {"Grow": {
+            "Type": "Pass", "Parameters": {"a.$": "$.s", "b.$": "$.s"}, "End": true}}});
+        let input = json!({"s": "x".repeat(100)}).to_string();
+        for (limit, status) in [
+            (Some(150), "FAILED"),
+            (Some(250), "SUCCEEDED"),
+            (None, "SUCCEEDED"),
+        ] {
+            let app = app(limit);
+            let created = app
+                .dispatch(
+                    "CreateStateMachine",
+                    json!({"name": "grow", "type": "EXPRESS", "roleArn": "arn:aws:iam::1:role/r",
+                           "definition": definition.to_string()}),
+                )
+                .await
+                .expect("created");
+            let out = app
+                .dispatch(
+                    "StartSyncExecution",
+                    json!({"stateMachineArn": created["stateMachineArn"], "input": input}),
+                )
+                .await
+                .expect("ran");
+            assert_eq!(out["status"], status, "limit {limit:?}: {out}");
+            if status == "FAILED" {
+                assert_eq!(out["error"], "States.DataLimitExceeded");
+                assert_eq!(
+                    out["cause"],
+                    "The state/task 'Grow' returned a result with a size exceeding the maximum number of bytes service limit."
+                );
+            }
+        }
     }
 
     #[test]

@@ -35,6 +35,9 @@ pub struct Job {
     /// execution was started on `<stateMachineArn>#<TestCase>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mocks: Option<BTreeMap<String, crate::mock::MockedResponse>>,
+    /// Step Functions' payload limit (`asl::Limits::payload_bytes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_bytes: Option<usize>,
 }
 
 /// How the execution ended.

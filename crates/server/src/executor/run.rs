@@ -142,6 +142,10 @@ impl Runner {
             cpus: 1,
             trace: true,
             log: Arc::clone(&self.log),
+            limits: asl::Limits {
+                payload_bytes: job.payload_bytes,
+                ..asl::Limits::default()
+            },
             ..EngineOptions::default()
         };
         let engine = Arc::new(Engine::with_options(runtime, options));
@@ -188,9 +192,36 @@ fn cache_key(job: &Job) -> String {
         .map(|(f, d)| format!("{f}={}", d.display()))
         .collect();
     format!(
-        "{}\u{0}{}\u{0}{}",
+        "{}\u{0}{}\u{0}{}\u{0}{:?}",
         job.machine,
         job.definition,
-        functions.join(",")
+        functions.join(","),
+        job.payload_bytes
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_executor_runs_a_job_with_its_payload_limit() {
+        let mut runner = Runner::new(Identity::default(), false, Arc::new(engine::NoLog));
+        let job = |payload_bytes| Job {
+            machine: "grow".into(),
+            definition: r#"{"StartAt": "Grow", "States": {"Grow": {"Type": "Pass",
+                "Parameters": {"a.$": "$.s", "b.$": "$.s"}, "End": true}}}"#
+                .into(),
+            functions: BTreeMap::new(),
+            execution: "e".into(),
+            input: serde_json::json!({"s": "x".repeat(100)}).to_string(),
+            mocks: None,
+            payload_bytes,
+        };
+        let failed = runner.run(&job(Some(150)));
+        assert_eq!(failed.status, "FAILED");
+        assert_eq!(failed.error.as_deref(), Some("States.DataLimitExceeded"));
+        // The same definition without the limit: a different cached engine.
+        assert_eq!(runner.run(&job(None)).status, "SUCCEEDED");
+    }
 }

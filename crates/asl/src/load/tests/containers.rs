@@ -316,10 +316,27 @@ fn processor_config_is_checked() {
     );
     only(
         single(json!({"Type": "Map", "End": true, "Iterator": {
-            "ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "I", "States": {"I": {"Type": "Succeed"}}}})),
-        "/States/S/Iterator/ProcessorConfig",
-        &["unknown field 'ProcessorConfig' in Iterator"],
+            "ProcessorConfig": {"Mode": "PARALLEL"}, "StartAt": "I", "States": {"I": {"Type": "Succeed"}}}})),
+        "/States/S/Iterator/ProcessorConfig/Mode",
+        &["Mode must be \"INLINE\" or \"DISTRIBUTED\""],
     );
+}
+
+#[test]
+fn legacy_iterator_holds_processor_config() {
+    // AWS accepts ProcessorConfig in the older Iterator as in ItemProcessor.
+    let m = map(json!({
+        "Type": "Map", "End": true,
+        "Iterator": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "I", "States": {"I": {"Type": "Succeed"}}}
+    }));
+    assert_eq!(m.mode, ProcessorMode::Inline);
+    let m = map(json!({
+        "Type": "Map", "End": true, "ToleratedFailureCount": 1,
+        "Iterator": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                     "StartAt": "I", "States": {"I": {"Type": "Succeed"}}}
+    }));
+    assert_eq!(m.mode, ProcessorMode::Distributed);
+    assert_eq!(m.tolerated_failure_count, Some(1));
 }
 
 #[test]

@@ -46,7 +46,12 @@ fn host(
     let runtime = PythonRuntime::with_options(dir, python).map_err(|e| e.to_string())?;
     let names = workflow.functions();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    if let Some(p) = runtime.prepare(&names).first() {
+    // A function nothing provides fails when its Task runs (Lambda.ResourceNotFoundException).
+    let problems = runtime.prepare(&names);
+    if let Some(p) = problems
+        .iter()
+        .find(|p| p.kind != engine::PrepareErrorKind::NotFound)
+    {
         return Err(format!("{}: {}", p.function, p.message));
     }
     Ok(Host {

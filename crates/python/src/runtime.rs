@@ -368,6 +368,14 @@ impl Runtime for PythonRuntime {
         if !is_python {
             return LambdaResponse::json(call, result, measure);
         }
+        // Only `bytes` (an opaque object) can be a raw body: anything else, unmeasured, is
+        // handed on without taking the GIL (a Lambda-ARN Task's hand-off stays a pointer move).
+        if !measure && result.kind() != asl::Kind::Opaque {
+            return Ok(LambdaResponse {
+                payload: result,
+                body_length: None,
+            });
+        }
         interpreter::attach(|py| {
             let object = match &result {
                 Value::Foreign(f) => f

@@ -114,22 +114,24 @@ fn service_cause(message: &str, status: u16, code: &str, request_id: &str) -> St
     )
 }
 
-/// The region and account a Lambda function reference names, where it names them: a full
-/// ARN (`arn:aws:lambda:REGION:ACCOUNT:function:NAME[:Q]`) gives both, a partial ARN
-/// (`ACCOUNT:function:NAME`) the account; the rest comes from `default`.
+/// The region and account a Lambda function reference names, when they differ from
+/// `default`'s: a full ARN (`arn:aws:lambda:REGION:ACCOUNT:function:NAME[:Q]`) gives both, a
+/// partial ARN (`ACCOUNT:function:NAME`) the account. Allocates nothing for a reference that
+/// names `default`'s own (the usual case, on every call of a Lambda-ARN Task).
 pub fn function_identity(reference: &str, default: &Identity) -> Option<Identity> {
-    let parts: Vec<&str> = reference.split(':').collect();
-    match parts.as_slice() {
-        ["arn", _, "lambda", region, account, "function", ..] => Some(Identity {
-            region: (*region).to_string(),
-            account: (*account).to_string(),
-        }),
-        [account, "function", ..] => Some(Identity {
-            region: default.region.clone(),
-            account: (*account).to_string(),
-        }),
-        _ => None,
-    }
+    let mut parts = reference.split(':');
+    let (region, account) = match (parts.next(), parts.next(), parts.next()) {
+        (Some("arn"), Some(_), Some("lambda")) => {
+            let (region, account) = (parts.next()?, parts.next()?);
+            (parts.next() == Some("function")).then_some((region, account))?
+        }
+        (Some(account), Some("function"), Some(_)) => (default.region.as_str(), account),
+        _ => return None,
+    };
+    (region != default.region || account != default.account).then(|| Identity {
+        region: region.to_string(),
+        account: account.to_string(),
+    })
 }
 
 /// The result `arn:aws:states:::lambda:invoke` gives: Lambda's Invoke response as the AWS SDK
@@ -330,6 +332,9 @@ mod tests {
         );
         let partial = function_identity("123456789012:function:f", &default);
         assert_eq!(partial.map(|i| i.account), Some("123456789012".to_string()));
+        let own = "arn:aws:lambda:us-east-1:111111111111:function:f";
+        assert_eq!(function_identity(own, &default), None);
+        assert_eq!(function_identity("arn:aws:s3:::bucket", &default), None);
         assert_eq!(function_identity("f", &default), None);
         assert_eq!(function_identity("f:prod", &default), None);
     }

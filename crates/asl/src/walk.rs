@@ -14,8 +14,34 @@ use crate::template::Template;
 /// `Engine::prepare`.
 pub fn task_functions(machine: &StateMachine) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    collect_functions(machine, "", &mut out);
+    collect_functions(machine, "", &|_| true, &mut out);
     out
+}
+
+/// The functions some Task names by a plain name (`"Resource": "resize"`), not by a Lambda
+/// ARN or a `lambda:invoke` FunctionName: names AWS would not accept, which the engine
+/// requires to exist before a run.
+pub fn plain_task_functions(machine: &StateMachine) -> Vec<String> {
+    let mut out = Vec::new();
+    let plain = |state: &State| match &state.kind {
+        StateKind::Task(task) => {
+            matches!(task.resource.invocation, Invocation::Direct { .. })
+                && !task.resource.arn.starts_with("arn:")
+        }
+        _ => false,
+    };
+    collect_functions(machine, "", &plain, &mut out);
+    out.into_iter().map(|(_, f)| f).collect()
+}
+
+/// Whether any state of `machine` or its nested machines is a Task.
+pub fn has_tasks(machine: &StateMachine) -> bool {
+    let mut found = false;
+    walk_states(machine, &mut 0, &mut |_, s| {
+        found = matches!(s.kind, StateKind::Task(_));
+        found
+    });
+    found
 }
 
 /// Calls `f` on every state of `machine` and its nested machines, in a fixed pre-order
@@ -68,21 +94,28 @@ pub fn nth_state(root: &StateMachine, index: usize) -> Option<&State> {
     found
 }
 
-fn collect_functions(machine: &StateMachine, prefix: &str, out: &mut Vec<(String, String)>) {
+fn collect_functions(
+    machine: &StateMachine,
+    prefix: &str,
+    keep: &dyn Fn(&State) -> bool,
+    out: &mut Vec<(String, String)>,
+) {
     for state in machine.states.values() {
         let path = format!("{prefix}{}", state.name);
         match &state.kind {
             StateKind::Task(_) => {
-                if let Some(function) = task_function(state) {
+                if let Some(function) = task_function(state).filter(|_| keep(state)) {
                     out.push((path, function));
                 }
             }
             StateKind::Parallel(par) => {
                 for (i, branch) in par.branches.iter().enumerate() {
-                    collect_functions(branch, &format!("{path}/{i}/"), out);
+                    collect_functions(branch, &format!("{path}/{i}/"), keep, out);
                 }
             }
-            StateKind::Map(map) => collect_functions(&map.processor, &format!("{path}/"), out),
+            StateKind::Map(map) => {
+                collect_functions(&map.processor, &format!("{path}/"), keep, out)
+            }
             _ => {}
         }
     }

@@ -255,10 +255,7 @@ impl Runtime for ContainerRuntime {
                     self.give_back(function, worker);
                 }
                 Ok(worker) => drop(worker),
-                Err(message) => problems.push(PrepareError {
-                    function: (*function).to_owned(),
-                    message,
-                }),
+                Err(message) => problems.push(PrepareError::unloadable(*function, message)),
             }
         }
         problems

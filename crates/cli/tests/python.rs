@@ -228,3 +228,27 @@ fn a_crash_inline_prints_the_python_stack() {
     );
     assert!(stderr.contains("segv.py\", line 5 in handler"), "{stderr}");
 }
+
+#[test]
+fn a_function_named_only_at_run_time_runs_in_python() {
+    let dir = fixture("python-dynamic");
+    let input = r#"{"fn": "greet", "event": {"name": "ada"}}"#;
+    let out = faastlane(&["run", &dir, "--input", input]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    assert_eq!(
+        stdout_json(&out),
+        json!({"greeting": "hello ada", "function": "greet"})
+    );
+    // A name that resolves to nothing fails the execution as Lambda does, not the run.
+    let input = r#"{"fn": "arn:aws:lambda:eu-west-1:123456789012:function:nobody", "event": {}}"#;
+    let out = faastlane(&["run", &dir, "--input", input]);
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", text(&out.stderr));
+    let got = stdout_json(&out);
+    assert_eq!(got["error"], json!("Lambda.ResourceNotFoundException"));
+    let cause = got["cause"].as_str().unwrap_or_default();
+    assert!(
+        cause.starts_with("Function not found: arn:aws:lambda:eu-west-1:123456789012:function:nobody:$LATEST (Service: AWSLambda; Status Code: 404; Error Code: ResourceNotFoundException; Request ID: ")
+            && cause.ends_with("; Proxy: null)"),
+        "{cause}"
+    );
+}

@@ -11,7 +11,7 @@ use crate::context::{ExecutionInfo, timestamp};
 use crate::history::HistorySink;
 use crate::interpreter::{Exec, Frame};
 use crate::lanes::BranchContext;
-use crate::runtime::{CancelToken, PrepareError};
+use crate::runtime::{CancelToken, PrepareError, PrepareErrorKind};
 use crate::setup::{Engine, Workflow};
 use crate::trace::{Lane, Trace, TraceReport};
 use crate::wire::{BranchJob, BranchRun, History, RemoteRecord};
@@ -97,7 +97,16 @@ impl Engine {
         let mut names: Vec<&str> = tasks.iter().map(|(_, f)| f.as_str()).collect();
         names.sort_unstable();
         names.dedup();
-        let errors = self.runtime.prepare(&names);
+        // A function named by a Lambda ARN that nothing provides fails when its Task runs
+        // (`Lambda.ResourceNotFoundException`), as on AWS, where a definition may name a
+        // function that does not exist yet.
+        let plain = asl::walk::plain_task_functions(&workflow.machine);
+        let errors: Vec<_> = self
+            .runtime
+            .prepare(&names)
+            .into_iter()
+            .filter(|e| e.kind != PrepareErrorKind::NotFound || plain.contains(&e.function))
+            .collect();
         if errors.is_empty() {
             return Ok(());
         }

@@ -18,6 +18,7 @@ mod engine;
 mod exec;
 pub mod history;
 mod interpreter;
+pub mod lambda;
 pub mod lanes;
 pub mod native;
 mod planner;
@@ -30,10 +31,12 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::Identity;
 pub use engine::{ABORTED, ExecutionOptions, ExecutionResult, ExecutionStatus, PrepareProblem};
 pub use history::{HistoryEvent, HistoryLog, HistorySink};
+pub use lambda::LambdaResponse;
 pub use native::NativeRuntime;
 pub use planner::BranchLanes;
 pub use runtime::{
-    Call, CancelToken, LogSink, NoLog, PrepareError, RequestId, Runtime, StderrLog, TaskFailure,
+    Call, CancelToken, LogSink, NoLog, PrepareError, PrepareErrorKind, RequestId, Runtime,
+    StderrLog, TaskFailure,
 };
 pub use setup::{AWS_MAX_HISTORY_EVENTS, Engine, EngineOptions, Workflow};
 pub use trace::{Lane, LaneDecision, TraceReport};

@@ -48,20 +48,17 @@ impl Runtime for NativeRuntime {
         functions
             .iter()
             .filter(|f| !self.functions.contains_key(**f))
-            .map(|f| PrepareError {
-                function: f.to_string(),
-                message: format!("no native function named '{f}' is registered"),
+            .map(|f| {
+                PrepareError::not_found(*f, format!("no native function named '{f}' is registered"))
             })
             .collect()
     }
 
     fn invoke(&self, call: &Call<'_>, input: Value) -> Result<Value, TaskFailure> {
-        let f = self.functions.get(call.function).ok_or_else(|| {
-            TaskFailure::Runtime(StatesError::new(
-                "Lambda.ResourceNotFoundException",
-                format!("Function not found: {}", call.invoked_function_arn()),
-            ))
-        })?;
+        let f = self
+            .functions
+            .get(call.function)
+            .ok_or_else(|| call.function_not_found())?;
         f(call, input).map_err(TaskFailure::Function)
     }
 }

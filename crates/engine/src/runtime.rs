@@ -13,6 +13,7 @@ use asl::{StatesError, Value};
 
 use crate::codec::{JsonCodec, ValueCodec};
 use crate::context::Identity;
+use crate::lambda::LambdaResponse;
 
 /// What a Task asks for, and everything a function may want to know about its invocation
 /// (the fields of Lambda's `context` object).
@@ -46,6 +47,12 @@ impl Call<'_> {
     /// 1.5-2.5 µs hand-off, and most functions never look at it.
     pub fn invoked_function_arn(&self) -> String {
         self.identity.function_arn(self.function, self.qualifier)
+    }
+
+    /// Lambda's `Lambda.ResourceNotFoundException` for this call's function: what a runtime
+    /// answers for a function it does not have.
+    pub fn function_not_found(&self) -> TaskFailure {
+        crate::lambda::function_not_found(self)
     }
 }
 
@@ -104,6 +111,35 @@ impl TaskFailure {
 pub struct PrepareError {
     pub function: String,
     pub message: String,
+    pub kind: PrepareErrorKind,
+}
+
+/// Whether a function is missing or there but unusable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrepareErrorKind {
+    /// Nothing provides the function. A Task naming it by a Lambda ARN fails when it runs
+    /// (`Lambda.ResourceNotFoundException`), as on AWS; a plain name is refused up front.
+    NotFound,
+    /// The function exists but cannot run (syntax error, failing import, no handler).
+    Unloadable,
+}
+
+impl PrepareError {
+    pub fn not_found(function: impl Into<String>, message: impl Into<String>) -> Self {
+        PrepareError {
+            function: function.into(),
+            message: message.into(),
+            kind: PrepareErrorKind::NotFound,
+        }
+    }
+
+    pub fn unloadable(function: impl Into<String>, message: impl Into<String>) -> Self {
+        PrepareError {
+            function: function.into(),
+            message: message.into(),
+            kind: PrepareErrorKind::Unloadable,
+        }
+    }
 }
 
 /// Something that runs Task functions.
@@ -115,6 +151,20 @@ pub trait Runtime: Send + Sync {
 
     /// Runs one function on the calling thread.
     fn invoke(&self, call: &Call<'_>, input: Value) -> Result<Value, TaskFailure>;
+
+    /// What `result`, returned by a function invoked as a Lambda function (a Lambda ARN or
+    /// `lambda:invoke`), is once it has been Lambda's response body: a runtime whose
+    /// functions can return a raw body (Python `bytes`) parses it here. With `measure`, also
+    /// the body's length (`lambda:invoke` reports it as `Content-Length`). A runtime that
+    /// wraps another passes this on. The default: `result` is a JSON document.
+    fn lambda_response(
+        &self,
+        call: &Call<'_>,
+        result: Value,
+        measure: bool,
+    ) -> Result<LambdaResponse, TaskFailure> {
+        LambdaResponse::json(call, result, measure)
+    }
 
     /// How this runtime's values cross to another process (a process lane). The default
     /// converts them to JSON, which suits runtimes whose values are JSON.

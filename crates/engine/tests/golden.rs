@@ -259,6 +259,7 @@ fn check(case: &Case, lanes: BranchLanes, bless: bool) -> Option<String> {
     }
     match result.into_json() {
         Ok(output) => {
+            let output = mask_json(&output);
             if bless {
                 case.write("expected.json", &output);
                 let _ = std::fs::remove_file(case.dir.join("error.json"));
@@ -338,7 +339,8 @@ fn check_history(
         return None;
     }
     let text = serde_json::to_string(events).expect("events serialize");
-    let got: Json = serde_json::from_str(&mask_uuids(&text)).expect("masked events parse");
+    let got: Json =
+        serde_json::from_str(&mask_trace_ids(&mask_uuids(&text))).expect("masked events parse");
     let want = case.read("history.json")?;
     if bless {
         case.write("history.json", &got);
@@ -351,6 +353,41 @@ fn check_history(
             serde_json::to_string_pretty(&want).unwrap_or_default()
         )
     })
+}
+
+/// `json` with its request ids and trace ids masked (see [`mask_uuids`], [`mask_trace_ids`]).
+fn mask_json(json: &Json) -> Json {
+    let text = json.to_string();
+    serde_json::from_str(&mask_trace_ids(&mask_uuids(&text))).expect("masked output parses")
+}
+
+/// `text` with the random ids of every X-Ray trace header Lambda returns
+/// (`root=1-<time>-<24 hex>;parent=<16 hex>`) replaced by `<trace>` and `<parent>`.
+fn mask_trace_ids(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("root=1-") {
+        let (head, tail) = rest.split_at(at);
+        out.push_str(head);
+        let hex =
+            |s: &str, n: usize| s.len() >= n && s.as_bytes()[..n].iter().all(u8::is_ascii_hexdigit);
+        let ids = tail
+            .get(16..)
+            .filter(|t| hex(t, 24) && t[24..].starts_with(";parent=") && hex(&t[32..], 16));
+        match ids {
+            Some(t) => {
+                out.push_str(&tail[..16]);
+                out.push_str("<trace>;parent=<parent>");
+                rest = &t[48..];
+            }
+            None => {
+                out.push_str("root=1-");
+                rest = &tail[7..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `text` with every UUID (a Lambda request id) replaced by `<uuid>`.

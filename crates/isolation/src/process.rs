@@ -194,6 +194,15 @@ impl Runtime for ProcessIsolated {
         }
     }
 
+    fn lambda_response(
+        &self,
+        call: &Call<'_>,
+        result: Value,
+        measure: bool,
+    ) -> Result<engine::LambdaResponse, TaskFailure> {
+        self.inner.lambda_response(call, result, measure)
+    }
+
     fn codec(&self) -> &dyn ValueCodec {
         self.inner.codec()
     }

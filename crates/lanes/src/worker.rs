@@ -78,6 +78,15 @@ impl Runtime for ReportDeadlines {
         result
     }
 
+    fn lambda_response(
+        &self,
+        call: &Call<'_>,
+        result: Value,
+        measure: bool,
+    ) -> Result<engine::LambdaResponse, TaskFailure> {
+        self.inner.lambda_response(call, result, measure)
+    }
+
     fn codec(&self) -> &dyn ValueCodec {
         self.inner.codec()
     }

@@ -13,6 +13,7 @@ import faulthandler
 import importlib
 import _faastlane_signature as _signature
 import io
+import json
 import logging
 import os
 import site
@@ -372,10 +373,44 @@ def _safe_str(e):
         return "<str() of %s failed>" % type(e).__name__
 
 
-def describe_exception(e, tb):
-    """(errorType, errorMessage, stackTrace) like Lambda's Python runtime."""
+TASK_ROOT = "/var/task"
+
+
+def _as_deployed(filename, directory):
+    """The path a file of the workflow directory has in a Lambda deployment, where the
+    directory is the task root (/var/task); other paths stay as they are."""
+    if directory:
+        prefix = directory.rstrip(os.sep) + os.sep
+        for candidate in (filename, os.path.realpath(filename)):
+            if candidate.startswith(prefix):
+                return TASK_ROOT + "/" + candidate[len(prefix):].replace(os.sep, "/")
+    return filename
+
+
+def describe_exception(e, tb, directory=None):
+    """(errorType, errorMessage, stackTrace) like Lambda's Python runtime: the stack trace
+    is traceback.format_list of the frames from the handler's down, with the workflow
+    directory's files under /var/task."""
     frames = traceback.extract_tb(tb if tb is not None else e.__traceback__)
+    for frame in frames:
+        frame.filename = _as_deployed(frame.filename, directory)
     return type(e).__name__, _safe_str(e), traceback.format_list(frames)
+
+
+def lambda_response(obj, measure):
+    """What a function's result becomes as the response body Lambda's Python runtime sends:
+    (replaced, payload, body length). `bytes` are the body itself, which Step Functions parses
+    as JSON when it is JSON and keeps as a string otherwise (replaced is True); anything
+    else is json.dumps'd (the length only when `measure`; raises when it does not encode)."""
+    if isinstance(obj, bytes):
+        body = bytes(obj)
+        try:
+            return True, json.loads(body), len(body)
+        except ValueError:
+            return True, body.decode("utf-8", "replace"), len(body)
+    if not measure:
+        return False, None, None
+    return False, None, len(json.dumps(obj).encode("utf-8"))
 
 
 def exit_code(e):

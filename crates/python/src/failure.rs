@@ -22,11 +22,16 @@ pub(crate) struct Described {
     pub(crate) stack_trace: Vec<String>,
 }
 
-pub(crate) fn describe(py: Python<'_>, err: &PyErr) -> Described {
+/// `directory`: the workflow directory, whose files the stack trace shows under Lambda's
+/// task root (`/var/task/handler.py`).
+pub(crate) fn describe(py: Python<'_>, err: &PyErr, directory: &str) -> Described {
     let described = interpreter::bootstrap(py).ok().and_then(|b| {
-        b.call_method1("describe_exception", (err.value(py), err.traceback(py)))
-            .and_then(|d| d.extract::<(String, String, Vec<String>)>())
-            .ok()
+        b.call_method1(
+            "describe_exception",
+            (err.value(py), err.traceback(py), directory),
+        )
+        .and_then(|d| d.extract::<(String, String, Vec<String>)>())
+        .ok()
     });
     match described {
         Some((error_type, message, stack_trace)) => Described {
@@ -46,20 +51,21 @@ pub(crate) fn describe(py: Python<'_>, err: &PyErr) -> Described {
     }
 }
 
-/// Lambda's error document, as the cause string Step Functions shows.
+/// Lambda's error document, as the cause string Step Functions shows: the JSON text the
+/// Lambda Python runtime writes (`json.dumps`, so `", "` and `": "` separators and non-ASCII
+/// escaped).
 pub(crate) fn cause(
     message: &str,
     error_type: &str,
     request_id: &str,
     stack_trace: &[String],
 ) -> String {
-    json!({
+    engine::lambda::python_json(&json!({
         "errorMessage": message,
         "errorType": error_type,
         "requestId": request_id,
         "stackTrace": stack_trace,
-    })
-    .to_string()
+    }))
 }
 
 /// The task failure for an exception a function raised, also written to the function's log
@@ -67,11 +73,12 @@ pub(crate) fn cause(
 pub(crate) fn from_exception(
     py: Python<'_>,
     err: &PyErr,
+    directory: &str,
     request_id: &str,
     log: &dyn LogSink,
     state: &str,
 ) -> TaskFailure {
-    let described = describe(py, err);
+    let described = describe(py, err, directory);
     if err.is_instance_of::<PySystemExit>(py) {
         return exit_error(py, err, request_id, described, log, state);
     }

@@ -59,7 +59,12 @@ fn host(
     let runtime = PythonRuntime::with_options(dir, python)?;
     let names = workflow.functions();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    if let Some(p) = runtime.prepare(&names).first() {
+    // A function nothing provides fails when its Task runs (Lambda.ResourceNotFoundException).
+    let problems = runtime.prepare(&names);
+    if let Some(p) = problems
+        .iter()
+        .find(|p| p.kind != engine::PrepareErrorKind::NotFound)
+    {
         return Err(HostError::Function {
             function: p.function.clone(),
             message: p.message.clone(),

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use asl::{StatesError, Value};
-use engine::{Call, LogSink, PrepareError, Runtime, StderrLog, TaskFailure};
+use engine::{Call, LambdaResponse, LogSink, PrepareError, Runtime, StderrLog, TaskFailure};
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
@@ -15,6 +15,7 @@ use crate::context::{FunctionInfo, LambdaContext};
 use crate::convert::Location;
 use crate::discovery::{Manifest, Target};
 use crate::error::PythonError;
+use crate::handle::PyHandle;
 use crate::interpreter::{self, InterpreterInfo};
 use crate::venv::{self, Environment, PipNetwork};
 use crate::{failure, output, watchdog};
@@ -263,17 +264,19 @@ impl PythonRuntime {
         let Target { module, attribute } = self.manifest.target(name).map_err(|e| LoadFailure {
             error_type: "Runtime.HandlerNotFound".into(),
             message: e.to_string(),
+            not_found: true,
         })?;
         let bootstrap = interpreter::bootstrap(py).map_err(|e| LoadFailure {
             error_type: "Runtime.Unknown".into(),
             message: e.to_string(),
+            not_found: false,
         })?;
         let resolved = output::capture(log, state, || {
             bootstrap.call_method1("resolve", (&self.dir_str, &module, attribute.as_deref()))
         });
         let (callable, arity, _file) = resolved
             .and_then(|r| r.extract::<(Py<PyAny>, u8, Py<PyString>)>())
-            .map_err(|err| LoadFailure::from_pyerr(py, &err))?;
+            .map_err(|err| LoadFailure::from_pyerr(py, &err, &self.dir_str))?;
         Ok(Function {
             callable,
             arity,
@@ -291,28 +294,36 @@ impl PythonRuntime {
 struct LoadFailure {
     error_type: String,
     message: String,
+    /// Nothing in the directory provides the function (no module, no manifest entry).
+    not_found: bool,
 }
 
 impl LoadFailure {
-    fn from_pyerr(py: Python<'_>, err: &PyErr) -> Self {
+    fn from_pyerr(py: Python<'_>, err: &PyErr, directory: &str) -> Self {
         let value = err.value(py);
         let field = |name: &str| value.getattr(name).and_then(|v| v.extract::<String>()).ok();
         match (field("error_type"), field("message")) {
             (Some(error_type), Some(message)) => LoadFailure {
                 error_type,
                 message,
+                not_found: field("kind").as_deref() == Some("missing-module"),
             },
             _ => {
-                let d = failure::describe(py, err);
+                let d = failure::describe(py, err, directory);
                 LoadFailure {
                     error_type: d.error_type,
                     message: d.message,
+                    not_found: false,
                 }
             }
         }
     }
 
-    fn into_task_failure(self, request_id: &str) -> TaskFailure {
+    fn into_task_failure(self, call: &Call<'_>) -> TaskFailure {
+        if self.not_found {
+            return call.function_not_found();
+        }
+        let request_id = call.request_id.as_str();
         TaskFailure::Runtime(StatesError::new(
             self.error_type.clone(),
             failure::cause(&self.message, &self.error_type, request_id, &[]),
@@ -333,13 +344,68 @@ impl Runtime for PythonRuntime {
             .filter_map(|name| {
                 let log = self.options.init_log.as_ref();
                 interpreter::attach(|py| self.function(py, name, log, name).err()).map(|e| {
-                    PrepareError {
-                        function: (*name).to_owned(),
-                        message: e.message,
+                    if e.not_found {
+                        PrepareError::not_found(*name, e.message)
+                    } else {
+                        PrepareError::unloadable(*name, e.message)
                     }
                 })
             })
             .collect()
+    }
+
+    fn lambda_response(
+        &self,
+        call: &Call<'_>,
+        result: Value,
+        measure: bool,
+    ) -> Result<LambdaResponse, TaskFailure> {
+        let is_python = match &result {
+            Value::Foreign(f) => f.as_any().is::<PyHandle>(),
+            _ => false,
+        };
+        if !is_python {
+            return LambdaResponse::json(call, result, measure);
+        }
+        // Only `bytes` (an opaque object) can be a raw body: anything else, unmeasured, is
+        // handed on without taking the GIL (a Lambda-ARN Task's hand-off stays a pointer move).
+        if !measure && result.kind() != asl::Kind::Opaque {
+            return Ok(LambdaResponse {
+                payload: result,
+                body_length: None,
+            });
+        }
+        interpreter::attach(|py| {
+            let object = match &result {
+                Value::Foreign(f) => f
+                    .as_any()
+                    .downcast_ref::<PyHandle>()
+                    .map(|h| h.object().clone_ref(py)),
+                _ => None,
+            };
+            let Some(object) = object else {
+                return LambdaResponse::json(call, result, measure);
+            };
+            let marshal = |e: &dyn std::fmt::Display| {
+                engine::lambda::marshal_error(call, &format!("Unable to marshal response: {e}"))
+            };
+            let bootstrap = interpreter::bootstrap(py).map_err(|e| marshal(&e))?;
+            let answer = bootstrap
+                .call_method1("lambda_response", (object.bind(py), measure))
+                .map_err(|e| marshal(&e.value(py)))?;
+            let (replaced, payload, body_length) = answer
+                .extract::<(bool, Bound<'_, PyAny>, Option<usize>)>()
+                .map_err(|e| marshal(&e.value(py)))?;
+            let payload = if replaced {
+                crate::handle::from_python(payload, &Location::root(Arc::from(call.function)))
+            } else {
+                result
+            };
+            Ok(LambdaResponse {
+                payload,
+                body_length,
+            })
+        })
     }
 
     fn invoke(&self, call: &Call<'_>, input: Value) -> Result<Value, TaskFailure> {
@@ -350,7 +416,7 @@ impl Runtime for PythonRuntime {
         interpreter::attach(|py| {
             let function = self
                 .function(py, call.function, call.log, call.state_name)
-                .map_err(|e| e.into_task_failure(call.request_id.as_str()))?;
+                .map_err(|e| e.into_task_failure(call))?;
             let event = crate::handle::to_python(py, &input).map_err(|e| {
                 TaskFailure::Runtime(StatesError::runtime(format!(
                     "cannot pass the input to python function '{}': {e}",
@@ -407,6 +473,7 @@ impl Runtime for PythonRuntime {
                 (Err(err), false) => Err(failure::from_exception(
                     py,
                     &err,
+                    &self.dir_str,
                     call.request_id.as_str(),
                     call.log,
                     call.state_name,

@@ -46,17 +46,32 @@ fn an_exception_is_reported_like_lambda() {
         .iter()
         .map(|l| l.as_str().expect("string"))
         .collect();
-    assert_eq!(trace.len(), 1, "{trace:?}");
-    assert!(trace[0].starts_with("  File \""), "{trace:?}");
-    assert!(
-        trace[0].contains("errors.py\", line 15, in handler\n"),
-        "{trace:?}"
+    // As the Lambda Python runtime formats it, with the workflow directory as the task root.
+    assert_eq!(
+        trace,
+        [
+            "  File \"/var/task/errors.py\", line 15, in handler\n    raise ValueError(\"bad value: %s\" % event.get(\"detail\"))\n"
+        ]
     );
-    assert!(trace[0].contains("raise ValueError"), "{trace:?}");
     // Lambda also logs the error.
     assert!(
         log.contains(&"[ERROR] ValueError: bad value: x".to_string()),
         "{log:?}"
+    );
+}
+
+#[test]
+fn the_cause_is_the_text_lambdas_python_runtime_sends() {
+    let rt = runtime("basic");
+    let log = Lines::default();
+    let input = Value::Json(json!({"kind": "value", "detail": "é"}));
+    let Err(TaskFailure::Function(e)) = Invocation::new("errors", &log).run(&rt, input) else {
+        panic!("expected a function failure");
+    };
+    // json.dumps: ", " and ": " separators, non-ASCII escaped.
+    assert_eq!(
+        e.cause,
+        r#"{"errorMessage": "bad value: \u00e9", "errorType": "ValueError", "requestId": "req-0001", "stackTrace": ["  File \"/var/task/errors.py\", line 15, in handler\n    raise ValueError(\"bad value: %s\" % event.get(\"detail\"))\n"]}"#
     );
 }
 

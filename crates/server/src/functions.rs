@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use asl::{StatesError, Value};
-use engine::{Call, Engine, PrepareError, PrepareProblem, Runtime, TaskFailure, Workflow};
+use engine::{
+    Call, Engine, LambdaResponse, PrepareError, PrepareProblem, Runtime, TaskFailure, Workflow,
+};
 
 /// The `--functions` directories, searched in order.
 #[derive(Clone, Debug, Default)]
@@ -73,12 +75,14 @@ impl Runtime for Locator {
         functions
             .iter()
             .filter(|f| self.0.locate(f).is_none())
-            .map(|f| PrepareError {
-                function: f.to_string(),
-                message: format!(
-                    "no function '{f}' ({f}.py, {f}/__init__.py or an entry of functions.json) in {}",
-                    describe(&self.0.dirs)
-                ),
+            .map(|f| {
+                PrepareError::not_found(
+                    *f,
+                    format!(
+                        "no function '{f}' ({f}.py, {f}/__init__.py or an entry of functions.json) in {}",
+                        describe(&self.0.dirs)
+                    ),
+                )
             })
             .collect()
     }
@@ -99,14 +103,35 @@ fn describe(dirs: &[PathBuf]) -> String {
     format!("the functions directories {}", list.join(", "))
 }
 
-/// Sends each call to the runtime of the directory its function lives in.
+/// Sends each call to the runtime of the directory its function lives in: the route found
+/// before the run, else (a function named at run time) the first directory providing it.
 pub struct Routed {
     routes: BTreeMap<String, Arc<dyn Runtime>>,
+    dirs: Vec<(PathBuf, Arc<dyn Runtime>)>,
 }
 
 impl Routed {
     pub fn new(routes: BTreeMap<String, Arc<dyn Runtime>>) -> Self {
-        Routed { routes }
+        Routed {
+            routes,
+            dirs: Vec::new(),
+        }
+    }
+
+    /// The directories (with their runtimes) searched, in order, for a function no route
+    /// names.
+    pub fn with_dirs(mut self, dirs: Vec<(PathBuf, Arc<dyn Runtime>)>) -> Self {
+        self.dirs = dirs;
+        self
+    }
+
+    fn route(&self, function: &str) -> Option<&Arc<dyn Runtime>> {
+        self.routes.get(function).or_else(|| {
+            self.dirs
+                .iter()
+                .find(|(dir, _)| provides(dir, function))
+                .map(|(_, runtime)| runtime)
+        })
     }
 }
 
@@ -116,21 +141,30 @@ impl Runtime for Routed {
             .iter()
             .flat_map(|f| match self.routes.get(*f) {
                 Some(runtime) => runtime.prepare(&[f]),
-                None => vec![PrepareError {
-                    function: f.to_string(),
-                    message: format!("no function '{f}' in the functions directories"),
-                }],
+                None => vec![PrepareError::not_found(
+                    *f,
+                    format!("no function '{f}' in the functions directories"),
+                )],
             })
             .collect()
     }
 
     fn invoke(&self, call: &Call<'_>, input: Value) -> Result<Value, TaskFailure> {
-        match self.routes.get(call.function) {
+        match self.route(call.function) {
             Some(runtime) => runtime.invoke(call, input),
-            None => Err(TaskFailure::Runtime(StatesError::new(
-                "Lambda.ResourceNotFoundException",
-                format!("Function not found: {}", call.invoked_function_arn()),
-            ))),
+            None => Err(call.function_not_found()),
+        }
+    }
+
+    fn lambda_response(
+        &self,
+        call: &Call<'_>,
+        result: Value,
+        measure: bool,
+    ) -> Result<LambdaResponse, TaskFailure> {
+        match self.route(call.function) {
+            Some(runtime) => runtime.lambda_response(call, result, measure),
+            None => LambdaResponse::json(call, result, measure),
         }
     }
 }

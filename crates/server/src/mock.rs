@@ -265,6 +265,15 @@ impl Runtime for Mocked {
             )))),
         }
     }
+
+    fn lambda_response(
+        &self,
+        call: &Call<'_>,
+        result: Value,
+        measure: bool,
+    ) -> Result<engine::LambdaResponse, TaskFailure> {
+        self.inner.lambda_response(call, result, measure)
+    }
 }
 
 #[cfg(test)]

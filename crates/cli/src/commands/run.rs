@@ -225,9 +225,11 @@ fn mocked_responses(
         })
 }
 
-/// Python functions from the workflow's directory; no interpreter at all when no Task needs one.
+/// Python functions from the workflow's directory; no interpreter at all when there is no
+/// Task. A Task whose function is known only at run time (`"FunctionName.$"`) imports it
+/// when it first runs.
 fn function_runtime(loaded: &Loaded, workflow: &Workflow) -> Result<Arc<dyn Runtime>> {
-    if workflow.functions().is_empty() {
+    if !asl::walk::has_tasks(&workflow.machine) {
         return Ok(Arc::new(NativeRuntime::new()));
     }
     python_runtime::init().context("starting the embedded Python interpreter")?;
@@ -250,7 +252,7 @@ fn fork_server(
     if args.history.is_some()
         || !matches!(args.lanes, LanesArg::Process | LanesArg::Auto)
         || !has_branches(&workflow.machine)
-        || workflow.functions().is_empty()
+        || !asl::walk::has_tasks(&workflow.machine)
     {
         return None;
     }

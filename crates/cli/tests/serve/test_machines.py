@@ -44,11 +44,36 @@ def test_invalid_definition_lists_located_problems(sfn):
 
 
 def test_missing_function_is_an_invalid_definition(sfn):
-    d = definition({"Call": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:not_there", "End": True}})
+    # A plain name (which AWS would not accept anyway) must exist when the machine is created.
+    d = definition({"Call": {"Type": "Task", "Resource": "not_there", "End": True}})
     with pytest.raises(sfn.exceptions.InvalidDefinition) as e:
         sfn.create_state_machine(name="nofn", definition=d, roleArn=ROLE)
     message = e.value.response["Error"]["Message"]
     assert "state 'Call'" in message and "not_there" in message
+
+
+def test_a_lambda_arn_naming_no_function_fails_when_it_runs(sfn):
+    # As on AWS: the machine is created; its execution fails with Lambda's error.
+    d = definition({"Call": {"Type": "Task", "Resource": "arn:aws:lambda:eu-west-1:123456789012:function:not_there", "End": True}})
+    arn = sfn.create_state_machine(name="nofn-arn", definition=d, roleArn=ROLE, type="EXPRESS")["stateMachineArn"]
+    r = sfn.start_sync_execution(stateMachineArn=arn, input="{}")
+    assert (r["status"], r["error"]) == ("FAILED", "Lambda.ResourceNotFoundException")
+    assert r["cause"].startswith(
+        "Function not found: arn:aws:lambda:eu-west-1:123456789012:function:not_there:$LATEST "
+        "(Service: AWSLambda; Status Code: 404; Error Code: ResourceNotFoundException; Request ID: "
+    )
+
+
+def test_a_function_named_at_run_time_is_found_in_the_functions_directories(sfn):
+    d = definition({"Call": {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName.$": "$.fn", "Payload.$": "$.event"},
+        "OutputPath": "$.Payload", "End": True}})
+    arn = sfn.create_state_machine(name="dynamic", definition=d, roleArn=ROLE, type="EXPRESS")["stateMachineArn"]
+    r = sfn.start_sync_execution(stateMachineArn=arn, input=json.dumps({"fn": "double", "event": {"n": 4}}))
+    assert (r["status"], json.loads(r["output"])) == ("SUCCEEDED", {"n": 8}), r
+    r = sfn.start_sync_execution(stateMachineArn=arn, input=json.dumps({"fn": "nobody", "event": {}}))
+    assert (r["status"], r["error"]) == ("FAILED", "Lambda.ResourceNotFoundException")
 
 
 def test_validate_definition(sfn):

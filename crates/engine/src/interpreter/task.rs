@@ -14,12 +14,11 @@ use std::time::{Duration, Instant};
 use asl::model::{Invocation, State, TaskState};
 use asl::walk::parse_function_name;
 use asl::{StatesError, Value, names};
-use indexmap::IndexMap;
-use serde_json::{Value as Json, json};
 
 use super::events::TaskKind;
 use super::input_output::detach;
 use super::{Entered, Exec, Frame, Interrupted, Step};
+use crate::lambda::{self, function_identity};
 use crate::runtime::{Call, RequestId};
 
 impl Exec<'_> {
@@ -92,7 +91,7 @@ impl Exec<'_> {
             }
             None => {
                 if let Some(h) = &task.heartbeat {
-                    self.read_seconds(h, &effective, &ctx, "HeartbeatSecondsPath")?;
+                    self.read_seconds(h, &effective, &ctx, "HeartbeatSecondsPath", state, entered)?;
                 }
             }
         }
@@ -103,7 +102,9 @@ impl Exec<'_> {
             (Invocation::LambdaInvoke, true) => Some(effective.clone()),
             _ => None,
         };
-        let (function, qualifier, event, lambda_invoke) = match &task.resource.invocation {
+        let request_id = RequestId::new();
+        let (function, qualifier, event, lambda_invoke, reference) = match &task.resource.invocation
+        {
             Invocation::Direct {
                 function,
                 qualifier,
@@ -112,28 +113,48 @@ impl Exec<'_> {
                 qualifier.as_deref().map(Cow::Borrowed),
                 effective,
                 false,
+                Cow::Borrowed(task.resource.arn.as_str()),
             ),
             Invocation::LambdaInvoke => {
-                let name = effective
-                    .get("FunctionName")
-                    .and_then(|v| v.scalar())
-                    .and_then(|j| j.as_str().map(str::to_string));
-                let Some(name) = name else {
+                let text = |field: &str| {
+                    effective
+                        .get(field)
+                        .and_then(|v| v.scalar())
+                        .and_then(|j| j.as_str().map(str::to_string))
+                };
+                let Some(name) = text("FunctionName") else {
                     return Err(StatesError::runtime(format!(
                         "state '{}': arn:aws:states:::lambda:invoke needs a string FunctionName in its Parameters",
                         state.name
                     )));
                 };
                 let (function, qualifier) = parse_function_name(&name);
-                let payload = effective.get("Payload").unwrap_or_else(Value::empty_object);
+                let qualifier = qualifier.or_else(|| text("Qualifier"));
+                let payload = effective.get("Payload");
+                // A body Lambda refuses is the Task's error, after its events like any other.
+                let event = match lambda::request_event(payload, request_id.as_str()) {
+                    Ok(event) => event,
+                    Err(e) => {
+                        let kind = TaskKind::LambdaInvoke;
+                        if let Some(p) = &parameters {
+                            self.emit_task_started(frame, &kind, p, timeout);
+                        }
+                        let failed = Err(e);
+                        self.emit_task_ended(frame, &kind, &failed);
+                        return failed;
+                    }
+                };
                 (
                     Cow::Owned(function),
                     qualifier.map(Cow::Owned),
-                    payload,
+                    event,
                     true,
+                    Cow::Owned(name),
                 )
             }
         };
+        let call_identity = function_identity(&reference, identity);
+        let identity = call_identity.as_ref().unwrap_or(identity);
         let event = if Self::retains_raw(state, &task.retry, &task.catch) {
             detach(event)?
         } else {
@@ -145,7 +166,6 @@ impl Exec<'_> {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let request_id = RequestId::new();
         let call = Call {
             function: &function,
             qualifier: qualifier.as_deref(),
@@ -171,65 +191,35 @@ impl Exec<'_> {
         let timer = Instant::now();
         let result = self.engine.runtime.invoke(&call, event);
         self.observe(&function, timer.elapsed());
+        // What Lambda's response body makes of the result, for a function invoked as a
+        // Lambda function; a plain name keeps the runtime's object as it is.
+        let result = match result {
+            Ok(r) if lambda_invoke || task.resource.arn.starts_with("arn:") => self
+                .engine
+                .runtime
+                .lambda_response(&call, r, lambda_invoke)
+                .map(|response| {
+                    if lambda_invoke {
+                        lambda::invoke_response(
+                            response,
+                            qualifier.as_deref(),
+                            request_id.as_str(),
+                            self.engine.clock.now(),
+                        )
+                    } else {
+                        response.payload
+                    }
+                }),
+            other => other,
+        };
         let result = match task_deadline {
             Some(d) if self.engine.clock.instant() >= d => {
                 Err(StatesError::new(names::TIMEOUT, ""))
             }
             _ => result.map_err(|f| f.into_states_error()),
         };
-        let result = result.map(|result| {
-            if lambda_invoke {
-                lambda_invoke_response(
-                    result,
-                    qualifier.as_deref(),
-                    request_id.as_str(),
-                    self.engine.clock.now(),
-                )
-            } else {
-                result
-            }
-        });
         self.emit_task_ended(frame, &kind, &result);
         let result = result?;
         self.finish(state, raw_copy, result, &ctx, entered)
     }
-}
-
-/// The result `arn:aws:states:::lambda:invoke` gives: Lambda's Invoke response.
-fn lambda_invoke_response(
-    payload: Value,
-    qualifier: Option<&str>,
-    request_id: &str,
-    now: std::time::SystemTime,
-) -> Value {
-    let version = qualifier.unwrap_or("$LATEST");
-    let date = chrono::DateTime::<chrono::Utc>::from(now)
-        .format("%a, %d %b %Y %H:%M:%S GMT")
-        .to_string();
-    let headers = json!({
-        "Connection": "keep-alive",
-        "Content-Type": "application/json",
-        "Date": date,
-        "X-Amz-Executed-Version": version,
-        "x-amzn-RequestId": request_id,
-    });
-    let all_headers: serde_json::Map<String, Json> = headers
-        .as_object()
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), json!([v]))).collect())
-        .unwrap_or_default();
-    let mut out = IndexMap::new();
-    out.insert("ExecutedVersion".to_string(), Value::Json(json!(version)));
-    out.insert("Payload".to_string(), payload);
-    out.insert(
-        "SdkHttpMetadata".to_string(),
-        Value::Json(
-            json!({"AllHttpHeaders": all_headers, "HttpHeaders": headers, "HttpStatusCode": 200}),
-        ),
-    );
-    out.insert(
-        "SdkResponseMetadata".to_string(),
-        Value::Json(json!({"RequestId": request_id})),
-    );
-    out.insert("StatusCode".to_string(), Value::Json(json!(200)));
-    Value::from_fields(out)
 }

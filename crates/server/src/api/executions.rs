@@ -219,6 +219,7 @@ impl App {
             machine: machine.record.name.clone(),
             definition: machine.record.definition.clone(),
             functions: machine.functions.clone(),
+            dirs: self.functions.dirs().to_vec(),
             execution: name.to_string(),
             input,
             mocks,

@@ -152,7 +152,9 @@ impl App {
                 .map_err(|e| ApiError::internal(e.message))?,
         );
         let functions = self.functions.resolve(&workflow).unwrap_or_default();
-        let local = workflow.functions().is_empty().then(|| {
+        // Any Task may call a function (one named at run time too): only a workflow without
+        // Tasks runs in this process.
+        let local = (!asl::walk::has_tasks(&workflow.machine)).then(|| {
             Arc::new(Engine::with_options(
                 Arc::new(NativeRuntime::new()),
                 engine::EngineOptions {

@@ -27,6 +27,10 @@ pub struct Job {
     pub definition: String,
     /// Where each function the definition calls lives.
     pub functions: BTreeMap<String, PathBuf>,
+    /// The `--functions` directories, searched in order for a function named only at run
+    /// time (`"FunctionName.$"`).
+    #[serde(default)]
+    pub dirs: Vec<PathBuf>,
     /// The execution's name.
     pub execution: String,
     /// The input, JSON text.

@@ -133,7 +133,11 @@ impl Runner {
         for (function, dir) in &job.functions {
             routes.insert(function.clone(), self.runtime(dir)?);
         }
-        let mut runtime: Arc<dyn Runtime> = Arc::new(Routed::new(routes));
+        let mut others = Vec::new();
+        for dir in &job.dirs {
+            others.push((dir.clone(), self.runtime(dir)?));
+        }
+        let mut runtime: Arc<dyn Runtime> = Arc::new(Routed::new(routes).with_dirs(others));
         if let Some(mocks) = &job.mocks {
             runtime = Arc::new(Mocked::new(runtime, mocks.clone(), &workflow.machine));
         }
@@ -190,6 +194,7 @@ fn cache_key(job: &Job) -> String {
         .functions
         .iter()
         .map(|(f, d)| format!("{f}={}", d.display()))
+        .chain(job.dirs.iter().map(|d| d.display().to_string()))
         .collect();
     format!(
         "{}\u{0}{}\u{0}{}\u{0}{:?}",
@@ -216,6 +221,7 @@ mod tests {
             execution: "e".into(),
             input: serde_json::json!({"s": "x".repeat(100)}).to_string(),
             mocks: None,
+            dirs: Vec::new(),
             payload_bytes,
         };
         let failed = runner.run(&job(Some(150)));

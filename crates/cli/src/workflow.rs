@@ -22,7 +22,7 @@ pub struct Loaded {
 
 impl Loaded {
     /// Reads the definition at `path` (a directory: its definition file, see
-    /// [`crate::definition::NAMES`]), YAML converted to JSON, placeholders filled.
+    /// [`platform::definition::NAMES`]), YAML converted to JSON, placeholders filled.
     pub fn read(path: &Path, substitutions: &Substitutions) -> Result<Loaded> {
         let definition_path = if path.is_dir() {
             crate::definition::find_in(path)?

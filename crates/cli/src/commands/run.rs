@@ -7,7 +7,7 @@ use engine::{
     Runtime, StderrLog, Workflow,
 };
 use lanes::{ForkServer, ServerOptions};
-use python_runtime::{PythonOptions, PythonRuntime};
+use python_runtime::PythonRuntime;
 
 use super::isolation::Isolation;
 use crate::args::{LanesArg, RunArgs};
@@ -231,7 +231,7 @@ fn function_runtime(loaded: &Loaded, workflow: &Workflow) -> Result<Arc<dyn Runt
         return Ok(Arc::new(NativeRuntime::new()));
     }
     python_runtime::init().context("starting the embedded Python interpreter")?;
-    let options = PythonOptions::default().chdir(true);
+    let options = platform::host::python_options();
     let runtime = PythonRuntime::with_options(&loaded.dir, options)
         .with_context(|| format!("loading the Python functions of {}", loaded.dir.display()))?;
     Ok(Arc::new(runtime))
@@ -249,8 +249,7 @@ fn fork_server(
     // A recorded history keeps branches in this process.
     if args.history.is_some()
         || !matches!(args.lanes, LanesArg::Process | LanesArg::Auto)
-        || !has_branches(&workflow.machine)
-        || workflow.functions().is_empty()
+        || !platform::host::wants_processes(workflow)
     {
         return None;
     }
@@ -260,7 +259,7 @@ fn fork_server(
         worker_memory_limit: options.limits.executor_memory_bytes,
         ..ServerOptions::default()
     };
-    let python = PythonOptions::default().chdir(true);
+    let python = platform::host::python_options();
     match python_runtime::fork_server::start(&loaded.dir, workflow, options, python, server_options)
     {
         Ok(server) => Some(Arc::new(server)),
@@ -269,15 +268,6 @@ fn fork_server(
             None
         }
     }
-}
-
-fn has_branches(machine: &asl::StateMachine) -> bool {
-    machine.states.values().any(|s| {
-        matches!(
-            &s.kind,
-            asl::model::StateKind::Parallel(_) | asl::model::StateKind::Map(_)
-        )
-    })
 }
 
 /// The execution limits the flags ask for; the rest are the defaults.

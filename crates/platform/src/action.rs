@@ -52,21 +52,7 @@ pub struct Unpacked {
 /// A name usable in ARNs from the action's (`/ns/pkg/name` -> `name`).
 pub fn workflow_name(name: Option<&str>) -> String {
     let last = name.and_then(|n| n.rsplit('/').next()).unwrap_or("");
-    let cleaned: String = last
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    if cleaned.is_empty() {
-        "action".to_owned()
-    } else {
-        cleaned
-    }
+    crate::definition::arn_name(last, "action")
 }
 
 /// Writes `source` into `dir` (an empty directory) and loads its workflow: a zip's own, or for

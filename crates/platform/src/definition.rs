@@ -80,6 +80,26 @@ pub fn to_json_text(path: &Path, text: &str) -> Result<String, DefinitionError> 
     serde_json::to_string_pretty(&value).map_err(|e| yaml(e.to_string()))
 }
 
+/// A state machine name usable in an ARN: `raw` with every character other than ASCII
+/// letters, digits, `-` and `_` replaced by `-`; `fallback` when nothing is left.
+pub fn arn_name(raw: &str, fallback: &str) -> String {
+    let name: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if name.is_empty() {
+        fallback.to_owned()
+    } else {
+        name
+    }
+}
+
 /// Reads `dir`'s definition as JSON text (no placeholders filled).
 pub fn read_in(dir: &Path) -> Result<(PathBuf, String), DefinitionError> {
     let path = find_in(dir)?;

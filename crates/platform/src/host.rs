@@ -173,14 +173,19 @@ impl Host {
                 ..ExecutionOptions::default()
             },
         );
-        tracing::info!(
-            arn = %result.arn,
-            duration_us = result.duration.as_micros() as u64,
-            failed = result.outcome.as_ref().err().map(|e| e.error.as_str()).unwrap_or(""),
-            "ended"
-        );
+        log_ended(&result);
         result
     }
+}
+
+/// The `ended` log line of an execution (`-v`), the same for every front end.
+pub fn log_ended(result: &ExecutionResult) {
+    tracing::info!(
+        arn = %result.arn,
+        duration_us = result.duration.as_micros() as u64,
+        failed = result.outcome.as_ref().err().map(|e| e.error.as_str()).unwrap_or(""),
+        "ended"
+    );
 }
 
 /// Starts the fork server for `workflow` in `dir` when it can use process lanes; call it

@@ -91,10 +91,12 @@ impl LambdaOptions {
 }
 
 fn dir_name(dir: &Path) -> String {
-    dir.canonicalize()
+    let name = dir
+        .canonicalize()
         .ok()
         .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| "workflow".to_owned())
+        .unwrap_or_default();
+    crate::definition::arn_name(&name, "workflow")
 }
 
 /// Prepares the workflow and serves invocations until the Runtime API goes away. Call it

@@ -127,12 +127,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             ..ExecutionOptions::default()
         },
     );
-    tracing::info!(
-        arn = %result.arn,
-        duration_us = result.duration.as_micros() as u64,
-        failed = result.outcome.as_ref().err().map(|e| e.error.as_str()).unwrap_or(""),
-        "ended"
-    );
+    platform::host::log_ended(&result);
     server::observe::log_trace(&result.trace);
     if let (Some(path), Some(history)) = (&args.history, history) {
         let text = serde_json::to_string_pretty(&serde_json::json!({"events": history.events()}))

@@ -18,6 +18,7 @@ pub mod container;
 pub mod error;
 pub mod markdown;
 pub mod memory;
+pub mod platform;
 pub mod record;
 pub mod redis_server;
 pub mod report;

@@ -32,6 +32,13 @@ pub enum Command {
     /// Serve the AWS Step Functions API: point the AWS CLI, boto3 or an SDK at it with
     /// `--endpoint-url http://localhost:8083`.
     Serve(ServeArgs),
+    /// Serve one OpenWhisk action: the action-proxy protocol (`POST /init` with the
+    /// workflow, `POST /run` per activation), as OpenWhisk's runtime images do.
+    Openwhisk(OpenWhiskArgs),
+    /// Run as an AWS Lambda custom runtime (what a `bootstrap` execs): the workflow from
+    /// `LAMBDA_TASK_ROOT` (or `_HANDLER` naming a directory), invocations from
+    /// `AWS_LAMBDA_RUNTIME_API`.
+    Lambda,
     /// Run executions sent by `faastlane serve` (one JSON line each on stdin).
     #[command(hide = true)]
     Executor,
@@ -75,6 +82,25 @@ pub struct ServeArgs {
     /// recorded as failed.
     #[arg(long, default_value_t = 10)]
     pub grace_seconds: u64,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct OpenWhiskArgs {
+    /// The port to listen on (OpenWhisk's invoker talks to 8080).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// The address to listen on (all interfaces: the invoker reaches the container from
+    /// outside).
+    #[arg(long, default_value = "0.0.0.0")]
+    pub host: std::net::IpAddr,
+    /// Where `/init` unpacks the action (default: a new directory under the temporary
+    /// directory).
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
+    /// Requests larger than this many bytes get HTTP 413 (OpenWhisk's own limits are 48 MB
+    /// of code and 5 MB of parameters).
+    #[arg(long, default_value_t = 64 << 20)]
+    pub max_request_bytes: usize,
 }
 
 /// `${Name}` placeholders of the definition, as Step Functions' `DefinitionSubstitutions`.
@@ -268,6 +294,9 @@ pub enum BenchSuite {
     Apps,
     /// `faastlane serve` under load: StartSyncExecution driven by wrk.
     Serve,
+    /// The OpenWhisk and Lambda runtimes: cold start (process start to first response) and
+    /// warm activation round trip, for a Pass-only workflow and a one-function Python one.
+    Platform,
 }
 
 #[cfg(feature = "bench")]

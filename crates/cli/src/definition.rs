@@ -6,62 +6,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 
-/// The names a workflow directory's definition may have, in the order they are looked for.
-pub const NAMES: [&str; 6] = [
-    "workflow.json",
-    "workflow.yaml",
-    "workflow.yml",
-    "statemachine.asl.json",
-    "statemachine.asl.yaml",
-    "statemachine.asl.yml",
-];
-
-/// The definition file of directory `dir`: exactly one of [`NAMES`].
+/// The definition file of directory `dir`: exactly one of [`platform::definition::NAMES`].
 pub fn find_in(dir: &Path) -> Result<PathBuf> {
-    let found: Vec<PathBuf> = NAMES
-        .iter()
-        .map(|name| dir.join(name))
-        .filter(|p| p.is_file())
-        .collect();
-    match found.as_slice() {
-        [one] => Ok(one.clone()),
-        [] => Err(anyhow!(
-            "{} is a directory without a definition (looked for {})",
-            dir.display(),
-            NAMES.join(", ")
-        )),
-        [first, second, ..] => Err(anyhow!(
-            "{} has more than one definition ({} and {}): keep one",
-            dir.display(),
-            file_name(first),
-            file_name(second)
-        )),
-    }
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
-/// Whether `path` holds YAML (by its extension).
-fn is_yaml(path: &Path) -> bool {
-    matches!(
-        path.extension().and_then(|e| e.to_str()),
-        Some("yaml" | "yml")
-    )
+    Ok(platform::definition::find_in(dir)?)
 }
 
 /// The definition's JSON text: `text` itself for a JSON file, converted for a YAML one.
 pub fn to_json_text(path: &Path, text: &str) -> Result<String> {
-    if !is_yaml(path) {
-        return Ok(text.to_owned());
-    }
-    let value: serde_json::Value = serde_norway::from_str(text)
-        .with_context(|| format!("{} is not valid YAML", path.display()))?;
-    serde_json::to_string_pretty(&value)
-        .with_context(|| format!("{} cannot be read as JSON", path.display()))
+    Ok(platform::definition::to_json_text(path, text)?)
 }
 
 /// `${Name}` -> value, from `--substitute Name=VALUE` and `--substitutions FILE`.
@@ -191,16 +143,5 @@ mod tests {
     fn a_pair_without_equals_is_an_error() {
         let e = Substitutions::read(None, &["Name".to_owned()]).expect_err("bad pair");
         assert!(e.to_string().contains("Name=VALUE"), "{e}");
-    }
-
-    #[test]
-    fn yaml_becomes_the_same_json() {
-        let yaml = "StartAt: A\nStates:\n  A:\n    Type: Pass\n    End: true\n";
-        let json = to_json_text(Path::new("w.yaml"), yaml).expect("yaml");
-        let value: serde_json::Value = serde_json::from_str(&json).expect("json");
-        assert_eq!(
-            value,
-            serde_json::json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}})
-        );
     }
 }

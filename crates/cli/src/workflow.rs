@@ -22,7 +22,7 @@ pub struct Loaded {
 
 impl Loaded {
     /// Reads the definition at `path` (a directory: its definition file, see
-    /// [`crate::definition::NAMES`]), YAML converted to JSON, placeholders filled.
+    /// [`platform::definition::NAMES`]), YAML converted to JSON, placeholders filled.
     pub fn read(path: &Path, substitutions: &Substitutions) -> Result<Loaded> {
         let definition_path = if path.is_dir() {
             crate::definition::find_in(path)?
@@ -96,20 +96,6 @@ fn workflow_name(path: &Path) -> String {
             name.split('.').next().unwrap_or(&name).to_owned()
         })
     };
-    let name: String = stem
-        .unwrap_or_else(|| "workflow".to_string())
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    if name.is_empty() {
-        "workflow".to_string()
-    } else {
-        name
-    }
+    let stem = stem.unwrap_or_default();
+    platform::definition::arn_name(&stem, "workflow")
 }

@@ -31,6 +31,10 @@ pub struct ExecutionOptions {
     /// Stops the execution when cancelled (`StopExecution`): it ends as
     /// [`ExecutionStatus::Aborted`] with an `ExecutionAborted` event.
     pub cancel: Option<CancelToken>,
+    /// When the platform running this execution stops waiting for it (a Lambda invocation's
+    /// `Lambda-Runtime-Deadline-Ms`): past it the execution fails with `States.Timeout`, like
+    /// the definition's `TimeoutSeconds`.
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl std::fmt::Debug for ExecutionOptions {
@@ -39,6 +43,7 @@ impl std::fmt::Debug for ExecutionOptions {
             .field("name", &self.name)
             .field("history", &self.history.is_some())
             .field("cancel", &self.cancel)
+            .field("deadline", &self.deadline)
             .finish()
     }
 }
@@ -154,10 +159,10 @@ impl Engine {
             .timeout_seconds
             .and_then(|s| started.checked_add(Duration::from_secs(s)));
         let limit_deadline = limits.execution_time.and_then(|t| started.checked_add(t));
-        let deadline = match (machine_deadline, limit_deadline) {
-            (Some(m), Some(l)) => Some(m.min(l)),
-            (m, l) => m.or(l),
-        };
+        let deadline = [machine_deadline, limit_deadline, options.deadline]
+            .into_iter()
+            .flatten()
+            .min();
         let exec = Exec {
             engine: self,
             workflow,
@@ -209,6 +214,22 @@ impl Engine {
                         "the execution ran longer than the limit of {} s",
                         limits.execution_time.unwrap_or_default().as_secs_f64()
                     ),
+                ))
+            }
+            // The platform's deadline came first.
+            Err(e)
+                if e.error == names::TIMEOUT
+                    && options.deadline.is_some_and(|p| {
+                        [machine_deadline, limit_deadline]
+                            .into_iter()
+                            .flatten()
+                            .all(|other| p < other)
+                            && self.clock.instant() >= p
+                    }) =>
+            {
+                Err(StatesError::new(
+                    names::TIMEOUT,
+                    "the execution ran past the deadline of the platform running it",
                 ))
             }
             Err(e) => Err(e),

@@ -175,7 +175,14 @@ pub trait Runtime: Send + Sync {
 
 /// Receives what functions print, tagged with the state that printed it.
 pub trait LogSink: Send + Sync {
+    /// A line the function wrote to its standard output (or a line of unknown stream).
     fn line(&self, state: &str, line: &str);
+
+    /// A line the function wrote to its standard error. Sinks that keep the two streams apart
+    /// (OpenWhisk's action logs do) override it; the rest see it as any other line.
+    fn error_line(&self, state: &str, line: &str) {
+        self.line(state, line);
+    }
 }
 
 /// Discards function output.

@@ -48,6 +48,35 @@ enum HostError {
     Function { function: String, message: String },
 }
 
+/// What a deferred fork server hosts, known only after it was forked.
+pub struct Hosted {
+    pub dir: PathBuf,
+    pub workflow: Workflow,
+    pub engine: EngineOptions,
+    pub python: PythonOptions,
+}
+
+/// Like [`start`] for a program that learns its workflow after it must have forked (a
+/// platform runtime that gets its code through an HTTP request once its server threads
+/// run): `source` runs in the server process when setup starts (with
+/// [`ServerOptions::lazy_setup`], when the parent first wants a worker), and says what to
+/// host, typically read from a directory the parent has filled by then.
+pub fn start_deferred(
+    server: ServerOptions,
+    source: impl FnOnce() -> Result<Hosted, String>,
+) -> std::io::Result<ForkServer> {
+    ForkServer::start(server, move || {
+        let hosted = source()?;
+        let options = EngineOptions {
+            log: Arc::new(NoLog),
+            processes: None,
+            ..hosted.engine
+        };
+        let python = hosted.python.init_log(Arc::new(NoLog));
+        host(&hosted.dir, hosted.workflow, options, python).map_err(|e| e.to_string())
+    })
+}
+
 /// What the server process builds before its first fork.
 fn host(
     dir: &Path,

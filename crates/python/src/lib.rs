@@ -95,5 +95,7 @@ pub use error::{PythonError, RequirementsError};
 pub use handle::PyHandle;
 pub use interpreter::{InterpreterInfo, SIGNATURE_SOURCE, init};
 pub use lane::{PickleCodec, around_fork};
-pub use runtime::{DEFAULT_MEMORY_MB, PythonOptions, PythonRuntime};
+pub use runtime::{
+    BUNDLED_VIRTUALENV, DEFAULT_MEMORY_MB, PythonOptions, PythonRuntime, export_environment,
+};
 pub use venv::{Environment, PipNetwork};

@@ -66,8 +66,12 @@ pub(crate) fn capture<R>(sink: &dyn LogSink, state: &str, f: impl FnOnce() -> R)
                 let mut p = p.borrow_mut();
                 [std::mem::take(&mut p.out), std::mem::take(&mut p.err)]
             });
-            for line in rest.iter().filter(|l| !l.is_empty()) {
-                self.sink.line(self.state, line.trim_end_matches('\r'));
+            let [out, err] = rest;
+            if !out.is_empty() {
+                self.sink.line(self.state, out.trim_end_matches('\r'));
+            }
+            if !err.is_empty() {
+                self.sink.error_line(self.state, err.trim_end_matches('\r'));
             }
         }
     }
@@ -95,7 +99,11 @@ pub(crate) fn emit(py: Python<'_>, stream: u8, text: &Bound<'_, PyString>) {
             // The sink may do I/O: let other Python threads run meanwhile, as file writes do.
             py.detach(|| {
                 for line in &lines {
-                    sink.line(state, line);
+                    if stream == STDOUT {
+                        sink.line(state, line);
+                    } else {
+                        sink.error_line(state, line);
+                    }
                 }
             });
         }

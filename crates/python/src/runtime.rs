@@ -94,6 +94,39 @@ impl PythonOptions {
     }
 }
 
+/// The directory name of a virtual environment bundled with the functions (OpenWhisk's).
+pub const BUNDLED_VIRTUALENV: &str = "virtualenv";
+
+/// `virtualenv/lib/python*/site-packages` under `dir`, when the directory bundles one.
+fn bundled_site_packages(dir: &Path) -> Vec<PathBuf> {
+    let lib = dir.join(BUNDLED_VIRTUALENV).join("lib");
+    let Ok(entries) = std::fs::read_dir(&lib) else {
+        return Vec::new();
+    };
+    let mut sites: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("python"))
+        .map(|e| e.path().join("site-packages"))
+        .filter(|p| p.is_dir())
+        .collect();
+    sites.sort();
+    sites
+}
+
+/// Sets environment variables as `os.environ[name] = value` does, so that Python code (which
+/// reads the `os.environ` snapshot taken at start) and the processes it starts see them.
+pub fn export_environment(vars: &[(String, String)]) -> Result<(), PythonError> {
+    interpreter::init()?;
+    Python::attach(|py| -> PyResult<()> {
+        let environ = py.import("os")?.getattr("environ")?;
+        for (name, value) in vars {
+            environ.set_item(name, value)?;
+        }
+        Ok(())
+    })
+    .map_err(|e| PythonError::Bootstrap(format!("setting the environment: {e}")))
+}
+
 /// A loaded function: the callable and what its `context` reports.
 struct Function {
     callable: Py<PyAny>,
@@ -188,6 +221,13 @@ impl PythonRuntime {
                 let site = env.site_packages.to_string_lossy();
                 let python = env.root.join("bin").join("python");
                 let python = python.to_string_lossy();
+                bootstrap.call_method1("add_site_dir", (&*site, &dir_str, &*python))?;
+            }
+            // A `virtualenv/` shipped inside the directory, as OpenWhisk's Python runtime
+            // accepts in an action's zip: its packages come right after the directory.
+            for site in bundled_site_packages(&dir) {
+                let python = dir.join(BUNDLED_VIRTUALENV).join("bin").join("python");
+                let (site, python) = (site.to_string_lossy(), python.to_string_lossy());
                 bootstrap.call_method1("add_site_dir", (&*site, &dir_str, &*python))?;
             }
             Ok(())

@@ -32,6 +32,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     }
     let suites = match args.suite {
         BenchSuite::Serve => return serve(&args),
+        BenchSuite::Platform => return platform(&args),
         BenchSuite::All => Suite::ALL.to_vec(),
         BenchSuite::Interaction => vec![Suite::Interaction],
         BenchSuite::Fanout => vec![Suite::Fanout],
@@ -180,6 +181,7 @@ fn command_line(args: &BenchArgs) -> String {
         BenchSuite::Fanout => "fanout",
         BenchSuite::Apps => "apps",
         BenchSuite::Serve => "serve",
+        BenchSuite::Platform => "platform",
     };
     let mut line = format!("cargo run --release -- bench --suite {suite}");
     if args.quick {
@@ -216,5 +218,36 @@ fn serve(args: &BenchArgs) -> Result<ExitCode> {
     let path = args.out.join(format!("{name}.md"));
     std::fs::write(&path, &report).with_context(|| format!("writing {}", path.display()))?;
     eprintln!("wrote {}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--suite platform`: cold start and warm activation of `faastlane openwhisk` and
+/// `faastlane lambda`; prints a Markdown table and writes it to `OUT/NAME-platform.md`.
+fn platform(args: &BenchArgs) -> Result<ExitCode> {
+    let scratch = tempfile::Builder::new()
+        .prefix("faastlane-bench-platform-")
+        .tempdir()
+        .context("creating a scratch directory")?;
+    let options = bench::platform::PlatformOptions {
+        exe: std::env::current_exe().context("finding this program")?,
+        scratch: scratch.path().to_path_buf(),
+        cold_runs: if args.quick { 5 } else { 20 },
+        warm_runs: if args.quick { 500 } else { 5000 },
+    };
+    let cases = bench::platform::run(&options).context("the platform suite")?;
+    let table = bench::platform::table(&cases);
+    print!("{table}");
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let name = args.name.clone().unwrap_or_else(|| {
+        if args.quick {
+            "platform-quick"
+        } else {
+            "platform-full"
+        }
+        .to_owned()
+    });
+    let path = args.out.join(format!("{name}.md"));
+    std::fs::write(&path, &table).with_context(|| format!("writing {}", path.display()))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -10,6 +10,7 @@ use crate::args::Command;
 mod bench;
 mod graph;
 mod isolation;
+mod platform;
 mod run;
 mod serve;
 mod validate;
@@ -22,6 +23,8 @@ pub fn dispatch(command: Command) -> Result<ExitCode> {
         #[cfg(feature = "bench")]
         Command::Bench(args) => bench::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Openwhisk(args) => platform::openwhisk(args),
+        Command::Lambda => platform::lambda(),
         Command::Executor => serve::executor(),
     }
 }

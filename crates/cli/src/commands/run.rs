@@ -7,7 +7,7 @@ use engine::{
     Runtime, StderrLog, Workflow,
 };
 use lanes::{ForkServer, ServerOptions};
-use python_runtime::{PythonOptions, PythonRuntime};
+use python_runtime::PythonRuntime;
 
 use super::isolation::Isolation;
 use crate::args::{LanesArg, RunArgs};
@@ -127,12 +127,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             ..ExecutionOptions::default()
         },
     );
-    tracing::info!(
-        arn = %result.arn,
-        duration_us = result.duration.as_micros() as u64,
-        failed = result.outcome.as_ref().err().map(|e| e.error.as_str()).unwrap_or(""),
-        "ended"
-    );
+    platform::host::log_ended(&result);
     server::observe::log_trace(&result.trace);
     if let (Some(path), Some(history)) = (&args.history, history) {
         let text = serde_json::to_string_pretty(&serde_json::json!({"events": history.events()}))
@@ -233,7 +228,7 @@ fn function_runtime(loaded: &Loaded, workflow: &Workflow) -> Result<Arc<dyn Runt
         return Ok(Arc::new(NativeRuntime::new()));
     }
     python_runtime::init().context("starting the embedded Python interpreter")?;
-    let options = PythonOptions::default().chdir(true);
+    let options = platform::host::python_options();
     let runtime = PythonRuntime::with_options(&loaded.dir, options)
         .with_context(|| format!("loading the Python functions of {}", loaded.dir.display()))?;
     Ok(Arc::new(runtime))
@@ -251,8 +246,7 @@ fn fork_server(
     // A recorded history keeps branches in this process.
     if args.history.is_some()
         || !matches!(args.lanes, LanesArg::Process | LanesArg::Auto)
-        || !has_branches(&workflow.machine)
-        || !asl::walk::has_tasks(&workflow.machine)
+        || !platform::host::wants_processes(workflow)
     {
         return None;
     }
@@ -262,7 +256,7 @@ fn fork_server(
         worker_memory_limit: options.limits.executor_memory_bytes,
         ..ServerOptions::default()
     };
-    let python = PythonOptions::default().chdir(true);
+    let python = platform::host::python_options();
     match python_runtime::fork_server::start(&loaded.dir, workflow, options, python, server_options)
     {
         Ok(server) => Some(Arc::new(server)),
@@ -271,15 +265,6 @@ fn fork_server(
             None
         }
     }
-}
-
-fn has_branches(machine: &asl::StateMachine) -> bool {
-    machine.states.values().any(|s| {
-        matches!(
-            &s.kind,
-            asl::model::StateKind::Parallel(_) | asl::model::StateKind::Map(_)
-        )
-    })
 }
 
 /// The execution limits the flags ask for; the rest are the defaults.

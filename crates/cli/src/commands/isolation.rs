@@ -46,10 +46,9 @@ impl Isolation {
         if requested == Mode::None {
             return Ok(none);
         }
-        // Python functions' memory is not in domains yet; native ones (no Task functions in
-        // a CLI run) have nothing to protect but pass.
-        let covered = functions.is_empty();
-        let Choice { mode, notice } = isolation::choose(requested, mpk::support(), covered)?;
+        // The CLI runs Python functions, whose memory `python_runtime::domains` routes to
+        // their domains.
+        let Choice { mode, notice } = isolation::choose(requested, mpk::support(), true)?;
         if let Some(notice) = notice {
             eprintln!("{notice}");
         }
@@ -83,10 +82,13 @@ impl Isolation {
                 name,
                 &self.sensitive,
             )),
-            (Mode::Mpk, _) => Arc::new(
-                DomainIsolated::new(runtime, &self.sensitive)
-                    .context("setting up protection domains")?,
-            ),
+            (Mode::Mpk, _) => {
+                let isolated = DomainIsolated::new(runtime, &self.sensitive)
+                    .context("setting up protection domains")?;
+                python_runtime::domains::install(isolated.domains())
+                    .context("routing python's allocators to the protection domains")?;
+                Arc::new(isolated.with_memory(Arc::new(PythonMemory)))
+            }
             _ => runtime,
         })
     }
@@ -110,4 +112,29 @@ fn process_server(
         python_runtime::fork_server::start(&loaded.dir, &hosted, options, python, server_options)
             .context("starting the fork server for process isolation")?;
     Ok((Arc::new(server), hosted.name))
+}
+
+/// Python's allocators in the domains of `python_runtime::domains`.
+struct PythonMemory;
+
+impl isolation::DomainMemory for PythonMemory {
+    fn before_gate(&self) {
+        python_runtime::domains::before_gate();
+    }
+
+    fn enter(&self, id: mpk::DomainId) {
+        python_runtime::domains::enter(id);
+    }
+
+    fn leave(&self) {
+        python_runtime::domains::leave();
+    }
+
+    fn hand_off(&self, value: asl::Value) -> Result<asl::Value, String> {
+        python_runtime::domains::hand_off(value).map_err(|e| e.to_string())
+    }
+
+    fn after_gate(&self) {
+        python_runtime::domains::after_gate();
+    }
 }

@@ -19,7 +19,8 @@
 # (the crates' doctests do not run in the guest).
 #
 # Knobs: MPK_NEGATIVE=1 (first check that the tests fail in a guest booted with nopku),
-# MPK_BENCH=1 (also run the switch and chain benchmarks in the guest), MPK_CLI=0 (skip the
+# MPK_BENCH=1 (also run the switch, chain and healthcare benchmarks in the guest; BENCH_RUNS
+# executions per mode for healthcare, default 5), MPK_CLI=0 (skip the
 # CLI run of the healthcare example with each --isolation, on by default), MPK_CRATES, WORK (cache, default target/mpk-qemu), TIMEOUT (s, default 300),
 # MEM (MiB, default 512), QEMU_CPU (default max), EXTRA_APPEND (guest cmdline, e.g. nopku
 # for a negative control), TEST_ARGS (for every test binary).
@@ -184,6 +185,18 @@ grep -q 'Faastlane.IsolationViolation' peek-mpk.json || fail "the second run dif
 echo "cli: a ctypes read of another function's domain is Faastlane.IsolationViolation, the execution goes on"
 CLI
   chmod +x "$INITRD/tests/zz-cli-healthcare"
+  if [ "${MPK_BENCH:-0}" = 1 ]; then
+    # The healthcare example per execution, isolation none / process / mpk, in one process.
+    # (a debug build, as the CLI above: the time is Python's and the emulator's)
+    log "cargo build -p faastlane --example isolation_healthcare"
+    ( cd "$ROOT_DIR" && cargo build -q -p faastlane --example isolation_healthcare ) \
+      || die "building the healthcare benchmark failed"
+    strip --strip-debug -o "$INITRD/usr/bin/isolation_healthcare" "$ROOT_DIR/target/debug/examples/isolation_healthcare"
+    mkdir -p "$INITRD$ROOT_DIR/crates/cli" "$INITRD$ROOT_DIR/examples"
+    cp -r "$ROOT_DIR/examples/healthcare" "$INITRD$ROOT_DIR/examples/"
+    printf '#!/bin/busybox sh\nisolation_healthcare %s\n' "${BENCH_RUNS:-5}" > "$INITRD/tests/zz-zbench-healthcare"
+    chmod +x "$INITRD/tests/zz-zbench-healthcare"
+  fi
 }
 
 # ------------------------------------------------------------------------ 4. initramfs
@@ -241,7 +254,7 @@ timeout "$TIMEOUT" "${QEMU[@]}" </dev/null 2>&1 | tr -d '\r' | sed -u 's/\x1b\[[
   > "$WORK/guest.log"
 QRC=${PIPESTATUS[0]}
 set -e
-grep -E '^(GUEST|MPK-RESULT|test |test result|running|thread|  left|  right|skipped|mpk switch|chain|cli|isolation)' "$WORK/guest.log" >&2 || true
+grep -E '^(GUEST|MPK-RESULT|test |test result|running|thread|  left|  right|skipped|mpk switch|chain|cli|isolation|healthcare)' "$WORK/guest.log" >&2 || true
 log "qemu exit $QRC (guest log: $WORK/guest.log)"
 if [ "$QRC" -eq 124 ]; then echo "MPK-QEMU: FAIL (timeout after ${TIMEOUT}s)"; exit 2; fi
 if grep -q '^MPK-RESULT: PASS' "$WORK/guest.log"; then echo "MPK-QEMU: PASS"; exit 0; fi

@@ -5,13 +5,14 @@
 //! `Faastlane.IsolationViolation` naming the function, the domain it touched and the address,
 //! fails that Task (and so the execution, unless the workflow catches it), and a faulting
 //! write is undone (see `mpk::violation`). What is not: anything in the shared domain (key
-//! 0), which is all ordinary heap memory, the values handed from one function to the next,
-//! and the whole embedded Python heap (its allocators are not routed to domains, see
-//! `docs/isolation.md`).
+//! 0), which is all ordinary heap memory and the values handed from one function to the next.
+//! A runtime that routes its heap to the domains (Python, `python_runtime::domains`) plugs in
+//! as a [`DomainMemory`]: what its functions allocate while they run is then theirs too.
 //!
-//! The state a function returns is in the shared domain already (the engine's values are
-//! ordinary heap objects), so a hand-off moves nothing: its cost is the two PKRU writes of the
-//! gate (entry and exit) and the registry lookup.
+//! The state a native function returns is in the shared domain already (the engine's values
+//! are ordinary heap objects), so a hand-off moves nothing: its cost is the two PKRU writes of
+//! the gate (entry and exit) and the registry lookup. A [`DomainMemory`] copies the result
+//! into the shared domain at the hand-off (Python: as JSON).
 
 use std::cell::RefCell;
 use std::collections::HashMap;

@@ -18,7 +18,8 @@
 //! Free and realloc may be called on any thread, in any domain: they open every key for
 //! the few instructions that read the header and zero the block (two `WRPKRU` when the
 //! thread's PKRU denies some key, none otherwise), so the owner's memory is reached even
-//! from a thread that cannot see it. The caller of `alloc` must be inside `id`'s gate or
+//! from a thread that cannot see it; `free_in`/`realloc_in` skip that for a block of the
+//! domain the thread is inside (the common case: a function freeing its own objects). The caller of `alloc` must be inside `id`'s gate or
 //! have every key open.
 
 use std::collections::HashMap;
@@ -36,8 +37,8 @@ const CHUNK: usize = 1 << 20;
 pub struct DomainHeap {
     domains: Arc<Domains>,
     lists: Mutex<Lists>,
-    /// `(start, end)` of every chunk, sorted.
-    chunks: RwLock<Vec<(usize, usize)>>,
+    /// `(start, end, owning domain)` of every chunk, sorted.
+    chunks: RwLock<Vec<(usize, usize, usize)>>,
 }
 
 #[derive(Default)]
@@ -82,10 +83,15 @@ impl DomainHeap {
 
     /// Whether `ptr` points into this heap's memory.
     pub fn owns(&self, ptr: *const u8) -> bool {
+        self.owner(ptr).is_some()
+    }
+
+    /// The domain whose memory `ptr` points into, if it is this heap's.
+    pub fn owner(&self, ptr: *const u8) -> Option<DomainId> {
         let addr = ptr as usize;
         let chunks = self.chunks.read().unwrap_or_else(PoisonError::into_inner);
-        let i = chunks.partition_point(|&(start, _)| start <= addr);
-        i > 0 && addr < chunks[i - 1].1
+        let i = chunks.partition_point(|&(start, _, _)| start <= addr);
+        (i > 0 && addr < chunks[i - 1].1).then(|| DomainId(chunks[i - 1].2))
     }
 
     /// `size` bytes of zeroed memory in domain `id` (null when the domain's memory cannot
@@ -141,8 +147,8 @@ impl DomainHeap {
     fn chunk(&self, id: DomainId, bytes: usize) -> Option<usize> {
         let start = self.domains.alloc(id, bytes).ok()?.as_ptr() as usize;
         let mut chunks = self.chunks.write().unwrap_or_else(PoisonError::into_inner);
-        let i = chunks.partition_point(|&(s, _)| s < start);
-        chunks.insert(i, (start, start + bytes));
+        let i = chunks.partition_point(|&(s, _, _)| s < start);
+        chunks.insert(i, (start, start + bytes, id.0));
         Some(start)
     }
 
@@ -154,8 +160,21 @@ impl DomainHeap {
     /// `ptr` came from [`DomainHeap::alloc`] or [`DomainHeap::realloc`] of this heap and was
     /// not freed since; nothing uses it after this call.
     pub unsafe fn free(&self, ptr: *mut u8) {
+        // SAFETY: forwarded; no domain is known to be open.
+        unsafe { self.free_in(ptr, None) }
+    }
+
+    /// [`DomainHeap::free`] by a thread inside `open`'s gate: a block of `open` is freed
+    /// without touching PKRU (a function frees its own blocks all the time, and each PKRU
+    /// write costs; under QEMU a TLB flush).
+    ///
+    /// # Safety
+    ///
+    /// As [`DomainHeap::free`]; `open`, if given, is a domain whose key this thread has open.
+    pub unsafe fn free_in(&self, ptr: *mut u8, open: Option<DomainId>) {
         let block = ptr as usize - HEADER;
-        let (class, owner) = with_every_key(|| {
+        let own = open.is_some() && self.owner(ptr) == open;
+        let (class, owner) = with_every_key_unless(own, || {
             let header = block as *mut u64;
             // SAFETY: a live block of this heap (the caller's contract): its header is the 16
             // bytes before `ptr`, readable with every key open; the block is `1 << class`
@@ -180,8 +199,19 @@ impl DomainHeap {
     /// As [`DomainHeap::free`] for `ptr`; on success the caller uses the returned pointer
     /// instead.
     pub unsafe fn realloc(&self, ptr: *mut u8, size: usize) -> *mut u8 {
+        // SAFETY: forwarded; no domain is known to be open.
+        unsafe { self.realloc_in(ptr, size, None) }
+    }
+
+    /// [`DomainHeap::realloc`] by a thread inside `open`'s gate (see [`DomainHeap::free_in`]).
+    ///
+    /// # Safety
+    ///
+    /// As [`DomainHeap::free_in`].
+    pub unsafe fn realloc_in(&self, ptr: *mut u8, size: usize, open: Option<DomainId>) -> *mut u8 {
         let block = ptr as usize - HEADER;
-        let (class, owner) = with_every_key(|| {
+        let own = open.is_some() && self.owner(ptr) == open;
+        let (class, owner) = with_every_key_unless(own, || {
             // SAFETY: a live block's header, as in `free`.
             unsafe {
                 let header = block as *const u64;
@@ -192,7 +222,7 @@ impl DomainHeap {
             return ptr;
         }
         let owner = DomainId(owner);
-        let grown = with_every_key(|| {
+        let grown = with_every_key_unless(own, || {
             // SAFETY: every key is open on this thread (the contract of `alloc`); the new block
             // holds `size > (1 << class) - HEADER` bytes, so the old block's payload fits.
             unsafe {
@@ -205,14 +235,18 @@ impl DomainHeap {
         });
         if !grown.is_null() {
             // SAFETY: forwarded from the caller; the payload now lives in `grown`.
-            unsafe { self.free(ptr) };
+            unsafe { self.free_in(ptr, open) };
         }
         grown
     }
 }
 
-/// Runs `f` with every protection key open on this thread, then restores its PKRU.
-fn with_every_key<R>(f: impl FnOnce() -> R) -> R {
+/// Runs `f` with every protection key open on this thread, then restores its PKRU; or just
+/// `f` when `open` (the keys `f` needs are open already).
+fn with_every_key_unless<R>(open: bool, f: impl FnOnce() -> R) -> R {
+    if open {
+        return f();
+    }
     let mask = current_mask();
     if mask == ProtectionMask::all() {
         return f();

@@ -242,8 +242,9 @@ extern "C" fn hook_realloc(ctx: *mut c_void, ptr: *mut c_void, size: usize) -> *
     }
     let heap = &hooks().heap;
     if heap.owns(ptr.cast()) {
-        // SAFETY: CPython passes a live block it allocated; this heap's (`owns`).
-        return unsafe { heap.realloc(ptr.cast(), size.max(1)) }.cast();
+        // SAFETY: CPython passes a live block it allocated; this heap's (`owns`). The current
+        // domain's key is open on this thread (inside its gate).
+        return unsafe { heap.realloc_in(ptr.cast(), size.max(1), current()) }.cast();
     }
     let o = original(ctx);
     o.realloc
@@ -256,8 +257,9 @@ extern "C" fn hook_free(ctx: *mut c_void, ptr: *mut c_void) {
     }
     let heap = &hooks().heap;
     if heap.owns(ptr.cast()) {
-        // SAFETY: CPython frees a live block it allocated; this heap's (`owns`).
-        unsafe { heap.free(ptr.cast()) };
+        // SAFETY: CPython frees a live block it allocated; this heap's (`owns`). The current
+        // domain's key is open on this thread (inside its gate).
+        unsafe { heap.free_in(ptr.cast(), current()) };
         return;
     }
     let o = original(ctx);
@@ -272,4 +274,30 @@ extern "C" fn hook_free(ctx: *mut c_void, ptr: *mut c_void) {
 /// on a thread inside another function's gate.
 pub fn hand_off(value: asl::Value) -> Result<asl::Value, asl::ForeignError> {
     interpreter::attach(|_py| value.into_json().map(asl::Value::Json))
+}
+
+/// [`isolation::DomainMemory`] for Python functions: the functions of this module, for
+/// `DomainIsolated::with_memory` (after [`install`]).
+pub struct PythonMemory;
+
+impl isolation::DomainMemory for PythonMemory {
+    fn before_gate(&self) {
+        before_gate();
+    }
+
+    fn enter(&self, id: DomainId) {
+        enter(id);
+    }
+
+    fn leave(&self) {
+        leave();
+    }
+
+    fn hand_off(&self, value: asl::Value) -> Result<asl::Value, String> {
+        hand_off(value).map_err(|e| e.to_string())
+    }
+
+    fn after_gate(&self) {
+        after_gate();
+    }
 }

@@ -87,7 +87,7 @@ impl Isolation {
                     .context("setting up protection domains")?;
                 python_runtime::domains::install(isolated.domains())
                     .context("routing python's allocators to the protection domains")?;
-                Arc::new(isolated.with_memory(Arc::new(PythonMemory)))
+                Arc::new(isolated.with_memory(Arc::new(python_runtime::domains::PythonMemory)))
             }
             _ => runtime,
         })
@@ -112,29 +112,4 @@ fn process_server(
         python_runtime::fork_server::start(&loaded.dir, &hosted, options, python, server_options)
             .context("starting the fork server for process isolation")?;
     Ok((Arc::new(server), hosted.name))
-}
-
-/// Python's allocators in the domains of `python_runtime::domains`.
-struct PythonMemory;
-
-impl isolation::DomainMemory for PythonMemory {
-    fn before_gate(&self) {
-        python_runtime::domains::before_gate();
-    }
-
-    fn enter(&self, id: mpk::DomainId) {
-        python_runtime::domains::enter(id);
-    }
-
-    fn leave(&self) {
-        python_runtime::domains::leave();
-    }
-
-    fn hand_off(&self, value: asl::Value) -> Result<asl::Value, String> {
-        python_runtime::domains::hand_off(value).map_err(|e| e.to_string())
-    }
-
-    fn after_gate(&self) {
-        python_runtime::domains::after_gate();
-    }
 }

@@ -19,7 +19,8 @@
 # (the crates' doctests do not run in the guest).
 #
 # Knobs: MPK_NEGATIVE=1 (first check that the tests fail in a guest booted with nopku),
-# MPK_BENCH=1 (also run the switch and chain benchmarks in the guest), MPK_CLI=0 (skip the
+# MPK_BENCH=1 (also run the switch, chain and healthcare benchmarks in the guest; BENCH_RUNS
+# executions per mode for healthcare, default 5), MPK_CLI=0 (skip the
 # CLI run of the healthcare example with each --isolation, on by default), MPK_CRATES, WORK (cache, default target/mpk-qemu), TIMEOUT (s, default 300),
 # MEM (MiB, default 512), QEMU_CPU (default max), EXTRA_APPEND (guest cmdline, e.g. nopku
 # for a negative control), TEST_ARGS (for every test binary).
@@ -145,27 +146,57 @@ add_cli() {
   ( cd "$stdlib" && tar -c --exclude=site-packages --exclude=test --exclude=__pycache__ --exclude=idlelib \
       --exclude=tkinter --exclude=ensurepip --exclude=lib2to3 --exclude='config-*' . ) | tar -x -C "$INITRD$stdlib"
   cp "$ROOT_DIR"/examples/healthcare/*.json "$ROOT_DIR"/examples/healthcare/*.py "$INITRD/healthcare/"
+  mkdir -p "$INITRD/peek"
+  cp "$ROOT_DIR"/crates/cli/tests/fixtures/isolation-peek/* "$INITRD/peek/"
+  for lib in $(ldd "$stdlib"/lib-dynload/_ctypes.*.so | grep -o '=> /[^ ]*' | cut -c4-); do
+    mkdir -p "$INITRD$(dirname "$lib")"; cp -L "$lib" "$INITRD$lib"
+  done
   cat > "$INITRD/tests/zz-cli-healthcare" <<'CLI'
 #!/bin/busybox sh
-# The healthcare example through the CLI in a guest with protection keys.
+# The CLI in a guest with protection keys: the healthcare example with every --isolation
+# (mpk: its Python functions in protection domains), and a function reading another's
+# domain memory through ctypes.
 set -u
 cd /tmp
 fail() { echo "cli: $*"; exit 1; }
-faastlane run /healthcare --input /healthcare/input.json --isolation none > none.json 2> none.err || fail "none: $(cat none.err)"
-faastlane run /healthcare --input /healthcare/input.json --isolation auto > auto.json 2> auto.err || fail "auto: $(cat auto.err)"
-head -1 auto.err
-grep -q '^isolation: process (protection keys do not cover Python functions yet)$' auto.err || fail "auto's notice: $(cat auto.err)"
-cmp -s none.json auto.json || fail "auto's output differs from none's"
-faastlane run /healthcare --input /healthcare/input.json --isolation process > process.json 2> process.err || fail "process: $(cat process.err)"
-cmp -s none.json process.json || fail "process output differs from none's"
-faastlane run /healthcare --input /healthcare/input.json --isolation mpk > mpk.json 2> mpk.err
-rc=$?
-[ $rc -eq 2 ] && [ ! -s mpk.json ] || fail "mpk: exit $rc, output $(cat mpk.json)"
-grep -q 'does not cover Python functions yet' mpk.err || fail "mpk's refusal: $(cat mpk.err)"
-grep -q '"patients":12' none.json || fail "unexpected output: $(head -c 300 none.json)"
-echo "cli: healthcare gives the same output with isolation none, auto (process) and process; mpk refused"
+run() { # mode fixture
+  t0=$(cut -d' ' -f1 /proc/uptime)
+  faastlane run /$2 --input /$2/input.json --isolation $1 > $2-$1.json 2> $2-$1.err \
+    || fail "$2 --isolation $1: exit $?: $(cat $2-$1.err) $(head -c 1500 $2-$1.json)"
+  echo "cli: $2 --isolation $1: $(awk -v a=$t0 -v b=$(cut -d' ' -f1 /proc/uptime) 'BEGIN { printf "%.2f", b - a }') s"
+}
+for m in none auto process mpk; do run $m healthcare; done
+grep -q '"patients":12' healthcare-none.json || fail "unexpected output: $(head -c 300 healthcare-none.json)"
+grep -q '^isolation: mpk (this CPU has protection keys)$' healthcare-auto.err || fail "auto's notice: $(cat healthcare-auto.err)"
+for m in auto process mpk; do
+  cmp -s healthcare-none.json healthcare-$m.json || fail "$m's output differs from none's: $(head -c 600 healthcare-$m.json)"
+done
+echo "cli: healthcare gives the same output with isolation none, auto (mpk), process and mpk"
+run none peek
+grep -q '"read":"patient ssn 123-45-6789"' peek-none.json || fail "without isolation peek should read the secret: $(cat peek-none.json)"
+run mpk peek
+cat peek-mpk.json; echo
+grep -q '123-45-6789' peek-mpk.json && fail "peek read the secret under mpk"
+grep -q '"caught":{"Error":"Faastlane.IsolationViolation","Cause":"function .peek. (state .Peek.) read the memory of domain .keep. at address 0x' peek-mpk.json \
+  || fail "peek's read is not reported as Faastlane.IsolationViolation"
+grep -q '"after":{"ok":true}' peek-mpk.json || fail "the process did not go on after the violation"
+run mpk peek
+grep -q 'Faastlane.IsolationViolation' peek-mpk.json || fail "the second run differs"
+echo "cli: a ctypes read of another function's domain is Faastlane.IsolationViolation, the execution goes on"
 CLI
   chmod +x "$INITRD/tests/zz-cli-healthcare"
+  if [ "${MPK_BENCH:-0}" = 1 ]; then
+    # The healthcare example per execution, isolation none / process / mpk, in one process.
+    # (a debug build, as the CLI above: the time is Python's and the emulator's)
+    log "cargo build -p faastlane --example isolation_healthcare"
+    ( cd "$ROOT_DIR" && cargo build -q -p faastlane --example isolation_healthcare ) \
+      || die "building the healthcare benchmark failed"
+    strip --strip-debug -o "$INITRD/usr/bin/isolation_healthcare" "$ROOT_DIR/target/debug/examples/isolation_healthcare"
+    mkdir -p "$INITRD$ROOT_DIR/crates/cli" "$INITRD$ROOT_DIR/examples"
+    cp -r "$ROOT_DIR/examples/healthcare" "$INITRD$ROOT_DIR/examples/"
+    printf '#!/bin/busybox sh\nisolation_healthcare %s\n' "${BENCH_RUNS:-5}" > "$INITRD/tests/zz-zbench-healthcare"
+    chmod +x "$INITRD/tests/zz-zbench-healthcare"
+  fi
 }
 
 # ------------------------------------------------------------------------ 4. initramfs
@@ -180,7 +211,7 @@ cat > "$INITRD/init" <<INIT
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev 2>/dev/null
 mount -t tmpfs tmp /tmp
 echo "GUEST: kernel \$(uname -r), cpu flags: \$(grep -m1 -o -w -E 'pku|ospke' /proc/cpuinfo | tr '\n' ' ')"
-export MPK_REQUIRE=1 RUST_BACKTRACE=1 HOME=/tmp PATH=/bin:/usr/bin
+export MPK_REQUIRE=1 RUST_BACKTRACE=1 HOME=/tmp PATH=/bin:/usr/bin FAASTLANE_MPK_DEBUG=1
 rc=0
 for t in /tests/*; do
   echo "GUEST: ==> \$t"
@@ -223,7 +254,7 @@ timeout "$TIMEOUT" "${QEMU[@]}" </dev/null 2>&1 | tr -d '\r' | sed -u 's/\x1b\[[
   > "$WORK/guest.log"
 QRC=${PIPESTATUS[0]}
 set -e
-grep -E '^(GUEST|MPK-RESULT|test |test result|running|thread|  left|  right|skipped|mpk switch|chain|cli|isolation)' "$WORK/guest.log" >&2 || true
+grep -E '^(GUEST|MPK-RESULT|test |test result|running|thread|  left|  right|skipped|mpk switch|chain|cli|isolation|healthcare)' "$WORK/guest.log" >&2 || true
 log "qemu exit $QRC (guest log: $WORK/guest.log)"
 if [ "$QRC" -eq 124 ]; then echo "MPK-QEMU: FAIL (timeout after ${TIMEOUT}s)"; exit 2; fi
 if grep -q '^MPK-RESULT: PASS' "$WORK/guest.log"; then echo "MPK-QEMU: PASS"; exit 0; fi

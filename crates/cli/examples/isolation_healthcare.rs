@@ -1,7 +1,8 @@
-//! Per-execution cost of process isolation on the healthcare example, in one warm process:
-//! the same engine set-up as `faastlane run --isolation none|process`, the executions
-//! interleaved (none, process, none, ...) so load on the machine hits both alike. Prints the
-//! median per mode and the difference per isolated call (the three PHI functions).
+//! Per-execution cost of isolation on the healthcare example, in one warm process: the same
+//! engine set-up as `faastlane run --isolation none|process|mpk` (mpk only where protection
+//! keys work: `MPK_BENCH=1 scripts/test-mpk-qemu.sh` runs this in its guest), the executions
+//! interleaved (none, process, mpk, none, ...) so load on the machine hits all alike. Prints
+//! the median per mode and the difference per isolated call (the three PHI functions).
 //!
 //! `cargo run --release -p faastlane --example isolation_healthcare -- [runs]`
 
@@ -10,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use engine::{Engine, ExecutionOptions, Runtime, Workflow};
-use isolation::{ProcessIsolated, isolation_workflow};
+use isolation::{DomainIsolated, ProcessIsolated, isolation_workflow};
 use lanes::ServerOptions;
 use python_runtime::{PythonOptions, PythonRuntime};
 
@@ -49,7 +50,7 @@ fn main() {
     let plain: Arc<dyn Runtime> = Arc::new(
         PythonRuntime::with_options(&dir, PythonOptions::default().chdir(true)).expect("runtime"),
     );
-    let modes = [
+    let mut modes = vec![
         ("none", Engine::new(Arc::clone(&plain))),
         (
             "process",
@@ -61,6 +62,12 @@ fn main() {
             ))),
         ),
     ];
+    if mpk::is_supported() {
+        let isolated = DomainIsolated::new(Arc::clone(&plain), &sensitive).expect("domains");
+        python_runtime::domains::install(isolated.domains()).expect("python in domains");
+        let memory = Arc::new(python_runtime::domains::PythonMemory);
+        modes.push(("mpk", Engine::new(Arc::new(isolated.with_memory(memory)))));
+    }
     let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); modes.len()];
     for round in 0..=runs {
         for ((_, engine), samples) in modes.iter().zip(&mut samples) {

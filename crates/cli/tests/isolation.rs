@@ -103,3 +103,22 @@ fn a_marking_of_an_unknown_function_is_named() {
         "{stderr}"
     );
 }
+
+/// A function reading, through ctypes, the address of a secret another function kept (the
+/// fixture `isolation-peek`). Without isolation it reads the secret; under `process` the
+/// address is in another process, so whatever it reads (or the crash of its worker, caught)
+/// is not the secret, and the execution goes on. (Under `mpk` the read is reported as
+/// `Faastlane.IsolationViolation`: `scripts/test-mpk-qemu.sh` checks that in its guest.)
+#[test]
+fn a_function_reading_another_ones_memory_finds_nothing_under_process() {
+    let secret = "patient ssn 123-45-6789";
+    let shared = output(&faastlane("none", "isolation-peek"));
+    assert_eq!(
+        shared["peeked"]["read"], secret,
+        "without isolation it leaks"
+    );
+
+    let isolated = output(&faastlane("process", "isolation-peek"));
+    assert!(!isolated.to_string().contains(secret), "{isolated}");
+    assert_eq!(isolated["after"]["ok"], true, "{isolated}");
+}

@@ -5,13 +5,14 @@
 //! `Faastlane.IsolationViolation` naming the function, the domain it touched and the address,
 //! fails that Task (and so the execution, unless the workflow catches it), and a faulting
 //! write is undone (see `mpk::violation`). What is not: anything in the shared domain (key
-//! 0), which is all ordinary heap memory, the values handed from one function to the next,
-//! and the whole embedded Python heap (its allocators are not routed to domains, see
-//! `docs/isolation.md`).
+//! 0), which is all ordinary heap memory and the values handed from one function to the next.
+//! A runtime that routes its heap to the domains (Python, `python_runtime::domains`) plugs in
+//! as a [`DomainMemory`]: what its functions allocate while they run is then theirs too.
 //!
-//! The state a function returns is in the shared domain already (the engine's values are
-//! ordinary heap objects), so a hand-off moves nothing: its cost is the two PKRU writes of the
-//! gate (entry and exit) and the registry lookup.
+//! The state a native function returns is in the shared domain already (the engine's values
+//! are ordinary heap objects), so a hand-off moves nothing: its cost is the two PKRU writes of
+//! the gate (entry and exit) and the registry lookup. A [`DomainMemory`] copies the result
+//! into the shared domain at the hand-off (Python: as JSON).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -41,11 +42,32 @@ pub fn alloc_private(size: usize) -> Option<NonNull<u8>> {
     })
 }
 
+/// How a runtime puts the memory its functions allocate into their domains (Python: its
+/// allocators routed to a [`mpk::DomainHeap`], `python_runtime::domains`). Called on the
+/// thread running the call, in this order.
+pub trait DomainMemory: Send + Sync {
+    /// Before the gate (every key open).
+    fn before_gate(&self);
+    /// Inside `id`'s gate, before the function runs: its allocations go to `id`.
+    fn enter(&self, id: DomainId);
+    /// The function returned; still inside the gate: allocations go to the shared domain.
+    fn leave(&self);
+    /// The hand-off, still inside the gate: `value` (the function's result, in its domain)
+    /// copied into the shared domain, so the next function can read it.
+    fn hand_off(&self, value: Value) -> Result<Value, String>;
+    /// After the gate.
+    fn after_gate(&self);
+}
+
 /// A runtime whose sensitive functions each run inside their own protection domain.
 pub struct DomainIsolated {
     inner: Arc<dyn Runtime>,
     domains: Arc<Domains>,
     of: HashMap<String, DomainId>,
+    memory: Option<Arc<dyn DomainMemory>>,
+    /// With `memory`: the one domain the functions not marked sensitive share, so that they
+    /// too are kept from the sensitive functions' memory.
+    unmarked: Option<DomainId>,
 }
 
 impl DomainIsolated {
@@ -56,7 +78,23 @@ impl DomainIsolated {
             .iter()
             .map(|f| (f.clone(), domains.create(f.clone())))
             .collect();
-        Ok(DomainIsolated { inner, domains, of })
+        Ok(DomainIsolated {
+            inner,
+            domains,
+            of,
+            memory: None,
+            unmarked: None,
+        })
+    }
+
+    /// The same, with the runtime's memory routed to the domains (`memory`, made over
+    /// [`DomainIsolated::domains`]); the functions not marked sensitive share one more
+    /// domain. A domain is then never reset: the runtime's objects a function keeps
+    /// (module globals, caches) stay valid; its freed memory is zeroed by the runtime's heap.
+    pub fn with_memory(mut self, memory: Arc<dyn DomainMemory>) -> Self {
+        self.unmarked = Some(self.domains.create("(functions not marked sensitive)"));
+        self.memory = Some(memory);
+        self
     }
 
     /// The domains, for a native function to allocate in its own.
@@ -81,6 +119,12 @@ fn violation_cause(call: &Call<'_>, v: &mpk::Violation) -> String {
         (true, false) => "; its writes there were undone",
         (false, false) => "",
     };
+    if std::env::var_os("FAASTLANE_MPK_DEBUG").is_some() {
+        eprintln!(
+            "mpk: first faulting instruction: {}",
+            mpk::violation::describe_code(v.ip)
+        );
+    }
     format!(
         "function '{}' (state '{}') {} {touched} at address {:#x} (protection key {}, {} faulting accesses); its result was discarded{writes}",
         call.function,
@@ -92,30 +136,20 @@ fn violation_cause(call: &Call<'_>, v: &mpk::Violation) -> String {
     )
 }
 
-impl Runtime for DomainIsolated {
-    fn prepare(&self, functions: &[&str]) -> Vec<PrepareError> {
-        self.inner.prepare(functions)
-    }
-
-    fn invoke(&self, call: &Call<'_>, input: Value) -> Result<Value, TaskFailure> {
-        let Some(&id) = self.of.get(call.function) else {
-            return self.inner.invoke(call, input);
-        };
-        // A call starts with an empty domain: nothing the previous call kept reaches it, and
-        // private memory does not grow from call to call.
-        let gate = self
-            .domains
-            .reset(id)
-            .and_then(|()| self.domains.enter(id))
-            .map_err(|e| {
-                TaskFailure::Runtime(StatesError::runtime(format!(
-                    "entering the protection domain of function '{}': {e}",
-                    call.function
-                )))
-            })?;
+impl DomainIsolated {
+    fn run(&self, call: &Call<'_>, input: Value, id: DomainId) -> Result<Value, TaskFailure> {
         let outer = CURRENT.with(|c| c.replace(Some((Arc::clone(&self.domains), id))));
         let result = self.inner.invoke(call, input);
         CURRENT.with(|c| *c.borrow_mut() = outer);
+        result
+    }
+
+    fn leave(
+        &self,
+        call: &Call<'_>,
+        gate: mpk::Gate<'_>,
+        result: Result<Value, TaskFailure>,
+    ) -> Result<Value, TaskFailure> {
         match gate.leave() {
             Ok(()) => result,
             // The function's result is thrown away: it may hold what it should not have read.
@@ -124,6 +158,54 @@ impl Runtime for DomainIsolated {
                 violation_cause(call, &v),
             ))),
         }
+    }
+}
+
+impl Runtime for DomainIsolated {
+    fn prepare(&self, functions: &[&str]) -> Vec<PrepareError> {
+        self.inner.prepare(functions)
+    }
+
+    fn invoke(&self, call: &Call<'_>, input: Value) -> Result<Value, TaskFailure> {
+        let Some(id) = self.of.get(call.function).copied().or(self.unmarked) else {
+            return self.inner.invoke(call, input);
+        };
+        let entering = |e: mpk::Error| {
+            TaskFailure::Runtime(StatesError::runtime(format!(
+                "entering the protection domain of function '{}': {e}",
+                call.function
+            )))
+        };
+        let Some(memory) = &self.memory else {
+            // A call starts with an empty domain: nothing the previous call kept reaches it,
+            // and private memory does not grow from call to call.
+            self.domains.reset(id).map_err(entering)?;
+            let gate = self.domains.enter(id).map_err(entering)?;
+            let result = self.run(call, input, id);
+            return self.leave(call, gate, result);
+        };
+        memory.before_gate();
+        let gate = match self.domains.enter(id) {
+            Ok(gate) => gate,
+            Err(e) => {
+                memory.after_gate();
+                return Err(entering(e));
+            }
+        };
+        memory.enter(id);
+        let result = self.run(call, input, id);
+        memory.leave();
+        let result = result.and_then(|value| {
+            memory.hand_off(value).map_err(|e| {
+                TaskFailure::Runtime(StatesError::runtime(format!(
+                    "handing the result of function '{}' to the shared domain: {e}",
+                    call.function
+                )))
+            })
+        });
+        let result = self.leave(call, gate, result);
+        memory.after_gate();
+        result
     }
 
     fn lambda_response(

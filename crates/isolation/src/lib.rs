@@ -16,7 +16,7 @@ mod domain;
 mod process;
 mod settings;
 
-pub use domain::{DomainIsolated, alloc_private};
+pub use domain::{DomainIsolated, DomainMemory, alloc_private};
 pub use process::{IsolationWorkflowError, ProcessIsolated, isolation_workflow};
 pub use settings::{Choice, ChoiceError, Mode, SETTINGS_FILE, Settings, SettingsError, choose};
 

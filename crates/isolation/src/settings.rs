@@ -118,14 +118,15 @@ pub enum ChoiceError {
     )]
     NoProtectionKeys(mpk::Support),
     #[error(
-        "--isolation mpk does not cover Python functions yet (their heap is not in protection domains); use --isolation process (or auto)"
+        "--isolation mpk does not cover this runtime's functions (their heap is not in protection domains); use --isolation process (or auto)"
     )]
     RuntimeNotCovered,
 }
 
 /// Resolves `requested` on this machine. `mpk_covers_runtime`: whether the function runtime
-/// keeps its functions' memory in domains (native functions do; the embedded Python's
-/// allocators are not routed to domains yet, so for it MPK would protect nothing).
+/// keeps its functions' memory in domains (native functions do, and Python's through
+/// `python_runtime::domains`; a runtime whose heap is not routed to domains would be
+/// protected by nothing).
 pub fn choose(
     requested: Mode,
     support: &mpk::Support,
@@ -150,7 +151,8 @@ pub fn choose(
         Mode::Auto => Ok(Choice {
             mode: Mode::Process,
             notice: Some(if available {
-                "isolation: process (protection keys do not cover Python functions yet)".to_string()
+                "isolation: process (protection keys do not cover this runtime's functions)"
+                    .to_string()
             } else {
                 format!("isolation: process ({support})")
             }),

@@ -35,7 +35,7 @@ const ZERO_IN_PLACE: usize = 16 * 1024;
 
 /// Names a domain of one [`Domains`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct DomainId(usize);
+pub struct DomainId(pub(crate) usize);
 
 /// A domain touched memory it may not reach.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -55,6 +55,8 @@ pub struct Violation {
     pub write: bool,
     /// Faulting accesses in all.
     pub count: u32,
+    /// The first faulting instruction.
+    pub ip: usize,
     /// Whether some faulting write stayed (more pages than [`violation::UNDO_PAGES`]); else
     /// every faulting write was undone when the gate was left.
     pub writes_kept: bool,
@@ -379,6 +381,7 @@ impl Domains {
             addr: fault.addr,
             key: fault.key,
             write: fault.write,
+            ip: fault.ip,
             count: faults.count,
             writes_kept: faults.writes_kept,
         }

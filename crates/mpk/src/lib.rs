@@ -9,7 +9,8 @@
 //!   `disabled.rs` elsewhere, and run-time detection ([`support`]: CPUID PKU + OSPKE, then a
 //!   `pkey_alloc` that succeeds);
 //! - [`Domains`]: named memory domains entered through a [`Gate`], with more domains than
-//!   keys (multiplexing, scrubbed recycling), and [`violation`], which turns a protection-key
+//!   keys (multiplexing, scrubbed recycling), [`DomainHeap`], a `malloc` over domain memory
+//!   for a foreign allocator (CPython's), and [`violation`], which turns a protection-key
 //!   fault inside a gate into a [`Violation`] instead of a crash.
 //!
 //! Every `unsafe` block of the crate is in this crate, each with its `SAFETY` argument.
@@ -30,9 +31,13 @@ pub use disabled::*;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod domain;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+mod heap;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 pub mod violation;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 pub use domain::{ARENA_BYTES, DomainId, Domains, Gate, Violation};
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+pub use heap::DomainHeap;
 
 /// Which keys a thread may use: a PKRU value, built from "everything denied but key 0".
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -57,6 +57,8 @@ pub struct Fault {
     pub addr: usize,
     /// Whether the access was a write.
     pub write: bool,
+    /// The faulting instruction.
+    pub ip: usize,
 }
 
 /// What a watch saw: its first fault and how it ended.
@@ -266,17 +268,25 @@ extern "C" fn on_sigsegv(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut
             )
         };
         // SAFETY: `ctx` is this signal's ucontext (see above); REG_ERR holds the page
-        // fault's error code.
-        let write = unsafe {
-            (*ctx.cast::<libc::ucontext_t>()).uc_mcontext.gregs[libc::REG_ERR as usize] & PF_WRITE
-                != 0
+        // fault's error code, REG_RIP the faulting instruction.
+        let (write, ip) = unsafe {
+            let gregs = &(*ctx.cast::<libc::ucontext_t>()).uc_mcontext.gregs;
+            (
+                gregs[libc::REG_ERR as usize] & PF_WRITE != 0,
+                gregs[libc::REG_RIP as usize] as usize,
+            )
         };
         let watched = WATCHED.with(|w| {
             let mut state = w.get();
             if state.depth == 0 || key > 15 {
                 return false;
             }
-            state.fault.get_or_insert(Fault { key, addr, write });
+            state.fault.get_or_insert(Fault {
+                key,
+                addr,
+                write,
+                ip,
+            });
             state.count += 1;
             w.set(state);
             true
@@ -453,4 +463,30 @@ unsafe fn chain(
             f(sig);
         }
     }
+}
+
+/// Names the code at `ip`: the shared object and nearest exported symbol (`dladdr`), e.g.
+/// `libpython3.11.so.1.0!PyObject_RichCompare+0x1c`, or the bare address.
+pub fn describe_code(ip: usize) -> String {
+    let mut info = libc::Dl_info {
+        dli_fname: std::ptr::null(),
+        dli_fbase: std::ptr::null_mut(),
+        dli_sname: std::ptr::null(),
+        dli_saddr: std::ptr::null_mut(),
+    };
+    // SAFETY: dladdr only reads the dynamic linker's tables and fills `info`; the strings it
+    // points to live as long as the object is loaded (we copy them at once).
+    let found = unsafe { libc::dladdr(ip as *const libc::c_void, &mut info) } != 0;
+    if !found || info.dli_fname.is_null() {
+        return format!("{ip:#x}");
+    }
+    // SAFETY: non-null NUL-terminated strings from dladdr (above).
+    let file = unsafe { std::ffi::CStr::from_ptr(info.dli_fname) }.to_string_lossy();
+    let file = file.rsplit('/').next().unwrap_or_default().to_string();
+    if info.dli_sname.is_null() {
+        return format!("{file}+{:#x}", ip - info.dli_fbase as usize);
+    }
+    // SAFETY: as above.
+    let symbol = unsafe { std::ffi::CStr::from_ptr(info.dli_sname) }.to_string_lossy();
+    format!("{file}!{symbol}+{:#x}", ip - info.dli_saddr as usize)
 }

@@ -67,6 +67,7 @@ fn cross_domain_read_and_write_are_violations() {
     let gate = domains.enter(b).expect("enter b");
     let stolen = read(secret, 8);
     let err = gate.leave().expect_err("reading a's memory from b");
+    assert_ne!(err.ip, 0, "the faulting instruction is recorded");
     assert_eq!(
         err,
         Violation {
@@ -77,6 +78,7 @@ fn cross_domain_read_and_write_are_violations() {
             write: false,
             // One fault per byte read: the key is closed again after each access.
             count: 8,
+            ip: err.ip,
             writes_kept: false,
         }
     );

@@ -169,3 +169,11 @@ fn stream_parts() -> &'static (String, String) {
         )
     })
 }
+
+/// Creates the Python types of this module now (PyO3 makes a class's type object on first
+/// use): with protection domains, a type made during a function's call would be in that
+/// function's domain, and every later function would fault on it.
+pub(crate) fn make_types(py: Python<'_>) {
+    let _ = py.get_type::<LambdaContext>();
+    let _ = py.get_type::<CognitoIdentity>();
+}

@@ -58,6 +58,7 @@ pub fn init() -> Result<InterpreterInfo, PythonError> {
 /// [`ffi::keep_thread_state`]): the way every entry point of this crate takes the GIL.
 pub(crate) fn attach<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
     crate::ffi::keep_thread_state();
+    crate::domains::open_outside_domains();
     Python::attach(f)
 }
 

@@ -76,6 +76,7 @@ pub mod context;
 mod convert;
 mod copy;
 pub mod discovery;
+pub mod domains;
 pub mod error;
 mod failure;
 mod ffi;

@@ -46,10 +46,9 @@ impl Isolation {
         if requested == Mode::None {
             return Ok(none);
         }
-        // Python functions' memory is not in domains yet; native ones (no Task functions in
-        // a CLI run) have nothing to protect but pass.
-        let covered = functions.is_empty();
-        let Choice { mode, notice } = isolation::choose(requested, mpk::support(), covered)?;
+        // The CLI runs Python functions, whose memory `python_runtime::domains` routes to
+        // their domains.
+        let Choice { mode, notice } = isolation::choose(requested, mpk::support(), true)?;
         if let Some(notice) = notice {
             eprintln!("{notice}");
         }
@@ -83,10 +82,13 @@ impl Isolation {
                 name,
                 &self.sensitive,
             )),
-            (Mode::Mpk, _) => Arc::new(
-                DomainIsolated::new(runtime, &self.sensitive)
-                    .context("setting up protection domains")?,
-            ),
+            (Mode::Mpk, _) => {
+                let isolated = DomainIsolated::new(runtime, &self.sensitive)
+                    .context("setting up protection domains")?;
+                python_runtime::domains::install(isolated.domains())
+                    .context("routing python's allocators to the protection domains")?;
+                Arc::new(isolated.with_memory(Arc::new(python_runtime::domains::PythonMemory)))
+            }
             _ => runtime,
         })
     }

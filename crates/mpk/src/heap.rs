@@ -1,0 +1,258 @@
+//! A `malloc` over domain memory, for a foreign allocator to route to (CPython's, through
+//! `PyMem_SetAllocator`): blocks in a domain's arenas, freed blocks zeroed and reused.
+//!
+//! Unlike [`Domains::alloc`] (bump, returned only when the domain is reset), a block here
+//! lives until it is freed, whatever domain the thread that frees it is in: objects a
+//! function keeps (a module global, an entry of a cache) stay valid, in their domain.
+//!
+//! Layout: power-of-two size classes from 32 bytes; each block starts with a 16-byte header
+//! (class, owning domain), the caller's pointer follows it (16-byte aligned). Blocks are
+//! carved from 1 MiB chunks of the domain ([`Domains::alloc`], an arena each); a block of
+//! half a chunk or more gets a chunk of its own. A freed block is zeroed at once (a later
+//! owner of the same memory reads zeros, not the previous function's data) and goes on its
+//! domain's free list for its class: memory is reused within a domain, never across.
+//! [`DomainHeap::owns`] tells a pointer of this heap from any other with a binary search
+//! over the chunks (a read lock), so a foreign allocator can send every other pointer to
+//! its usual `free`.
+//!
+//! Free and realloc may be called on any thread, in any domain: they open every key for
+//! the few instructions that read the header and zero the block (two `WRPKRU` when the
+//! thread's PKRU denies some key, none otherwise), so the owner's memory is reached even
+//! from a thread that cannot see it; `free_in`/`realloc_in` skip that for a block of the
+//! domain the thread is inside (the common case: a function freeing its own objects). The caller of `alloc` must be inside `id`'s gate or
+//! have every key open.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use crate::{DomainId, Domains, ProtectionMask, allow, current_mask};
+
+const HEADER: usize = 16;
+const MIN_CLASS: u32 = 5;
+/// Blocks up to 1 TiB.
+const MAX_CLASS: u32 = 40;
+const CHUNK: usize = 1 << 20;
+
+/// Blocks in domains' memory.
+pub struct DomainHeap {
+    domains: Arc<Domains>,
+    lists: Mutex<Lists>,
+    /// `(start, end, owning domain)` of every chunk, sorted.
+    chunks: RwLock<Vec<(usize, usize, usize)>>,
+}
+
+#[derive(Default)]
+struct Lists {
+    /// Freed (zeroed) blocks by domain and class.
+    free: HashMap<(usize, u32), Vec<usize>>,
+    /// The chunk each domain carves small blocks from: next free byte, end.
+    bump: HashMap<usize, (usize, usize)>,
+    /// Blocks handed out and not freed yet.
+    live: usize,
+}
+
+fn class_of(size: usize) -> Option<u32> {
+    let total = size.checked_add(HEADER)?;
+    let class = total
+        .checked_next_power_of_two()?
+        .trailing_zeros()
+        .max(MIN_CLASS);
+    (class <= MAX_CLASS).then_some(class)
+}
+
+impl DomainHeap {
+    pub fn new(domains: Arc<Domains>) -> DomainHeap {
+        DomainHeap {
+            domains,
+            lists: Mutex::new(Lists::default()),
+            chunks: RwLock::new(Vec::new()),
+        }
+    }
+
+    pub fn domains(&self) -> &Arc<Domains> {
+        &self.domains
+    }
+
+    /// Blocks allocated and not freed.
+    pub fn live_blocks(&self) -> usize {
+        self.lists
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .live
+    }
+
+    /// Whether `ptr` points into this heap's memory.
+    pub fn owns(&self, ptr: *const u8) -> bool {
+        self.owner(ptr).is_some()
+    }
+
+    /// The domain whose memory `ptr` points into, if it is this heap's.
+    pub fn owner(&self, ptr: *const u8) -> Option<DomainId> {
+        let addr = ptr as usize;
+        let chunks = self.chunks.read().unwrap_or_else(PoisonError::into_inner);
+        let i = chunks.partition_point(|&(start, _, _)| start <= addr);
+        (i > 0 && addr < chunks[i - 1].1).then(|| DomainId(chunks[i - 1].2))
+    }
+
+    /// `size` bytes of zeroed memory in domain `id` (null when the domain's memory cannot
+    /// grow), 16-byte aligned.
+    ///
+    /// # Safety
+    ///
+    /// The calling thread is inside `id`'s gate or has every key open: the header is written
+    /// here.
+    pub unsafe fn alloc(&self, id: DomainId, size: usize) -> *mut u8 {
+        let Some(class) = class_of(size) else {
+            return std::ptr::null_mut();
+        };
+        let Some(block) = self.block(id, class) else {
+            return std::ptr::null_mut();
+        };
+        let header = block as *mut u64;
+        // SAFETY: `block` is the start of a block of `1 << class >= 32` bytes of `id`'s
+        // memory, 16-byte aligned, which the caller can write (its key is open).
+        unsafe {
+            header.write(u64::from(class));
+            header.add(1).write(id.0 as u64);
+        }
+        (block + HEADER) as *mut u8
+    }
+
+    /// A zeroed block of `id` of class `class`: reused, carved from the domain's chunk, or a
+    /// chunk of its own.
+    fn block(&self, id: DomainId, class: u32) -> Option<usize> {
+        let bytes = 1usize << class;
+        let mut lists = self.lists.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(block) = lists.free.get_mut(&(id.0, class)).and_then(Vec::pop) {
+            lists.live += 1;
+            return Some(block);
+        }
+        let block = if bytes >= CHUNK / 2 {
+            self.chunk(id, bytes)?
+        } else {
+            let (next, end) = lists.bump.get(&id.0).copied().unwrap_or((0, 0));
+            if next + bytes <= end {
+                lists.bump.insert(id.0, (next + bytes, end));
+                next
+            } else {
+                let start = self.chunk(id, CHUNK)?;
+                lists.bump.insert(id.0, (start + bytes, start + CHUNK));
+                start
+            }
+        };
+        lists.live += 1;
+        Some(block)
+    }
+
+    fn chunk(&self, id: DomainId, bytes: usize) -> Option<usize> {
+        let start = self.domains.alloc(id, bytes).ok()?.as_ptr() as usize;
+        let mut chunks = self.chunks.write().unwrap_or_else(PoisonError::into_inner);
+        let i = chunks.partition_point(|&(s, _, _)| s < start);
+        chunks.insert(i, (start, start + bytes, id.0));
+        Some(start)
+    }
+
+    /// Frees a block of this heap: zeroed, then kept for its domain's next allocation of its
+    /// class.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` came from [`DomainHeap::alloc`] or [`DomainHeap::realloc`] of this heap and was
+    /// not freed since; nothing uses it after this call.
+    pub unsafe fn free(&self, ptr: *mut u8) {
+        // SAFETY: forwarded; no domain is known to be open.
+        unsafe { self.free_in(ptr, None) }
+    }
+
+    /// [`DomainHeap::free`] by a thread inside `open`'s gate: a block of `open` is freed
+    /// without touching PKRU (a function frees its own blocks all the time, and each PKRU
+    /// write costs; under QEMU a TLB flush).
+    ///
+    /// # Safety
+    ///
+    /// As [`DomainHeap::free`]; `open`, if given, is a domain whose key this thread has open.
+    pub unsafe fn free_in(&self, ptr: *mut u8, open: Option<DomainId>) {
+        let block = ptr as usize - HEADER;
+        let own = open.is_some() && self.owner(ptr) == open;
+        let (class, owner) = with_every_key_unless(own, || {
+            let header = block as *mut u64;
+            // SAFETY: a live block of this heap (the caller's contract): its header is the 16
+            // bytes before `ptr`, readable with every key open; the block is `1 << class`
+            // bytes, all of which the block's owner gave up, so zeroing it is ours to do.
+            unsafe {
+                let class = header.read() as u32;
+                let owner = header.add(1).read() as usize;
+                header.write_bytes(0, (1usize << class) / 8);
+                (class, owner)
+            }
+        });
+        let mut lists = self.lists.lock().unwrap_or_else(PoisonError::into_inner);
+        lists.free.entry((owner, class)).or_default().push(block);
+        lists.live = lists.live.saturating_sub(1);
+    }
+
+    /// Resizes a block of this heap, keeping it in its owner's domain (a structure that grows
+    /// stays where it was); null, with the block untouched, if the domain cannot grow.
+    ///
+    /// # Safety
+    ///
+    /// As [`DomainHeap::free`] for `ptr`; on success the caller uses the returned pointer
+    /// instead.
+    pub unsafe fn realloc(&self, ptr: *mut u8, size: usize) -> *mut u8 {
+        // SAFETY: forwarded; no domain is known to be open.
+        unsafe { self.realloc_in(ptr, size, None) }
+    }
+
+    /// [`DomainHeap::realloc`] by a thread inside `open`'s gate (see [`DomainHeap::free_in`]).
+    ///
+    /// # Safety
+    ///
+    /// As [`DomainHeap::free_in`].
+    pub unsafe fn realloc_in(&self, ptr: *mut u8, size: usize, open: Option<DomainId>) -> *mut u8 {
+        let block = ptr as usize - HEADER;
+        let own = open.is_some() && self.owner(ptr) == open;
+        let (class, owner) = with_every_key_unless(own, || {
+            // SAFETY: a live block's header, as in `free`.
+            unsafe {
+                let header = block as *const u64;
+                (header.read() as u32, header.add(1).read() as usize)
+            }
+        });
+        if class_of(size).is_some_and(|c| c <= class) {
+            return ptr;
+        }
+        let owner = DomainId(owner);
+        let grown = with_every_key_unless(own, || {
+            // SAFETY: every key is open on this thread (the contract of `alloc`); the new block
+            // holds `size > (1 << class) - HEADER` bytes, so the old block's payload fits.
+            unsafe {
+                let grown = self.alloc(owner, size);
+                if !grown.is_null() {
+                    grown.copy_from_nonoverlapping(ptr, (1usize << class) - HEADER);
+                }
+                grown
+            }
+        });
+        if !grown.is_null() {
+            // SAFETY: forwarded from the caller; the payload now lives in `grown`.
+            unsafe { self.free_in(ptr, open) };
+        }
+        grown
+    }
+}
+
+/// Runs `f` with every protection key open on this thread, then restores its PKRU; or just
+/// `f` when `open` (the keys `f` needs are open already).
+fn with_every_key_unless<R>(open: bool, f: impl FnOnce() -> R) -> R {
+    if open {
+        return f();
+    }
+    let mask = current_mask();
+    if mask == ProtectionMask::all() {
+        return f();
+    }
+    allow(ProtectionMask::all());
+    let out = f();
+    allow(mask);
+    out
+}

@@ -1,0 +1,303 @@
+//! Python functions in protection domains: CPython's raw, mem and object allocators routed,
+//! while a function runs, to its domain's memory ([`mpk::DomainHeap`]).
+//!
+//! [`install`] replaces the three allocators (`PyMem_SetAllocator`) with hooks that keep
+//! CPython's own allocators underneath: outside any function (this thread's current domain
+//! unset: the engine, imports, the interpreter's own work) they forward to them, so that
+//! memory is the shared domain's (key 0). Between [`enter`] and [`leave`] on a thread, every
+//! allocation that thread makes goes to the function's domain. `free` and `realloc` find the
+//! owner by address: a pointer in the domain heap goes back to its domain (from any thread,
+//! in any domain), every other one to CPython's allocator; a block that grows stays in the
+//! domain it was in (a shared list appended to inside a function stays shared).
+//!
+//! The GIL and other threads: allocation is per thread (a thread-local domain), so a thread
+//! running function A and one running B, taking turns on the GIL, each allocate in their
+//! own domain. The cyclic GC would traverse every object from whichever thread triggers it,
+//! inside that thread's gate; it is disabled while any thread is inside a domain
+//! ([`before_gate`] counts) and collects after the gate ([`after_gate`]), on a thread with every key open.
+//! Reference-count writes to shared objects from inside a domain are ordinary writes to key
+//! 0, which every gate allows.
+//!
+//! Every `unsafe` block of this module is a call into CPython's allocator API or into the
+//! domain heap, each with its `SAFETY` argument.
+
+use std::cell::Cell;
+use std::ffi::c_void;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use mpk::{DomainHeap, DomainId, Domains, ProtectionMask};
+use pyo3::ffi::{self, PyMemAllocatorDomain, PyMemAllocatorEx};
+use pyo3::prelude::*;
+
+use crate::interpreter;
+
+struct Hooks {
+    heap: DomainHeap,
+    /// CPython's allocators, raw, mem, obj.
+    original: [PyMemAllocatorEx; 3],
+}
+
+// SAFETY: the saved allocators are CPython's function pointers and their contexts, which
+// CPython itself calls from every thread (the raw one without the GIL).
+unsafe impl Send for Hooks {}
+// SAFETY: as for `Send`; the hooks never mutate them.
+unsafe impl Sync for Hooks {}
+
+static HOOKS: OnceLock<Hooks> = OnceLock::new();
+
+thread_local! {
+    /// The domain of the function running on this thread, while it runs.
+    static CURRENT: Cell<Option<DomainId>> = const { Cell::new(None) };
+    /// Whether this thread is inside a function's gate (from [`enter`] to [`after_gate`]).
+    static GATED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Threads inside a domain, and whether the GC was enabled before the first entered.
+static INSIDE: Mutex<(usize, bool)> = Mutex::new((0, false));
+
+#[derive(Debug, thiserror::Error)]
+pub enum DomainsError {
+    #[error("python's allocators are routed to another set of protection domains already")]
+    OtherDomains,
+}
+
+/// Routes CPython's allocators to `domains` (once per process; the interpreter starts here
+/// if it has not). A second call with the same domains does nothing.
+pub fn install(domains: &Arc<Domains>) -> Result<(), DomainsError> {
+    interpreter::attach(|py| {
+        crate::context::make_types(py);
+        let hooks = HOOKS.get_or_init(|| Hooks {
+            heap: DomainHeap::new(Arc::clone(domains)),
+            original: [raw(), mem(), obj()].map(|d| {
+                let mut a = empty_allocator();
+                // SAFETY: `a` is a valid out-parameter; the GIL is held.
+                unsafe { ffi::PyMem_GetAllocator(d, &mut a) };
+                a
+            }),
+        });
+        if !Arc::ptr_eq(hooks.heap.domains(), domains) {
+            return Err(DomainsError::OtherDomains);
+        }
+        static SET: OnceLock<()> = OnceLock::new();
+        SET.get_or_init(|| {
+            for (i, d) in [raw(), mem(), obj()].into_iter().enumerate() {
+                let mut hook = PyMemAllocatorEx {
+                    ctx: i as *mut c_void,
+                    malloc: Some(hook_malloc),
+                    calloc: Some(hook_calloc),
+                    realloc: Some(hook_realloc),
+                    free: Some(hook_free),
+                };
+                // SAFETY: the GIL is held and no other thread allocates through Python while
+                // the interpreter is attached here for the raw domain either, as
+                // `tracemalloc` does it at run time; the hooks forward every pointer they do
+                // not own to the allocator saved above, so blocks allocated before this call
+                // are freed by the allocator that made them.
+                unsafe { ffi::PyMem_SetAllocator(d, &mut hook) };
+            }
+        });
+        Ok(())
+    })?;
+    open_outside_domains();
+    Ok(())
+}
+
+fn raw() -> PyMemAllocatorDomain {
+    PyMemAllocatorDomain::PYMEM_DOMAIN_RAW
+}
+fn mem() -> PyMemAllocatorDomain {
+    PyMemAllocatorDomain::PYMEM_DOMAIN_MEM
+}
+fn obj() -> PyMemAllocatorDomain {
+    PyMemAllocatorDomain::PYMEM_DOMAIN_OBJ
+}
+
+fn empty_allocator() -> PyMemAllocatorEx {
+    PyMemAllocatorEx {
+        ctx: std::ptr::null_mut(),
+        malloc: None,
+        calloc: None,
+        realloc: None,
+        free: None,
+    }
+}
+
+/// Before a function's gate: the cyclic GC waits until no thread is inside a domain. (The
+/// GIL is taken here, outside the gate, so this thread's Python state is made, if it must
+/// be, in the shared domain.)
+pub fn before_gate() {
+    open_outside_domains();
+    interpreter::attach(|_py| {
+        let mut inside = INSIDE.lock().unwrap_or_else(PoisonError::into_inner);
+        if inside.0 == 0 {
+            // SAFETY: the GIL is held.
+            inside.1 = unsafe { ffi::PyGC_Disable() } != 0;
+        }
+        inside.0 += 1;
+    });
+}
+
+/// The calling thread now runs `id`'s function, inside its gate: its allocations go there.
+pub fn enter(id: DomainId) {
+    GATED.with(|g| g.set(true));
+    CURRENT.with(|c| c.set(Some(id)));
+}
+
+/// The function returned: the calling thread allocates in the shared domain again (it is
+/// still inside the gate, so the hand-off copy can read the function's memory).
+pub fn leave() {
+    CURRENT.with(|c| c.set(None));
+}
+
+/// After the gate: this thread sees every domain again, and what interpreter-wide state
+/// took from the function is released while every key is open: the free lists (tuples,
+/// lists, dicts, floats: an object freed in the function would be handed to the next
+/// allocation, in another function's domain, emptied by a full collection, which also frees
+/// the cycles the function left), `re`'s pattern cache (patterns built from the function's
+/// data, and a cache table that grew in its domain) and the types' method cache (it holds
+/// the attribute names looked up, some of them strings the function made: replacing an
+/// entry decrements the old name's count). The GC is enabled again
+/// when the last thread leaves its domain.
+pub fn after_gate() {
+    CURRENT.with(|c| c.set(None));
+    GATED.with(|g| g.set(false));
+    open_outside_domains();
+    interpreter::attach(|py| {
+        let purged = py
+            .import("re")
+            .and_then(|re| re.call_method0("purge"))
+            .and_then(|_| py.import("sys"))
+            .and_then(|sys| sys.call_method0("_clear_type_cache"))
+            .and_then(|_| py.import("gc"))
+            .and_then(|gc| gc.call_method0("collect"));
+        if let Err(e) = purged {
+            tracing::warn!("releasing a python function's leftovers: {e}");
+        }
+        let mut inside = INSIDE.lock().unwrap_or_else(PoisonError::into_inner);
+        inside.0 = inside.0.saturating_sub(1);
+        if inside.0 == 0 && inside.1 {
+            // SAFETY: the GIL is held.
+            unsafe { ffi::PyGC_Enable() };
+        }
+    });
+}
+
+/// Opens every protection key on the calling thread when it runs no function: the engine
+/// and the interpreter's own work (a collection, a `free` of any domain's object) must
+/// reach every domain. Nothing without installed hooks.
+pub(crate) fn open_outside_domains() {
+    if HOOKS.get().is_some() && !GATED.with(Cell::get) {
+        mpk::allow(ProtectionMask::all());
+    }
+}
+
+/// Blocks allocated by functions and not freed yet (for tests).
+pub fn live_blocks() -> usize {
+    HOOKS.get().map_or(0, |h| h.heap.live_blocks())
+}
+
+fn hooks() -> &'static Hooks {
+    // The hooks are installed only after HOOKS is set.
+    HOOKS.get().unwrap_or_else(|| std::process::abort())
+}
+
+fn original(ctx: *mut c_void) -> &'static PyMemAllocatorEx {
+    &hooks().original[(ctx as usize).min(2)]
+}
+
+fn current() -> Option<DomainId> {
+    CURRENT.try_with(Cell::get).ok().flatten()
+}
+
+extern "C" fn hook_malloc(ctx: *mut c_void, size: usize) -> *mut c_void {
+    match current() {
+        // SAFETY: the thread is inside `id`'s gate (set by `enter`, cleared by `leave`).
+        Some(id) => unsafe { hooks().heap.alloc(id, size.max(1)) }.cast(),
+        None => {
+            let o = original(ctx);
+            o.malloc.map_or(std::ptr::null_mut(), |m| m(o.ctx, size))
+        }
+    }
+}
+
+extern "C" fn hook_calloc(ctx: *mut c_void, nelem: usize, elsize: usize) -> *mut c_void {
+    match current() {
+        // SAFETY: as in `hook_malloc`; the heap's blocks are zeroed.
+        Some(id) => nelem
+            .checked_mul(elsize)
+            .map_or(std::ptr::null_mut(), |n| unsafe {
+                hooks().heap.alloc(id, n.max(1)).cast()
+            }),
+        None => {
+            let o = original(ctx);
+            o.calloc
+                .map_or(std::ptr::null_mut(), |c| c(o.ctx, nelem, elsize))
+        }
+    }
+}
+
+extern "C" fn hook_realloc(ctx: *mut c_void, ptr: *mut c_void, size: usize) -> *mut c_void {
+    if ptr.is_null() {
+        return hook_malloc(ctx, size);
+    }
+    let heap = &hooks().heap;
+    if heap.owns(ptr.cast()) {
+        // SAFETY: CPython passes a live block it allocated; this heap's (`owns`). The current
+        // domain's key is open on this thread (inside its gate).
+        return unsafe { heap.realloc_in(ptr.cast(), size.max(1), current()) }.cast();
+    }
+    let o = original(ctx);
+    o.realloc
+        .map_or(std::ptr::null_mut(), |r| r(o.ctx, ptr, size))
+}
+
+extern "C" fn hook_free(ctx: *mut c_void, ptr: *mut c_void) {
+    if ptr.is_null() {
+        return;
+    }
+    let heap = &hooks().heap;
+    if heap.owns(ptr.cast()) {
+        // SAFETY: CPython frees a live block it allocated; this heap's (`owns`). The current
+        // domain's key is open on this thread (inside its gate).
+        unsafe { heap.free_in(ptr.cast(), current()) };
+        return;
+    }
+    let o = original(ctx);
+    if let Some(f) = o.free {
+        f(o.ctx, ptr);
+    }
+}
+
+/// The hand-off: a function's result copied into the shared domain as plain JSON (the
+/// engine's own memory), while the function's domain is still open; its Python objects are
+/// released here, with the GIL held, so they are freed into their domain now and not later
+/// on a thread inside another function's gate.
+pub fn hand_off(value: asl::Value) -> Result<asl::Value, asl::ForeignError> {
+    interpreter::attach(|_py| value.into_json().map(asl::Value::Json))
+}
+
+/// [`isolation::DomainMemory`] for Python functions: the functions of this module, for
+/// `DomainIsolated::with_memory` (after [`install`]).
+pub struct PythonMemory;
+
+impl isolation::DomainMemory for PythonMemory {
+    fn before_gate(&self) {
+        before_gate();
+    }
+
+    fn enter(&self, id: DomainId) {
+        enter(id);
+    }
+
+    fn leave(&self) {
+        leave();
+    }
+
+    fn hand_off(&self, value: asl::Value) -> Result<asl::Value, String> {
+        hand_off(value).map_err(|e| e.to_string())
+    }
+
+    fn after_gate(&self) {
+        after_gate();
+    }
+}

@@ -174,7 +174,8 @@ impl Engine {
         let outcome = match over_data_limit(limits.input_bytes, &exec.info.input, "input") {
             Some(error) => Err(error),
             None => {
-                let input = Value::Json(Json::clone(&exec.info.input));
+                // A handle, not a copy: a large input is held once for the whole execution.
+                let input = asl::SharedJson::value(Arc::clone(&exec.info.input));
                 exec.run_machine(&workflow.machine, input, &frame)
             }
         };

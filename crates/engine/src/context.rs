@@ -60,6 +60,26 @@ impl Identity {
         }
     }
 
+    /// The region and account a Lambda function reference names (`arn:aws:lambda:REGION:
+    /// ACCOUNT:function:NAME`, or `ACCOUNT:function:NAME` in this region), when they differ
+    /// from these: the function is invoked as that ARN, so its context's
+    /// `invoked_function_arn` keeps what the definition wrote.
+    pub fn of_function(&self, written: &str) -> Option<Identity> {
+        let parts: Vec<&str> = written.split(':').collect();
+        let (region, account) = match parts.as_slice() {
+            ["arn", _, "lambda", region, account, "function", ..] => (*region, *account),
+            [account, "function", ..] => (self.region.as_str(), *account),
+            _ => return None,
+        };
+        if region.is_empty() || account.is_empty() {
+            return None;
+        }
+        (region != self.region || account != self.account).then(|| Identity {
+            region: region.to_owned(),
+            account: account.to_owned(),
+        })
+    }
+
     pub fn role_arn(&self) -> String {
         format!("arn:aws:iam::{}:role/faastlane-execution", self.account)
     }

@@ -71,13 +71,13 @@ impl Exec<'_> {
             },
         };
         let effective = self.apply_parameters(state, effective, &ctx, entered)?;
-        let identity = &self.engine.options.identity;
+        let engine_identity = &self.engine.options.identity;
         // What TaskScheduled records of a lambda:invoke: the effective Parameters.
         let parameters = match (&task.resource.invocation, self.recording()) {
             (Invocation::LambdaInvoke, true) => Some(effective.clone()),
             _ => None,
         };
-        let (function, qualifier, event, lambda_invoke) = match &task.resource.invocation {
+        let (function, qualifier, event, lambda_invoke, written) = match &task.resource.invocation {
             Invocation::Direct {
                 function,
                 qualifier,
@@ -86,6 +86,7 @@ impl Exec<'_> {
                 qualifier.as_deref().map(Cow::Borrowed),
                 effective,
                 false,
+                engine_identity.of_function(&task.resource.arn),
             ),
             Invocation::LambdaInvoke => {
                 let name = effective
@@ -105,6 +106,7 @@ impl Exec<'_> {
                     qualifier.map(Cow::Owned),
                     payload,
                     true,
+                    engine_identity.of_function(&name),
                 )
             }
         };
@@ -119,6 +121,8 @@ impl Exec<'_> {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        // The region and account of the ARN the definition wrote, else the engine's.
+        let identity = written.as_ref().unwrap_or(engine_identity);
         let request_id = RequestId::new();
         let call = Call {
             function: &function,

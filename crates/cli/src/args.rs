@@ -255,6 +255,8 @@ pub enum BenchSuite {
     Apps,
     /// `faastlane serve` under load: StartSyncExecution driven by wrk.
     Serve,
+    /// Peak memory of one execution with a large input or output, against Python's json.
+    LargeState,
 }
 
 #[cfg(feature = "bench")]

@@ -147,8 +147,22 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let trace_text = trace
         .is_some()
         .then(|| serde_json::to_string_pretty(&result.trace));
-    let (text, code) = output_text(result, args.pretty)?;
-    out.emit(&text)?;
+    // Plain JSON (the input handed through, say) goes out as it is serialized.
+    let plain = match &result.outcome {
+        Ok(value) if !args.pretty => value.as_json(),
+        _ => None,
+    };
+    let code = match plain {
+        Some(json) => {
+            out.emit_json(json)?;
+            ExitCode::SUCCESS
+        }
+        None => {
+            let (text, code) = output_text(result, args.pretty)?;
+            out.emit(&text)?;
+            code
+        }
+    };
     // After the output: a trace that cannot be written does not lose a finished run.
     if let (Some((path, mut file)), Some(text)) = (trace, trace_text) {
         use std::io::Write;

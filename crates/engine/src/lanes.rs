@@ -15,22 +15,17 @@
 //!   (worker killed at a Task's deadline: the branch goes on here from its checkpoint)
 //! ```
 //!
-//! Values cross the boundary through a [`crate::codec::ValueCodec`]; the messages are the
-//! types of [`crate::wire`], re-exported here for the pools and transports written against
-//! `engine::lanes`.
+//! This module holds the traits a pool or transport implements; the messages that cross are
+//! the types of [`crate::wire`] (the one wire format, documented there) and the values cross
+//! through a [`crate::codec::ValueCodec`]. Neither is re-exported here: each type has one path.
 
 use std::time::Duration;
 
 use asl::{StatesError, Value};
 
-#[doc(no_inline)]
-pub use crate::codec::{CodecError, JsonCodec, Payload, PayloadBytes, PayloadSink, ValueCodec};
+use crate::codec::{Payload, PayloadSink};
 use crate::runtime::{CancelToken, LogSink};
-#[doc(no_inline)]
-pub use crate::wire::{
-    BranchJob, BranchReport, BranchRun, ExecutionWire, History, RemoteRecord, Resume, RunRequest,
-    TaskCheckpoint,
-};
+use crate::wire::{BranchJob, BranchReport, History, Resume, RunRequest, TaskCheckpoint};
 
 /// A payload being written, in memory another process can read.
 pub trait PayloadBuffer: PayloadSink + Send {

@@ -18,8 +18,10 @@ pub const AWS_MAX_DEFINITION_BYTES: usize = 1 << 20;
 /// Step Functions' execution history limit.
 pub const AWS_MAX_HISTORY_EVENTS: u64 = 25_000;
 
-/// What a definition and an execution may use. `None` means unbounded.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What a definition and an execution may use. `None` means unbounded. Serializable: a
+/// server hands its limits to the executor processes that run its executions.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Limits {
     /// Bytes of definition text (or of the compact JSON of a parsed definition).
     pub definition_bytes: Option<usize>,

@@ -34,6 +34,8 @@ pub struct ServeOptions {
     /// On SIGTERM/SIGINT, how long running executions may take to finish.
     pub grace: Duration,
     pub identity: Identity,
+    /// What definitions and executions may use.
+    pub limits: asl::Limits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,13 +73,16 @@ pub fn serve(
     let mut dirs = options.functions.clone();
     dirs.extend(options.workflows.iter().cloned());
     let pool = Pool::new(options.executor_command.clone(), options.workers);
-    let app = Arc::new(App::new(
-        store,
-        options.identity.clone(),
-        FunctionDirs::new(dirs),
-        pool,
-        mocks,
-    ));
+    let app = Arc::new(
+        App::new(
+            store,
+            options.identity.clone(),
+            FunctionDirs::new(dirs),
+            pool,
+            mocks,
+        )
+        .with_limits(options.limits.clone()),
+    );
     match app.fail_unfinished() {
         Ok(0) => {}
         Ok(n) => {

@@ -296,13 +296,8 @@ fn has_branches(machine: &asl::StateMachine) -> bool {
 
 /// The execution limits the flags ask for; the rest are the defaults.
 fn limits(args: &RunArgs) -> asl::Limits {
-    asl::Limits {
-        history_events: (args.max_events > 0).then_some(args.max_events),
-        input_bytes: args.max_input_bytes,
-        output_bytes: args.max_output_bytes,
-        map_items: args.max_map_items,
-        execution_time: args.max_seconds.map(std::time::Duration::from_secs),
+    args.limits.over(asl::Limits {
         executor_memory_bytes: args.worker_memory_mb.map(|mb| mb << 20),
         ..asl::Limits::default()
-    }
+    })
 }

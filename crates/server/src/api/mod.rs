@@ -33,6 +33,9 @@ pub struct App {
     pub mocks: Option<MockConfig>,
     pub metrics: Metrics,
     pub background: Arc<Background>,
+    /// What definitions and executions may use ([`App::with_limits`]; default: AWS's
+    /// definition and history limits, nothing else).
+    pub limits: asl::Limits,
     /// Parsed state machines by name, so that starting an execution reads no database.
     machines: RwLock<HashMap<String, Arc<Machine>>>,
 }
@@ -77,8 +80,15 @@ impl App {
             mocks,
             metrics: Metrics::default(),
             background: Arc::default(),
+            limits: asl::Limits::default(),
             machines: RwLock::default(),
         }
+    }
+
+    /// Bounds what definitions and executions may use (`faastlane serve --max-...`).
+    pub fn with_limits(mut self, limits: asl::Limits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Runs one action on its JSON request.
@@ -149,6 +159,7 @@ impl App {
                 engine::EngineOptions {
                     identity: self.identity.clone(),
                     trace: true,
+                    limits: self.limits.clone(),
                     ..engine::EngineOptions::default()
                 },
             ))
@@ -178,7 +189,7 @@ impl App {
     /// Validates a definition and, unless the mock config covers the machine, that every
     /// function it calls is in a functions directory.
     pub(crate) fn check_definition(&self, name: &str, text: &str) -> Result<Workflow, ApiError> {
-        let machine = asl::load_str(text).map_err(|diags| {
+        let machine = asl::load_str_with(text, &self.limits).map_err(|diags| {
             let problems: Vec<String> = diags
                 .iter()
                 .map(|d| format!("SCHEMA_VALIDATION_FAILED: {d}"))

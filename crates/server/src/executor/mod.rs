@@ -35,6 +35,10 @@ pub struct Job {
     /// execution was started on `<stateMachineArn>#<TestCase>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mocks: Option<BTreeMap<String, crate::mock::MockedResponse>>,
+    /// The server's limits (`faastlane serve --max-...`); the executor applies
+    /// `executor_memory_bytes` to itself before its first job.
+    #[serde(default)]
+    pub limits: asl::Limits,
 }
 
 /// How the execution ended.

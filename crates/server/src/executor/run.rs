@@ -121,7 +121,7 @@ impl Runner {
         {
             return Ok((Arc::clone(w), Arc::clone(e)));
         }
-        let machine = asl::load_str(&job.definition).map_err(|diags| {
+        let machine = asl::load_str_with(&job.definition, &job.limits).map_err(|diags| {
             let list: Vec<String> = diags.iter().map(ToString::to_string).collect();
             format!("the definition is not valid: {}", list.join("; "))
         })?;
@@ -142,6 +142,7 @@ impl Runner {
             cpus: 1,
             trace: true,
             log: Arc::clone(&self.log),
+            limits: job.limits.clone(),
             ..EngineOptions::default()
         };
         let engine = Arc::new(Engine::with_options(runtime, options));
@@ -188,9 +189,10 @@ fn cache_key(job: &Job) -> String {
         .map(|(f, d)| format!("{f}={}", d.display()))
         .collect();
     format!(
-        "{}\u{0}{}\u{0}{}",
+        "{}\u{0}{}\u{0}{}\u{0}{:?}",
         job.machine,
         job.definition,
-        functions.join(",")
+        functions.join(","),
+        job.limits
     )
 }

@@ -25,8 +25,10 @@ pub const AWS_MAX_HISTORY_EVENTS: u64 = 25_000;
 /// Step Functions' limit on a state's input or output: 256 KiB of UTF-8 JSON.
 pub const AWS_MAX_PAYLOAD_BYTES: usize = 256 * 1024;
 
-/// What a definition and an execution may use. `None` means unbounded.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What a definition and an execution may use. `None` means unbounded. Serializable: a
+/// server hands its limits to the executor processes that run its executions.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Limits {
     /// Bytes of definition text (or of the compact JSON of a parsed definition).
     pub definition_bytes: Option<usize>,

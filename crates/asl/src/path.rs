@@ -248,9 +248,9 @@ impl Path {
         doc: &Value,
         query: &serde_json_path::JsonPath,
     ) -> Result<Value, PathError> {
-        let json: Cow<'_, Json> = match doc {
-            Value::Json(j) => Cow::Borrowed(j),
-            other => Cow::Owned(other.to_json().map_err(|source| PathError::Foreign {
+        let json: Cow<'_, Json> = match doc.as_json() {
+            Some(j) => Cow::Borrowed(j),
+            None => Cow::Owned(doc.to_json().map_err(|source| PathError::Foreign {
                 path: self.raw.clone(),
                 source,
             })?),

@@ -80,6 +80,11 @@ pub trait Foreign: Send + Sync + fmt::Debug {
         let json = self.to_json()?;
         serde_json::to_writer(out, &json).map_err(|e| ForeignError::NotJson(e.to_string()))
     }
+    /// The object's JSON when it is JSON already, borrowed ([`crate::shared::SharedJson`]):
+    /// readers then use it in place instead of asking for a copy.
+    fn as_json(&self) -> Option<&Json> {
+        None
+    }
     /// Lets the owning runtime recover its own object.
     fn as_any(&self) -> &dyn Any;
     /// The runtime's name for the object's type (`generator`, `numpy.ndarray`), for error
@@ -143,10 +148,11 @@ impl Value {
         }
     }
 
-    /// The JSON form when this value is already plain JSON.
+    /// The JSON form when this value is already plain JSON (or a handle to JSON).
     pub fn as_json(&self) -> Option<&Json> {
         match self {
             Value::Json(j) => Some(j),
+            Value::Foreign(f) => f.as_json(),
             _ => None,
         }
     }

@@ -16,6 +16,7 @@ pub mod case;
 pub mod clients;
 pub mod container;
 pub mod error;
+pub mod large_state;
 pub mod markdown;
 pub mod memory;
 pub mod platform;

@@ -82,6 +82,70 @@ pub struct ServeArgs {
     /// recorded as failed.
     #[arg(long, default_value_t = 10)]
     pub grace_seconds: u64,
+    #[command(flatten)]
+    pub limits: ExecutionLimitArgs,
+    /// Refuse definitions larger than this (Step Functions: 1 MB).
+    #[arg(long, value_name = "BYTES", default_value_t = asl::limits::AWS_MAX_DEFINITION_BYTES)]
+    pub max_definition_bytes: usize,
+    /// Refuse definitions with more states than this (counting those in branches).
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub max_states: usize,
+    /// Refuse definitions whose Parallel and Map states nest deeper than this.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub max_state_nesting: usize,
+    /// Limit the address space of each executor process: an execution that needs more
+    /// fails (MemoryError, or Runtime.ExitError) while the server and the other executors
+    /// carry on.
+    #[arg(long, value_name = "MIB")]
+    pub executor_memory_mb: Option<u64>,
+}
+
+impl ServeArgs {
+    /// The limits the flags ask for.
+    pub fn limits(&self) -> asl::Limits {
+        self.limits.over(asl::Limits {
+            definition_bytes: Some(self.max_definition_bytes),
+            states: Some(self.max_states),
+            state_nesting: Some(self.max_state_nesting),
+            executor_memory_bytes: self.executor_memory_mb.map(|mb| mb << 20),
+            payload_bytes: self.max_payload,
+            ..asl::Limits::default()
+        })
+    }
+}
+
+/// What one execution may use: the same flags for `run` and `serve`.
+#[derive(Debug, clap::Args)]
+pub struct ExecutionLimitArgs {
+    /// Fail the execution past this many history events, as Step Functions does (0: no limit).
+    #[arg(long, default_value_t = engine::AWS_MAX_HISTORY_EVENTS)]
+    pub max_events: u64,
+    /// Fail the execution when its input, as compact JSON, is larger than this.
+    #[arg(long, value_name = "BYTES")]
+    pub max_input_bytes: Option<usize>,
+    /// Fail the execution when its output, as compact JSON, is larger than this.
+    #[arg(long, value_name = "BYTES")]
+    pub max_output_bytes: Option<usize>,
+    /// Fail a Map state given more items than this.
+    #[arg(long, value_name = "N")]
+    pub max_map_items: Option<usize>,
+    /// Fail the execution (States.Timeout) once it has run this long.
+    #[arg(long, value_name = "SECONDS")]
+    pub max_seconds: Option<u64>,
+}
+
+impl ExecutionLimitArgs {
+    /// These flags over `base`.
+    pub fn over(&self, base: asl::Limits) -> asl::Limits {
+        asl::Limits {
+            history_events: (self.max_events > 0).then_some(self.max_events),
+            input_bytes: self.max_input_bytes,
+            output_bytes: self.max_output_bytes,
+            map_items: self.max_map_items,
+            execution_time: self.max_seconds.map(std::time::Duration::from_secs),
+            ..base
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -144,15 +208,8 @@ pub struct RunArgs {
     /// Where Parallel branches and Map iterations run.
     #[arg(long, value_enum, default_value_t = LanesArg::Auto)]
     pub lanes: LanesArg,
-    /// Fail the execution past this many history events, as Step Functions does (0: no limit).
-    #[arg(long, default_value_t = engine::AWS_MAX_HISTORY_EVENTS)]
-    pub max_events: u64,
-    /// Fail the execution when its input, as compact JSON, is larger than this.
-    #[arg(long, value_name = "BYTES")]
-    pub max_input_bytes: Option<usize>,
-    /// Fail the execution when its output, as compact JSON, is larger than this.
-    #[arg(long, value_name = "BYTES")]
-    pub max_output_bytes: Option<usize>,
+    #[command(flatten)]
+    pub limits: ExecutionLimitArgs,
     /// Fail with States.DataLimitExceeded when a state's input or output, as compact JSON,
     /// is larger than this (Step Functions: 262144). Without it, one warning per execution
     /// names a payload over 256 KiB that would fail on AWS.
@@ -162,12 +219,6 @@ pub struct RunArgs {
     /// events.
     #[arg(long)]
     pub aws_limits: bool,
-    /// Fail a Map state given more items than this.
-    #[arg(long, value_name = "N")]
-    pub max_map_items: Option<usize>,
-    /// Fail the execution (States.Timeout) once it has run this long.
-    #[arg(long, value_name = "SECONDS")]
-    pub max_seconds: Option<u64>,
     /// Limit the address space of each process-lane worker (an execution that needs more
     /// fails with Runtime.ExitError; this process carries on).
     #[arg(long, value_name = "MIB")]
@@ -297,6 +348,8 @@ pub enum BenchSuite {
     /// The OpenWhisk and Lambda runtimes: cold start (process start to first response) and
     /// warm activation round trip, for a Pass-only workflow and a one-function Python one.
     Platform,
+    /// Peak memory of one execution with a large input or output, against Python's json.
+    LargeState,
 }
 
 #[cfg(feature = "bench")]

@@ -1,6 +1,5 @@
 //! The `--input` argument: a file, inline JSON or stdin.
 
-use std::io::Read;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -12,20 +11,22 @@ pub fn read(arg: Option<&str>) -> Result<Json> {
         return Ok(Json::Object(Default::default()));
     };
     if arg == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("reading the input from stdin")?;
-        return parse(&text, "stdin");
+        return serde_json::from_reader(std::io::BufReader::with_capacity(
+            1 << 16,
+            std::io::stdin().lock(),
+        ))
+        .context("the input in stdin is not valid JSON");
     }
     let path = Path::new(arg);
     if path.is_dir() {
         bail!("--input '{arg}' is a directory: give a JSON file, inline JSON or '-' for stdin")
     }
     if path.is_file() {
-        let text = std::fs::read_to_string(path)
+        // Parsed as it is read: a large input is held as its JSON tree only, not as text too.
+        let file = std::fs::File::open(path)
             .with_context(|| format!("reading input file {}", path.display()))?;
-        return parse(&text, &path.display().to_string());
+        return serde_json::from_reader(std::io::BufReader::with_capacity(1 << 16, file))
+            .with_context(|| format!("the input in {} is not valid JSON", path.display()));
     }
     match serde_json::from_str(arg) {
         Ok(json) => Ok(json),
@@ -37,8 +38,4 @@ pub fn read(arg: Option<&str>) -> Result<Json> {
             bail!("--input is not valid JSON: {e}")
         }
     }
-}
-
-fn parse(text: &str, origin: &str) -> Result<Json> {
-    serde_json::from_str(text).with_context(|| format!("the input in {origin} is not valid JSON"))
 }

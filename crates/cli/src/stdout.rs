@@ -28,6 +28,20 @@ pub fn divert() -> Result<ResultOut> {
 
 impl ResultOut {
     /// Writes `text`; a reader that went away (`| head`) is not an error worth a panic.
+    /// Writes `json` compact with a newline, serialized straight into the output: a large
+    /// output is never held as text too.
+    pub fn emit_json(&mut self, json: &serde_json::Value) -> Result<()> {
+        let mut writer = std::io::BufWriter::with_capacity(1 << 16, &mut self.0);
+        let written = serde_json::to_writer(&mut writer, json)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writer.write_all(b"\n"))
+            .and_then(|()| writer.flush());
+        match written {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            other => Ok(other?),
+        }
+    }
+
     pub fn emit(&mut self, text: &[u8]) -> Result<()> {
         match self.0.write_all(text).and_then(|()| self.0.flush()) {
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),

@@ -252,3 +252,25 @@ fn a_function_named_only_at_run_time_runs_in_python() {
         "{cause}"
     );
 }
+
+/// Issue 9, item 10: a Python function's `context.invoked_function_arn` is the ARN the
+/// definition invoked it as, with that ARN's region and account.
+#[test]
+fn invoked_function_arn_keeps_the_region_and_account_of_the_definition() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(
+        Path::new(&fixture("python")).join("whoami.py"),
+        dir.path().join("whoami.py"),
+    )
+    .expect("copy whoami.py");
+    let arn = "arn:aws:lambda:eu-central-1:444455556666:function:whoami:blue";
+    let definition = json!({
+        "StartAt": "Who",
+        "States": {"Who": {"Type": "Task", "Resource": arn, "End": true}}
+    });
+    std::fs::write(dir.path().join("workflow.json"), definition.to_string()).expect("write");
+    let out = faastlane(&["run", &dir.path().display().to_string()]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    let got = stdout_json(&out);
+    assert_eq!(got["arn"], json!(arn));
+}

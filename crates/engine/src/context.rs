@@ -4,7 +4,7 @@ use std::any::Any;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use asl::{Foreign, ForeignError, Kind, Value};
+use asl::{Foreign, ForeignError, Kind, SharedJson, Value};
 use indexmap::IndexMap;
 use serde_json::{Value as Json, json};
 
@@ -58,6 +58,26 @@ impl Identity {
             Some(q) => format!("{base}:{q}"),
             None => base,
         }
+    }
+
+    /// The region and account a Lambda function reference names (`arn:aws:lambda:REGION:
+    /// ACCOUNT:function:NAME`, or `ACCOUNT:function:NAME` in this region), when they differ
+    /// from these: the function is invoked as that ARN, so its context's
+    /// `invoked_function_arn` keeps what the definition wrote.
+    pub fn of_function(&self, written: &str) -> Option<Identity> {
+        let parts: Vec<&str> = written.split(':').collect();
+        let (region, account) = match parts.as_slice() {
+            ["arn", _, "lambda", region, account, "function", ..] => (*region, *account),
+            [account, "function", ..] => (self.region.as_str(), *account),
+            _ => return None,
+        };
+        if region.is_empty() || account.is_empty() {
+            return None;
+        }
+        (region != self.region || account != self.account).then(|| Identity {
+            region: region.to_owned(),
+            account: account.to_owned(),
+        })
     }
 
     pub fn role_arn(&self) -> String {
@@ -133,7 +153,7 @@ impl ContextObject {
         );
         m.insert(
             "Input".to_string(),
-            Value::Foreign(Arc::new(SharedJson(exec.input.clone()))),
+            SharedJson::value(Arc::clone(&exec.input)),
         );
         m.insert(
             "Name".to_string(),
@@ -228,47 +248,5 @@ impl Foreign for ContextObject {
 
     fn detach(&self) -> Result<Value, ForeignError> {
         self.whole().detach()
-    }
-}
-
-/// Immutable JSON shared by reference: the execution input appears in every state's context
-/// without being copied.
-#[derive(Debug)]
-pub struct SharedJson(pub Arc<Json>);
-
-impl Foreign for SharedJson {
-    fn kind(&self) -> Kind {
-        asl::value::json_kind(&self.0)
-    }
-
-    fn get(&self, key: &str) -> Option<Value> {
-        self.0.as_object()?.get(key).cloned().map(Value::Json)
-    }
-
-    fn index(&self, index: usize) -> Option<Value> {
-        self.0.as_array()?.get(index).cloned().map(Value::Json)
-    }
-
-    fn len(&self) -> Option<usize> {
-        match &*self.0 {
-            Json::Array(a) => Some(a.len()),
-            Json::Object(m) => Some(m.len()),
-            _ => None,
-        }
-    }
-
-    fn keys(&self) -> Vec<String> {
-        self.0
-            .as_object()
-            .map(|m| m.keys().cloned().collect())
-            .unwrap_or_default()
-    }
-
-    fn to_json(&self) -> Result<Json, ForeignError> {
-        Ok((*self.0).clone())
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }

@@ -189,17 +189,18 @@ impl Engine {
         let outcome = match over_data_limit(limits.input_bytes, &exec.info.input, "input") {
             Some(error) => Err(error),
             None => {
-                let input = Value::Json(Json::clone(&exec.info.input));
+                // A handle, not a copy: a large input is held once for the whole execution.
+                let input = asl::SharedJson::value(Arc::clone(&exec.info.input));
                 exec.run_machine(&workflow.machine, input, &frame)
             }
         };
         let mut outcome = match outcome {
-            Ok(output) => match limits.output_bytes.and(output.to_json().ok()) {
-                Some(json) => match over_data_limit(limits.output_bytes, &json, "output") {
-                    Some(error) => Err(error),
-                    None => Ok(output),
-                },
-                None => Ok(output),
+            // Measured as text only when limited: the output may be large.
+            Ok(output) => match limits.output_bytes.map(|max| (max, output_len(&output))) {
+                Some((max, Some(bytes))) if bytes > max => {
+                    Err(data_limit_error("output", bytes, max))
+                }
+                _ => Ok(output),
             },
             // The limit, not the definition's TimeoutSeconds, ended it: say so.
             Err(e)
@@ -414,11 +415,42 @@ impl Engine {
 /// `States.DataLimitExceeded` when `json` is larger than `max` bytes of compact JSON.
 fn over_data_limit(max: Option<usize>, json: &Json, what: &str) -> Option<StatesError> {
     let max = max?;
-    let bytes = serde_json::to_vec(json).map_or(usize::MAX, |v| v.len());
-    (bytes > max).then(|| {
-        StatesError::new(
-            names::DATA_LIMIT_EXCEEDED,
-            format!("the execution {what} is {bytes} bytes, more than the limit of {max} bytes"),
-        )
-    })
+    // Counted as it is written: a large input is not copied into text to be measured.
+    let mut counter = ByteCounter(0);
+    let bytes = serde_json::to_writer(&mut counter, json).map_or(usize::MAX, |()| counter.0);
+    (bytes > max).then(|| data_limit_error(what, bytes, max))
+}
+
+/// The length of a value's compact JSON text; `None` when it has none (the execution then
+/// fails on that, not on its size).
+fn output_len(output: &Value) -> Option<usize> {
+    if let Some(json) = output.as_json() {
+        let mut counter = ByteCounter(0);
+        return serde_json::to_writer(&mut counter, json)
+            .ok()
+            .map(|()| counter.0);
+    }
+    let mut text = Vec::new();
+    output.write_json(&mut text).ok().map(|()| text.len())
+}
+
+fn data_limit_error(what: &str, bytes: usize, max: usize) -> StatesError {
+    StatesError::new(
+        names::DATA_LIMIT_EXCEEDED,
+        format!("the execution {what} is {bytes} bytes, more than the limit of {max} bytes"),
+    )
+}
+
+/// Counts the bytes written to it.
+struct ByteCounter(usize);
+
+impl std::io::Write for ByteCounter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

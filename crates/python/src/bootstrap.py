@@ -179,11 +179,26 @@ def add_workflow_dir(directory):
     sys.path.insert(0, directory)
 
 
+def _global_site_dirs():
+    """The interpreter's own site-packages (system and user), as they appear on sys.path."""
+    dirs = list(site.getsitepackages())
+    if site.ENABLE_USER_SITE:
+        dirs.append(site.getusersitepackages())
+    return {os.path.realpath(d) for d in dirs}
+
+
 def add_site_dir(directory, after, executable):
     """Adds a virtualenv's site-packages (processing its .pth files) right after `after`, and
-    makes the virtualenv's interpreter sys.executable (the last runtime created wins)."""
+    makes the virtualenv's interpreter sys.executable (the last runtime created wins).
+
+    A workflow with requirements imports from its own environment and the standard library
+    only, as on Lambda: the interpreter's global site-packages leave sys.path, so a
+    dependency missing from requirements.txt fails here, not after deploying."""
     if os.path.isfile(executable):
         sys.executable = executable
+    global_dirs = _global_site_dirs()
+    sys.path[:] = [p for p in sys.path if os.path.realpath(p or ".") not in global_dirs]
+    importlib.invalidate_caches()
     before = list(sys.path)
     site.addsitedir(directory)
     added = [p for p in sys.path if p not in before]

@@ -194,15 +194,19 @@ pub(crate) fn to_python<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'
         }
         Value::Foreign(foreign) => match foreign.as_any().downcast_ref::<PyHandle>() {
             Some(handle) => Ok(handle.object().bind(py).clone()),
-            // Another runtime's object: JSON is the only common ground.
-            None => {
-                let json = foreign.to_json().map_err(|e| {
-                    pyo3::exceptions::PyValueError::new_err(format!(
-                        "input is not convertible to JSON: {e}"
-                    ))
-                })?;
-                json_to_python(py, &json)
-            }
+            None => match foreign.as_json() {
+                // JSON held by reference: converted in place.
+                Some(json) => json_to_python(py, json),
+                // Another runtime's object: JSON is the only common ground.
+                None => {
+                    let json = foreign.to_json().map_err(|e| {
+                        pyo3::exceptions::PyValueError::new_err(format!(
+                            "input is not convertible to JSON: {e}"
+                        ))
+                    })?;
+                    json_to_python(py, &json)
+                }
+            },
         },
     }
 }

@@ -2,9 +2,10 @@
 //! and the interpreter's version, then reused with no network.
 //!
 //! The environment is built by the embedded interpreter's own installation (found from
-//! `sys.base_prefix`, never from `python3` on `PATH`), with `--system-site-packages` so that
-//! what the embedded interpreter already sees satisfies requirements without a download. It
-//! is built in a temporary directory next to its final place and renamed there once pip has
+//! `sys.base_prefix`, never from `python3` on `PATH`), without the interpreter's global
+//! site-packages: a workflow with requirements imports from its own environment and the
+//! standard library only, as it will on Lambda (the runtime also takes the global
+//! site-packages off `sys.path`, see `add_site_dir` in `bootstrap.py`). It is built in a temporary directory next to its final place and renamed there once pip has
 //! succeeded and a marker file is written: a crash mid-install leaves only a `.tmp-*`
 //! directory (safe to delete), never a broken environment that looks ready. The rename breaks
 //! the absolute paths in the environment's `bin/` scripts; faastlane only adds its
@@ -45,8 +46,8 @@ pub struct Environment {
 /// How pip may reach packages.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum PipNetwork {
-    /// Use the package index; if that fails, try once more with `--no-index` (requirements
-    /// the interpreter already has then still install).
+    /// Use the package index; if that fails, try once more with `--no-index` (local wheels
+    /// and paths then still install).
     #[default]
     Online,
     /// Never contact an index (`--no-index`).
@@ -79,7 +80,9 @@ pub(crate) fn ensure(
     let (major, minor, micro) = python.version_info;
     let digest = hex(&Sha256::digest(&contents));
     let venvs = cache_dir.join("venvs");
-    let name = format!("{digest}-py{major}.{minor}.{micro}");
+    // `-own`: built without the global site-packages (environments of older faastlane
+    // versions relied on them and must not be reused).
+    let name = format!("{digest}-py{major}.{minor}.{micro}-own");
     let root = venvs.join(&name);
     let site_packages = root
         .join("lib")
@@ -176,7 +179,7 @@ fn build(
     run(
         "python -m venv",
         Command::new(exe)
-            .args(["-m", "venv", "--without-pip", "--system-site-packages"])
+            .args(["-m", "venv", "--without-pip"])
             .arg(temp_arg),
         None,
     )?;

@@ -22,12 +22,20 @@ fn options(cache: &Path) -> PythonOptions {
         .pip_network(PipNetwork::Offline)
 }
 
+/// A workflow whose requirements are a wheel built here (so the tests need no index).
+fn workflow_with_wheel(function: &str) -> tempfile::TempDir {
+    let python = python_runtime::init().expect("interpreter").executable;
+    let wf = workflow("", function);
+    let wheel = build_wheel(wf.path(), &python);
+    std::fs::write(wf.path().join("requirements.txt"), format!("./{wheel}\n")).expect("write");
+    wf
+}
+
 #[test]
-fn a_requirement_the_interpreter_has_installs_offline_and_is_reused() {
+fn a_requirement_installs_offline_and_is_reused() {
     let cache = tempfile::tempdir().expect("cache");
-    let wf = workflow(
-        "jmespath\n",
-        "import jmespath\ndef handler(event, context):\n    return jmespath.search('a.b', event)\n",
+    let wf = workflow_with_wheel(
+        "import faastlane_testpkg\ndef handler(event, context):\n    return faastlane_testpkg.VALUE + event['n']\n",
     );
     let rt = PythonRuntime::with_options(wf.path(), options(cache.path())).expect("install");
     let env = rt.environment().expect("an environment").clone();
@@ -37,7 +45,11 @@ fn a_requirement_the_interpreter_has_installs_offline_and_is_reused() {
     assert!(env.site_packages.is_dir(), "{env:?}");
     let cfg = std::fs::read_to_string(env.root.join("pyvenv.cfg")).expect("pyvenv.cfg");
     assert!(cfg.contains("3.11.7"), "{cfg}");
-    assert_eq!(call_json(&rt, "f", json!({"a": {"b": 7}})), json!(7));
+    assert!(
+        cfg.contains("include-system-site-packages = false"),
+        "{cfg}"
+    );
+    assert_eq!(call_json(&rt, "f", json!({"n": 1})), json!(43));
     // Subprocesses a function starts with sys.executable see the environment too.
     std::fs::write(
         wf.path().join("exe.py"),
@@ -51,11 +63,68 @@ fn a_requirement_the_interpreter_has_installs_offline_and_is_reused() {
     );
 
     // Same requirements, even from another directory: the cached environment, no pip.
-    let wf2 = workflow("jmespath\n", "def handler(event, context):\n    return 1\n");
+    let wf2 = workflow_with_wheel("def handler(event, context):\n    return 1\n");
     let rt2 = PythonRuntime::with_options(wf2.path(), options(cache.path())).expect("reuse");
     let env2 = rt2.environment().expect("an environment");
     assert!(!env2.created);
     assert_eq!(env2.root, env.root);
+}
+
+/// Regression (issue 9, item 11): `jmespath` is in the interpreter's global site-packages
+/// (boto3 needs it), not in the workflow's requirements: importing it must fail, as it
+/// would on Lambda, and no global site-packages directory may be on `sys.path`.
+#[test]
+fn a_package_only_the_interpreter_has_is_not_importable() {
+    let global = Command::new(python_runtime::init().expect("interpreter").executable)
+        .args([
+            "-c",
+            "import jmespath, site; print(site.getsitepackages()[0]); print(jmespath.__file__)",
+        ])
+        .output()
+        .expect("run python");
+    let text = String::from_utf8_lossy(&global.stdout).to_string();
+    let mut lines = text.lines();
+    let (Some(site_dir), Some(file)) = (lines.next(), lines.next()) else {
+        panic!(
+            "the base interpreter must have jmespath globally for this test: {}",
+            String::from_utf8_lossy(&global.stderr)
+        );
+    };
+    assert!(file.starts_with(site_dir), "{file} is not in {site_dir}");
+
+    let cache = tempfile::tempdir().expect("cache");
+    let wf = workflow_with_wheel("import sys\ndef handler(event, context):\n    return sys.path\n");
+    std::fs::write(
+        wf.path().join("uses_global.py"),
+        "import jmespath\ndef handler(event, context):\n    return 1\n",
+    )
+    .expect("write");
+    let rt = PythonRuntime::with_options(wf.path(), options(cache.path())).expect("install");
+    let path = call_json(&rt, "f", json!({}));
+    let path: Vec<&str> = path
+        .as_array()
+        .expect("sys.path")
+        .iter()
+        .filter_map(|p| p.as_str())
+        .collect();
+    assert!(
+        !path.iter().any(|p| p.starts_with(site_dir)),
+        "{site_dir} is on sys.path: {path:?}"
+    );
+    let env = rt.environment().expect("environment");
+    assert!(
+        path.contains(&env.site_packages.to_str().expect("utf-8")),
+        "{path:?}"
+    );
+    let errors = engine::Runtime::prepare(&rt, &["uses_global"]);
+    let [error] = errors.as_slice() else {
+        panic!("jmespath must not be importable from the workflow: {errors:?}");
+    };
+    assert!(
+        error.message.contains("No module named 'jmespath'"),
+        "{}",
+        error.message
+    );
 }
 
 /// A wheel built here, so the test needs no index.
@@ -89,14 +158,10 @@ with zipfile.ZipFile(out, "w") as z:
 
 #[test]
 fn a_local_wheel_installs_into_the_environment_and_is_importable() {
-    let python = python_runtime::init().expect("interpreter").executable;
     let cache = tempfile::tempdir().expect("cache");
-    let wf = workflow(
-        "",
+    let wf = workflow_with_wheel(
         "import faastlane_testpkg\ndef handler(event, context):\n    return {'value': faastlane_testpkg.VALUE, 'file': faastlane_testpkg.__file__}\n",
     );
-    let wheel = build_wheel(wf.path(), &python);
-    std::fs::write(wf.path().join("requirements.txt"), format!("./{wheel}\n")).expect("write");
     let rt = PythonRuntime::with_options(wf.path(), options(cache.path())).expect("install");
     let env = rt.environment().expect("environment");
     let out = call_json(&rt, "f", json!({}));
@@ -128,7 +193,7 @@ fn a_failed_install_leaves_nothing_in_the_cache() {
 #[test]
 fn an_unfinished_environment_is_rebuilt_not_used() {
     let cache = tempfile::tempdir().expect("cache");
-    let wf = workflow("jmespath\n", "def main(a):\n    return a\n");
+    let wf = workflow_with_wheel("def main(a):\n    return a\n");
     // What a crash of a non-atomic installer would leave: the directory without the marker.
     let first = PythonRuntime::with_options(wf.path(), options(cache.path())).expect("install");
     let root = first.environment().expect("environment").root.clone();

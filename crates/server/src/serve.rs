@@ -34,9 +34,8 @@ pub struct ServeOptions {
     /// On SIGTERM/SIGINT, how long running executions may take to finish.
     pub grace: Duration,
     pub identity: Identity,
-    /// Step Functions' payload limit for every execution: a state input or output larger
-    /// than this many bytes fails with `States.DataLimitExceeded` (`asl::Limits::payload_bytes`).
-    pub max_payload: Option<usize>,
+    /// What definitions and executions may use.
+    pub limits: asl::Limits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,7 +81,7 @@ pub fn serve(
             pool,
             mocks,
         )
-        .with_payload_limit(options.max_payload),
+        .with_limits(options.limits.clone()),
     );
     match app.fail_unfinished() {
         Ok(0) => {}

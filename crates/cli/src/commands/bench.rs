@@ -33,6 +33,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     let suites = match args.suite {
         BenchSuite::Serve => return serve(&args),
         BenchSuite::Platform => return platform(&args),
+        BenchSuite::LargeState => return large_state(&args),
         BenchSuite::All => Suite::ALL.to_vec(),
         BenchSuite::Interaction => vec![Suite::Interaction],
         BenchSuite::Fanout => vec![Suite::Fanout],
@@ -182,6 +183,7 @@ fn command_line(args: &BenchArgs) -> String {
         BenchSuite::Apps => "apps",
         BenchSuite::Serve => "serve",
         BenchSuite::Platform => "platform",
+        BenchSuite::LargeState => "large-state",
     };
     let mut line = format!("cargo run --release -- bench --suite {suite}");
     if args.quick {
@@ -197,6 +199,33 @@ fn command_line(args: &BenchArgs) -> String {
     line
 }
 
+/// The `large-state` suite (`bench::large_state`): its report on stdout and in `OUT/NAME.md`.
+fn large_state(args: &BenchArgs) -> Result<ExitCode> {
+    let options = bench::large_state::LargeStateOptions {
+        exe: std::env::current_exe().context("finding this program")?,
+        python: suite::worker_python().context("finding the Python to compare with")?,
+        quick: args.quick,
+        command: command_line(args),
+    };
+    let report = bench::large_state::run(&options)?;
+    write_report(args, "large-state", &report)
+}
+
+/// Prints a suite's Markdown report and writes it to `OUT/NAME.md`.
+fn write_report(args: &BenchArgs, suite: &str, report: &str) -> Result<ExitCode> {
+    print!("{report}");
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{}-{suite}", chrono::Utc::now().format("%Y-%m-%d")));
+    let path = args.out.join(format!("{name}.md"));
+    std::fs::write(&path, report).with_context(|| format!("writing {}", path.display()))?;
+    eprintln!("wrote {}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
 /// The `serve` suite: `faastlane serve` under wrk (`bench::serve`), its report on stdout and
 /// in `OUT/NAME.md`.
 fn serve(args: &BenchArgs) -> Result<ExitCode> {
@@ -208,17 +237,7 @@ fn serve(args: &BenchArgs) -> Result<ExitCode> {
         command: command_line(args),
     };
     let report = bench::serve::run(&options)?;
-    print!("{report}");
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
-    let name = args
-        .name
-        .clone()
-        .unwrap_or_else(|| format!("{}-serve", chrono::Utc::now().format("%Y-%m-%d")));
-    let path = args.out.join(format!("{name}.md"));
-    std::fs::write(&path, &report).with_context(|| format!("writing {}", path.display()))?;
-    eprintln!("wrote {}", path.display());
-    Ok(ExitCode::SUCCESS)
+    write_report(args, "serve", &report)
 }
 
 /// `--suite platform`: cold start and warm activation of `faastlane openwhisk` and

@@ -142,8 +142,22 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let trace_text = trace
         .is_some()
         .then(|| serde_json::to_string_pretty(&result.trace));
-    let (text, code) = output_text(result, args.pretty)?;
-    out.emit(&text)?;
+    // Plain JSON (the input handed through, say) goes out as it is serialized.
+    let plain = match &result.outcome {
+        Ok(value) if !args.pretty => value.as_json(),
+        _ => None,
+    };
+    let code = match plain {
+        Some(json) => {
+            out.emit_json(json)?;
+            ExitCode::SUCCESS
+        }
+        None => {
+            let (text, code) = output_text(result, args.pretty)?;
+            out.emit(&text)?;
+            code
+        }
+    };
     // After the output: a trace that cannot be written does not lose a finished run.
     if let (Some((path, mut file)), Some(text)) = (trace, trace_text) {
         use std::io::Write;
@@ -274,18 +288,13 @@ fn limits(args: &RunArgs) -> asl::Limits {
     } else {
         asl::Limits::default()
     };
-    asl::Limits {
-        history_events: if args.aws_limits {
-            base.history_events
-        } else {
-            (args.max_events > 0).then_some(args.max_events)
-        },
-        input_bytes: args.max_input_bytes,
-        output_bytes: args.max_output_bytes,
-        payload_bytes: args.max_payload.or(base.payload_bytes),
-        map_items: args.max_map_items,
-        execution_time: args.max_seconds.map(std::time::Duration::from_secs),
+    let mut limits = args.limits.over(asl::Limits {
         executor_memory_bytes: args.worker_memory_mb.map(|mb| mb << 20),
-        ..base
+        ..base.clone()
+    });
+    if args.aws_limits {
+        limits.history_events = base.history_events;
     }
+    limits.payload_bytes = args.max_payload.or(base.payload_bytes);
+    limits
 }

@@ -10,6 +10,7 @@ use server::{ServeOptions, serve};
 use crate::args::ServeArgs;
 
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
+    let limits = args.limits();
     let db = match args.db {
         Some(db) => db,
         None => default_db()?,
@@ -30,7 +31,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         max_body: args.max_request_bytes,
         grace: Duration::from_secs(args.grace_seconds),
         identity: Identity::from_env(),
-        max_payload: args.max_payload,
+        limits,
     };
     serve(options, |addr| {
         eprintln!("faastlane serve: listening on http://{addr}");

@@ -223,7 +223,7 @@ impl App {
             execution: name.to_string(),
             input,
             mocks,
-            payload_bytes: self.payload_bytes,
+            limits: self.limits.clone(),
         };
         match self.pool.run(key, &job).await {
             Ok(result) => Some(result),
@@ -231,9 +231,17 @@ impl App {
             Err(RunError::Crashed(how)) => {
                 self.metrics.executor_restarts.inc();
                 let request = uuid::Uuid::new_v4();
+                let mut message =
+                    format!("RequestId: {request} Error: Runtime exited with error: {how}");
+                if let Some(bytes) = self.limits.executor_memory_bytes {
+                    message.push_str(&format!(
+                        " (executors may use {} MiB: --executor-memory-mb)",
+                        bytes >> 20
+                    ));
+                }
                 let cause = json!({
                     "errorType": "Runtime.ExitError",
-                    "errorMessage": format!("RequestId: {request} Error: Runtime exited with error: {how}"),
+                    "errorMessage": message,
                 });
                 Some(JobResult::failed("Runtime.ExitError", cause.to_string()))
             }

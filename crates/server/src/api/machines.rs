@@ -259,7 +259,7 @@ impl App {
     pub(super) fn validate_definition(&self, input: ValidateInput) -> Result<Json, ApiError> {
         let definition = required(input.definition, "definition")?;
         let limit = page_size(input.max_results)?;
-        let diagnostics = match asl::load_str(&definition) {
+        let diagnostics = match asl::load_str_with(&definition, &self.limits) {
             Ok(_) => Vec::new(),
             Err(diags) => diags,
         };

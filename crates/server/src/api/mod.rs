@@ -33,8 +33,9 @@ pub struct App {
     pub mocks: Option<MockConfig>,
     pub metrics: Metrics,
     pub background: Arc<Background>,
-    /// Step Functions' payload limit for every execution (`asl::Limits::payload_bytes`).
-    pub payload_bytes: Option<usize>,
+    /// What definitions and executions may use ([`App::with_limits`]; default: AWS's
+    /// definition and history limits, nothing else).
+    pub limits: asl::Limits,
     /// Parsed state machines by name, so that starting an execution reads no database.
     machines: RwLock<HashMap<String, Arc<Machine>>>,
 }
@@ -79,14 +80,14 @@ impl App {
             mocks,
             metrics: Metrics::default(),
             background: Arc::default(),
-            payload_bytes: None,
+            limits: asl::Limits::default(),
             machines: RwLock::default(),
         }
     }
 
-    /// Runs every execution with Step Functions' payload limit of `bytes` (none: unlimited).
-    pub fn with_payload_limit(mut self, bytes: Option<usize>) -> Self {
-        self.payload_bytes = bytes;
+    /// Bounds what definitions and executions may use (`faastlane serve --max-...`).
+    pub fn with_limits(mut self, limits: asl::Limits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -160,10 +161,7 @@ impl App {
                 engine::EngineOptions {
                     identity: self.identity.clone(),
                     trace: true,
-                    limits: asl::Limits {
-                        payload_bytes: self.payload_bytes,
-                        ..asl::Limits::default()
-                    },
+                    limits: self.limits.clone(),
                     ..engine::EngineOptions::default()
                 },
             ))
@@ -193,7 +191,7 @@ impl App {
     /// Validates a definition and, unless the mock config covers the machine, that every
     /// function it calls is in a functions directory.
     pub(crate) fn check_definition(&self, name: &str, text: &str) -> Result<Workflow, ApiError> {
-        let machine = asl::load_str(text).map_err(|diags| {
+        let machine = asl::load_str_with(text, &self.limits).map_err(|diags| {
             let problems: Vec<String> = diags
                 .iter()
                 .map(|d| format!("SCHEMA_VALIDATION_FAILED: {d}"))
@@ -291,7 +289,10 @@ mod tests {
                     Pool::new(Vec::new(), 1),
                     None,
                 )
-                .with_payload_limit(limit),
+                .with_limits(asl::Limits {
+                    payload_bytes: limit,
+                    ..asl::Limits::default()
+                }),
             )
         };
         let definition = json!({"StartAt": "Grow", "States": {"Grow": {

@@ -31,13 +31,23 @@ pub fn main() -> std::io::Result<()> {
     let mut runner = Runner::new(Identity::from_env(), true, std::sync::Arc::new(StderrLog));
     let stdin = std::io::stdin();
     let mut line = String::new();
+    let mut memory_limited = false;
     loop {
         line.clear();
         if stdin.lock().read_line(&mut line)? == 0 {
             return Ok(());
         }
         let result = match serde_json::from_str::<Job>(&line) {
-            Ok(job) => runner.run(&job),
+            Ok(job) => {
+                // Every job of a server carries the same limits: applied once, before any
+                // of its functions runs. Past it an allocation fails in this process only
+                // (Python raises MemoryError, Rust aborts: Runtime.ExitError).
+                if let (false, Some(bytes)) = (memory_limited, job.limits.executor_memory_bytes) {
+                    lanes::limit_memory(bytes)?;
+                    memory_limited = true;
+                }
+                runner.run(&job)
+            }
             Err(e) => JobResult::failed(
                 "States.Runtime",
                 format!("the executor got a malformed job: {e}"),

@@ -39,9 +39,10 @@ pub struct Job {
     /// execution was started on `<stateMachineArn>#<TestCase>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mocks: Option<BTreeMap<String, crate::mock::MockedResponse>>,
-    /// Step Functions' payload limit (`asl::Limits::payload_bytes`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payload_bytes: Option<usize>,
+    /// The server's limits (`faastlane serve --max-...`); the executor applies
+    /// `executor_memory_bytes` to itself before its first job.
+    #[serde(default)]
+    pub limits: asl::Limits,
 }
 
 /// How the execution ended.

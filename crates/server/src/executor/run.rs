@@ -121,7 +121,7 @@ impl Runner {
         {
             return Ok((Arc::clone(w), Arc::clone(e)));
         }
-        let machine = asl::load_str(&job.definition).map_err(|diags| {
+        let machine = asl::load_str_with(&job.definition, &job.limits).map_err(|diags| {
             let list: Vec<String> = diags.iter().map(ToString::to_string).collect();
             format!("the definition is not valid: {}", list.join("; "))
         })?;
@@ -146,10 +146,7 @@ impl Runner {
             cpus: 1,
             trace: true,
             log: Arc::clone(&self.log),
-            limits: asl::Limits {
-                payload_bytes: job.payload_bytes,
-                ..asl::Limits::default()
-            },
+            limits: job.limits.clone(),
             ..EngineOptions::default()
         };
         let engine = Arc::new(Engine::with_options(runtime, options));
@@ -201,7 +198,7 @@ fn cache_key(job: &Job) -> String {
         job.machine,
         job.definition,
         functions.join(","),
-        job.payload_bytes
+        job.limits
     )
 }
 
@@ -222,7 +219,10 @@ mod tests {
             input: serde_json::json!({"s": "x".repeat(100)}).to_string(),
             mocks: None,
             dirs: Vec::new(),
-            payload_bytes,
+            limits: asl::Limits {
+                payload_bytes,
+                ..asl::Limits::default()
+            },
         };
         let failed = runner.run(&job(Some(150)));
         assert_eq!(failed.status, "FAILED");

@@ -21,6 +21,7 @@ mod interpreter;
 pub mod lanes;
 pub mod native;
 mod planner;
+mod remote;
 pub mod runtime;
 mod setup;
 pub mod trace;
@@ -36,4 +37,4 @@ pub use runtime::{
     Call, CancelToken, LogSink, NoLog, PrepareError, RequestId, Runtime, StderrLog, TaskFailure,
 };
 pub use setup::{AWS_MAX_HISTORY_EVENTS, Engine, EngineOptions, Workflow};
-pub use trace::{Lane, LaneDecision, TraceReport};
+pub use trace::{Lane, LaneDecision, RemoteAssignment, TraceReport};

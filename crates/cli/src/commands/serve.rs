@@ -19,8 +19,18 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         .workers
         .unwrap_or_else(|| lanes::cpus::usable().usable)
         .max(1);
+    let host = args.host.unwrap_or(if std::env::var_os("PORT").is_some() {
+        std::net::Ipv4Addr::UNSPECIFIED.into()
+    } else {
+        std::net::Ipv4Addr::LOCALHOST.into()
+    });
+    let remote = args.remote.config()?;
+    let lanes_workers = args
+        .lanes_workers
+        .unwrap_or_else(|| lanes::cpus::usable().usable)
+        .max(1);
     let options = ServeOptions {
-        addr: std::net::SocketAddr::new(args.host, args.port),
+        addr: std::net::SocketAddr::new(host, args.port),
         functions: args.functions,
         workflows: args.workflows,
         db,
@@ -30,6 +40,8 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         max_body: args.max_request_bytes,
         grace: Duration::from_secs(args.grace_seconds),
         identity: Identity::from_env(),
+        remote,
+        lanes_workers,
     };
     serve(options, |addr| {
         eprintln!("faastlane serve: listening on http://{addr}");

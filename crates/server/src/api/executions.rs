@@ -9,7 +9,7 @@ use serde_json::{Value as Json, json};
 use super::{App, Machine, decode_token, encode_token, page_size, required, timestamp};
 use crate::error::ApiError;
 use crate::executor::pool::RunError;
-use crate::executor::{Job, JobResult, execute};
+use crate::executor::{Job, JobResult, execute_with};
 use crate::store::{Finished, NewExecution, now};
 
 /// The cause of executions the server could not finish (it was killed or shut down).
@@ -51,7 +51,7 @@ pub(super) struct ListInput {
 }
 
 /// The input, `{}` when absent; InvalidExecutionInput when it is not JSON.
-fn check_input(input: Option<String>) -> Result<String, ApiError> {
+pub(super) fn check_input(input: Option<String>) -> Result<String, ApiError> {
     let input = input.unwrap_or_else(|| "{}".to_string());
     if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&input) {
         return Err(ApiError::invalid_input(e));
@@ -152,7 +152,7 @@ impl App {
         let key = arn.clone();
         self.background.spawn(async move {
             app.metrics.running.inc();
-            let result = app.run(&machine, &key, &name, payload, mocks).await;
+            let result = app.run(&machine, &key, &name, payload, mocks, true).await;
             app.metrics.running.dec();
             if let Some(result) = result {
                 app.record(&machine, &key, start, result);
@@ -191,28 +191,37 @@ impl App {
     }
 
     /// Runs an execution: in this process when the workflow calls no function, else on an
-    /// executor. `None`: it was stopped.
-    async fn run(
+    /// executor; `history`: record its events. `None`: it was stopped.
+    pub(super) async fn run(
         &self,
         machine: &Arc<Machine>,
         key: &str,
         name: &str,
         input: String,
         mocks: Option<std::collections::BTreeMap<String, crate::mock::MockedResponse>>,
+        history: bool,
     ) -> Option<JobResult> {
         if let Some(engine) = &machine.local {
             if machine.inline {
-                return Some(execute(engine, &machine.workflow, name, &input));
+                return Some(execute_with(
+                    engine,
+                    &machine.workflow,
+                    name,
+                    &input,
+                    history,
+                ));
             }
             let engine = Arc::clone(engine);
             let workflow = Arc::clone(&machine.workflow);
             let name = name.to_string();
             return Some(
-                tokio::task::spawn_blocking(move || execute(&engine, &workflow, &name, &input))
-                    .await
-                    .unwrap_or_else(|e| {
-                        JobResult::failed("States.Runtime", format!("the execution panicked: {e}"))
-                    }),
+                tokio::task::spawn_blocking(move || {
+                    execute_with(&engine, &workflow, &name, &input, history)
+                })
+                .await
+                .unwrap_or_else(|e| {
+                    JobResult::failed("States.Runtime", format!("the execution panicked: {e}"))
+                }),
             );
         }
         let job = Job {
@@ -222,6 +231,9 @@ impl App {
             execution: name.to_string(),
             input,
             mocks,
+            history,
+            remote: self.remote.clone(),
+            lanes: None,
         };
         match self.pool.run(key, &job).await {
             Ok(result) => Some(result),
@@ -263,7 +275,7 @@ impl App {
         self.metrics.started(&machine.record.name, "EXPRESS");
         let start = now();
         let result = if machine.local.is_some() {
-            self.run(&machine, &arn, &name, payload.clone(), mocks)
+            self.run(&machine, &arn, &name, payload.clone(), mocks, true)
                 .await
         } else {
             // On a task of its own: a client that hangs up must not cancel the exchange
@@ -275,7 +287,7 @@ impl App {
                 name.clone(),
                 payload.clone(),
             );
-            tokio::spawn(async move { app.run(&machine, &arn, &name, input, mocks).await })
+            tokio::spawn(async move { app.run(&machine, &arn, &name, input, mocks, true).await })
                 .await
                 .unwrap_or_else(|e| {
                     Some(JobResult::failed(

@@ -19,8 +19,11 @@ use crate::store::{MachineRecord, Store};
 
 mod executions;
 mod history;
+mod invoke;
 mod machines;
 mod running;
+
+pub use invoke::{Invoked, PlainError};
 
 pub use running::Background;
 
@@ -33,6 +36,14 @@ pub struct App {
     pub mocks: Option<MockConfig>,
     pub metrics: Metrics,
     pub background: Arc<Background>,
+    /// Where executions send the branches beyond their CPU (`--remote`).
+    pub remote: Option<crate::remote::RemoteConfig>,
+    /// Executors for batches of branches siblings send (`POST /lanes/branches`): apart from
+    /// the executions' own, so that an execution waiting for its branches never holds the
+    /// executor a batch of its own (sent back to this instance) needs.
+    pub lanes_pool: Pool,
+    /// How this instance names itself in its answers to siblings (set once it listens).
+    pub instance: std::sync::OnceLock<String>,
     /// Parsed state machines by name, so that starting an execution reads no database.
     machines: RwLock<HashMap<String, Arc<Machine>>>,
 }
@@ -77,6 +88,9 @@ impl App {
             mocks,
             metrics: Metrics::default(),
             background: Arc::default(),
+            remote: None,
+            lanes_pool: Pool::new(Vec::new(), 1),
+            instance: std::sync::OnceLock::new(),
             machines: RwLock::default(),
         }
     }

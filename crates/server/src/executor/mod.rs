@@ -17,7 +17,7 @@ pub mod child;
 pub mod pool;
 mod run;
 
-pub use run::{Runner, execute, machine_timeout};
+pub use run::{Runner, execute, execute_with, machine_timeout};
 
 /// One execution to run.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -35,6 +35,20 @@ pub struct Job {
     /// execution was started on `<stateMachineArn>#<TestCase>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mocks: Option<BTreeMap<String, crate::mock::MockedResponse>>,
+    /// Record the execution's history events (StartExecution). Without them (`POST
+    /// /invoke`), branches may leave the executor: process and remote lanes.
+    #[serde(default = "record_by_default")]
+    pub history: bool,
+    /// Where the execution's surplus branches go (`--remote`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<crate::remote::RemoteConfig>,
+    /// Instead of an execution: branches a sibling sent (`POST /lanes/branches`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lanes: Option<engine::lanes::RemoteRequest>,
+}
+
+fn record_by_default() -> bool {
+    true
 }
 
 /// How the execution ended.
@@ -54,9 +68,25 @@ pub struct JobResult {
     /// Per-state durations and hand-offs, for the metrics.
     #[serde(default)]
     pub timings: crate::observe::Timings,
+    /// The report of a [`Job::lanes`] batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lanes: Option<engine::lanes::RemoteResponse>,
 }
 
 impl JobResult {
+    /// The report of a batch of branches a sibling sent.
+    pub fn lanes(report: engine::lanes::RemoteResponse) -> Self {
+        JobResult {
+            status: "SUCCEEDED".to_string(),
+            output: None,
+            error: None,
+            cause: None,
+            events: Vec::new(),
+            timings: Default::default(),
+            lanes: Some(report),
+        }
+    }
+
     pub fn failed(error: &str, cause: impl Into<String>) -> Self {
         JobResult {
             status: "FAILED".to_string(),
@@ -65,6 +95,7 @@ impl JobResult {
             cause: Some(cause.into()),
             events: Vec::new(),
             timings: Default::default(),
+            lanes: None,
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod redis_server;
 pub mod report;
 pub mod runner;
 pub mod serve;
+pub mod siblings;
 pub mod stats;
 pub mod suite;
 pub mod svg;

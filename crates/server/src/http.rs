@@ -79,6 +79,7 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
         "status": "ok",
         "executionsRunning": app.background.running(),
         "executorRestarts": app.pool.restarts(),
+        "remoteBatchesServed": app.lanes_batches.load(std::sync::atomic::Ordering::Relaxed),
     });
     ([("content-type", "application/json")], body.to_string()).into_response()
 }

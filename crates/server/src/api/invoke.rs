@@ -184,6 +184,8 @@ impl App {
                 }
             }
         };
+        self.lanes_batches
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         report.instance = self
             .instance
             .get()

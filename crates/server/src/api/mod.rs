@@ -42,6 +42,8 @@ pub struct App {
     /// the executions' own, so that an execution waiting for its branches never holds the
     /// executor a batch of its own (sent back to this instance) needs.
     pub lanes_pool: Pool,
+    /// Batches of branches this instance ran for siblings.
+    pub lanes_batches: std::sync::atomic::AtomicU64,
     /// How this instance names itself in its answers to siblings (set once it listens).
     pub instance: std::sync::OnceLock<String>,
     /// Parsed state machines by name, so that starting an execution reads no database.
@@ -90,6 +92,7 @@ impl App {
             background: Arc::default(),
             remote: None,
             lanes_pool: Pool::new(Vec::new(), 1),
+            lanes_batches: std::sync::atomic::AtomicU64::new(0),
             instance: std::sync::OnceLock::new(),
             machines: RwLock::default(),
         }

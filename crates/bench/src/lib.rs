@@ -20,6 +20,7 @@ pub mod markdown;
 pub mod memory;
 pub mod record;
 pub mod redis_server;
+pub mod remote;
 pub mod report;
 pub mod runner;
 pub mod serve;

@@ -304,6 +304,9 @@ pub enum BenchSuite {
     Apps,
     /// `faastlane serve` under load: StartSyncExecution driven by wrk.
     Serve,
+    /// FINRA-200 through remote lanes: 1, 2 and 3 `faastlane serve` instances, each pinned
+    /// to one CPU, behind nginx, against one instance alone.
+    Remote,
 }
 
 #[cfg(feature = "bench")]

@@ -460,3 +460,39 @@ fn the_openwhisk_back_end_makes_a_blocking_invoke_with_basic_auth() {
     assert_eq!(header(r, "authorization"), Some(basic.as_str()));
     assert!(r.body["faastlaneLanes"]["indices"].is_array(), "{}", r.body);
 }
+
+#[test]
+fn serve_listens_on_the_port_the_environment_names() {
+    // As Knative and Cloud Run start a container: $PORT set, no --port. (Without --host it
+    // would listen on every address, which a test must not: `commands::serve` tests that.)
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let mut child = Command::new(exe())
+        .arg("serve")
+        .arg(fixture())
+        .args(["--db", ":memory:", "--host", "127.0.0.1"])
+        .env("PORT", port.to_string())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let mut first = String::new();
+    if let Some(stderr) = child.stderr.take() {
+        let _ = BufReader::new(stderr).read_line(&mut first);
+    }
+    let agent = ureq::Agent::new_with_defaults();
+    let health = agent
+        .get(&format!("http://127.0.0.1:{port}/healthz"))
+        .call()
+        .map(|r| r.status().as_u16());
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        first.trim(),
+        format!("faastlane serve: listening on http://127.0.0.1:{port}")
+    );
+    assert_eq!(health.ok(), Some(200));
+}

@@ -32,6 +32,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     }
     let suites = match args.suite {
         BenchSuite::Serve => return serve(&args),
+        BenchSuite::Remote => return remote(&args),
         BenchSuite::All => Suite::ALL.to_vec(),
         BenchSuite::Interaction => vec![Suite::Interaction],
         BenchSuite::Fanout => vec![Suite::Fanout],
@@ -180,6 +181,7 @@ fn command_line(args: &BenchArgs) -> String {
         BenchSuite::Fanout => "fanout",
         BenchSuite::Apps => "apps",
         BenchSuite::Serve => "serve",
+        BenchSuite::Remote => "remote",
     };
     let mut line = format!("cargo run --release -- bench --suite {suite}");
     if args.quick {
@@ -193,6 +195,38 @@ fn command_line(args: &BenchArgs) -> String {
         line.push_str(&format!(" --soak-seconds {}", args.soak_seconds));
     }
     line
+}
+
+/// The `remote` suite: FINRA-200 through remote lanes (`bench::remote`), its report on
+/// stdout and in `OUT/NAME.md`.
+fn remote(args: &BenchArgs) -> Result<ExitCode> {
+    let examples = args
+        .examples
+        .canonicalize()
+        .with_context(|| format!("the examples directory {}", args.examples.display()))?;
+    let repo = examples
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .context("the examples directory has no parent (the repository)")?;
+    let options = bench::remote::RemoteBenchOptions {
+        exe: std::env::current_exe().context("finding this program")?,
+        repo,
+        examples,
+        quick: args.quick,
+        command: command_line(args),
+    };
+    let report = bench::remote::run(&options)?;
+    print!("{report}");
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{}-remote", chrono::Utc::now().format("%Y-%m-%d")));
+    let path = args.out.join(format!("{name}.md"));
+    std::fs::write(&path, &report).with_context(|| format!("writing {}", path.display()))?;
+    eprintln!("wrote {}", path.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The `serve` suite: `faastlane serve` under wrk (`bench::serve`), its report on stdout and

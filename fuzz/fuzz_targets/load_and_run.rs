@@ -68,6 +68,7 @@ fuzz_target!(|data: &[u8]| {
         input,
         &ExecutionOptions {
             name: Some("fuzz".to_string()),
+            ..ExecutionOptions::default()
         },
     );
     let _ = result.into_json();

@@ -107,6 +107,7 @@ pub fn execute(engine: &Engine, workflow: &Workflow, input: &Json) -> Result<Jso
     reach::reached();
     let options = ExecutionOptions {
         name: Some("fuzz".to_string()),
+        ..ExecutionOptions::default()
     };
     engine
         .execute(workflow, input.clone(), &options)

@@ -140,11 +140,20 @@ fn validate_names_the_tasks_whose_functions_are_missing() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("state 'Missing'") && err.contains("not_there"),
+        err.contains("state 'Missing': function 'not_there'"),
         "{err}"
     );
-    // Functions that exist but fail to import are found only when run.
-    assert!(!err.contains("state 'Broken'"), "{err}");
+    // Modules that exist but cannot load are found without running them (parsed, not
+    // imported): a syntax error, and a module with no entry point.
+    assert!(
+        err.contains("state 'Broken': function 'syntax_error'"),
+        "{err}"
+    );
+    assert!(
+        err.contains("state 'NoEntry': function 'no_entry'"),
+        "{err}"
+    );
+    assert!(err.contains("3 problem(s)"), "{err}");
 }
 
 #[test]

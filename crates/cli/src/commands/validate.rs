@@ -29,8 +29,19 @@ pub fn run(args: ValidateArgs) -> Result<ExitCode> {
                 "{}: functions that cannot load:",
                 loaded.definition_path.display()
             );
+            let tasks = asl::walk::task_functions(&workflow.machine);
             for p in &problems {
-                eprintln!("  - function '{}': {}", p.function, p.message);
+                let states: Vec<String> = tasks
+                    .iter()
+                    .filter(|(_, f)| *f == p.function)
+                    .map(|(s, _)| format!("'{s}'"))
+                    .collect();
+                eprintln!(
+                    "  - state {}: function '{}': {}",
+                    states.join(", "),
+                    p.function,
+                    p.message
+                );
             }
             eprintln!("{} problem(s)", problems.len());
             return Ok(ExitCode::from(2));

@@ -530,22 +530,13 @@ fn processes(
             };
             match w.run_with(&request, &shared.cancel, log) {
                 WorkerRun::Finished(report) => {
-                    // The branch's history is the execution's, as if it had run here.
-                    exec.events.fetch_add(report.events, Ordering::Relaxed);
-                    for (function, ns) in &report.durations {
-                        exec.observe(function, Duration::from_nanos(*ns));
-                    }
-                    for r in report.states {
-                        exec.trace.record_state(StateRecord {
-                            state: r.state,
-                            kind: static_kind(&r.kind),
-                            lane: Lane::Process,
-                            start_us: r.start_us,
-                            end_us: r.end_us,
-                            attempts: r.attempts,
-                            error: r.error,
-                        });
-                    }
+                    absorb(
+                        exec,
+                        report.events,
+                        &report.durations,
+                        report.states,
+                        Lane::Process,
+                    );
                     shared.finish(
                         index,
                         match report.outcome {
@@ -625,6 +616,32 @@ pub(crate) fn branch_job(
         first_index,
         variables: (***outer).clone(),
     })
+}
+
+/// What a branch run elsewhere (`lane`) adds to the execution: its history events (as if it
+/// had run here), its functions' durations (for the planner) and its state records.
+pub(crate) fn absorb(
+    exec: &Exec<'_>,
+    events: u64,
+    durations: &[(String, u64)],
+    states: Vec<crate::wire::RemoteRecord>,
+    lane: Lane,
+) {
+    exec.events.fetch_add(events, Ordering::Relaxed);
+    for (function, ns) in durations {
+        exec.observe(function, Duration::from_nanos(*ns));
+    }
+    for r in states {
+        exec.trace.record_state(StateRecord {
+            state: r.state,
+            kind: static_kind(&r.kind),
+            lane,
+            start_us: r.start_us,
+            end_us: r.end_us,
+            attempts: r.attempts,
+            error: r.error,
+        });
+    }
 }
 
 /// Continues, on this thread, branch `request.index`, whose worker was killed at the deadline

@@ -24,11 +24,11 @@ use std::time::Duration;
 use asl::{StatesError, Value};
 use serde_json::Value as Json;
 
-use crate::branches::{Shared, Slot, StateBranches, branch_job, static_kind};
+use crate::branches::{Shared, Slot, StateBranches, absorb, branch_job};
 use crate::lanes::{BranchContext, RemoteError, RemoteLanes};
 use crate::runtime::CancelToken;
 use crate::setup::{Engine, Workflow};
-use crate::trace::{Lane, RemoteAssignment, StateRecord};
+use crate::trace::{Lane, RemoteAssignment};
 use crate::wire::{BranchJob, History, RemoteBranch, RemoteOutcome, RemoteRequest, RemoteResponse};
 
 /// Names the threads that wait for a sibling's answer.
@@ -296,21 +296,13 @@ fn take_reports(
             );
             continue;
         };
-        exec.events.fetch_add(report.events, Ordering::Relaxed);
-        for (function, ns) in &report.durations {
-            exec.observe(function, Duration::from_nanos(*ns));
-        }
-        for r in report.states {
-            exec.trace.record_state(StateRecord {
-                state: r.state,
-                kind: static_kind(&r.kind),
-                lane: Lane::Remote,
-                start_us: r.start_us,
-                end_us: r.end_us,
-                attempts: r.attempts,
-                error: r.error,
-            });
-        }
+        absorb(
+            exec,
+            report.events,
+            &report.durations,
+            report.states,
+            Lane::Remote,
+        );
         let outcome = match report.outcome {
             RemoteOutcome::Output(json) => Ok(Value::Json(json)),
             RemoteOutcome::Error { error, cause } => Err(StatesError::new(error, cause)),

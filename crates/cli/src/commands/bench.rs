@@ -216,17 +216,7 @@ fn remote(args: &BenchArgs) -> Result<ExitCode> {
         command: command_line(args),
     };
     let report = bench::remote::run(&options)?;
-    print!("{report}");
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
-    let name = args
-        .name
-        .clone()
-        .unwrap_or_else(|| format!("{}-remote", chrono::Utc::now().format("%Y-%m-%d")));
-    let path = args.out.join(format!("{name}.md"));
-    std::fs::write(&path, &report).with_context(|| format!("writing {}", path.display()))?;
-    eprintln!("wrote {}", path.display());
-    Ok(ExitCode::SUCCESS)
+    write_report(args, "remote", &report)
 }
 
 /// The `serve` suite: `faastlane serve` under wrk (`bench::serve`), its report on stdout and
@@ -240,15 +230,21 @@ fn serve(args: &BenchArgs) -> Result<ExitCode> {
         command: command_line(args),
     };
     let report = bench::serve::run(&options)?;
+    write_report(args, "serve", &report)
+}
+
+/// Prints a suite's Markdown report and writes it to `OUT/NAME.md` (`NAME`: `--name`, else
+/// the date and `suffix`).
+fn write_report(args: &BenchArgs, suffix: &str, report: &str) -> Result<ExitCode> {
     print!("{report}");
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let name = args
         .name
         .clone()
-        .unwrap_or_else(|| format!("{}-serve", chrono::Utc::now().format("%Y-%m-%d")));
+        .unwrap_or_else(|| format!("{}-{suffix}", chrono::Utc::now().format("%Y-%m-%d")));
     let path = args.out.join(format!("{name}.md"));
-    std::fs::write(&path, &report).with_context(|| format!("writing {}", path.display()))?;
+    std::fs::write(&path, report).with_context(|| format!("writing {}", path.display()))?;
     eprintln!("wrote {}", path.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -251,6 +251,33 @@ impl App {
         }
     }
 
+    /// [`App::run`] on a task of its own: a client that hangs up must not cancel the exchange
+    /// with the executor halfway (which would kill a healthy executor).
+    pub(super) async fn run_detached(
+        self: &Arc<Self>,
+        machine: &Arc<Machine>,
+        key: &str,
+        name: &str,
+        input: String,
+        mocks: Mocks,
+        history: bool,
+    ) -> Option<JobResult> {
+        let (app, machine, key, name) = (
+            Arc::clone(self),
+            Arc::clone(machine),
+            key.to_string(),
+            name.to_string(),
+        );
+        tokio::spawn(async move { app.run(&machine, &key, &name, input, mocks, history).await })
+            .await
+            .unwrap_or_else(|e| {
+                Some(JobResult::failed(
+                    "States.Runtime",
+                    format!("the execution's task failed: {e}"),
+                ))
+            })
+    }
+
     pub(super) async fn start_sync_execution(
         self: &Arc<Self>,
         input: StartInput,
@@ -278,23 +305,8 @@ impl App {
             self.run(&machine, &arn, &name, payload.clone(), mocks, true)
                 .await
         } else {
-            // On a task of its own: a client that hangs up must not cancel the exchange
-            // with the executor halfway (which would kill a healthy executor).
-            let (app, machine, arn, name, input) = (
-                Arc::clone(self),
-                Arc::clone(&machine),
-                arn.clone(),
-                name.clone(),
-                payload.clone(),
-            );
-            tokio::spawn(async move { app.run(&machine, &arn, &name, input, mocks, true).await })
+            self.run_detached(&machine, &arn, &name, payload.clone(), mocks, true)
                 .await
-                .unwrap_or_else(|e| {
-                    Some(JobResult::failed(
-                        "States.Runtime",
-                        format!("the execution's task failed: {e}"),
-                    ))
-                })
         }
         .unwrap_or_else(|| JobResult::failed("States.Runtime", "the execution was stopped"));
         let stop = now();

@@ -83,21 +83,10 @@ impl App {
         let key = self.identity.execution_arn(name, &execution);
         self.metrics.started(name, "INVOKE");
         let start = crate::store::now();
-        let (app, run_machine, run_key) = (Arc::clone(self), Arc::clone(&machine), key.clone());
-        // On a task of its own: a client that hangs up must not cancel the exchange with the
-        // executor halfway (which would kill a healthy executor).
-        let result = tokio::spawn(async move {
-            app.run(&run_machine, &run_key, &execution, input, None, false)
-                .await
-        })
-        .await
-        .unwrap_or_else(|e| {
-            Some(JobResult::failed(
-                "States.Runtime",
-                format!("the execution's task failed: {e}"),
-            ))
-        })
-        .unwrap_or_else(|| JobResult::failed("States.Runtime", "the execution was stopped"));
+        let result = self
+            .run_detached(&machine, &key, &execution, input, None, false)
+            .await
+            .unwrap_or_else(|| JobResult::failed("States.Runtime", "the execution was stopped"));
         self.metrics.finished(
             name,
             &result.status,

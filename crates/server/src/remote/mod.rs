@@ -157,6 +157,32 @@ pub fn lanes_request(
     )
 }
 
+/// What a platform runtime (`faastlane lambda`, `faastlane openwhisk`) answers when its event
+/// is a remote-lane request: `None` when it is not one (run an execution as usual), else the
+/// batch's report, or `Err((error, cause))` for a request it cannot run (malformed, another
+/// workflow), which the runtime reports as its function error.
+pub fn answer_event(
+    engine: &engine::Engine,
+    workflow: &engine::Workflow,
+    event: &serde_json::Value,
+    instance: &str,
+) -> Option<Result<RemoteResponse, (String, String)>> {
+    let request = match lanes_request(event)? {
+        Ok(request) => request,
+        Err(cause) => return Some(Err((asl::names::RUNTIME.to_string(), cause))),
+    };
+    if request.job.workflow != workflow.name {
+        return Some(Err((
+            asl::names::RUNTIME.to_string(),
+            format!(
+                "this instance runs workflow '{}', not '{}'",
+                workflow.name, request.job.workflow
+            ),
+        )));
+    }
+    Some(Ok(engine.run_remote_batch(workflow, request, instance)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,6 +223,39 @@ mod tests {
         assert_eq!(value, serde_json::json!({"faastlaneLanes": {"a": 1}}));
         assert!(lanes_request(&serde_json::json!({"other": 1})).is_none());
         assert!(lanes_request(&value).is_some_and(|r| r.is_err()));
+    }
+
+    #[test]
+    fn platform_events_are_answered_only_when_they_carry_a_batch_of_this_workflow() {
+        let workflow = engine::Workflow {
+            name: "w".to_string(),
+            machine: asl::load_str(
+                r#"{"StartAt":"P","States":{"P":{"Type":"Parallel","End":true,"Branches":[
+                    {"StartAt":"A","States":{"A":{"Type":"Pass","Result":1,"End":true}}},
+                    {"StartAt":"B","States":{"B":{"Type":"Pass","Result":2,"End":true}}}]}}}"#,
+            )
+            .expect("valid"),
+        };
+        let engine = engine::Engine::new(std::sync::Arc::new(engine::NativeRuntime::new()));
+        assert!(answer_event(&engine, &workflow, &serde_json::json!({"a": 1}), "i").is_none());
+        let job = serde_json::json!({"workflow": "w", "state_index": 0, "state": "P", "prefix": "",
+            "execution": {"arn": "a", "name": "n", "start_time": "t", "input": {}, "role_arn": "r",
+                          "state_machine_arn": "s", "state_machine_name": "w"},
+            "deadline_ms": null, "trace_offset_us": null, "shared_input": true, "first_index": 1});
+        let event =
+            serde_json::json!({"faastlaneLanes": {"job": job, "indices": [1], "inputs": [{}]}});
+        let report = answer_event(&engine, &workflow, &event, "i")
+            .expect("a batch")
+            .expect("runs");
+        assert_eq!(report.instance, "i");
+        assert_eq!(
+            report.branches[0].outcome,
+            engine::lanes::RemoteOutcome::Output(serde_json::json!(2))
+        );
+        let mut other = event.clone();
+        other["faastlaneLanes"]["job"]["workflow"] = serde_json::json!("x");
+        let refused = answer_event(&engine, &workflow, &other, "i").expect("a batch");
+        assert!(refused.is_err_and(|(e, c)| e == "States.Runtime" && c.contains("not 'x'")));
     }
 
     #[test]

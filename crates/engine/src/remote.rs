@@ -330,15 +330,29 @@ impl Engine {
         let mut added = 0u64;
         let cancel = CancelToken::new();
         let mut reports = Vec::with_capacity(indices.len());
+        // The inputs become the runtime's own values once for the batch (Python objects
+        // through its codec), as a process lane's worker decodes its payload once; each
+        // branch then gets a copy (a Parallel) or its item (a Map), not a conversion of JSON.
+        let mut values: Vec<Option<Value>> = self.runtime_values(inputs);
         for (k, &index) in indices.iter().enumerate() {
             let input = if job.shared_input {
-                inputs.first()
+                values
+                    .first()
+                    .and_then(|v| v.clone())
+                    .map(|v| v.detach().map_err(|e| e.to_string()))
             } else {
-                inputs.get(k)
+                values.get_mut(k).and_then(Option::take).map(Ok)
             };
-            let Some(input) = input else {
-                reports.push(failed(index, "the request has no input for this branch"));
-                continue;
+            let input = match input {
+                Some(Ok(input)) => input,
+                Some(Err(e)) => {
+                    reports.push(failed(index, &format!("cannot copy the branch input: {e}")));
+                    continue;
+                }
+                None => {
+                    reports.push(failed(index, "the request has no input for this branch"));
+                    continue;
+                }
             };
             let context = BranchContext {
                 history: history.map(|h| History {
@@ -347,14 +361,7 @@ impl Engine {
                 }),
                 checkpoints: None,
             };
-            let run = self.run_branch_in(
-                workflow,
-                &job,
-                index,
-                Value::Json(input.clone()),
-                context,
-                &cancel,
-            );
+            let run = self.run_branch_in(workflow, &job, index, input, context, &cancel);
             added += run.events;
             let outcome = match run.outcome.and_then(|v| {
                 v.into_json().map_err(|e| {
@@ -384,6 +391,25 @@ impl Engine {
         RemoteResponse {
             instance: instance.to_string(),
             branches: reports,
+        }
+    }
+}
+
+impl Engine {
+    /// `inputs` as the runtime's values, through one encode and decode of its codec; as JSON
+    /// values when the codec cannot (the branches then convert them as they use them).
+    fn runtime_values(&self, inputs: Vec<Json>) -> Vec<Option<Value>> {
+        let json: Vec<Value> = inputs.into_iter().map(Value::Json).collect();
+        let codec = self.runtime.codec();
+        let mut bytes = Vec::new();
+        let refs: Vec<&Value> = json.iter().collect();
+        let decoded = codec.encode(&refs, &mut bytes).ok().and_then(|()| {
+            let payload: crate::codec::Payload = std::sync::Arc::new(bytes);
+            codec.decode(&payload).ok()
+        });
+        match decoded {
+            Some(values) if values.len() == json.len() => values.into_iter().map(Some).collect(),
+            _ => json.into_iter().map(Some).collect(),
         }
     }
 }

@@ -15,22 +15,19 @@
 //!   (worker killed at a Task's deadline: the branch goes on here from its checkpoint)
 //! ```
 //!
-//! Values cross the boundary through a [`crate::codec::ValueCodec`]; the messages are the
-//! types of [`crate::wire`], re-exported here for the pools and transports written against
-//! `engine::lanes`.
+//! This module holds the traits a pool or transport implements; the messages that cross are
+//! the types of [`crate::wire`] (the one wire format, documented there) and the values cross
+//! through a [`crate::codec::ValueCodec`]. Neither is re-exported here: each type has one path.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use asl::{StatesError, Value};
 
-#[doc(no_inline)]
-pub use crate::codec::{CodecError, JsonCodec, Payload, PayloadBytes, PayloadSink, ValueCodec};
+use crate::codec::{Payload, PayloadSink};
 use crate::runtime::{CancelToken, LogSink};
-#[doc(no_inline)]
-pub use crate::wire::{
-    BranchJob, BranchReport, BranchRun, ExecutionWire, History, REMOTE_EVENT_KEY, RemoteBranch,
-    RemoteOutcome, RemoteRecord, RemoteRequest, RemoteResponse, Resume, RunRequest, TaskCheckpoint,
+use crate::wire::{
+    BranchJob, BranchReport, History, RemoteResponse, Resume, RunRequest, TaskCheckpoint,
 };
 
 /// A payload being written, in memory another process can read.
@@ -150,7 +147,7 @@ pub struct BranchContext<'a> {
 pub trait RemoteTransport: Send + Sync {
     /// Where batches go, for the trace and errors (`http://lanes:8080`, `lambda:finra`).
     fn target(&self) -> &str;
-    /// Sends one batch (`body`: a [`RemoteRequest`] as JSON, built once) and waits up to
+    /// Sends one batch (`body`: a [`crate::wire::RemoteRequest`] as JSON, built once) and waits up to
     /// `timeout` for the sibling's answer. Never sends it twice: a request that may have
     /// reached a sibling is not retried.
     fn send(&self, body: Vec<u8>, timeout: Duration) -> Result<RemoteResponse, RemoteError>;

@@ -45,7 +45,7 @@ pub struct History {
     /// Events of the execution so far (as far as the parent knows: branches still running
     /// on other lanes are counted when they end).
     pub events: u64,
-    /// The execution's limit ([`crate::EngineOptions::max_events`]).
+    /// The execution's limit ([`crate::EngineOptions::limits`]).
     pub max_events: Option<u64>,
 }
 

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use asl::StatesError;
-use engine::lanes::{RemoteError, RemoteLanes, RemoteRequest, RemoteResponse, RemoteTransport};
+use engine::lanes::{RemoteError, RemoteLanes, RemoteTransport};
+use engine::wire::{RemoteRequest, RemoteResponse};
 use engine::{
     BranchLanes, Engine, EngineOptions, ExecutionOptions, Lane, NativeRuntime, TraceReport,
     Workflow,

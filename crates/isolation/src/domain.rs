@@ -19,7 +19,7 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 
 use asl::{StatesError, Value};
-use engine::lanes::ValueCodec;
+use engine::codec::ValueCodec;
 use engine::{Call, PrepareError, Runtime, TaskFailure};
 use mpk::{DomainId, Domains};
 

@@ -18,7 +18,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use asl::{StatesError, Value};
-use engine::lanes::{BranchJob, ExecutionWire, ProcessPool, ValueCodec, WorkerRun};
+use engine::codec::ValueCodec;
+use engine::lanes::{ProcessPool, WorkerRun};
+use engine::wire::{BranchJob, ExecutionWire};
 use engine::{Call, LogSink, PrepareError, Runtime, TaskFailure, Workflow};
 use serde_json::{Value as Json, json};
 

@@ -2,7 +2,8 @@
 //! the branch fails with (Lambda's for a response it cannot serialize).
 
 use asl::{StatesError, Value};
-use engine::lanes::{BranchJob, CodecError, PayloadSink, ValueCodec};
+use engine::codec::{CodecError, PayloadSink, ValueCodec};
+use engine::wire::BranchJob;
 
 /// Lambda's error for a response it cannot serialize.
 const MARSHAL_ERROR: &str = "Runtime.MarshalError";
@@ -117,7 +118,8 @@ mod tests {
     use std::sync::Arc;
 
     use asl::{Foreign, ForeignError, Kind};
-    use engine::lanes::{ExecutionWire, JsonCodec};
+    use engine::codec::JsonCodec;
+    use engine::wire::ExecutionWire;
     use serde_json::json;
 
     use super::*;

@@ -7,10 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use asl::StatesError;
-use engine::lanes::{
-    BranchJob, BranchReport, LaneError, Payload, PayloadBuffer, PayloadBytes, ProcessPool,
-    ProcessWorker, Resume, RunRequest, WorkerRun,
-};
+use engine::codec::{Payload, PayloadBytes};
+use engine::lanes::{LaneError, PayloadBuffer, ProcessPool, ProcessWorker, WorkerRun};
+use engine::wire::{BranchJob, BranchReport, Resume, RunRequest};
 use engine::{CancelToken, LogSink};
 
 use crate::SpawnError;
@@ -98,7 +97,7 @@ impl ForkServer {
             None => {
                 let shared = |e: std::io::Error| SpawnError::Payload(e.to_string());
                 let mut buffer = MemfdBuffer::new().map_err(shared)?;
-                engine::lanes::PayloadSink::write_all(&mut buffer, inputs.bytes())
+                engine::codec::PayloadSink::write_all(&mut buffer, inputs.bytes())
                     .map_err(shared)?;
                 copied = buffer.into_shared().map_err(shared)?;
                 copied.fd().ok_or_else(|| {

@@ -11,7 +11,7 @@ use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use engine::lanes::{BranchJob, History, RemoteRecord, TaskCheckpoint};
+use engine::wire::{BranchJob, History, RemoteRecord, TaskCheckpoint};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -186,11 +186,11 @@ impl Channel {
         }
         // Too big for a packet: the whole frame goes into a memfd.
         let mut buffer = MemfdBuffer::new()?;
-        engine::lanes::PayloadSink::write_all(&mut buffer, &len.to_le_bytes())?;
-        engine::lanes::PayloadSink::write_all(&mut buffer, &header)?;
-        engine::lanes::PayloadSink::write_all(&mut buffer, tail)?;
+        engine::codec::PayloadSink::write_all(&mut buffer, &len.to_le_bytes())?;
+        engine::codec::PayloadSink::write_all(&mut buffer, &header)?;
+        engine::codec::PayloadSink::write_all(&mut buffer, tail)?;
         let shared = buffer.into_shared()?;
-        let frame_fd = engine::lanes::PayloadBytes::fd(&shared)
+        let frame_fd = engine::codec::PayloadBytes::fd(&shared)
             .ok_or_else(|| io::Error::other("a shared payload has a descriptor"))?;
         let mut all: Vec<BorrowedFd<'_>> = fds.to_vec();
         all.push(frame_fd);
@@ -269,7 +269,7 @@ impl Channel {
                 )
             })?;
             let shared = SharedPayload::open(frame_fd)?;
-            let frame = engine::lanes::PayloadBytes::bytes(&shared).to_vec();
+            let frame = engine::codec::PayloadBytes::bytes(&shared).to_vec();
             return decode(&frame, fds).map(Some);
         }
         decode(&buf, fds).map(Some)

@@ -557,7 +557,7 @@ fn warm_up(host: &Host) {
     let codec = host.runtime.codec();
     let mut bytes = Vec::new();
     if codec.encode(&[&value], &mut bytes).is_ok() {
-        let payload: engine::lanes::Payload = Arc::new(bytes);
+        let payload: engine::codec::Payload = Arc::new(bytes);
         let _ = codec.decode(&payload);
     }
 }

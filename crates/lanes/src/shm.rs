@@ -6,7 +6,8 @@ use std::io::{self, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 
-use engine::lanes::{LaneError, Payload, PayloadBuffer, PayloadBytes, PayloadSink};
+use engine::codec::{Payload, PayloadBytes, PayloadSink};
+use engine::lanes::{LaneError, PayloadBuffer};
 
 use crate::sys::Mapping;
 

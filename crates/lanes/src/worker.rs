@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use asl::{StatesError, Value};
-use engine::lanes::{
-    BranchContext, BranchJob, Checkpoints, CodecError, Payload, TaskCheckpoint, ValueCodec,
-};
+use engine::codec::{CodecError, Payload, ValueCodec};
+use engine::lanes::{BranchContext, Checkpoints};
+use engine::wire::{BranchJob, TaskCheckpoint};
 use engine::{BranchLanes, Call, CancelToken, Engine, LogSink, PrepareError, Runtime, TaskFailure};
 
 use crate::host::{Host, IDLE_NAME, WORKER_NAME};
@@ -320,7 +320,7 @@ fn serve_job(
                 },
                 &cancel,
             ),
-            Err(e) => engine::lanes::BranchRun {
+            Err(e) => engine::wire::BranchRun {
                 outcome: Err(StatesError::runtime(e)),
                 states: Vec::new(),
                 durations: Vec::new(),

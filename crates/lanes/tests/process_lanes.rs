@@ -63,13 +63,13 @@ fn worker_pid(server: &Arc<ForkServer>) -> u32 {
 }
 
 /// A job for the branches of the `Count` Map state (the seventh state of the pre-order walk).
-fn count_job() -> engine::lanes::BranchJob {
-    engine::lanes::BranchJob {
+fn count_job() -> engine::wire::BranchJob {
+    engine::wire::BranchJob {
         workflow: workflow().name,
         state_index: 6,
         state: "Count".into(),
         prefix: String::new(),
-        execution: engine::lanes::ExecutionWire {
+        execution: engine::wire::ExecutionWire {
             arn: "arn".into(),
             name: "x".into(),
             start_time: "2026-01-01T00:00:00.000Z".into(),
@@ -144,7 +144,7 @@ fn main() {
             let server = Arc::into_inner(outlived).expect("the only handle");
             Box::new(move || {
                 let job = count_job();
-                let inputs: engine::lanes::Payload = Arc::new(br#"[{"do":"ok"}]"#.to_vec());
+                let inputs: engine::codec::Payload = Arc::new(br#"[{"do":"ok"}]"#.to_vec());
                 let workers: Vec<lanes::Worker> = (0..2)
                     .map(|_| server.spawn_worker(&job, &inputs).expect("a worker"))
                     .collect();

@@ -21,7 +21,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use asl::Value;
-use engine::lanes::{BranchJob, ExecutionWire, ProcessPool, ProcessWorker, WorkerRun};
+use engine::lanes::{ProcessPool, ProcessWorker, WorkerRun};
+use engine::wire::{BranchJob, ExecutionWire};
 use engine::{
     BranchLanes, CancelToken, Engine, EngineOptions, ExecutionOptions, NoLog, Runtime, Workflow,
 };

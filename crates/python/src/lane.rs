@@ -1,4 +1,4 @@
-//! Python values in process lanes: the [`engine::lanes::ValueCodec`] of [`crate::PythonRuntime`]
+//! Python values in process lanes: the [`engine::codec::ValueCodec`] of [`crate::PythonRuntime`]
 //! and the CPython fork hooks a fork server wraps around `fork()`.
 //!
 //! Encoding is pickle protocol 5 with out-of-band buffers: `bytes`, `bytearray` and
@@ -13,7 +13,7 @@
 //! 64-byte-aligned offsets.
 
 use asl::Value;
-use engine::lanes::{CodecError, Payload, PayloadSink, ValueCodec};
+use engine::codec::{CodecError, Payload, PayloadSink, ValueCodec};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyTuple};
 

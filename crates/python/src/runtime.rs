@@ -322,7 +322,7 @@ impl LoadFailure {
 }
 
 impl Runtime for PythonRuntime {
-    fn codec(&self) -> &dyn engine::lanes::ValueCodec {
+    fn codec(&self) -> &dyn engine::codec::ValueCodec {
         &crate::lane::PickleCodec
     }
 

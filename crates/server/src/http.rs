@@ -165,7 +165,7 @@ async fn invoke(
 /// `POST /lanes/branches`: a batch of branches a sibling sent; the answer is their report,
 /// or `{"error", "cause"}` that fails every branch of the batch.
 async fn lanes(State(app): State<Arc<App>>, body: Bytes) -> Response {
-    let request: engine::lanes::RemoteRequest = match serde_json::from_slice(&body) {
+    let request: engine::wire::RemoteRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
             return plain_error(

@@ -9,11 +9,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use asl::{StatesError, Value};
+use engine::codec::{Payload, PayloadSink};
 use engine::lanes::{
-    BranchContext, BranchJob, BranchReport, Checkpoints, LaneError, NotReady, Payload,
-    PayloadBuffer, PayloadSink, ProcessPool, ProcessWorker, Resume, RunRequest, TaskCheckpoint,
+    BranchContext, Checkpoints, LaneError, NotReady, PayloadBuffer, ProcessPool, ProcessWorker,
     WorkerRun,
 };
+use engine::wire::{BranchJob, BranchReport, Resume, RunRequest, TaskCheckpoint};
 use engine::{BranchLanes, CancelToken, Clock, Engine, EngineOptions, LogSink, Runtime, Workflow};
 
 /// A payload in this process's memory.

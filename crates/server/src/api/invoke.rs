@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use engine::lanes::{RemoteRequest, RemoteResponse};
+use engine::wire::{RemoteRequest, RemoteResponse};
 
 use super::App;
 use super::executions::check_input;

@@ -44,7 +44,7 @@ pub struct Job {
     pub remote: Option<crate::remote::RemoteConfig>,
     /// Instead of an execution: branches a sibling sent (`POST /lanes/branches`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lanes: Option<engine::lanes::RemoteRequest>,
+    pub lanes: Option<engine::wire::RemoteRequest>,
 }
 
 fn record_by_default() -> bool {
@@ -70,12 +70,12 @@ pub struct JobResult {
     pub timings: crate::observe::Timings,
     /// The report of a [`Job::lanes`] batch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lanes: Option<engine::lanes::RemoteResponse>,
+    pub lanes: Option<engine::wire::RemoteResponse>,
 }
 
 impl JobResult {
     /// The report of a batch of branches a sibling sent.
-    pub fn lanes(report: engine::lanes::RemoteResponse) -> Self {
+    pub fn lanes(report: engine::wire::RemoteResponse) -> Self {
         JobResult {
             status: "SUCCEEDED".to_string(),
             output: None,

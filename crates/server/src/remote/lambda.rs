@@ -8,7 +8,8 @@
 
 use std::time::Duration;
 
-use engine::lanes::{RemoteError, RemoteResponse, RemoteTransport};
+use engine::lanes::{RemoteError, RemoteTransport};
+use engine::wire::RemoteResponse;
 
 use super::client::{Client, error_status};
 use super::{check_name, event, response};

@@ -9,13 +9,14 @@
 //! | `openwhisk:NAME` | OpenWhisk's blocking invoke, `POST /api/v1/namespaces/_/actions/NAME?blocking=true`, `__OW_API_KEY` as basic auth |
 //!
 //! Lambda and OpenWhisk carry the request as `{"faastlaneLanes": REQUEST}`
-//! ([`engine::lanes::REMOTE_EVENT_KEY`]): the runtime there answers it with
+//! ([`engine::wire::REMOTE_EVENT_KEY`]): the runtime there answers it with
 //! [`engine::Engine::run_remote_batch`] instead of starting an execution.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use engine::lanes::{RemoteError, RemoteLanes, RemoteResponse, RemoteTransport};
+use engine::lanes::{RemoteError, RemoteLanes, RemoteTransport};
+use engine::wire::RemoteResponse;
 use serde::{Deserialize, Serialize};
 
 mod client;
@@ -136,7 +137,7 @@ fn response(target: &str, body: &[u8]) -> Result<RemoteResponse, RemoteError> {
 
 /// The body wrapped as a platform event: `{"faastlaneLanes": BODY}`.
 fn event(body: Vec<u8>) -> Vec<u8> {
-    let key = engine::lanes::REMOTE_EVENT_KEY;
+    let key = engine::wire::REMOTE_EVENT_KEY;
     let mut out = Vec::with_capacity(body.len() + key.len() + 5);
     out.extend_from_slice(b"{\"");
     out.extend_from_slice(key.as_bytes());
@@ -146,11 +147,11 @@ fn event(body: Vec<u8>) -> Vec<u8> {
     out
 }
 
-/// The [`engine::lanes::RemoteRequest`] inside a platform event, if it is one.
+/// The [`engine::wire::RemoteRequest`] inside a platform event, if it is one.
 pub fn lanes_request(
     event: &serde_json::Value,
-) -> Option<Result<engine::lanes::RemoteRequest, String>> {
-    let request = event.get(engine::lanes::REMOTE_EVENT_KEY)?;
+) -> Option<Result<engine::wire::RemoteRequest, String>> {
+    let request = event.get(engine::wire::REMOTE_EVENT_KEY)?;
     Some(
         serde_json::from_value(request.clone())
             .map_err(|e| format!("the remote-lane request is malformed: {e}")),
@@ -250,7 +251,7 @@ mod tests {
         assert_eq!(report.instance, "i");
         assert_eq!(
             report.branches[0].outcome,
-            engine::lanes::RemoteOutcome::Output(serde_json::json!(2))
+            engine::wire::RemoteOutcome::Output(serde_json::json!(2))
         );
         let mut other = event.clone();
         other["faastlaneLanes"]["job"]["workflow"] = serde_json::json!("x");

@@ -7,7 +7,8 @@
 use std::time::Duration;
 
 use base64::Engine as _;
-use engine::lanes::{RemoteError, RemoteResponse, RemoteTransport};
+use engine::lanes::{RemoteError, RemoteTransport};
+use engine::wire::RemoteResponse;
 use serde_json::Value as Json;
 
 use super::client::{Answer, Client, error_status, snippet};

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use engine::lanes::{RemoteError, RemoteResponse, RemoteTransport};
+use engine::lanes::{RemoteError, RemoteTransport};
+use engine::wire::RemoteResponse;
 
 use super::client::{Client, error_status};
 use super::{LANES_PATH, response};

@@ -49,12 +49,13 @@ pub struct ServeArgs {
     /// Workflow directories to register at start (name = the directory's name); their
     /// functions are found there too.
     pub workflows: Vec<PathBuf>,
-    /// The port to listen on.
-    #[arg(long, default_value_t = 8083)]
+    /// The port to listen on ($PORT, as Knative and Cloud Run set it).
+    #[arg(long, env = "PORT", default_value_t = 8083)]
     pub port: u16,
-    /// The address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
-    pub host: std::net::IpAddr,
+    /// The address to listen on (default: 127.0.0.1, or 0.0.0.0 when $PORT is set: a
+    /// container platform routes to the container's own address).
+    #[arg(long)]
+    pub host: Option<std::net::IpAddr>,
     /// A directory of functions (NAME.py, packages, functions.json); repeatable, searched in
     /// order.
     #[arg(long = "functions", value_name = "DIR")]
@@ -84,6 +85,12 @@ pub struct ServeArgs {
     pub grace_seconds: u64,
     #[command(flatten)]
     pub limits: ExecutionLimitArgs,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+    /// Executor processes for batches of branches sibling instances send (remote lanes;
+    /// default: the usable CPUs).
+    #[arg(long, value_name = "N")]
+    pub lanes_workers: Option<usize>,
     /// Refuse definitions larger than this (Step Functions: 1 MB).
     #[arg(long, value_name = "BYTES", default_value_t = asl::limits::AWS_MAX_DEFINITION_BYTES)]
     pub max_definition_bytes: usize,
@@ -167,6 +174,46 @@ pub struct OpenWhiskArgs {
     pub max_request_bytes: usize,
 }
 
+/// Remote lanes: where a Parallel or Map state sends the branches it wants to run at once
+/// beyond this instance's usable CPUs.
+#[derive(Debug, clap::Args)]
+pub struct RemoteArgs {
+    /// Sibling instances of this workflow: `http://HOST[:PORT]` (other `faastlane serve`
+    /// instances behind one URL), `lambda:FUNCTION` (the Invoke API at
+    /// $AWS_ENDPOINT_URL_LAMBDA) or `openwhisk:ACTION` (blocking invoke at $__OW_API_HOST
+    /// with $__OW_API_KEY).
+    #[arg(long, value_name = "URL|lambda:NAME|openwhisk:NAME")]
+    pub remote: Option<String>,
+    /// The most requests to siblings one Parallel or Map state has in flight.
+    #[arg(long, value_name = "N", default_value_t = 4, requires = "remote")]
+    pub remote_cap: usize,
+    /// Seconds a sibling may take to answer one request before its branches fail with
+    /// States.Timeout.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 900.0,
+        requires = "remote"
+    )]
+    pub remote_timeout: f64,
+}
+
+impl RemoteArgs {
+    /// The configuration, checked (a bad target or cap fails now, not at the first state).
+    pub fn config(&self) -> anyhow::Result<Option<server::remote::RemoteConfig>> {
+        let Some(target) = &self.remote else {
+            return Ok(None);
+        };
+        let config = server::remote::RemoteConfig {
+            target: target.clone(),
+            cap: self.remote_cap,
+            timeout_seconds: self.remote_timeout,
+        };
+        config.lanes()?;
+        Ok(Some(config))
+    }
+}
+
 /// `${Name}` placeholders of the definition, as Step Functions' `DefinitionSubstitutions`.
 #[derive(Debug, clap::Args)]
 pub struct SubstitutionArgs {
@@ -237,6 +284,8 @@ pub struct RunArgs {
     /// The test case of the mock config (under StateMachines.<workflow name>.TestCases).
     #[arg(long, requires = "mock_config")]
     pub test_case: Option<String>,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -350,6 +399,9 @@ pub enum BenchSuite {
     Platform,
     /// Peak memory of one execution with a large input or output, against Python's json.
     LargeState,
+    /// FINRA-200 through remote lanes: 1, 2 and 3 `faastlane serve` instances, each pinned
+    /// to one CPU, behind nginx, against one instance alone.
+    Remote,
 }
 
 #[cfg(feature = "bench")]

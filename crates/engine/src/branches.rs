@@ -24,7 +24,7 @@ use crate::codec::{CodecError, Payload};
 use crate::exec::{Exec, Frame};
 use crate::interpreter::Vars;
 use crate::lanes::{LaneError, NotReady, ProcessPool, ProcessWorker, WorkerRun};
-use crate::planner::{BranchLanes, NoPool, Plan, PlanInput, plan};
+use crate::planner::{BranchLanes, NoPool, Plan, PlanInput, plan, plan_remote};
 use crate::runtime::CancelToken;
 use crate::trace::{Lane, LaneDecision, StateRecord};
 use crate::wire::{BranchJob, ExecutionWire, History, Resume, RunRequest, TaskCheckpoint};
@@ -92,17 +92,17 @@ where
 }
 
 /// A branch's result: a value, or the encoded value a worker process sent back.
-enum Slot {
+pub(crate) enum Slot {
     Done(Result<Value, StatesError>),
     Encoded(Payload),
 }
 
 /// What the lanes of one state share.
-struct Shared {
-    queue: Mutex<VecDeque<(usize, Value)>>,
+pub(crate) struct Shared {
+    pub(crate) queue: Mutex<VecDeque<(usize, Value)>>,
     slots: Mutex<Vec<Option<Slot>>>,
     first_failure: Mutex<Option<StatesError>>,
-    cancel: CancelToken,
+    pub(crate) cancel: CancelToken,
     fail_fast: bool,
 }
 
@@ -114,7 +114,7 @@ impl Shared {
         lock(&self.queue).pop_front()
     }
 
-    fn finish(&self, index: usize, slot: Slot) {
+    pub(crate) fn finish(&self, index: usize, slot: Slot) {
         if let Slot::Done(Err(e)) = &slot
             && self.fail_fast
         {
@@ -209,7 +209,87 @@ where
     // The calling thread's share: whatever the queue still holds.
     let local = || drain(frame.lane);
 
-    let mut decided = plan(&input);
+    // Branches beyond this instance's CPUs go to siblings (remote lanes), while the rest is
+    // planned here as if the state had only its local share. A recorded history stays here.
+    let mut remote_note = None;
+    let remote = options.remote.as_ref().filter(|_| exec.history.is_none());
+    let mut batches = Vec::new();
+    if let Some(lanes) = remote {
+        match plan_remote(&input, lanes.cap) {
+            Ok(split) => match crate::remote::take_batches(branches, &shared, &split.batches) {
+                Ok(taken) => {
+                    batches = taken;
+                    input.work = input
+                        .work
+                        .map(|w| w.mul_f64(split.local as f64 / input.branches.max(1) as f64));
+                    input.branches = split.local;
+                    remote_note = Some(format!("remote: {}", split.reason));
+                }
+                Err(e) => {
+                    tracing::warn!(state = %state_path, "remote lane unavailable: {e}");
+                    remote_note = Some(format!("remote: not used, {e}"));
+                }
+            },
+            Err(why) => remote_note = Some(format!("remote: not used, {why}")),
+        }
+    }
+    let here = || {
+        let mut input = input;
+        let (decided, helpers_started) = run_here(
+            branches, &mut input, &shared, &run_one, &drain, &local, pool,
+        );
+        (input, decided, helpers_started)
+    };
+    let ((input, mut decided, helpers_started), remote_sent) = match remote {
+        Some(lanes) => crate::remote::alongside(branches, lanes, batches, &shared, here),
+        None => (here(), Vec::new()),
+    };
+    if let Some(note) = remote_note {
+        decided.reason = format!("{}; {note}", decided.reason);
+    }
+    exec.trace.record_lane(LaneDecision {
+        state: state_path,
+        branches: n,
+        lane: decided.lane,
+        concurrency: decided.concurrency,
+        processes: helpers_started,
+        cpus: input.cpus,
+        estimate_us: input
+            .work
+            .map(|w| u64::try_from(w.as_micros()).unwrap_or(u64::MAX)),
+        reason: decided.reason,
+        remote: remote_sent,
+    });
+    finish_slots(branches, shared)
+}
+
+/// Plans and runs this instance's share of a state's branches (all of them without remote
+/// lanes): inline, on threads or in worker processes. Returns the plan and how many worker
+/// dispatchers ran.
+fn run_here<R, D, L>(
+    branches: StateBranches<'_, '_, '_>,
+    input: &mut PlanInput,
+    shared: &Shared,
+    run_one: &R,
+    drain: &D,
+    local: &L,
+    pool: Option<&dyn ProcessPool>,
+) -> (Plan, usize)
+where
+    R: Fn(usize, Value, Lane) -> Result<Value, StatesError> + Sync,
+    D: Fn(Lane) + Sync,
+    L: Fn() + Sync,
+{
+    let StateBranches {
+        exec,
+        state,
+        frame,
+        machines,
+        ..
+    } = branches;
+    let n = input.branches;
+    let state_path = format!("{}{}", frame.prefix, state.name);
+    let mut decided = plan(input);
     if decided.probe {
         // Time a few branches here (about one worker start's worth, at least one), then plan
         // the rest with what they cost.
@@ -231,7 +311,7 @@ where
         let mean = took / probed.max(1) as u32;
         input.branches = n.saturating_sub(probed);
         input.work = Some(probed_work(exec, machines, probed, n, mean));
-        decided = plan(&input);
+        decided = plan(input);
         decided.reason = format!(
             "{}; after probing {probed} branch(es) inline ({:.3} ms each)",
             decided.reason,
@@ -240,11 +320,11 @@ where
     }
     let mut helpers_started = 0;
     match decided.lane {
-        Lane::Inline => local(),
-        Lane::Thread => threads(&decided, &drain, frame.lane),
+        Lane::Inline | Lane::Remote => local(),
+        Lane::Thread => threads(&decided, drain, frame.lane),
         Lane::Process => match pool {
             Some(pool) => {
-                helpers_started = processes(branches, &decided, &shared, pool, &local)
+                helpers_started = processes(branches, &decided, shared, pool, local)
                     .unwrap_or_else(|e| {
                         tracing::warn!(state = %state_path, "process lane unavailable: {e}");
                         decided.reason = format!("{}; fell back to inline: {e}", decided.reason);
@@ -259,19 +339,17 @@ where
             None => local(),
         },
     }
-    exec.trace.record_lane(LaneDecision {
-        state: state_path,
-        branches: n,
-        lane: decided.lane,
-        concurrency: decided.concurrency,
-        processes: helpers_started,
-        cpus: input.cpus,
-        estimate_us: input
-            .work
-            .map(|w| u64::try_from(w.as_micros()).unwrap_or(u64::MAX)),
-        reason: decided.reason,
-    });
+    (decided, helpers_started)
+}
 
+/// The branches' results in order, or the state's error.
+fn finish_slots(
+    branches: StateBranches<'_, '_, '_>,
+    shared: Shared,
+) -> Result<Vec<Result<Value, StatesError>>, StatesError> {
+    let StateBranches {
+        exec, state, frame, ..
+    } = branches;
     let Shared {
         slots,
         first_failure,
@@ -372,9 +450,10 @@ fn threads(decided: &Plan, drain: &(dyn Fn(Lane) + Sync), here: Lane) {
     });
 }
 
-/// Why a state's branches could not be handed to a process lane (they run here instead).
+/// Why a state's branches could not be handed to a process or remote lane (they run here
+/// instead).
 #[derive(Debug, thiserror::Error)]
-enum ProcessLaneUnusable {
+pub(crate) enum ProcessLaneUnusable {
     #[error(transparent)]
     Lane(#[from] LaneError),
     #[error("cannot encode the branch inputs: {0}")]
@@ -394,14 +473,7 @@ fn processes(
     pool: &dyn ProcessPool,
     local: &(dyn Fn() + Sync),
 ) -> Result<usize, ProcessLaneUnusable> {
-    let StateBranches {
-        exec,
-        state,
-        frame,
-        machines,
-        outer,
-        ..
-    } = branches;
+    let StateBranches { exec, machines, .. } = branches;
     let shared_input = matches!(machines, Machines::Parallel(_));
     let payload = {
         let queue = lock(&shared.queue);
@@ -424,30 +496,7 @@ fn processes(
         buffer.finish()?
     };
     let first_index = lock(&shared.queue).front().map(|(i, _)| *i).unwrap_or(0);
-    let now = exec.engine.clock.instant();
-    let job = BranchJob {
-        workflow: exec.workflow.name.clone(),
-        state_index: asl::walk::state_index(&exec.workflow.machine, state)
-            .ok_or_else(|| ProcessLaneUnusable::UnknownState(state.name.clone()))?,
-        state: state.name.clone(),
-        prefix: frame.prefix.clone(),
-        execution: ExecutionWire {
-            arn: exec.info.arn.clone(),
-            name: exec.info.name.clone(),
-            start_time: exec.info.start_time.clone(),
-            input: (*exec.info.input).clone(),
-            role_arn: exec.info.role_arn.clone(),
-            state_machine_arn: exec.info.state_machine_arn.clone(),
-            state_machine_name: exec.info.state_machine_name.clone(),
-        },
-        deadline_ms: exec
-            .deadline
-            .map(|d| u64::try_from(d.saturating_duration_since(now).as_millis()).unwrap_or(0)),
-        trace_offset_us: exec.trace.enabled().then(|| exec.trace.offset_us(now)),
-        shared_input,
-        first_index,
-        variables: (***outer).clone(),
-    };
+    let job = branch_job(branches, shared_input, first_index)?;
     let log = exec.engine.options.log.as_ref();
     let spawned = AtomicUsize::new(0);
     let dispatch = || {
@@ -491,22 +540,13 @@ fn processes(
             };
             match w.run_with(&request, &shared.cancel, log) {
                 WorkerRun::Finished(report) => {
-                    // The branch's history is the execution's, as if it had run here.
-                    exec.events.fetch_add(report.events, Ordering::Relaxed);
-                    for (function, ns) in &report.durations {
-                        exec.observe(function, Duration::from_nanos(*ns));
-                    }
-                    for r in report.states {
-                        exec.trace.record_state(StateRecord {
-                            state: r.state,
-                            kind: static_kind(&r.kind),
-                            lane: Lane::Process,
-                            start_us: r.start_us,
-                            end_us: r.end_us,
-                            attempts: r.attempts,
-                            error: r.error,
-                        });
-                    }
+                    absorb(
+                        exec,
+                        report.events,
+                        &report.durations,
+                        report.states,
+                        Lane::Process,
+                    );
                     shared.finish(
                         index,
                         match report.outcome {
@@ -546,6 +586,72 @@ fn processes(
         }
     });
     Ok(spawned.into_inner())
+}
+
+/// What a worker or a sibling needs to run branches of this state: the state, the execution's
+/// context, its time left, the trace offset and the variables the branches start with.
+pub(crate) fn branch_job(
+    branches: StateBranches<'_, '_, '_>,
+    shared_input: bool,
+    first_index: usize,
+) -> Result<BranchJob, ProcessLaneUnusable> {
+    let StateBranches {
+        exec,
+        state,
+        frame,
+        outer,
+        ..
+    } = branches;
+    let now = exec.engine.clock.instant();
+    Ok(BranchJob {
+        workflow: exec.workflow.name.clone(),
+        state_index: asl::walk::state_index(&exec.workflow.machine, state)
+            .ok_or_else(|| ProcessLaneUnusable::UnknownState(state.name.clone()))?,
+        state: state.name.clone(),
+        prefix: frame.prefix.clone(),
+        execution: ExecutionWire {
+            arn: exec.info.arn.clone(),
+            name: exec.info.name.clone(),
+            start_time: exec.info.start_time.clone(),
+            input: (*exec.info.input).clone(),
+            role_arn: exec.info.role_arn.clone(),
+            state_machine_arn: exec.info.state_machine_arn.clone(),
+            state_machine_name: exec.info.state_machine_name.clone(),
+        },
+        deadline_ms: exec
+            .deadline
+            .map(|d| u64::try_from(d.saturating_duration_since(now).as_millis()).unwrap_or(0)),
+        trace_offset_us: exec.trace.enabled().then(|| exec.trace.offset_us(now)),
+        shared_input,
+        first_index,
+        variables: (***outer).clone(),
+    })
+}
+
+/// What a branch run elsewhere (`lane`) adds to the execution: its history events (as if it
+/// had run here), its functions' durations (for the planner) and its state records.
+pub(crate) fn absorb(
+    exec: &Exec<'_>,
+    events: u64,
+    durations: &[(String, u64)],
+    states: Vec<crate::wire::RemoteRecord>,
+    lane: Lane,
+) {
+    exec.events.fetch_add(events, Ordering::Relaxed);
+    for (function, ns) in durations {
+        exec.observe(function, Duration::from_nanos(*ns));
+    }
+    for r in states {
+        exec.trace.record_state(StateRecord {
+            state: r.state,
+            kind: static_kind(&r.kind),
+            lane,
+            start_us: r.start_us,
+            end_us: r.end_us,
+            attempts: r.attempts,
+            error: r.error,
+        });
+    }
 }
 
 /// Continues, on this thread, branch `request.index`, whose worker was killed at the deadline
@@ -605,13 +711,13 @@ fn resume_here(
 const READY_POLL: Duration = Duration::from_millis(5);
 
 /// The `&'static str` the trace uses for a state type a child reported.
-fn static_kind(kind: &str) -> &'static str {
+pub(crate) fn static_kind(kind: &str) -> &'static str {
     const KINDS: [&str; 8] = [
         "Task", "Pass", "Choice", "Parallel", "Map", "Wait", "Succeed", "Fail",
     ];
     KINDS.into_iter().find(|k| *k == kind).unwrap_or("Task")
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -19,13 +19,16 @@
 //! the types of [`crate::wire`] (the one wire format, documented there) and the values cross
 //! through a [`crate::codec::ValueCodec`]. Neither is re-exported here: each type has one path.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use asl::{StatesError, Value};
 
 use crate::codec::{Payload, PayloadSink};
 use crate::runtime::{CancelToken, LogSink};
-use crate::wire::{BranchJob, BranchReport, History, Resume, RunRequest, TaskCheckpoint};
+use crate::wire::{
+    BranchJob, BranchReport, History, RemoteResponse, Resume, RunRequest, TaskCheckpoint,
+};
 
 /// A payload being written, in memory another process can read.
 pub trait PayloadBuffer: PayloadSink + Send {
@@ -135,4 +138,80 @@ pub struct BranchContext<'a> {
     pub history: Option<History>,
     /// Where to say the branch's Tasks can be taken up again.
     pub checkpoints: Option<&'a dyn Checkpoints>,
+}
+
+/// A remote lane's way to sibling instances of the same deployment (another `faastlane
+/// serve` behind one URL, a Lambda function, an OpenWhisk action): it carries one batch of
+/// branches and brings back their reports. Back ends live with the front ends
+/// (`crates/server/src/remote/`); the engine decides what goes remote and records it.
+pub trait RemoteTransport: Send + Sync {
+    /// Where batches go, for the trace and errors (`http://lanes:8080`, `lambda:finra`).
+    fn target(&self) -> &str;
+    /// Sends one batch (`body`: a [`crate::wire::RemoteRequest`] as JSON, built once) and waits up to
+    /// `timeout` for the sibling's answer. Never sends it twice: a request that may have
+    /// reached a sibling is not retried.
+    fn send(&self, body: Vec<u8>, timeout: Duration) -> Result<RemoteResponse, RemoteError>;
+}
+
+/// Remote lanes of an engine: the transport and how much to send through it.
+#[derive(Clone)]
+pub struct RemoteLanes {
+    pub transport: Arc<dyn RemoteTransport>,
+    /// The most requests one Parallel or Map state has in flight (each a batch of its
+    /// branches, run one after the other by the sibling that takes it).
+    pub cap: usize,
+    /// How long a sibling may take to answer a batch (the execution's own deadline, when
+    /// sooner, wins).
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for RemoteLanes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteLanes")
+            .field("target", &self.transport.target())
+            .field("cap", &self.cap)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// A batch sent to a sibling has no reports: each of its branches fails with the error
+/// [`RemoteError::states_error`] gives (it is never run again elsewhere).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum RemoteError {
+    /// No answer within the timeout: `States.Timeout`.
+    #[error("{target} did not answer within {seconds:.2} s")]
+    Timeout { target: String, seconds: f64 },
+    /// The sibling died or the connection broke (a reset, a proxy's 502): `Runtime.ExitError`.
+    #[error("{target}: {reason}")]
+    Lost { target: String, reason: String },
+    /// The sibling refused the batch or answered something else than a report (no such
+    /// workflow there, a bad gateway configuration): `States.Runtime`.
+    #[error("{target}: {reason}")]
+    Refused { target: String, reason: String },
+    /// The sibling reported an error for the whole batch (`{"error", "cause"}`).
+    #[error("{target}: {error}: {cause}")]
+    Failed {
+        target: String,
+        error: String,
+        cause: String,
+    },
+}
+
+impl RemoteError {
+    /// The error each branch of the batch fails with.
+    pub fn states_error(&self) -> StatesError {
+        match self {
+            RemoteError::Timeout { .. } => StatesError::new(
+                asl::names::TIMEOUT,
+                format!("remote lane: {self}; the branch was not run again"),
+            ),
+            RemoteError::Lost { .. } => StatesError::new(
+                "Runtime.ExitError",
+                format!("remote lane: {self}; the branch was not run again"),
+            ),
+            RemoteError::Refused { .. } => StatesError::runtime(format!("remote lane: {self}")),
+            RemoteError::Failed { error, cause, .. } => StatesError::new(error.clone(), cause),
+        }
+    }
 }

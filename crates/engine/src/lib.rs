@@ -22,6 +22,7 @@ pub mod lambda;
 pub mod lanes;
 pub mod native;
 mod planner;
+mod remote;
 pub mod runtime;
 mod setup;
 pub mod trace;
@@ -39,4 +40,4 @@ pub use runtime::{
     StderrLog, TaskFailure,
 };
 pub use setup::{AWS_MAX_HISTORY_EVENTS, Engine, EngineOptions, Workflow};
-pub use trace::{Lane, LaneDecision, TraceReport};
+pub use trace::{Lane, LaneDecision, RemoteAssignment, TraceReport};

@@ -201,6 +201,77 @@ fn plan_auto(input: &PlanInput, n: usize, limit: usize) -> Plan {
     }
 }
 
+/// What one batch sent to a sibling costs beyond its branches' work (an HTTP exchange through
+/// a proxy, encoding and decoding JSON), as measured on loopback; only its order matters.
+pub const PER_REMOTE_BATCH: Duration = Duration::from_millis(3);
+
+/// How a Parallel or Map state's branches split between this instance and its siblings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoteSplit {
+    /// Branches kept here (the first ones, in order); the rest go to siblings.
+    pub local: usize,
+    /// Requests to siblings, each a contiguous run of the remaining branches.
+    pub batches: Vec<std::ops::Range<usize>>,
+    pub reason: String,
+}
+
+/// Decides whether a state's branches want more concurrency than this instance's usable CPUs
+/// and, if so, how many go to siblings: `w = min(branches, MaxConcurrency)` branches want to
+/// run at once; past `cpus`, up to `cap` requests take a share each (so that every lane,
+/// here or remote, gets about as many branches). When the branches' work is known and the
+/// saving would not pay twice for the requests, everything stays here. `Err`: why not.
+pub fn plan_remote(input: &PlanInput, cap: usize) -> Result<RemoteSplit, String> {
+    let n = input.branches;
+    if matches!(input.mode, BranchLanes::Inline | BranchLanes::Threads(_)) {
+        return Err("remote lanes are used under --lanes auto or process".to_string());
+    }
+    let limit = if input.max_concurrency == 0 {
+        usize::MAX
+    } else {
+        input.max_concurrency
+    };
+    let cpus = input.cpus.max(1);
+    let wanted = n.min(limit);
+    if wanted <= cpus {
+        return Err(format!(
+            "{wanted} branch(es) at once fit {cpus} usable CPU(s)"
+        ));
+    }
+    let siblings = cap.min(wanted - cpus);
+    if siblings == 0 {
+        return Err("the remote cap is 0".to_string());
+    }
+    let lanes = cpus + siblings;
+    let local = n * cpus / lanes;
+    let cost = PER_REMOTE_BATCH * siblings as u32;
+    let mut reason = format!(
+        "{wanted} branch(es) want to run at once on {cpus} usable CPU(s): {} to {siblings} sibling request(s), {local} here",
+        n - local
+    );
+    if let Some(work) = input.work {
+        let saving = work.mul_f64(1.0 - cpus as f64 / lanes as f64);
+        if saving < cost * MARGIN {
+            return Err(format!(
+                "estimated work {:.2} ms: {siblings} sibling request(s) would save {:.2} ms for {:.2} ms of requests",
+                ms(work),
+                ms(saving),
+                ms(cost)
+            ));
+        }
+        reason = format!("{reason}; estimated work {:.2} ms", ms(work));
+    }
+    let remote = n - local;
+    let batches = (0..siblings)
+        .map(|b| local + remote * b / siblings..local + remote * (b + 1) / siblings)
+        .filter(|r| !r.is_empty())
+        .collect();
+    Ok(RemoteSplit {
+        local,
+        batches,
+        reason,
+    })
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
@@ -382,6 +453,56 @@ mod tests {
         let p = plan(&input(BranchLanes::Process, 1, Some(0)));
         assert_eq!((p.lane, p.helpers, p.concurrency), (Lane::Process, 1, 1));
         assert!(!p.reason.contains("this thread"), "{}", p.reason);
+    }
+
+    #[test]
+    fn remote_lanes_take_what_exceeds_the_cpus() {
+        let mut i = input(BranchLanes::Auto, 200, None);
+        i.cpus = 1;
+        let split = plan_remote(&i, 2).expect("remote");
+        assert_eq!(split.local, 66);
+        assert_eq!(split.batches, vec![66..133, 133..200]);
+        // Every branch once: here or in exactly one batch.
+        let sent: usize = split.batches.iter().map(|r| r.len()).sum();
+        assert_eq!(split.local + sent, 200);
+    }
+
+    #[test]
+    fn remote_lanes_respect_max_concurrency_the_cap_and_the_mode() {
+        let mut i = input(BranchLanes::Auto, 10, None);
+        i.cpus = 1;
+        i.max_concurrency = 2;
+        assert_eq!(plan_remote(&i, 8).expect("remote").batches.len(), 1);
+        i.max_concurrency = 1;
+        assert!(plan_remote(&i, 8).is_err());
+        i.max_concurrency = 0;
+        assert!(plan_remote(&i, 0).is_err());
+        i.mode = BranchLanes::Inline;
+        assert!(plan_remote(&i, 8).is_err());
+        let fits = input(BranchLanes::Auto, 2, None);
+        assert!(
+            plan_remote(&fits, 8)
+                .unwrap_err()
+                .contains("fit 2 usable CPU")
+        );
+    }
+
+    #[test]
+    fn cheap_branches_stay_off_remote_lanes() {
+        let mut i = input(BranchLanes::Auto, 100, Some(1));
+        i.cpus = 1;
+        assert!(plan_remote(&i, 4).is_err());
+        i.work = Some(Duration::from_secs(2));
+        assert_eq!(plan_remote(&i, 4).expect("remote").batches.len(), 4);
+    }
+
+    #[test]
+    fn fewer_branches_than_batches_make_no_empty_batch() {
+        let mut i = input(BranchLanes::Process, 3, None);
+        i.cpus = 1;
+        let split = plan_remote(&i, 8).expect("remote");
+        assert_eq!(split.local, 1);
+        assert_eq!(split.batches, vec![1..2, 2..3]);
     }
 
     #[test]

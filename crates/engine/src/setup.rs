@@ -8,7 +8,7 @@ use asl::{Limits, StateMachine};
 
 use crate::clock::{Clock, SystemClock};
 use crate::context::Identity;
-use crate::lanes::ProcessPool;
+use crate::lanes::{ProcessPool, RemoteLanes};
 use crate::planner::{BranchLanes, Estimates};
 use crate::runtime::{LogSink, NoLog, Runtime};
 
@@ -49,6 +49,9 @@ pub struct EngineOptions {
     pub processes: Option<Arc<dyn ProcessPool>>,
     /// The CPUs this process may use (cgroup quota and affinity, not the host's count).
     pub cpus: usize,
+    /// Sibling instances that take the branches a Parallel or Map state wants to run at once
+    /// beyond `cpus`; `None`: every branch runs in this instance.
+    pub remote: Option<RemoteLanes>,
 }
 
 pub use asl::limits::AWS_MAX_HISTORY_EVENTS;
@@ -63,6 +66,7 @@ impl Default for EngineOptions {
             limits: Limits::default(),
             processes: None,
             cpus: 1,
+            remote: None,
         }
     }
 }

@@ -15,6 +15,9 @@ pub enum Lane {
     Thread,
     /// In a worker process (forked from a warm fork server).
     Process,
+    /// In a sibling instance of the same deployment, through the platform's invoke path
+    /// (`--remote`).
+    Remote,
 }
 
 /// One state's run.
@@ -52,6 +55,25 @@ pub struct LaneDecision {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub estimate_us: Option<u64>,
     pub reason: String,
+    /// The branches sent to sibling instances (remote lanes), one entry per request.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub remote: Vec<RemoteAssignment>,
+}
+
+/// Branches of a Parallel or Map state sent to a sibling instance in one request, and where
+/// they ran.
+#[derive(Clone, Debug, Serialize)]
+pub struct RemoteAssignment {
+    /// Where the request went (`http://lanes.internal`, `lambda:finra`).
+    pub target: String,
+    /// The instance that answered, as it names itself (host, address, process), when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// The branch (Map: item) indices, in order.
+    pub branches: Vec<usize>,
+    /// Why the request failed, when it did (its branches failed with it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 fn is_zero(n: &usize) -> bool {

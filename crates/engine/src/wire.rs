@@ -130,7 +130,7 @@ pub struct ExecutionWire {
 }
 
 /// A state a child ran, for the parent's trace.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemoteRecord {
     pub state: String,
     pub kind: String,
@@ -147,4 +147,56 @@ pub struct BranchRun {
     pub durations: Vec<(String, u64)>,
     /// History events the branch added.
     pub events: u64,
+}
+
+/// A batch of branches of one Parallel or Map state for a sibling instance to run (a remote
+/// lane): what `POST /lanes/branches` of `faastlane serve`, a Lambda invoke or an OpenWhisk
+/// activation carries. Values are JSON here: the request may cross machines.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RemoteRequest {
+    pub job: BranchJob,
+    /// The branches (Map: item indices) to run, in order.
+    pub indices: Vec<usize>,
+    /// The execution's history counter as the batch left (see [`RunRequest::history`]).
+    #[serde(default)]
+    pub history: Option<History>,
+    /// With [`BranchJob::shared_input`] one value every branch gets a copy of, else one
+    /// value per index, in the order of `indices`.
+    pub inputs: Vec<Json>,
+}
+
+/// The key that marks a [`RemoteRequest`] inside a platform's event (a Lambda payload, an
+/// OpenWhisk activation's parameters): `{"faastlaneLanes": {...request...}}`.
+pub const REMOTE_EVENT_KEY: &str = "faastlaneLanes";
+
+/// What a sibling sends back for a [`RemoteRequest`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RemoteResponse {
+    /// Which instance ran the batch, as it names itself (for the trace).
+    pub instance: String,
+    /// One report per requested index, in the order of the request.
+    pub branches: Vec<RemoteBranch>,
+}
+
+/// One branch a sibling ran, as a process lane's [`BranchReport`] says it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RemoteBranch {
+    pub index: usize,
+    pub outcome: RemoteOutcome,
+    #[serde(default)]
+    pub states: Vec<RemoteRecord>,
+    /// How long each Task function ran, in nanoseconds.
+    #[serde(default)]
+    pub durations: Vec<(String, u64)>,
+    /// History events the branch added.
+    #[serde(default)]
+    pub events: u64,
+}
+
+/// A remote branch's output, or its error.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RemoteOutcome {
+    Output(Json),
+    Error { error: String, cause: String },
 }

@@ -66,6 +66,7 @@ pub fn engine_options(log: Arc<dyn LogSink>) -> EngineOptions {
         log,
         limits: asl::Limits::default(),
         processes: None,
+        remote: None,
         cpus: lanes::cpus::usable().usable,
     }
 }

@@ -20,6 +20,7 @@ mod http;
 pub mod metrics;
 pub mod mock;
 pub mod observe;
+pub mod remote;
 pub mod store;
 
 mod serve;

@@ -33,10 +33,14 @@ impl Timings {
             .windows(2)
             .map(|w| w[1].start_us.saturating_sub(w[0].end_us))
             .collect();
+        // A state that sent branches to siblings counts for `remote` too.
         let lanes = report
             .lanes
             .iter()
-            .map(|d| format!("{:?}", d.lane).to_lowercase())
+            .flat_map(|d| {
+                let here = format!("{:?}", d.lane).to_lowercase();
+                std::iter::once(here).chain((!d.remote.is_empty()).then(|| "remote".to_string()))
+            })
             .collect();
         Timings {
             states,

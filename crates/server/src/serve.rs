@@ -36,6 +36,10 @@ pub struct ServeOptions {
     pub identity: Identity,
     /// What definitions and executions may use.
     pub limits: asl::Limits,
+    /// Where executions send the branches beyond their CPU (remote lanes).
+    pub remote: Option<crate::remote::RemoteConfig>,
+    /// Executor processes for batches of branches siblings send.
+    pub lanes_workers: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,16 +77,17 @@ pub fn serve(
     let mut dirs = options.functions.clone();
     dirs.extend(options.workflows.iter().cloned());
     let pool = Pool::new(options.executor_command.clone(), options.workers);
-    let app = Arc::new(
-        App::new(
-            store,
-            options.identity.clone(),
-            FunctionDirs::new(dirs),
-            pool,
-            mocks,
-        )
-        .with_limits(options.limits.clone()),
-    );
+    let mut app = App::new(
+        store,
+        options.identity.clone(),
+        FunctionDirs::new(dirs),
+        pool,
+        mocks,
+    )
+    .with_limits(options.limits.clone());
+    app.remote = options.remote.clone();
+    app.lanes_pool = Pool::new(options.executor_command.clone(), options.lanes_workers);
+    let app = Arc::new(app);
     match app.fail_unfinished() {
         Ok(0) => {}
         Ok(n) => {
@@ -118,6 +123,7 @@ async fn run(
             source,
         })?;
     let addr = listener.local_addr().map_err(ServeError::Serve)?;
+    let _ = app.instance.set(instance_name(addr));
     ready(addr);
     let router = crate::http::router(Arc::clone(&app), options.max_body);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -135,6 +141,7 @@ async fn run(
     );
     let left = app.background.drain(options.grace).await;
     app.pool.shutdown();
+    app.lanes_pool.shutdown();
     if left > 0 {
         tracing::warn!("{left} execution(s) still running past the grace period: marked FAILED");
     }
@@ -145,6 +152,21 @@ async fn run(
         Ok(Ok(Err(e))) => Err(ServeError::Serve(e)),
         _ => Ok(()),
     }
+}
+
+/// How this instance names itself to siblings: its host (the pod's name on Kubernetes),
+/// address and process id.
+fn instance_name(addr: SocketAddr) -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+        })
+        .unwrap_or_default();
+    format!("{host} {addr} pid {}", std::process::id())
 }
 
 async fn shutdown_signal() {

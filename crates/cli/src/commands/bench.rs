@@ -34,6 +34,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         BenchSuite::Serve => return serve(&args),
         BenchSuite::Platform => return platform(&args),
         BenchSuite::LargeState => return large_state(&args),
+        BenchSuite::Remote => return remote(&args),
         BenchSuite::All => Suite::ALL.to_vec(),
         BenchSuite::Interaction => vec![Suite::Interaction],
         BenchSuite::Fanout => vec![Suite::Fanout],
@@ -184,6 +185,7 @@ fn command_line(args: &BenchArgs) -> String {
         BenchSuite::Serve => "serve",
         BenchSuite::Platform => "platform",
         BenchSuite::LargeState => "large-state",
+        BenchSuite::Remote => "remote",
     };
     let mut line = format!("cargo run --release -- bench --suite {suite}");
     if args.quick {
@@ -197,6 +199,28 @@ fn command_line(args: &BenchArgs) -> String {
         line.push_str(&format!(" --soak-seconds {}", args.soak_seconds));
     }
     line
+}
+
+/// The `remote` suite: FINRA-200 through remote lanes (`bench::remote`), its report on
+/// stdout and in `OUT/NAME.md`.
+fn remote(args: &BenchArgs) -> Result<ExitCode> {
+    let examples = args
+        .examples
+        .canonicalize()
+        .with_context(|| format!("the examples directory {}", args.examples.display()))?;
+    let repo = examples
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .context("the examples directory has no parent (the repository)")?;
+    let options = bench::remote::RemoteBenchOptions {
+        exe: std::env::current_exe().context("finding this program")?,
+        repo,
+        examples,
+        quick: args.quick,
+        command: command_line(args),
+    };
+    let report = bench::remote::run(&options)?;
+    write_report(args, "remote", &report)
 }
 
 /// The `large-state` suite (`bench::large_state`): its report on stdout and in `OUT/NAME.md`.

@@ -55,6 +55,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         limits: limits(&args),
         processes: None,
         cpus,
+        remote: args.remote.config()?.map(|c| c.lanes()).transpose()?,
     };
     let mocks = mocked_responses(&args, &workflow)?;
     // First, while this process has one thread and no interpreter: the fork servers.

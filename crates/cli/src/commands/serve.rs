@@ -20,8 +20,16 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         .workers
         .unwrap_or_else(|| lanes::cpus::usable().usable)
         .max(1);
+    let host = args
+        .host
+        .unwrap_or_else(|| default_host(std::env::var_os("PORT").is_some()));
+    let remote = args.remote.config()?;
+    let lanes_workers = args
+        .lanes_workers
+        .unwrap_or_else(|| lanes::cpus::usable().usable)
+        .max(1);
     let options = ServeOptions {
-        addr: std::net::SocketAddr::new(args.host, args.port),
+        addr: std::net::SocketAddr::new(host, args.port),
         functions: args.functions,
         workflows: args.workflows,
         db,
@@ -32,11 +40,23 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         grace: Duration::from_secs(args.grace_seconds),
         identity: Identity::from_env(),
         limits,
+        remote,
+        lanes_workers,
     };
     serve(options, |addr| {
         eprintln!("faastlane serve: listening on http://{addr}");
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where to listen without `--host`: every address when a container platform set `$PORT`
+/// (it routes to the container's own address), else loopback only.
+fn default_host(port_from_platform: bool) -> std::net::IpAddr {
+    if port_from_platform {
+        std::net::Ipv4Addr::UNSPECIFIED.into()
+    } else {
+        std::net::Ipv4Addr::LOCALHOST.into()
+    }
 }
 
 /// The binary with its hidden `executor` subcommand, as verbose as this process.
@@ -69,4 +89,15 @@ fn default_db() -> Result<String> {
     let dir = base.join("faastlane");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     Ok(dir.join("serve.db").to_string_lossy().into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_platform_port_means_every_address_else_loopback() {
+        assert!(default_host(true).is_unspecified());
+        assert!(default_host(false).is_loopback());
+    }
 }

@@ -9,7 +9,7 @@ use serde_json::{Value as Json, json};
 use super::{App, Machine, decode_token, encode_token, page_size, required, timestamp};
 use crate::error::ApiError;
 use crate::executor::pool::RunError;
-use crate::executor::{Job, JobResult, execute};
+use crate::executor::{Job, JobResult, execute_with};
 use crate::store::{Finished, NewExecution, now};
 
 /// The cause of executions the server could not finish (it was killed or shut down).
@@ -51,7 +51,7 @@ pub(super) struct ListInput {
 }
 
 /// The input, `{}` when absent; InvalidExecutionInput when it is not JSON.
-fn check_input(input: Option<String>) -> Result<String, ApiError> {
+pub(super) fn check_input(input: Option<String>) -> Result<String, ApiError> {
     let input = input.unwrap_or_else(|| "{}".to_string());
     if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&input) {
         return Err(ApiError::invalid_input(e));
@@ -152,7 +152,7 @@ impl App {
         let key = arn.clone();
         self.background.spawn(async move {
             app.metrics.running.inc();
-            let result = app.run(&machine, &key, &name, payload, mocks).await;
+            let result = app.run(&machine, &key, &name, payload, mocks, true).await;
             app.metrics.running.dec();
             if let Some(result) = result {
                 app.record(&machine, &key, start, result);
@@ -191,28 +191,37 @@ impl App {
     }
 
     /// Runs an execution: in this process when the workflow calls no function, else on an
-    /// executor. `None`: it was stopped.
-    async fn run(
+    /// executor; `history`: record its events. `None`: it was stopped.
+    pub(super) async fn run(
         &self,
         machine: &Arc<Machine>,
         key: &str,
         name: &str,
         input: String,
         mocks: Option<std::collections::BTreeMap<String, crate::mock::MockedResponse>>,
+        history: bool,
     ) -> Option<JobResult> {
         if let Some(engine) = &machine.local {
             if machine.inline {
-                return Some(execute(engine, &machine.workflow, name, &input));
+                return Some(execute_with(
+                    engine,
+                    &machine.workflow,
+                    name,
+                    &input,
+                    history,
+                ));
             }
             let engine = Arc::clone(engine);
             let workflow = Arc::clone(&machine.workflow);
             let name = name.to_string();
             return Some(
-                tokio::task::spawn_blocking(move || execute(&engine, &workflow, &name, &input))
-                    .await
-                    .unwrap_or_else(|e| {
-                        JobResult::failed("States.Runtime", format!("the execution panicked: {e}"))
-                    }),
+                tokio::task::spawn_blocking(move || {
+                    execute_with(&engine, &workflow, &name, &input, history)
+                })
+                .await
+                .unwrap_or_else(|e| {
+                    JobResult::failed("States.Runtime", format!("the execution panicked: {e}"))
+                }),
             );
         }
         let job = Job {
@@ -224,6 +233,9 @@ impl App {
             input,
             mocks,
             limits: self.limits.clone(),
+            history,
+            remote: self.remote.clone(),
+            lanes: None,
         };
         match self.pool.run(key, &job).await {
             Ok(result) => Some(result),
@@ -247,6 +259,33 @@ impl App {
             }
             Err(RunError::Unavailable(why)) => Some(JobResult::failed("States.Runtime", why)),
         }
+    }
+
+    /// [`App::run`] on a task of its own: a client that hangs up must not cancel the exchange
+    /// with the executor halfway (which would kill a healthy executor).
+    pub(super) async fn run_detached(
+        self: &Arc<Self>,
+        machine: &Arc<Machine>,
+        key: &str,
+        name: &str,
+        input: String,
+        mocks: Mocks,
+        history: bool,
+    ) -> Option<JobResult> {
+        let (app, machine, key, name) = (
+            Arc::clone(self),
+            Arc::clone(machine),
+            key.to_string(),
+            name.to_string(),
+        );
+        tokio::spawn(async move { app.run(&machine, &key, &name, input, mocks, history).await })
+            .await
+            .unwrap_or_else(|e| {
+                Some(JobResult::failed(
+                    "States.Runtime",
+                    format!("the execution's task failed: {e}"),
+                ))
+            })
     }
 
     pub(super) async fn start_sync_execution(
@@ -273,26 +312,11 @@ impl App {
         self.metrics.started(&machine.record.name, "EXPRESS");
         let start = now();
         let result = if machine.local.is_some() {
-            self.run(&machine, &arn, &name, payload.clone(), mocks)
+            self.run(&machine, &arn, &name, payload.clone(), mocks, true)
                 .await
         } else {
-            // On a task of its own: a client that hangs up must not cancel the exchange
-            // with the executor halfway (which would kill a healthy executor).
-            let (app, machine, arn, name, input) = (
-                Arc::clone(self),
-                Arc::clone(&machine),
-                arn.clone(),
-                name.clone(),
-                payload.clone(),
-            );
-            tokio::spawn(async move { app.run(&machine, &arn, &name, input, mocks).await })
+            self.run_detached(&machine, &arn, &name, payload.clone(), mocks, true)
                 .await
-                .unwrap_or_else(|e| {
-                    Some(JobResult::failed(
-                        "States.Runtime",
-                        format!("the execution's task failed: {e}"),
-                    ))
-                })
         }
         .unwrap_or_else(|| JobResult::failed("States.Runtime", "the execution was stopped"));
         let stop = now();

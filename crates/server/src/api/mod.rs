@@ -19,8 +19,11 @@ use crate::store::{MachineRecord, Store};
 
 mod executions;
 mod history;
+mod invoke;
 mod machines;
 mod running;
+
+pub use invoke::{Invoked, PlainError};
 
 pub use running::Background;
 
@@ -36,6 +39,16 @@ pub struct App {
     /// What definitions and executions may use ([`App::with_limits`]; default: AWS's
     /// definition and history limits, nothing else).
     pub limits: asl::Limits,
+    /// Where executions send the branches beyond their CPU (`--remote`).
+    pub remote: Option<crate::remote::RemoteConfig>,
+    /// Executors for batches of branches siblings send (`POST /lanes/branches`): apart from
+    /// the executions' own, so that an execution waiting for its branches never holds the
+    /// executor a batch of its own (sent back to this instance) needs.
+    pub lanes_pool: Pool,
+    /// Batches of branches this instance ran for siblings.
+    pub lanes_batches: std::sync::atomic::AtomicU64,
+    /// How this instance names itself in its answers to siblings (set once it listens).
+    pub instance: std::sync::OnceLock<String>,
     /// Parsed state machines by name, so that starting an execution reads no database.
     machines: RwLock<HashMap<String, Arc<Machine>>>,
 }
@@ -81,6 +94,10 @@ impl App {
             metrics: Metrics::default(),
             background: Arc::default(),
             limits: asl::Limits::default(),
+            remote: None,
+            lanes_pool: Pool::new(Vec::new(), 1),
+            lanes_batches: std::sync::atomic::AtomicU64::new(0),
+            instance: std::sync::OnceLock::new(),
             machines: RwLock::default(),
         }
     }

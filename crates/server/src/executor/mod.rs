@@ -17,7 +17,7 @@ pub mod child;
 pub mod pool;
 mod run;
 
-pub use run::{Runner, execute, machine_timeout};
+pub use run::{Runner, execute, execute_with, machine_timeout};
 
 /// One execution to run.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -43,6 +43,20 @@ pub struct Job {
     /// `executor_memory_bytes` to itself before its first job.
     #[serde(default)]
     pub limits: asl::Limits,
+    /// Record the execution's history events (StartExecution). Without them (`POST
+    /// /invoke`), branches may leave the executor: process and remote lanes.
+    #[serde(default = "record_by_default")]
+    pub history: bool,
+    /// Where the execution's surplus branches go (`--remote`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<crate::remote::RemoteConfig>,
+    /// Instead of an execution: branches a sibling sent (`POST /lanes/branches`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lanes: Option<engine::wire::RemoteRequest>,
+}
+
+fn record_by_default() -> bool {
+    true
 }
 
 /// How the execution ended.
@@ -62,9 +76,25 @@ pub struct JobResult {
     /// Per-state durations and hand-offs, for the metrics.
     #[serde(default)]
     pub timings: crate::observe::Timings,
+    /// The report of a [`Job::lanes`] batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lanes: Option<engine::wire::RemoteResponse>,
 }
 
 impl JobResult {
+    /// The report of a batch of branches a sibling sent.
+    pub fn lanes(report: engine::wire::RemoteResponse) -> Self {
+        JobResult {
+            status: "SUCCEEDED".to_string(),
+            output: None,
+            error: None,
+            cause: None,
+            events: Vec::new(),
+            timings: Default::default(),
+            lanes: Some(report),
+        }
+    }
+
     pub fn failed(error: &str, cause: impl Into<String>) -> Self {
         JobResult {
             status: "FAILED".to_string(),
@@ -73,6 +103,7 @@ impl JobResult {
             cause: Some(cause.into()),
             events: Vec::new(),
             timings: Default::default(),
+            lanes: None,
         }
     }
 }

@@ -21,8 +21,21 @@ pub fn machine_timeout(error: &str, cause: &str) -> bool {
     error == "States.Timeout" && cause.starts_with(MACHINE_TIMEOUT_CAUSE)
 }
 
-/// Runs one execution of `workflow` named `name` on `input` (JSON text).
+/// Runs one execution of `workflow` named `name` on `input` (JSON text), recording its
+/// history events.
 pub fn execute(engine: &Engine, workflow: &Workflow, name: &str, input: &str) -> JobResult {
+    execute_with(engine, workflow, name, input, true)
+}
+
+/// [`execute`], recording the history only when `record` (a recorded history keeps every
+/// branch in this process).
+pub fn execute_with(
+    engine: &Engine,
+    workflow: &Workflow,
+    name: &str,
+    input: &str,
+    record: bool,
+) -> JobResult {
     let input: serde_json::Value = match serde_json::from_str(input) {
         Ok(v) => v,
         Err(e) => {
@@ -38,7 +51,7 @@ pub fn execute(engine: &Engine, workflow: &Workflow, name: &str, input: &str) ->
         input,
         &ExecutionOptions {
             name: Some(name.to_string()),
-            history: Some(Arc::clone(&history) as Arc<dyn engine::HistorySink>),
+            history: record.then(|| Arc::clone(&history) as Arc<dyn engine::HistorySink>),
             ..ExecutionOptions::default()
         },
     );
@@ -63,6 +76,7 @@ pub fn execute(engine: &Engine, workflow: &Workflow, name: &str, input: &str) ->
             cause: None,
             events: Vec::new(),
             timings: Default::default(),
+            lanes: None,
         },
         Err(e) => {
             let status = if timed_out || machine_timeout(&e.error, &e.cause) {
@@ -77,6 +91,7 @@ pub fn execute(engine: &Engine, workflow: &Workflow, name: &str, input: &str) ->
                 cause: Some(e.cause),
                 events: Vec::new(),
                 timings: Default::default(),
+                lanes: None,
             }
         }
     };
@@ -108,9 +123,16 @@ impl Runner {
     }
 
     pub fn run(&mut self, job: &Job) -> JobResult {
-        match self.engine(job) {
-            Ok((workflow, engine)) => execute(&engine, &workflow, &job.execution, &job.input),
-            Err(cause) => JobResult::failed("States.Runtime", cause),
+        let (workflow, engine) = match self.engine(job) {
+            Ok(prepared) => prepared,
+            Err(cause) => return JobResult::failed("States.Runtime", cause),
+        };
+        match &job.lanes {
+            // The instance's name is the server's to fill in.
+            Some(request) => {
+                JobResult::lanes(engine.run_remote_batch(&workflow, request.clone(), ""))
+            }
+            None => execute_with(&engine, &workflow, &job.execution, &job.input, job.history),
         }
     }
 
@@ -141,12 +163,24 @@ impl Runner {
         if let Some(mocks) = &job.mocks {
             runtime = Arc::new(Mocked::new(runtime, mocks.clone(), &workflow.machine));
         }
+        // An execution's surplus branches may go to siblings; a batch a sibling sent runs
+        // here whole (no second hop).
+        let remote = match (&job.remote, &job.lanes) {
+            (Some(config), None) => Some(config.lanes().map_err(|e| e.to_string())?),
+            _ => None,
+        };
         let options = EngineOptions {
             identity: self.identity.clone(),
             cpus: 1,
             trace: true,
             log: Arc::clone(&self.log),
             limits: job.limits.clone(),
+            lanes: if remote.is_some() {
+                engine::BranchLanes::Auto
+            } else {
+                EngineOptions::default().lanes
+            },
+            remote,
             ..EngineOptions::default()
         };
         let engine = Arc::new(Engine::with_options(runtime, options));
@@ -193,8 +227,12 @@ fn cache_key(job: &Job) -> String {
         .map(|(f, d)| format!("{f}={}", d.display()))
         .chain(job.dirs.iter().map(|d| d.display().to_string()))
         .collect();
+    let remote = match (&job.remote, &job.lanes) {
+        (Some(r), None) => format!("{}/{}/{}", r.target, r.cap, r.timeout_seconds),
+        _ => String::new(),
+    };
     format!(
-        "{}\u{0}{}\u{0}{}\u{0}{:?}",
+        "{}\u{0}{}\u{0}{}\u{0}{:?}\u{0}{remote}",
         job.machine,
         job.definition,
         functions.join(","),
@@ -219,6 +257,9 @@ mod tests {
             input: serde_json::json!({"s": "x".repeat(100)}).to_string(),
             mocks: None,
             dirs: Vec::new(),
+            history: true,
+            remote: None,
+            lanes: None,
             limits: asl::Limits {
                 payload_bytes,
                 ..asl::Limits::default()

@@ -215,7 +215,7 @@ where
     let remote = options.remote.as_ref().filter(|_| exec.history.is_none());
     let mut batches = Vec::new();
     if let Some(lanes) = remote {
-        match plan_remote(&input, lanes.cap) {
+        match plan_remote(&input, lanes.cap, exec.engine.remote_costs.current()) {
             Ok(split) => match crate::remote::take_batches(branches, &shared, &split.batches) {
                 Ok(taken) => {
                     batches = taken;

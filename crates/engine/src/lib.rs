@@ -23,6 +23,7 @@ pub mod lanes;
 pub mod native;
 mod planner;
 mod remote;
+mod remote_costs;
 pub mod runtime;
 mod setup;
 pub mod trace;

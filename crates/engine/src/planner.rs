@@ -18,6 +18,7 @@ use std::time::Duration;
 use asl::model::{Invocation, StateKind, StateMachine};
 
 use crate::lanes::NotReady;
+pub use crate::remote_costs::{RemoteCost, RemoteCosts};
 use crate::trace::Lane;
 
 /// Where Parallel branches and Map iterations run.
@@ -201,10 +202,6 @@ fn plan_auto(input: &PlanInput, n: usize, limit: usize) -> Plan {
     }
 }
 
-/// What one batch sent to a sibling costs beyond its branches' work (an HTTP exchange through
-/// a proxy, encoding and decoding JSON), as measured on loopback; only its order matters.
-pub const PER_REMOTE_BATCH: Duration = Duration::from_millis(3);
-
 /// How a Parallel or Map state's branches split between this instance and its siblings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RemoteSplit {
@@ -220,7 +217,7 @@ pub struct RemoteSplit {
 /// run at once; past `cpus`, up to `cap` requests take a share each (so that every lane,
 /// here or remote, gets about as many branches). When the branches' work is known and the
 /// saving would not pay twice for the requests, everything stays here. `Err`: why not.
-pub fn plan_remote(input: &PlanInput, cap: usize) -> Result<RemoteSplit, String> {
+pub fn plan_remote(input: &PlanInput, cap: usize, cost: RemoteCost) -> Result<RemoteSplit, String> {
     let n = input.branches;
     if matches!(input.mode, BranchLanes::Inline | BranchLanes::Threads(_)) {
         return Err("remote lanes are used under --lanes auto or process".to_string());
@@ -237,28 +234,60 @@ pub fn plan_remote(input: &PlanInput, cap: usize) -> Result<RemoteSplit, String>
             "{wanted} branch(es) at once fit {cpus} usable CPU(s)"
         ));
     }
-    let siblings = cap.min(wanted - cpus);
-    if siblings == 0 {
+    let most = cap.min(wanted - cpus);
+    if most == 0 {
         return Err("the remote cap is 0".to_string());
     }
+    let model = format!(
+        "requests cost {:.2} ms + {:.3} ms/branch ({})",
+        ms(cost.per_request),
+        ms(cost.per_branch),
+        if cost.samples == 0 {
+            "prior".to_string()
+        } else {
+            format!("{} round trip(s)", cost.samples)
+        }
+    );
+    let siblings = match input.work {
+        None => most,
+        Some(work) => {
+            // The sibling count with the shortest predicted makespan, if it beats staying
+            // here by twice the requests' overhead.
+            let here = work.div_f64(cpus as f64);
+            let best = (1..=most)
+                .map(|s| {
+                    let local = n * cpus / (cpus + s);
+                    let k = (n - local).div_ceil(s);
+                    let branch = work.div_f64(n.max(1) as f64);
+                    let overhead = cost.batch(k);
+                    let span = (branch * local as u32)
+                        .div_f64(cpus as f64)
+                        .max(branch * k as u32 + overhead);
+                    (s, span, overhead)
+                })
+                .min_by_key(|&(_, span, _)| span);
+            match best {
+                Some((s, span, overhead)) if here.saturating_sub(span) >= overhead * MARGIN => s,
+                Some((s, span, _)) => {
+                    return Err(format!(
+                        "estimated work {:.2} ms: {:.2} ms here beats {:.2} ms with {s} sibling request(s); {model}",
+                        ms(work),
+                        ms(here),
+                        ms(span)
+                    ));
+                }
+                None => return Err("no sibling request to plan".to_string()),
+            }
+        }
+    };
     let lanes = cpus + siblings;
     let local = n * cpus / lanes;
-    let cost = PER_REMOTE_BATCH * siblings as u32;
     let mut reason = format!(
         "{wanted} branch(es) want to run at once on {cpus} usable CPU(s): {} to {siblings} sibling request(s), {local} here",
         n - local
     );
     if let Some(work) = input.work {
-        let saving = work.mul_f64(1.0 - cpus as f64 / lanes as f64);
-        if saving < cost * MARGIN {
-            return Err(format!(
-                "estimated work {:.2} ms: {siblings} sibling request(s) would save {:.2} ms for {:.2} ms of requests",
-                ms(work),
-                ms(saving),
-                ms(cost)
-            ));
-        }
-        reason = format!("{reason}; estimated work {:.2} ms", ms(work));
+        reason = format!("{reason}; estimated work {:.2} ms; {model}", ms(work));
     }
     let remote = n - local;
     let batches = (0..siblings)
@@ -354,6 +383,8 @@ impl Estimates {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const P: RemoteCost = RemoteCost::PRIOR;
 
     fn input(mode: BranchLanes, n: usize, work_ms: Option<u64>) -> PlanInput {
         PlanInput {
@@ -459,7 +490,7 @@ mod tests {
     fn remote_lanes_take_what_exceeds_the_cpus() {
         let mut i = input(BranchLanes::Auto, 200, None);
         i.cpus = 1;
-        let split = plan_remote(&i, 2).expect("remote");
+        let split = plan_remote(&i, 2, P).expect("remote");
         assert_eq!(split.local, 66);
         assert_eq!(split.batches, vec![66..133, 133..200]);
         // Every branch once: here or in exactly one batch.
@@ -472,16 +503,16 @@ mod tests {
         let mut i = input(BranchLanes::Auto, 10, None);
         i.cpus = 1;
         i.max_concurrency = 2;
-        assert_eq!(plan_remote(&i, 8).expect("remote").batches.len(), 1);
+        assert_eq!(plan_remote(&i, 8, P).expect("remote").batches.len(), 1);
         i.max_concurrency = 1;
-        assert!(plan_remote(&i, 8).is_err());
+        assert!(plan_remote(&i, 8, P).is_err());
         i.max_concurrency = 0;
-        assert!(plan_remote(&i, 0).is_err());
+        assert!(plan_remote(&i, 0, P).is_err());
         i.mode = BranchLanes::Inline;
-        assert!(plan_remote(&i, 8).is_err());
+        assert!(plan_remote(&i, 8, P).is_err());
         let fits = input(BranchLanes::Auto, 2, None);
         assert!(
-            plan_remote(&fits, 8)
+            plan_remote(&fits, 8, P)
                 .unwrap_err()
                 .contains("fit 2 usable CPU")
         );
@@ -491,16 +522,42 @@ mod tests {
     fn cheap_branches_stay_off_remote_lanes() {
         let mut i = input(BranchLanes::Auto, 100, Some(1));
         i.cpus = 1;
-        assert!(plan_remote(&i, 4).is_err());
+        assert!(plan_remote(&i, 4, P).is_err());
         i.work = Some(Duration::from_secs(2));
-        assert_eq!(plan_remote(&i, 4).expect("remote").batches.len(), 4);
+        assert_eq!(plan_remote(&i, 4, P).expect("remote").batches.len(), 4);
+    }
+
+    #[test]
+    fn learned_round_trips_keep_a_losing_split_here() {
+        // FINRA-200 as measured: ~190 ms of work, 1 CPU, and siblings that answered a batch
+        // of 100 branches ~350 ms after its functions' time.
+        let mut i = input(BranchLanes::Auto, 200, Some(190));
+        i.cpus = 1;
+        assert!(plan_remote(&i, 3, P).is_ok());
+        let costs = RemoteCosts::default();
+        costs.record(100, Duration::from_millis(450), Duration::from_millis(100));
+        let why = plan_remote(&i, 3, costs.current()).unwrap_err();
+        assert!(why.contains("here beats"), "{why}");
+        assert!(why.contains("1 round trip(s)"), "{why}");
+    }
+
+    #[test]
+    fn cheap_learned_round_trips_keep_heavy_branches_remote() {
+        let mut i = input(BranchLanes::Auto, 100, Some(2000));
+        i.cpus = 1;
+        let costs = RemoteCosts::default();
+        costs.record(50, Duration::from_millis(1005), Duration::from_millis(1000));
+        costs.record(25, Duration::from_millis(505), Duration::from_millis(500));
+        let split = plan_remote(&i, 3, costs.current()).expect("remote");
+        assert_eq!(split.batches.len(), 3);
+        assert!(split.reason.contains("2 round trip(s)"), "{}", split.reason);
     }
 
     #[test]
     fn fewer_branches_than_batches_make_no_empty_batch() {
         let mut i = input(BranchLanes::Process, 3, None);
         i.cpus = 1;
-        let split = plan_remote(&i, 8).expect("remote");
+        let split = plan_remote(&i, 8, P).expect("remote");
         assert_eq!(split.local, 1);
         assert_eq!(split.batches, vec![1..2, 2..3]);
     }

@@ -217,6 +217,7 @@ fn send(
     // it (the sibling's answer is then dropped).
     let (tx, rx) = mpsc::channel();
     let transport = std::sync::Arc::clone(&remote.transport);
+    let sent = std::time::Instant::now();
     let spawned = std::thread::Builder::new()
         .name(REMOTE_THREAD_NAME.to_string())
         .spawn(move || {
@@ -242,6 +243,18 @@ fn send(
             fail_all(e.states_error());
         }
         Some(Ok(response)) => {
+            // What the exchange cost beyond the functions the sibling ran teaches the
+            // planner's remote cost model.
+            let functions: u64 = response
+                .branches
+                .iter()
+                .flat_map(|b| b.durations.iter().map(|(_, ns)| *ns))
+                .sum();
+            exec.engine.remote_costs.record(
+                batch.indices.len(),
+                sent.elapsed(),
+                Duration::from_nanos(functions),
+            );
             assignment.instance = Some(response.instance.clone());
             take_reports(branches, &batch.indices, response, shared);
         }

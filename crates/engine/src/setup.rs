@@ -9,7 +9,7 @@ use asl::{Limits, StateMachine};
 use crate::clock::{Clock, SystemClock};
 use crate::context::Identity;
 use crate::lanes::{ProcessPool, RemoteLanes};
-use crate::planner::{BranchLanes, Estimates};
+use crate::planner::{BranchLanes, Estimates, RemoteCosts};
 use crate::runtime::{LogSink, NoLog, Runtime};
 
 /// A state machine ready to run, with the name its ARNs carry.
@@ -78,6 +78,8 @@ pub struct Engine {
     pub(crate) options: EngineOptions,
     /// What each function has cost so far, for the planner.
     pub(crate) estimates: Estimates,
+    /// What requests to siblings have cost so far, for the planner.
+    pub(crate) remote_costs: RemoteCosts,
 }
 
 impl Engine {
@@ -91,6 +93,7 @@ impl Engine {
             clock: Arc::new(SystemClock),
             options,
             estimates: Estimates::default(),
+            remote_costs: RemoteCosts::default(),
         }
     }
 

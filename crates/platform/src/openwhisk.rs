@@ -274,7 +274,16 @@ impl Proxy {
             // Before the modules are imported: code at module level reads them too.
             python_runtime::export_environment(env).map_err(|e| e.to_string())?;
         }
+        // An action parameter from `/init` first, else the container's environment.
+        let remote = host::remote_from_env(|name| {
+            env.iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .or_else(|| std::env::var(name).ok())
+        })
+        .map_err(|e| e.to_string())?;
         let options = engine::EngineOptions {
+            remote,
             processes: self
                 .fork_server
                 .clone()
@@ -313,6 +322,15 @@ impl Proxy {
             activation
                 .env
                 .push((format!("__OW_{}", key.to_uppercase()), env_text(&value)));
+        }
+        if let Some(report) = action.host.answer_batch(&input, &activation) {
+            // A sibling's branches (remote lanes), not an activation of the workflow.
+            return match report {
+                Ok(body) => Reply(StatusCode::OK, body),
+                Err((error, cause)) => {
+                    Reply::json(StatusCode::OK, &json!({ "error": error, "cause": cause }))
+                }
+            };
         }
         let result = action.host.execute(input, &activation);
         match result.outcome {

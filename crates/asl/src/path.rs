@@ -122,8 +122,12 @@ impl Path {
                 let rewritten = format!("${}", rewrite_for_rfc(rest));
                 // Where the parser stopped, in the user's text (when the rewrite kept it).
                 let offset = (rewritten[1..] == *rest).then(|| src.len() - rest.len() - 1);
-                let compiled = serde_json_path::JsonPath::parse(&rewritten)
-                    .map_err(|e| err(&jsonpath_problem(src, offset.map(|o| o + e.position()))))?;
+                let compiled = parse_rfc(&rewritten).map_err(|e| match e {
+                    RfcError::Syntax(e) => {
+                        err(&jsonpath_problem(src, offset.map(|o| o + e.position())))
+                    }
+                    RfcError::Panicked => err("not a JSONPath expression the parser can read"),
+                })?;
                 Query::Indefinite(Box::new(compiled))
             }
         };
@@ -335,6 +339,22 @@ struct Indefinite;
 /// millisecond, so a definition's load time stays about linear in its size.
 pub const MAX_PATH_NESTING: usize = 8;
 
+/// Why [`parse_rfc`] refused a path.
+enum RfcError {
+    Syntax(serde_json_path::ParseError),
+    /// The parser panicked: a defect of the parser (one found by fuzzing is refused before it
+    /// gets there, see [`check_nesting`]); a definition a client sent must never take a server
+    /// down with it.
+    Panicked,
+}
+
+/// `serde_json_path`'s parser, with a panic turned into an error.
+fn parse_rfc(text: &str) -> Result<serde_json_path::JsonPath, RfcError> {
+    std::panic::catch_unwind(|| serde_json_path::JsonPath::parse(text))
+        .map_err(|_| RfcError::Panicked)?
+        .map_err(RfcError::Syntax)
+}
+
 /// Refuses a path whose brackets and parentheses (outside quoted names and strings) nest
 /// deeper than [`MAX_PATH_NESTING`], before the backtracking parser sees it.
 fn check_nesting(src: &str) -> Result<(), String> {
@@ -344,7 +364,13 @@ fn check_nesting(src: &str) -> Result<(), String> {
     while let Some(c) = chars.next() {
         match (quote, c) {
             (Some(_), '\\') => {
-                chars.next();
+                // serde_json_path 0.7.2 panics ("we do not use streaming parsers") on a `\u`
+                // escape that ends the text: refuse it here with a located message.
+                if chars.next() == Some('u') && chars.clone().next().is_none() {
+                    return Err(
+                        "the path ends inside a \\u escape (it needs four hex digits)".to_string(),
+                    );
+                }
             }
             (Some(q), c) if c == q => quote = None,
             (Some(_), _) => {}
@@ -720,6 +746,27 @@ mod tests {
             e.reason
         );
         assert!(!e.reason.contains("parser"), "{}", e.reason);
+    }
+
+    /// Found by `fuzz/fuzz_targets/path.rs`: serde_json_path panicked on a `\\u` escape
+    /// that ends the text, so a client's definition could take a server down.
+    #[test]
+    fn a_unicode_escape_cut_short_is_an_error_not_a_panic() {
+        for text in [
+            r"$['a\u",
+            r"$['a\uD800\u",
+            r#"$.a[?(@ == "x\u"#,
+            r"$[?(@.a == 'x\u",
+        ] {
+            let e = Path::parse(text).expect_err(text);
+            assert!(
+                e.reason.contains("ends inside a \\u escape"),
+                "{text}: {}",
+                e.reason
+            );
+        }
+        // A complete escape still parses.
+        Path::parse(r"$['a\u0041']").expect("a complete escape");
     }
 
     fn v(j: Json) -> Value {

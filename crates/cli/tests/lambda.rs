@@ -293,3 +293,82 @@ fn the_packaged_zip_runs_finra_through_its_bootstrap() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body, read("expected.json"));
 }
+
+/// The Lambda back end of remote lanes end to end: `faastlane run --remote lambda:NAME` sends
+/// a Map's surplus items through the emulator's Invoke API, and `faastlane lambda` runtimes
+/// polling the emulator (two, so that batches in flight together can both be taken) run them
+/// and answer with the report; the output is the local run's.
+#[test]
+fn runtimes_answer_the_branches_a_sibling_sends_through_the_invoke_api() {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let _emulator = start_emulator(scratch.path(), port, "remote-lanes");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/remote-lanes");
+    let api = format!("127.0.0.1:{port}/.rt/remote-lanes");
+    let runtimes: Vec<Killed> = ["a", "b"]
+        .iter()
+        .map(|name| {
+            start_runtime(
+                &api,
+                &[("LAMBDA_TASK_ROOT", &fixture)],
+                &scratch.path().join(format!("{name}.log")),
+            )
+        })
+        .collect();
+    let pids: Vec<String> = runtimes
+        .iter()
+        .map(|r| format!("(pid {})", r.0.id()))
+        .collect();
+    let items: Vec<Json> = (0..6)
+        .map(|n| json!({"n": n, "mode": "ok", "seconds": 30}))
+        .collect();
+    let trace = scratch.path().join("trace.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_faastlane"))
+        .arg("run")
+        .arg(&fixture)
+        .args(["--input", &json!({ "items": items }).to_string()])
+        .args(["--remote", "lambda:remote-lanes", "--remote-cap", "2"])
+        .arg("--trace")
+        .arg(&trace)
+        .env(
+            "AWS_ENDPOINT_URL_LAMBDA",
+            format!("http://127.0.0.1:{port}"),
+        )
+        .output()
+        .expect("faastlane run");
+    let logs = || {
+        ["a", "b"]
+            .iter()
+            .map(|n| std::fs::read_to_string(scratch.path().join(format!("{n}.log"))))
+            .filter_map(Result::ok)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(
+        out.status.success(),
+        "{}\nruntimes:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        logs()
+    );
+    let output: Json = serde_json::from_slice(&out.stdout).expect("json output");
+    let expected: Vec<Json> = (0..6)
+        .map(|i| json!({"n": i * 2, "label": format!("item {}", i * 2)}))
+        .collect();
+    assert_eq!(output, Json::Array(expected));
+    let trace: Json = serde_json::from_slice(&std::fs::read(&trace).expect("trace")).expect("json");
+    let remote = trace["lanes"][0]["remote"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(!remote.is_empty(), "no batch went remote: {trace}");
+    for batch in &remote {
+        assert_eq!(batch["target"], json!("lambda:remote-lanes"), "{batch}");
+        // Answered by one of the two runtimes, which names itself by its process id.
+        let instance = batch["instance"].as_str().unwrap_or_default();
+        assert!(
+            pids.iter().any(|pid| instance.ends_with(pid.as_str())),
+            "{instance} is not one of {pids:?}: {batch}\n{}",
+            logs()
+        );
+    }
+}

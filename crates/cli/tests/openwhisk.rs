@@ -493,3 +493,119 @@ fn finra_and_healthcare_deploy_as_zip_actions() {
         assert_eq!(sentinels(&err), 2, "{name}: {err}");
     }
 }
+
+/// A stand-in for OpenWhisk's controller (none can run here) that serves one blocking invoke:
+/// it passes the invoke's parameters to `runtime`'s `/run` as the controller would, and
+/// answers with the activation record. Gives back the request line it saw.
+fn controller(runtime: String) -> (String, std::thread::JoinHandle<String>) {
+    use std::io::{BufRead, BufReader, Read};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let host = format!("http://{}", listener.local_addr().expect("addr"));
+    let handle = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("the invoke comes");
+        let mut reader = BufReader::new(stream);
+        let mut request_line = String::new();
+        reader.read_line(&mut request_line).expect("request line");
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                break;
+            }
+            if let Some((k, v)) = line.split_once(':')
+                && k.eq_ignore_ascii_case("content-length")
+            {
+                length = v.trim().parse().expect("length");
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).expect("body");
+        let params: Json = serde_json::from_slice(&body).expect("json parameters");
+        let mut answer = ureq::Agent::new_with_defaults()
+            .post(format!("{runtime}/run"))
+            .send(
+                json!({"value": params, "activation_id": "a1", "namespace": "_",
+                       "action_name": "remote-lanes"})
+                .to_string(),
+            )
+            .expect("the runtime answers /run");
+        let result: Json =
+            serde_json::from_slice(&answer.body_mut().read_to_vec().expect("body")).expect("json");
+        let status = if result.get("error").is_some() {
+            "application error"
+        } else {
+            "success"
+        };
+        let record = json!({"activationId": "a1", "response":
+            {"status": status, "success": status == "success", "result": result}})
+        .to_string();
+        let mut stream = reader.into_inner();
+        write!(
+            stream,
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{record}",
+            record.len()
+        )
+        .expect("answer");
+        request_line.trim().to_owned()
+    });
+    (host, handle)
+}
+
+/// The OpenWhisk back end of remote lanes, runtime side for real: `faastlane run --remote
+/// openwhisk:NAME` sends a Map's surplus items as a blocking invoke, the controller stand-in
+/// passes them to a `faastlane openwhisk` runtime holding the same workflow as a zip action,
+/// and its `/run` answers with the batch's report instead of starting an execution.
+#[test]
+fn a_runtime_answers_the_branches_a_sibling_sends_through_a_blocking_invoke() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/remote-lanes");
+    let proxy = Proxy::start();
+    let (status, body) = proxy.init(json!({
+        "name": "remote-lanes", "main": "main", "binary": true, "code": zip_dir(&fixture)
+    }));
+    assert_eq!(status, 200, "{body}");
+    let (host, controller) = controller(proxy.url.clone());
+    let items: Vec<Json> = (0..4)
+        .map(|n| json!({"n": n, "mode": "ok", "seconds": 30}))
+        .collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trace = dir.path().join("trace.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_faastlane"))
+        .arg("run")
+        .arg(&fixture)
+        .args(["--input", &json!({ "items": items }).to_string()])
+        .args(["--remote", "openwhisk:remote-lanes", "--remote-cap", "1"])
+        .arg("--trace")
+        .arg(&trace)
+        .env("__OW_API_HOST", &host)
+        .env("__OW_API_KEY", "user:secret")
+        .output()
+        .expect("faastlane run");
+    assert!(
+        out.status.success(),
+        "{}\nruntime:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        proxy.stderr()
+    );
+    let output: Json = serde_json::from_slice(&out.stdout).expect("json output");
+    let expected: Vec<Json> = (0..4)
+        .map(|i| json!({"n": i * 2, "label": format!("item {}", i * 2)}))
+        .collect();
+    assert_eq!(output, Json::Array(expected));
+    assert_eq!(
+        controller.join().expect("the controller thread"),
+        "POST /api/v1/namespaces/_/actions/remote-lanes?blocking=true HTTP/1.1"
+    );
+    let trace: Json = serde_json::from_slice(&std::fs::read(&trace).expect("trace")).expect("json");
+    let batch = &trace["lanes"][0]["remote"][0];
+    assert_eq!(batch["target"], json!("openwhisk:remote-lanes"), "{trace}");
+    let runtime = format!("(pid {})", proxy.child.id());
+    assert!(
+        batch["instance"]
+            .as_str()
+            .is_some_and(|i| i.ends_with(&runtime)),
+        "answered by {}, not the runtime {runtime}",
+        batch["instance"]
+    );
+    // The batch was one activation: its logs end with the sentinels like any other.
+    proxy.logs(1);
+}

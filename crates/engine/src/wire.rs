@@ -169,6 +169,41 @@ pub struct RemoteRequest {
 /// OpenWhisk activation's parameters): `{"faastlaneLanes": {...request...}}`.
 pub const REMOTE_EVENT_KEY: &str = "faastlaneLanes";
 
+/// The [`RemoteRequest`] inside a platform event (`{"faastlaneLanes": REQUEST}`), if it is one.
+pub fn lanes_request(event: &serde_json::Value) -> Option<Result<RemoteRequest, String>> {
+    let request = event.get(REMOTE_EVENT_KEY)?;
+    Some(
+        RemoteRequest::deserialize(request)
+            .map_err(|e| format!("the remote-lane request is malformed: {e}")),
+    )
+}
+
+/// What a platform runtime (`faastlane lambda`, `faastlane openwhisk`) answers when its event
+/// is a remote-lane request: `None` when it is not one (run an execution as usual), else the
+/// batch's report, or `Err((error, cause))` for a request it cannot run (malformed, another
+/// workflow), which the runtime reports as its function error.
+pub fn answer_event(
+    engine: &crate::Engine,
+    workflow: &crate::Workflow,
+    event: &serde_json::Value,
+    instance: &str,
+) -> Option<Result<RemoteResponse, (String, String)>> {
+    let request = match lanes_request(event)? {
+        Ok(request) => request,
+        Err(cause) => return Some(Err((asl::names::RUNTIME.to_string(), cause))),
+    };
+    if request.job.workflow != workflow.name {
+        return Some(Err((
+            asl::names::RUNTIME.to_string(),
+            format!(
+                "this instance runs workflow '{}', not '{}'",
+                workflow.name, request.job.workflow
+            ),
+        )));
+    }
+    Some(Ok(engine.run_remote_batch(workflow, request, instance)))
+}
+
 /// What a sibling sends back for a [`RemoteRequest`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RemoteResponse {

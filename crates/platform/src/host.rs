@@ -30,6 +30,9 @@ pub enum HostError {
     },
     #[error("loading the Python functions of {}: {source}", .dir.display())]
     Python { dir: PathBuf, source: PythonError },
+    /// `FAASTLANE_REMOTE` (or its cap or timeout) names no usable back end.
+    #[error("remote lanes: {0}")]
+    Remote(#[from] server::remote::RemoteConfigError),
     /// Functions that do not load (missing module, syntax or import error), by state.
     #[error("the workflow cannot run:\n{}", bullets(.problems.iter().map(ToString::to_string)))]
     Prepare { problems: Vec<PrepareProblem> },
@@ -69,6 +72,50 @@ pub fn engine_options(log: Arc<dyn LogSink>) -> EngineOptions {
         remote: None,
         cpus: lanes::cpus::usable().usable,
     }
+}
+
+/// Remote lanes as the environment configures them for a platform runtime (what `--remote`,
+/// `--remote-cap` and `--remote-timeout` say to `faastlane run` and `serve`):
+/// `FAASTLANE_REMOTE` (`http://...`, `lambda:NAME`, `openwhisk:NAME`), `FAASTLANE_REMOTE_CAP`
+/// (default 4) and `FAASTLANE_REMOTE_TIMEOUT` (seconds, default 900). `env` reads a variable.
+pub fn remote_from_env(
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Option<engine::lanes::RemoteLanes>, HostError> {
+    let Some(target) = env("FAASTLANE_REMOTE").filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    let number = |name: &str, default: f64| -> Result<f64, HostError> {
+        match env(name) {
+            None => Ok(default),
+            Some(text) => text.trim().parse().map_err(|_| {
+                HostError::Remote(server::remote::RemoteConfigError::Setup {
+                    target: target.clone(),
+                    reason: format!("{name}={text:?} is not a number"),
+                })
+            }),
+        }
+    };
+    let cap = number("FAASTLANE_REMOTE_CAP", 4.0)?;
+    let config = server::remote::RemoteConfig {
+        target: target.clone(),
+        cap: if cap >= 1.0 && cap.fract() == 0.0 {
+            cap as usize
+        } else {
+            0
+        },
+        timeout_seconds: number("FAASTLANE_REMOTE_TIMEOUT", 900.0)?,
+    };
+    Ok(Some(config.lanes()?))
+}
+
+/// How this instance names itself to a sibling that sent it branches (the trace's `went to`):
+/// Lambda's log stream (one per execution environment), else the host name, and the process id.
+pub fn instance_name() -> String {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let place = var("AWS_LAMBDA_LOG_STREAM_NAME")
+        .or_else(|| var("HOSTNAME"))
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("{place} (pid {})", std::process::id())
 }
 
 /// Options of the fork server a host's process lanes use: set up only when a state first
@@ -161,6 +208,30 @@ impl Host {
         Ok(())
     }
 
+    /// When `event` is a sibling's remote-lane batch (`{"faastlaneLanes": ...}`): runs its
+    /// branches here and gives the report, or `Err((error, cause))` for a batch this host
+    /// cannot run; `None` for any other event (an execution's input).
+    pub fn answer_batch(
+        &self,
+        event: &Json,
+        activation: &Activation,
+    ) -> Option<Result<Vec<u8>, (String, String)>> {
+        event.get(engine::wire::REMOTE_EVENT_KEY)?;
+        if let Err(e) = self.export(&activation.env) {
+            tracing::warn!("the activation's environment was not set: {e}");
+        }
+        let answer =
+            engine::wire::answer_event(&self.engine, &self.workflow, event, &instance_name())?;
+        Some(answer.and_then(|report| {
+            serde_json::to_vec(&report).map_err(|e| {
+                (
+                    "Runtime.MarshalError".to_owned(),
+                    format!("Unable to marshal the remote-lane report: {e}"),
+                )
+            })
+        }))
+    }
+
     /// Runs one execution on the calling thread.
     pub fn execute(&self, input: Json, activation: &Activation) -> ExecutionResult {
         if let Err(e) = self.export(&activation.env) {
@@ -221,4 +292,53 @@ pub fn output_bytes(value: &asl::Value) -> Result<Vec<u8>, asl::StatesError> {
         )
     })?;
     Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn remote_lanes_come_from_the_environment_or_fail_naming_the_variable() {
+        assert!(matches!(remote_from_env(env(&[])), Ok(None)));
+        let lanes = remote_from_env(env(&[
+            ("FAASTLANE_REMOTE", "http://lanes.internal"),
+            ("FAASTLANE_REMOTE_CAP", "3"),
+            ("FAASTLANE_REMOTE_TIMEOUT", "12.5"),
+        ]))
+        .expect("valid")
+        .expect("configured");
+        assert_eq!(lanes.cap, 3);
+        assert_eq!(lanes.timeout, std::time::Duration::from_secs_f64(12.5));
+        assert_eq!(lanes.transport.target(), "http://lanes.internal");
+        let e = remote_from_env(env(&[
+            ("FAASTLANE_REMOTE", "http://x"),
+            ("FAASTLANE_REMOTE_CAP", "many"),
+        ]))
+        .map(|_| ())
+        .expect_err("a bad cap")
+        .to_string();
+        assert!(e.contains("FAASTLANE_REMOTE_CAP=\"many\""), "{e}");
+        let e = remote_from_env(env(&[
+            ("FAASTLANE_REMOTE", "http://x"),
+            ("FAASTLANE_REMOTE_CAP", "0"),
+        ]))
+        .map(|_| ())
+        .expect_err("a zero cap")
+        .to_string();
+        assert!(e.contains("--remote-cap must be at least 1"), "{e}");
+        let e = remote_from_env(env(&[("FAASTLANE_REMOTE", "lambda:f")]))
+            .map(|_| ())
+            .expect_err("no endpoint")
+            .to_string();
+        assert!(e.contains("AWS_ENDPOINT_URL_LAMBDA"), "{e}");
+    }
 }

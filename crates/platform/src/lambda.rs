@@ -106,6 +106,8 @@ pub fn run(options: &LambdaOptions) -> Result<(), LambdaError> {
     let client = Client::new(&options.api);
     let engine = host::engine_options(Arc::new(StderrLog));
     let prepared = host::load(&options.dir, &options.name).and_then(|workflow| {
+        let remote = host::remote_from_env(|name| std::env::var(name).ok())?;
+        let engine = engine::EngineOptions { remote, ..engine };
         let processes = host::start_fork_server(&options.dir, &workflow, &engine);
         let engine = engine::EngineOptions {
             processes: processes.map(|s| s as Arc<dyn engine::lanes::ProcessPool>),
@@ -118,7 +120,7 @@ pub fn run(options: &LambdaOptions) -> Result<(), LambdaError> {
         Err(e) => {
             let error_type = match &e {
                 HostError::Prepare { .. } => "Runtime.ImportModuleError",
-                HostError::Python { .. } => "Runtime.InitError",
+                HostError::Python { .. } | HostError::Remote(_) => "Runtime.InitError",
                 HostError::Definition(_) | HostError::Invalid { .. } => "Runtime.InvalidWorkflow",
             };
             client.init_error(error_type, &e.to_string())?;
@@ -149,6 +151,14 @@ pub fn run(options: &LambdaOptions) -> Result<(), LambdaError> {
         };
         if let Some(trace) = invocation.trace_id {
             activation.env.push(("_X_AMZN_TRACE_ID".to_owned(), trace));
+        }
+        if let Some(report) = host.answer_batch(&input, &activation) {
+            // A sibling's branches (remote lanes), not an execution.
+            match report {
+                Ok(body) => client.response(&invocation.request_id, body)?,
+                Err((error, cause)) => client.error(&invocation.request_id, &error, &cause)?,
+            }
+            continue;
         }
         let result = host.execute(input, &activation);
         let answered = match result.outcome.and_then(|v| host::output_bytes(&v)) {

@@ -294,12 +294,15 @@ fn the_packaged_zip_runs_finra_through_its_bootstrap() {
     assert_eq!(body, read("expected.json"));
 }
 
-/// The Lambda back end of remote lanes end to end: `faastlane run --remote lambda:NAME` sends
-/// a Map's surplus items through the emulator's Invoke API, and `faastlane lambda` runtimes
-/// polling the emulator (two, so that batches in flight together can both be taken) run them
-/// and answer with the report; the output is the local run's.
-#[test]
-fn runtimes_answer_the_branches_a_sibling_sends_through_the_invoke_api() {
+/// `faastlane run` of the remote-lanes fixture on items of `modes`, sending its surplus with
+/// `--remote lambda:remote-lanes --remote-cap CAP` through cargo-lambda's emulator to two
+/// `faastlane lambda` runtimes polling it; gives the run, its output, its trace, the
+/// runtimes' names as they sign a report (`(pid N)`) and their logs.
+fn run_through_emulated_siblings(
+    modes: &[&str],
+    cap: usize,
+    extra: &[&str],
+) -> (std::process::Output, Json, Json, Vec<String>, String) {
     let scratch = tempfile::tempdir().expect("tempdir");
     let port = free_port();
     let _emulator = start_emulator(scratch.path(), port, "remote-lanes");
@@ -319,43 +322,60 @@ fn runtimes_answer_the_branches_a_sibling_sends_through_the_invoke_api() {
         .iter()
         .map(|r| format!("(pid {})", r.0.id()))
         .collect();
-    let items: Vec<Json> = (0..6)
-        .map(|n| json!({"n": n, "mode": "ok", "seconds": 30}))
+    let items: Vec<Json> = modes
+        .iter()
+        .enumerate()
+        .map(|(n, mode)| json!({"n": n, "mode": mode, "seconds": 30}))
         .collect();
     let trace = scratch.path().join("trace.json");
     let out = Command::new(env!("CARGO_BIN_EXE_faastlane"))
         .arg("run")
         .arg(&fixture)
         .args(["--input", &json!({ "items": items }).to_string()])
-        .args(["--remote", "lambda:remote-lanes", "--remote-cap", "2"])
+        .args([
+            "--remote",
+            "lambda:remote-lanes",
+            "--remote-cap",
+            &cap.to_string(),
+        ])
         .arg("--trace")
         .arg(&trace)
+        .args(extra)
         .env(
             "AWS_ENDPOINT_URL_LAMBDA",
             format!("http://127.0.0.1:{port}"),
         )
         .output()
         .expect("faastlane run");
-    let logs = || {
-        ["a", "b"]
-            .iter()
-            .map(|n| std::fs::read_to_string(scratch.path().join(format!("{n}.log"))))
-            .filter_map(Result::ok)
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
+    let logs = ["a", "b"]
+        .iter()
+        .filter_map(|n| std::fs::read_to_string(scratch.path().join(format!("{n}.log"))).ok())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let output = serde_json::from_slice(&out.stdout).unwrap_or(Json::Null);
+    let trace = std::fs::read(&trace)
+        .ok()
+        .and_then(|t| serde_json::from_slice(&t).ok())
+        .unwrap_or(Json::Null);
+    (out, output, trace, pids, logs)
+}
+
+/// The Lambda back end of remote lanes end to end: `faastlane run --remote lambda:NAME` sends
+/// a Map's surplus items through the emulator's Invoke API, and `faastlane lambda` runtimes
+/// polling the emulator (two, so that batches in flight together can both be taken) run them
+/// and answer with the report; the output is the local run's.
+#[test]
+fn runtimes_answer_the_branches_a_sibling_sends_through_the_invoke_api() {
+    let (out, output, trace, pids, logs) = run_through_emulated_siblings(&["ok"; 6], 2, &[]);
     assert!(
         out.status.success(),
-        "{}\nruntimes:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        logs()
+        "{}\nruntimes:\n{logs}",
+        String::from_utf8_lossy(&out.stderr)
     );
-    let output: Json = serde_json::from_slice(&out.stdout).expect("json output");
     let expected: Vec<Json> = (0..6)
         .map(|i| json!({"n": i * 2, "label": format!("item {}", i * 2)}))
         .collect();
     assert_eq!(output, Json::Array(expected));
-    let trace: Json = serde_json::from_slice(&std::fs::read(&trace).expect("trace")).expect("json");
     let remote = trace["lanes"][0]["remote"]
         .as_array()
         .cloned()
@@ -367,8 +387,27 @@ fn runtimes_answer_the_branches_a_sibling_sends_through_the_invoke_api() {
         let instance = batch["instance"].as_str().unwrap_or_default();
         assert!(
             pids.iter().any(|pid| instance.ends_with(pid.as_str())),
-            "{instance} is not one of {pids:?}: {batch}\n{}",
-            logs()
+            "{instance} is not one of {pids:?}: {batch}\n{logs}"
         );
     }
+}
+
+/// A batch whose Lambda sibling does not answer within `--remote-timeout` fails its branches
+/// with `States.Timeout`, and says it is not run again.
+#[test]
+fn a_lambda_sibling_that_does_not_answer_in_time_fails_its_branches_with_states_timeout() {
+    // The last item goes to a sibling first (a Map's last items are sent first) and sleeps.
+    let (out, output, trace, _, logs) =
+        run_through_emulated_siblings(&["ok", "ok", "ok", "sleep"], 1, &["--remote-timeout", "1"]);
+    assert!(!out.status.success(), "{output}\n{logs}");
+    assert_eq!(output["error"], json!("States.Timeout"), "{output}\n{logs}");
+    assert!(
+        output["cause"].as_str().is_some_and(
+            |c| c.contains("did not answer within 1.00 s") && c.contains("not run again")
+        ),
+        "{output}"
+    );
+    let remote = &trace["lanes"][0]["remote"][0];
+    assert_eq!(remote["target"], json!("lambda:remote-lanes"), "{trace}");
+    assert!(remote["error"].is_string(), "{trace}");
 }

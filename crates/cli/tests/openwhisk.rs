@@ -6,10 +6,15 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde_json::{Value as Json, json};
+
+#[path = "support/http_stub.rs"]
+mod http_stub;
+use http_stub::{Seen, stub};
 
 const SENTINEL: &str = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX";
 
@@ -494,37 +499,15 @@ fn finra_and_healthcare_deploy_as_zip_actions() {
     }
 }
 
-/// A stand-in for OpenWhisk's controller (none can run here) that serves one blocking invoke:
-/// it passes the invoke's parameters to `runtime`'s `/run` as the controller would, and
-/// answers with the activation record. Gives back the request line it saw.
-fn controller(runtime: String) -> (String, std::thread::JoinHandle<String>) {
-    use std::io::{BufRead, BufReader, Read};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let host = format!("http://{}", listener.local_addr().expect("addr"));
-    let handle = std::thread::spawn(move || {
-        let (stream, _) = listener.accept().expect("the invoke comes");
-        let mut reader = BufReader::new(stream);
-        let mut request_line = String::new();
-        reader.read_line(&mut request_line).expect("request line");
-        let mut length = 0;
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
-                break;
-            }
-            if let Some((k, v)) = line.split_once(':')
-                && k.eq_ignore_ascii_case("content-length")
-            {
-                length = v.trim().parse().expect("length");
-            }
-        }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).expect("body");
-        let params: Json = serde_json::from_slice(&body).expect("json parameters");
+/// A stand-in for OpenWhisk's controller (none can run here) for one blocking invoke: it
+/// passes the invoke's parameters to `runtime`'s `/run` as the controller would, and answers
+/// with the activation record.
+fn controller(runtime: String) -> (String, Arc<Mutex<Vec<Seen>>>) {
+    stub(1, move |request| {
         let mut answer = ureq::Agent::new_with_defaults()
             .post(format!("{runtime}/run"))
             .send(
-                json!({"value": params, "activation_id": "a1", "namespace": "_",
+                json!({"value": request.body, "activation_id": "a1", "namespace": "_",
                        "action_name": "remote-lanes"})
                 .to_string(),
             )
@@ -537,18 +520,9 @@ fn controller(runtime: String) -> (String, std::thread::JoinHandle<String>) {
             "success"
         };
         let record = json!({"activationId": "a1", "response":
-            {"status": status, "success": status == "success", "result": result}})
-        .to_string();
-        let mut stream = reader.into_inner();
-        write!(
-            stream,
-            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{record}",
-            record.len()
-        )
-        .expect("answer");
-        request_line.trim().to_owned()
-    });
-    (host, handle)
+            {"status": status, "success": status == "success", "result": result}});
+        (200, record.to_string())
+    })
 }
 
 /// The OpenWhisk back end of remote lanes, runtime side for real: `faastlane run --remote
@@ -591,9 +565,18 @@ fn a_runtime_answers_the_branches_a_sibling_sends_through_a_blocking_invoke() {
         .map(|i| json!({"n": i * 2, "label": format!("item {}", i * 2)}))
         .collect();
     assert_eq!(output, Json::Array(expected));
+    let seen = controller.lock().expect("lock").clone();
     assert_eq!(
-        controller.join().expect("the controller thread"),
-        "POST /api/v1/namespaces/_/actions/remote-lanes?blocking=true HTTP/1.1"
+        seen.first().map(|r| r.request_line.as_str()),
+        Some("POST /api/v1/namespaces/_/actions/remote-lanes?blocking=true HTTP/1.1")
+    );
+    assert!(
+        seen[0]
+            .headers
+            .iter()
+            .any(|(k, v)| k == "authorization" && v.starts_with("Basic ")),
+        "{:?}",
+        seen[0].headers
     );
     let trace: Json = serde_json::from_slice(&std::fs::read(&trace).expect("trace")).expect("json");
     let batch = &trace["lanes"][0]["remote"][0];

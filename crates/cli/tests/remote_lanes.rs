@@ -5,14 +5,17 @@
 //! serve instance (no Lambda or OpenWhisk controller runs here).
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::{Arc, Mutex};
 
 use bench::siblings::{SiblingOptions, Siblings, ensure_nginx};
 use serde_json::{Value as Json, json};
+
+#[path = "support/http_stub.rs"]
+mod http_stub;
+use http_stub::{Seen, stub};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -292,62 +295,6 @@ fn invoke_answers_outputs_errors_and_cloud_events() {
         Some("/faastlane/remote-lanes")
     );
     assert!(header("ce-id").is_some_and(|id| !id.is_empty()));
-}
-
-/// A request a stub received.
-#[derive(Clone, Debug, Default)]
-struct Seen {
-    request_line: String,
-    headers: Vec<(String, String)>,
-    body: Json,
-}
-
-/// A one-thread HTTP stub on loopback: for each request, `answer` turns what it saw into
-/// (status, body). Serves `count` requests, then stops.
-fn stub(
-    count: usize,
-    answer: impl Fn(&Seen) -> (u16, String) + Send + 'static,
-) -> (String, Arc<Mutex<Vec<Seen>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = Arc::clone(&seen);
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(count) {
-            let Ok(stream) = stream else { continue };
-            let mut reader = BufReader::new(stream);
-            let mut request = Seen::default();
-            let mut line = String::new();
-            let _ = reader.read_line(&mut line);
-            request.request_line = line.trim().to_string();
-            let mut length = 0usize;
-            loop {
-                line.clear();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = line.trim().split_once(':') {
-                    let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_string());
-                    if k == "content-length" {
-                        length = v.parse().unwrap_or(0);
-                    }
-                    request.headers.push((k, v));
-                }
-            }
-            let mut body = vec![0; length];
-            let _ = reader.read_exact(&mut body);
-            request.body = serde_json::from_slice(&body).unwrap_or(Json::Null);
-            let (status, text) = answer(&request);
-            log.lock().expect("lock").push(request);
-            let mut stream = reader.into_inner();
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
-                text.len()
-            );
-        }
-    });
-    (url, seen)
 }
 
 /// Passes the batch inside a platform event to a serve instance's `/lanes/branches`.

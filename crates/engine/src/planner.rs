@@ -254,11 +254,11 @@ pub fn plan_remote(input: &PlanInput, cap: usize, cost: RemoteCost) -> Result<Re
             // The sibling count with the shortest predicted makespan, if it beats staying
             // here by twice the requests' overhead.
             let here = work.div_f64(cpus as f64);
+            let branch = work.div_f64(n.max(1) as f64);
             let best = (1..=most)
                 .map(|s| {
                     let local = n * cpus / (cpus + s);
                     let k = (n - local).div_ceil(s);
-                    let branch = work.div_f64(n.max(1) as f64);
                     let overhead = cost.batch(k);
                     let span = (branch * local as u32)
                         .div_f64(cpus as f64)

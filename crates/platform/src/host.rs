@@ -84,26 +84,27 @@ pub fn remote_from_env(
     let Some(target) = env("FAASTLANE_REMOTE").filter(|t| !t.is_empty()) else {
         return Ok(None);
     };
-    let number = |name: &str, default: f64| -> Result<f64, HostError> {
-        match env(name) {
-            None => Ok(default),
-            Some(text) => text.trim().parse().map_err(|_| {
-                HostError::Remote(server::remote::RemoteConfigError::Setup {
-                    target: target.clone(),
-                    reason: format!("{name}={text:?} is not a number"),
-                })
-            }),
-        }
-    };
-    let cap = number("FAASTLANE_REMOTE_CAP", 4.0)?;
+    fn parse<T: std::str::FromStr>(
+        env: &impl Fn(&str) -> Option<String>,
+        target: &str,
+        name: &str,
+        what: &str,
+        default: T,
+    ) -> Result<T, HostError> {
+        let Some(text) = env(name) else {
+            return Ok(default);
+        };
+        text.trim().parse().map_err(|_| {
+            HostError::Remote(server::remote::RemoteConfigError::Setup {
+                target: target.to_owned(),
+                reason: format!("{name}={text:?} is not {what}"),
+            })
+        })
+    }
     let config = server::remote::RemoteConfig {
-        target: target.clone(),
-        cap: if cap >= 1.0 && cap.fract() == 0.0 {
-            cap as usize
-        } else {
-            0
-        },
-        timeout_seconds: number("FAASTLANE_REMOTE_TIMEOUT", 900.0)?,
+        cap: parse(&env, &target, "FAASTLANE_REMOTE_CAP", "a whole number", 4)?,
+        timeout_seconds: parse(&env, &target, "FAASTLANE_REMOTE_TIMEOUT", "a number", 900.0)?,
+        target,
     };
     Ok(Some(config.lanes()?))
 }
@@ -326,7 +327,10 @@ mod tests {
         .map(|_| ())
         .expect_err("a bad cap")
         .to_string();
-        assert!(e.contains("FAASTLANE_REMOTE_CAP=\"many\""), "{e}");
+        assert!(
+            e.contains("FAASTLANE_REMOTE_CAP=\"many\" is not a whole number"),
+            "{e}"
+        );
         let e = remote_from_env(env(&[
             ("FAASTLANE_REMOTE", "http://x"),
             ("FAASTLANE_REMOTE_CAP", "0"),

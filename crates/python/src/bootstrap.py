@@ -162,7 +162,9 @@ class _LoggingHook:
             sys.meta_path.remove(self)
         spec = importlib.machinery.PathFinder.find_spec(name, path)
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
-            # Not a plain source module: install eagerly once the import is done.
+            # CPython's `logging` is a plain source module; one that is not (a frozen or
+            # zipped stdlib) is imported without the handler: records then go to Python's
+            # last-resort handler on stderr, without Lambda's format.
             return spec
         exec_module = spec.loader.exec_module
         request_id = self._request_id

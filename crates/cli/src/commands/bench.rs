@@ -277,8 +277,8 @@ fn platform(args: &BenchArgs) -> Result<ExitCode> {
         cold_runs: if args.quick { 5 } else { 20 },
         warm_runs: if args.quick { 500 } else { 5000 },
     };
-    let cases = bench::platform::run(&options).context("the platform suite")?;
-    let table = bench::platform::table(&cases);
+    let report = bench::platform::run(&options).context("the platform suite")?;
+    let table = bench::platform::table(&report);
     print!("{table}");
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;

@@ -2,20 +2,27 @@
 //!
 //! - **Cold start**: from spawning `faastlane openwhisk` (or `faastlane lambda`) to the first
 //!   activation's response, for a workflow without functions (the runtime alone) and for a
-//!   one-function Python action (plus the interpreter's start and the module's import).
+//!   one-function Python action (plus the interpreter's start and the module's import). The
+//!   module's import is also timed on its own ([`imports`]), so that faastlane's share of a
+//!   cold start is the cold start minus the workflow's imports.
 //! - **Warm activation**: the round trip of one more activation once the action is ready,
 //!   for a workflow whose own work is negligible (one Pass state; one Python function that
-//!   returns its input): what the runtime adds per request, with loopback HTTP included.
+//!   returns its input), beside the [`floor`]: the same client and bytes against a peer that
+//!   does no work, measured alternately with it. Overhead is the round trip's median minus
+//!   the floor's.
 //!
 //! OpenWhisk is driven through its `/init` and `/run`; Lambda through a Runtime API served
-//! here (axum on loopback) that hands out events and times the responses, so that no
+//! here ([`runtime_api`]) that hands out events and times the responses, so that no
 //! emulator's polling is measured.
 
+mod floor;
+mod imports;
+mod runtime_api;
+
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value as Json, json};
@@ -55,6 +62,48 @@ pub struct PlatformCase {
     pub summary: Summary,
 }
 
+/// What the suite measured.
+#[derive(Clone, Debug, Default)]
+pub struct PlatformReport {
+    /// Every case's samples: cold starts, warm round trips and their floors.
+    pub cases: Vec<PlatformCase>,
+    /// Warm overheads: `(case, round trip median, floor median)`, in microseconds.
+    pub overheads: Vec<(String, f64, f64)>,
+    /// Cold starts split: `(case, cold start median, the workflow's imports median)`.
+    pub cold_splits: Vec<(String, f64, f64)>,
+}
+
+impl PlatformReport {
+    /// Adds a case; its median, when it has samples.
+    fn add(&mut self, name: &str, samples: &[f64]) -> Option<f64> {
+        let summary = summarize(samples)?;
+        self.cases.push(PlatformCase {
+            name: name.to_owned(),
+            summary,
+        });
+        Some(summary.median_us)
+    }
+
+    /// Adds a warm case and its floor, and their difference.
+    fn add_warm(&mut self, name: &str, warm: &[f64], floor_name: &str, floor: &[f64]) {
+        if let (Some(warm), Some(floor)) = (self.add(name, warm), self.add(floor_name, floor)) {
+            self.overheads.push((name.to_owned(), warm, floor));
+        }
+    }
+
+    /// Adds a cold case and its split; `imports` is `None` for a workflow without modules.
+    fn add_cold(&mut self, name: &str, cold: &[f64], imports: Option<Option<f64>>) {
+        let cold = self.add(name, cold);
+        let imports = match imports {
+            None => Some(0.0),
+            Some(median) => median,
+        };
+        if let (Some(cold), Some(imports)) = (cold, imports) {
+            self.cold_splits.push((name.to_owned(), cold, imports));
+        }
+    }
+}
+
 const NOOP_PYTHON: &str = "def main(args):\n    return args\n";
 
 fn pass_workflow() -> String {
@@ -66,17 +115,23 @@ fn python_workflow() -> String {
         .to_string()
 }
 
-/// Every case: OpenWhisk and Lambda, cold and warm, without and with Python.
-pub fn run(options: &PlatformOptions) -> Result<Vec<PlatformCase>, PlatformBenchError> {
-    let mut cases = Vec::new();
-    let mut add = |name: &str, samples: Vec<f64>| {
-        if let Some(summary) = summarize(&samples) {
-            cases.push(PlatformCase {
-                name: name.to_owned(),
-                summary,
-            });
-        }
-    };
+/// Every case: OpenWhisk and Lambda, cold and warm, without and with Python; the floors and
+/// the Python module's import on its own.
+pub fn run(options: &PlatformOptions) -> Result<PlatformReport, PlatformBenchError> {
+    let mut report = PlatformReport::default();
+    let module_dir = options.scratch.join("python-module");
+    std::fs::create_dir_all(&module_dir)?;
+    std::fs::write(module_dir.join("noop.py"), NOOP_PYTHON)?;
+    let import = imports::import_times(&module_dir, "noop", options.cold_runs)?;
+    let import = report.add(
+        &format!(
+            "import of the workflow's module alone (python3 {})",
+            import.version
+        ),
+        &import.samples,
+    );
+    let imports = |label: &str| (label == "python").then_some(import);
+
     let pass = zip_b64(&[("workflow.json", &pass_workflow())])?;
     let pass_init = json!({"value": {"name": "pass", "code": pass, "binary": true}});
     let python_init = json!({"value": {"name": "noop", "code": NOOP_PYTHON, "main": "main"}});
@@ -86,11 +141,18 @@ pub fn run(options: &PlatformOptions) -> Result<Vec<PlatformCase>, PlatformBench
             let work = options.scratch.join(format!("ow-{label}-{i}"));
             cold.push(openwhisk_cold(options, &work, init)?);
         }
-        add(&format!("openwhisk cold start ({label})"), cold);
+        report.add_cold(
+            &format!("openwhisk cold start ({label})"),
+            &cold,
+            imports(label),
+        );
         let work = options.scratch.join(format!("ow-{label}-warm"));
-        add(
+        let (warm, floor) = openwhisk_warm(options, &work, init)?;
+        report.add_warm(
             &format!("openwhisk warm activation ({label})"),
-            openwhisk_warm(options, &work, init)?,
+            &warm,
+            &format!("openwhisk null server ({label} bytes)"),
+            &floor,
         );
     }
     for label in ["pass", "python"] {
@@ -102,17 +164,26 @@ pub fn run(options: &PlatformOptions) -> Result<Vec<PlatformCase>, PlatformBench
             std::fs::write(dir.join("workflow.json"), python_workflow())?;
             std::fs::write(dir.join("noop.py"), NOOP_PYTHON)?;
         }
-        let (cold, warm) = lambda(options, &dir)?;
-        add(&format!("lambda cold start ({label})"), cold);
-        add(&format!("lambda warm activation ({label})"), warm);
+        let samples = lambda(options, &dir, label)?;
+        report.add_cold(
+            &format!("lambda cold start ({label})"),
+            &samples.cold,
+            imports(label),
+        );
+        report.add_warm(
+            &format!("lambda warm activation ({label})"),
+            &samples.warm,
+            &format!("lambda null runtime ({label})"),
+            &samples.floor,
+        );
     }
-    Ok(cases)
+    Ok(report)
 }
 
-/// A markdown table of the cases.
-pub fn table(cases: &[PlatformCase]) -> String {
+/// The report as Markdown: every case, then the warm overheads and the cold-start splits.
+pub fn table(report: &PlatformReport) -> String {
     let mut out = String::from("| case | runs | median | p90 | min |\n|---|---|---|---|---|\n");
-    for c in cases {
+    for c in &report.cases {
         let s = &c.summary;
         out.push_str(&format!(
             "| {} | {} | {} | {} | {} |\n",
@@ -123,11 +194,37 @@ pub fn table(cases: &[PlatformCase]) -> String {
             human(s.min_us)
         ));
     }
+    out.push_str(
+        "\nWarm overhead (median round trip minus the median of the same client and bytes \
+         against a peer that does no work, measured alternately):\n\n\
+         | case | round trip | floor | overhead |\n|---|---|---|---|\n",
+    );
+    for (name, warm, floor) in &report.overheads {
+        out.push_str(&format!(
+            "| {name} | {} | {} | {} |\n",
+            human(*warm),
+            human(*floor),
+            human(warm - floor)
+        ));
+    }
+    out.push_str(
+        "\nCold start split (median spawn to first answer, minus the median import of the \
+         workflow's modules timed on their own):\n\n\
+         | case | cold start | workflow's imports | faastlane's own |\n|---|---|---|---|\n",
+    );
+    for (name, cold, imports) in &report.cold_splits {
+        out.push_str(&format!(
+            "| {name} | {} | {} | {} |\n",
+            human(*cold),
+            human(*imports),
+            human(cold - imports)
+        ));
+    }
     out
 }
 
 fn human(us: f64) -> String {
-    if us >= 1000.0 {
+    if us.abs() >= 1000.0 {
         format!("{:.1} ms", us / 1000.0)
     } else {
         format!("{us:.0} µs")
@@ -153,10 +250,16 @@ fn agent() -> ureq::Agent {
 }
 
 fn post(agent: &ureq::Agent, url: &str, body: &Json) -> Result<Json, PlatformBenchError> {
+    let text = post_text(agent, url, &body.to_string())?;
+    serde_json::from_str(&text).map_err(|e| PlatformBenchError::Protocol(format!("{url}: {e}")))
+}
+
+/// Posts JSON text; the answer's text, or an error naming the URL and status.
+fn post_text(agent: &ureq::Agent, url: &str, body: &str) -> Result<String, PlatformBenchError> {
     let mut response = agent
         .post(url)
         .content_type("application/json")
-        .send(body.to_string())
+        .send(body)
         .map_err(|e| PlatformBenchError::Protocol(format!("{url}: {e}")))?;
     let status = response.status();
     let text = response
@@ -168,7 +271,7 @@ fn post(agent: &ureq::Agent, url: &str, body: &Json) -> Result<Json, PlatformBen
             "{url}: status {status}: {text}"
         )));
     }
-    serde_json::from_str(&text).map_err(|e| PlatformBenchError::Protocol(format!("{url}: {e}")))
+    Ok(text)
 }
 
 /// Starts `faastlane openwhisk` on a free port; returns it with its URL once it listens.
@@ -227,136 +330,59 @@ fn openwhisk_cold(
     Ok(started.elapsed().as_secs_f64() * 1e6)
 }
 
+/// Warm `/run` round trips, alternated one for one with the same request to a
+/// [`floor::NullServer`] answering the runtime's own answer: `(runtime, floor)` samples.
 fn openwhisk_warm(
     options: &PlatformOptions,
     work: &Path,
     init: &Json,
-) -> Result<Vec<f64>, PlatformBenchError> {
+) -> Result<(Vec<f64>, Vec<f64>), PlatformBenchError> {
     let agent = agent();
     let (_child, url) = start_openwhisk(options, work)?;
     post(&agent, &format!("{url}/init"), init)?;
     let run = format!("{url}/run");
-    let body = json!({"value": {"n": 1}, "activation_id": "a", "namespace": "ns"});
+    let body = json!({"value": {"n": 1}, "activation_id": "a", "namespace": "ns"}).to_string();
+    let answer = post_text(&agent, &run, &body)?;
+    let null = floor::NullServer::start(answer.into_bytes())?;
+    let null_run = format!("{}/run", null.url);
     for _ in 0..options.warm_runs.min(100) {
-        post(&agent, &run, &body)?;
+        post_text(&agent, &run, &body)?;
+        post_text(&agent, &null_run, &body)?;
     }
     let mut samples = Vec::with_capacity(options.warm_runs);
+    let mut floor = Vec::with_capacity(options.warm_runs);
     for _ in 0..options.warm_runs {
         let t = Instant::now();
-        post(&agent, &run, &body)?;
+        post_text(&agent, &run, &body)?;
         samples.push(t.elapsed().as_secs_f64() * 1e6);
+        let t = Instant::now();
+        post_text(&agent, &null_run, &body)?;
+        floor.push(t.elapsed().as_secs_f64() * 1e6);
     }
-    Ok(samples)
+    Ok((samples, floor))
 }
 
-/// The Runtime API side: events waiting to be handed out, and when each answer arrived.
-#[derive(Default)]
-struct RuntimeApi {
-    pending: Mutex<Vec<(String, Json)>>,
-    answered: Mutex<Vec<(String, Instant)>>,
-    /// Wakes a `next` waiting for an event.
-    ready: tokio::sync::Notify,
+/// What [`lambda`] measured, in microseconds.
+struct LambdaSamples {
+    cold: Vec<f64>,
+    warm: Vec<f64>,
+    /// A [`floor::NullRuntime`]'s round trips, alternated one for one with `warm`.
+    floor: Vec<f64>,
 }
 
-async fn next(
-    axum::extract::State(api): axum::extract::State<Arc<RuntimeApi>>,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    loop {
-        let notified = api.ready.notified();
-        let event = api.pending.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        if let Some((id, event)) = event {
-            let deadline = (std::time::SystemTime::now() + Duration::from_secs(600))
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis())
-                .unwrap_or_default();
-            return (
-                [
-                    ("Lambda-Runtime-Aws-Request-Id", id),
-                    ("Lambda-Runtime-Deadline-Ms", deadline.to_string()),
-                ],
-                event.to_string(),
-            )
-                .into_response();
-        }
-        notified.await;
-    }
-}
-
-async fn response(
-    axum::extract::State(api): axum::extract::State<Arc<RuntimeApi>>,
-    axum::extract::Path(id): axum::extract::Path<String>,
-) -> &'static str {
-    api.answered
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push((id, Instant::now()));
-    ""
-}
-
-impl RuntimeApi {
-    fn push(&self, id: String) {
-        self.pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push((id, json!({"n": 1})));
-        self.ready.notify_one();
-    }
-
-    /// Waits (at most a minute) for the answer to `id`.
-    fn wait(&self, id: &str) -> Result<Instant, PlatformBenchError> {
-        let end = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < end {
-            if let Some((_, at)) = self
-                .answered
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .iter()
-                .find(|(i, _)| i == id)
-            {
-                return Ok(*at);
-            }
-            std::thread::yield_now();
-        }
-        Err(PlatformBenchError::Protocol(format!(
-            "no answer to invocation {id} within a minute"
-        )))
-    }
-}
-
-/// Cold starts and warm activations of `faastlane lambda` on `dir`.
+/// Cold starts and warm activations of `faastlane lambda` on `dir`, the warm ones alternated
+/// with a [`floor::NullRuntime`] polling a second Runtime API of the same kind.
 fn lambda(
     options: &PlatformOptions,
     dir: &Path,
-) -> Result<(Vec<f64>, Vec<f64>), PlatformBenchError> {
-    let api = Arc::new(RuntimeApi::default());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()?;
-    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
-    let addr: SocketAddr = listener.local_addr()?;
-    let app = axum::Router::new()
-        .route(
-            "/2018-06-01/runtime/invocation/next",
-            axum::routing::get(next),
-        )
-        .route(
-            "/2018-06-01/runtime/invocation/{id}/response",
-            axum::routing::post(response),
-        )
-        .route(
-            "/2018-06-01/runtime/invocation/{id}/error",
-            axum::routing::post(response),
-        )
-        .with_state(Arc::clone(&api));
-    runtime.spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    label: &str,
+) -> Result<LambdaSamples, PlatformBenchError> {
+    let served = runtime_api::serve()?;
+    let api = &served.api;
     let spawn = || {
         Command::new(&options.exe)
             .arg("lambda")
-            .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+            .env("AWS_LAMBDA_RUNTIME_API", served.addr.to_string())
             .env("LAMBDA_TASK_ROOT", dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -370,7 +396,7 @@ fn lambda(
     };
     let mut cold = Vec::new();
     for i in 0..options.cold_runs {
-        let id = format!("cold-{i}");
+        let id = format!("cold-{label}-{i}");
         api.push(id.clone());
         let started = Instant::now();
         let _child = spawn()?;
@@ -378,17 +404,21 @@ fn lambda(
         cold.push(at.duration_since(started).as_secs_f64() * 1e6);
     }
     let _child = spawn()?;
+    let null_api = runtime_api::serve()?;
+    let null = floor::NullRuntime::start(null_api.addr, Arc::clone(&null_api.api));
+    let warmup = options.warm_runs.min(100);
     let mut warm = Vec::with_capacity(options.warm_runs);
-    for i in 0..options.warm_runs + options.warm_runs.min(100) {
-        let id = format!("warm-{i}");
-        let started = Instant::now();
-        api.push(id.clone());
-        let at = api.wait(&id)?;
-        if i >= options.warm_runs.min(100) {
-            warm.push(at.duration_since(started).as_secs_f64() * 1e6);
+    let mut floor = Vec::with_capacity(options.warm_runs);
+    for i in 0..warmup + options.warm_runs {
+        let runtime = api.round_trip(format!("warm-{label}-{i}"))?;
+        let null = null_api.api.round_trip(format!("floor-{label}-{i}"))?;
+        if i >= warmup {
+            warm.push(runtime);
+            floor.push(null);
         }
     }
-    Ok((cold, warm))
+    null.stop()?;
+    Ok(LambdaSamples { cold, warm, floor })
 }
 
 /// A base64 zip of `files`, as `/init` takes a binary action.

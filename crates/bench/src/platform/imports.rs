@@ -1,0 +1,83 @@
+//! The import of a workflow's Python modules, timed on their own: what a cold start spends on
+//! the workflow's code rather than on faastlane. Each sample is a fresh `python3 -X importtime`
+//! importing the module from its directory; the sample is the module's cumulative import time
+//! as CPython reports it (its own code and everything it imports that was not loaded yet).
+
+use std::path::Path;
+use std::process::Command;
+
+use super::PlatformBenchError;
+
+/// `runs` import times of `module`, in microseconds, and the interpreter's version.
+pub(super) struct ImportTimes {
+    pub version: String,
+    pub samples: Vec<f64>,
+}
+
+/// The interpreter the bench runs; the same `python3` the build embedded when it is first on
+/// the `PATH` (the report names its version).
+const PYTHON: &str = "python3";
+
+pub(super) fn import_times(
+    dir: &Path,
+    module: &str,
+    runs: usize,
+) -> Result<ImportTimes, PlatformBenchError> {
+    let mut samples = Vec::with_capacity(runs);
+    let mut version = String::new();
+    for _ in 0..runs.max(1) {
+        let output = Command::new(PYTHON)
+            .args(["-X", "importtime", "-c"])
+            .arg(format!(
+                "import sys; import {module}; print(sys.version.split()[0])"
+            ))
+            .current_dir(dir)
+            .output()
+            .map_err(|source| PlatformBenchError::Spawn {
+                program: PYTHON.to_owned(),
+                source,
+            })?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if !output.status.success() {
+            return Err(PlatformBenchError::Protocol(format!(
+                "{PYTHON} could not import {module} from {}: {stderr}",
+                dir.display()
+            )));
+        }
+        version = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        let cumulative = cumulative_us(&stderr, module).ok_or_else(|| {
+            PlatformBenchError::Protocol(format!(
+                "{PYTHON} -X importtime printed no line for {module}"
+            ))
+        })?;
+        samples.push(cumulative);
+    }
+    Ok(ImportTimes { version, samples })
+}
+
+/// The cumulative microseconds of `module` in `-X importtime`'s report, whose lines read
+/// `import time: <self us> | <cumulative us> | <indented name>`.
+fn cumulative_us(report: &str, module: &str) -> Option<f64> {
+    report.lines().find_map(|line| {
+        let mut fields = line.strip_prefix("import time:")?.split('|');
+        let _self_us = fields.next()?;
+        let cumulative = fields.next()?.trim().parse().ok()?;
+        (fields.next()?.trim() == module).then_some(cumulative)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cumulative_us;
+
+    #[test]
+    fn the_module_s_cumulative_time_is_read_from_its_own_line() {
+        let report = "import time: self [us] | cumulative | imported package\n\
+                      import time:       310 |        310 |   json.decoder\n\
+                      import time:        91 |        401 | json\n\
+                      import time:        52 |        453 | noop\n";
+        assert_eq!(cumulative_us(report, "noop"), Some(453.0));
+        assert_eq!(cumulative_us(report, "json"), Some(401.0));
+        assert_eq!(cumulative_us(report, "decoder"), None);
+    }
+}

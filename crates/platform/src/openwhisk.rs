@@ -27,6 +27,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use axum::serve::ListenerExt;
 use engine::{LogSink, Workflow};
 use serde_json::{Value as Json, json};
 
@@ -35,7 +36,8 @@ use crate::host::{self, Activation, Host};
 
 /// Written on its own line to stdout and stderr after each activation's output: how the
 /// invoker knows an activation's logs are complete.
-pub const SENTINEL: &str = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX";
+pub const SENTINEL: &str = SENTINEL_LINE.trim_ascii_end();
+const SENTINEL_LINE: &str = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX\n";
 
 const INIT_TWICE: &str = "Cannot initialize the action more than once.";
 const NO_CODE: &str = "Missing main/no code to execute.";
@@ -132,6 +134,13 @@ pub fn serve(
         .route("/run", post(run))
         .layer(DefaultBodyLimit::max(options.max_body))
         .with_state(proxy);
+    // An answer is one write; no reason to let Nagle hold the end of a larger one back
+    // waiting for the invoker's ACK.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("TCP_NODELAY not set: {e}");
+        }
+    });
     listening(addr);
     runtime
         .block_on(async move { axum::serve(listener, app).await })
@@ -369,13 +378,13 @@ fn deadline(value: &Json) -> Option<std::time::Instant> {
 }
 
 /// The log markers after an activation: everything written before them belongs to it.
+/// One `write` per stream: the line is written whole (stderr is unbuffered, and `writeln!`
+/// on it wrote the text and the newline apart).
 fn end_activation() {
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{SENTINEL}");
+    let _ = out.write_all(SENTINEL_LINE.as_bytes());
     let _ = out.flush();
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "{SENTINEL}");
-    let _ = err.flush();
+    let _ = std::io::stderr().lock().write_all(SENTINEL_LINE.as_bytes());
 }
 
 /// What functions print: stdout to stdout and stderr to stderr, as an action's logs.

@@ -47,11 +47,28 @@ pub struct InterpreterInfo {
 /// Starts no thread and imports no user code, so a process may call it and then import
 /// modules (`Runtime::prepare` of a [`crate::PythonRuntime`]) before forking.
 pub fn init() -> Result<InterpreterInfo, PythonError> {
+    if let Some(info) = INFO.get() {
+        return Ok(info.clone());
+    }
     Python::initialize();
-    Python::attach(|py| {
+    let info = Python::attach(|py| {
         bootstrap(py)?;
         info(py).map_err(|e| PythonError::Bootstrap(e.to_string()))
-    })
+    })?;
+    Ok(INFO.get_or_init(|| info).clone())
+}
+
+/// The interpreter's description once [`init`] has started it: what never changes for the
+/// life of the process, so that later calls (one per platform activation) skip the bootstrap
+/// check and the `sys` look-ups.
+static INFO: std::sync::OnceLock<InterpreterInfo> = std::sync::OnceLock::new();
+
+/// Starts the interpreter as [`init`] does, without copying its description.
+pub(crate) fn start() -> Result<(), PythonError> {
+    if INFO.get().is_none() {
+        init()?;
+    }
+    Ok(())
 }
 
 /// `Python::attach`, keeping this thread's Python thread state for the next call (see

@@ -116,9 +116,13 @@ fn bundled_site_packages(dir: &Path) -> Vec<PathBuf> {
 /// Sets environment variables as `os.environ[name] = value` does, so that Python code (which
 /// reads the `os.environ` snapshot taken at start) and the processes it starts see them.
 pub fn export_environment(vars: &[(String, String)]) -> Result<(), PythonError> {
-    interpreter::init()?;
-    Python::attach(|py| -> PyResult<()> {
-        let environ = py.import("os")?.getattr("environ")?;
+    interpreter::start()?;
+    interpreter::attach(|py| -> PyResult<()> {
+        let environ = OS_ENVIRON
+            .get_or_try_init(py, || {
+                py.import("os")?.getattr("environ").map(Bound::unbind)
+            })?
+            .bind(py);
         for (name, value) in vars {
             environ.set_item(name, value)?;
         }
@@ -126,6 +130,9 @@ pub fn export_environment(vars: &[(String, String)]) -> Result<(), PythonError> 
     })
     .map_err(|e| PythonError::Bootstrap(format!("setting the environment: {e}")))
 }
+
+/// `os.environ`, looked up once: a platform runtime exports variables on every activation.
+static OS_ENVIRON: pyo3::sync::PyOnceLock<Py<PyAny>> = pyo3::sync::PyOnceLock::new();
 
 /// A loaded function: the callable and what its `context` reports.
 struct Function {

@@ -41,4 +41,4 @@ pub use runtime::{
     StderrLog, TaskFailure,
 };
 pub use setup::{AWS_MAX_HISTORY_EVENTS, Engine, EngineOptions, Workflow};
-pub use trace::{Lane, LaneDecision, RemoteAssignment, TraceReport};
+pub use trace::{Lane, LaneDecision, RemoteAssignment, RemoteTiming, TraceReport};

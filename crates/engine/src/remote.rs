@@ -28,7 +28,7 @@ use crate::branches::{Shared, Slot, StateBranches, absorb, branch_job};
 use crate::lanes::{BranchContext, RemoteError, RemoteLanes};
 use crate::runtime::CancelToken;
 use crate::setup::{Engine, Workflow};
-use crate::trace::{Lane, RemoteAssignment};
+use crate::trace::{Lane, RemoteAssignment, RemoteTiming};
 use crate::wire::{BranchJob, History, RemoteBranch, RemoteOutcome, RemoteRequest, RemoteResponse};
 
 /// Names the threads that wait for a sibling's answer.
@@ -45,6 +45,8 @@ const DEADLINE_GRACE: Duration = Duration::from_secs(2);
 pub(crate) struct Batch {
     indices: Vec<usize>,
     body: Vec<u8>,
+    /// The time spent writing `body` (and, for a Parallel's first batch, its shared input).
+    serialize: Duration,
 }
 
 /// Takes branches `ranges` out of the state's queue and writes their requests; the inputs are
@@ -77,6 +79,7 @@ pub(crate) fn take_batches(
     let mut shared_bytes: Option<Vec<u8>> = None;
     let mut batches = Vec::with_capacity(ranges.len());
     for range in ranges {
+        let started = std::time::Instant::now();
         let members: Vec<&(usize, Value)> =
             taken.iter().filter(|(i, _)| range.contains(i)).collect();
         let inputs = if shared_input {
@@ -106,6 +109,7 @@ pub(crate) fn take_batches(
         batches.push(Batch {
             body: request_body(&job, &indices, &inputs)?,
             indices,
+            serialize: started.elapsed(),
         });
     }
     Ok(batches)
@@ -178,6 +182,7 @@ pub(crate) fn alongside<T>(
                         instance: None,
                         branches: indices,
                         error: Some(why),
+                        timing: None,
                     }
                 })
             })
@@ -200,6 +205,7 @@ fn send(
         instance: None,
         branches: batch.indices.clone(),
         error: None,
+        timing: None,
     };
     let now = exec.engine.clock.instant();
     let timeout = exec
@@ -250,11 +256,28 @@ fn send(
                 .iter()
                 .flat_map(|b| b.durations.iter().map(|(_, ns)| *ns))
                 .sum();
+            let round_trip = sent.elapsed();
             exec.engine.remote_costs.record(
                 batch.indices.len(),
-                sent.elapsed(),
+                round_trip,
                 Duration::from_nanos(functions),
             );
+            let timing = RemoteTiming {
+                serialize_us: batch.serialize.as_micros() as u64,
+                round_trip_us: round_trip.as_micros() as u64,
+                sibling_functions_us: functions / 1000,
+            };
+            tracing::info!(
+                %target,
+                instance = %response.instance,
+                state = %branches.state.name,
+                branches = ?batch.indices,
+                serialize_us = timing.serialize_us,
+                round_trip_us = timing.round_trip_us,
+                sibling_functions_us = timing.sibling_functions_us,
+                "remote batch answered"
+            );
+            assignment.timing = Some(timing);
             assignment.instance = Some(response.instance.clone());
             take_reports(branches, &batch.indices, response, shared);
         }

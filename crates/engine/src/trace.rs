@@ -74,6 +74,24 @@ pub struct RemoteAssignment {
     /// Why the request failed, when it did (its branches failed with it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Where the batch's time went, once answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timing: Option<RemoteTiming>,
+}
+
+/// One answered remote batch's time: what this instance spent writing the request, the
+/// whole exchange as this instance waited for it, and what of it the sibling spent in the
+/// branches' functions; the rest of the round trip is the platform's invoke path, the
+/// sibling's parsing and reporting.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct RemoteTiming {
+    /// Writing the request's JSON (the batch's inputs; a Parallel's shared input is counted
+    /// in the first batch, the only one that converts it).
+    pub serialize_us: u64,
+    /// From sending the request to holding the sibling's parsed answer.
+    pub round_trip_us: u64,
+    /// The sibling's function time over all the batch's branches, as it reported it.
+    pub sibling_functions_us: u64,
 }
 
 fn is_zero(n: &usize) -> bool {

@@ -7,6 +7,12 @@
 #   scripts/fuzz.sh 20                 every target, 20 s each (one process, one core)
 #   scripts/fuzz.sh 3600 definition    one target for an hour
 #   FUZZ_ARGS="-runs=1000" scripts/fuzz.sh 60   extra libFuzzer flags
+#   FUZZ_SANITIZER=none scripts/fuzz.sh 3600     long campaigns: no AddressSanitizer
+#
+# AddressSanitizer (the default, what CI runs) checks the unsafe code's memory accesses but
+# makes the whole-engine targets 4-50x slower (every allocation records its stack). Panics,
+# hangs and out-of-memory inputs, what a long campaign hunts in safe code, are caught without
+# it; such builds go to their own target directory so the two do not rebuild each other.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 seconds="${1:-10}"
@@ -19,7 +25,10 @@ targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
     mapfile -t targets < <(cargo fuzz list)
 fi
-cargo fuzz build
+sanitizer="${FUZZ_SANITIZER:-address}"
+build=(--sanitizer "$sanitizer")
+[ "$sanitizer" = address ] || build+=(--target-dir "target/sanitizer-$sanitizer")
+cargo fuzz build "${build[@]}"
 status=0
 for target in "${targets[@]}"; do
     corpus="corpus/$target"
@@ -32,7 +41,7 @@ for target in "${targets[@]}"; do
     # glibc's __cxa_thread_atexit_impl) can still be live when the scope has joined and
     # LeakSanitizer looks, which reported a leak for no input that leaks (the reproducer run
     # alone reports none). Leaks are not what these targets hunt.
-    if cargo fuzz run "$target" "$corpus" "${seeds[@]}" -- \
+    if cargo fuzz run "${build[@]}" "$target" "$corpus" "${seeds[@]}" -- \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -detect_leaks=0 \
         -dict=asl.dict -print_final_stats=1 ${FUZZ_ARGS:-} >"$log" 2>&1; then
         echo "$target: ok, $(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$') executions; $(grep 'faastlane-fuzz:' "$log" | tail -1)"

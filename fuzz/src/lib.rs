@@ -152,9 +152,18 @@ pub fn execute(engine: &Engine, workflow: &Workflow, input: &Json) -> Result<Jso
 /// Whether lanes may legitimately disagree on `definition`: random intrinsics, and times
 /// (with branches on threads, the shared manual clock moves in a different order).
 fn nondeterministic(definition: &str) -> bool {
-    ["States.UUID", "States.MathRandom", "Time", "Wait"]
-        .iter()
-        .any(|s| definition.contains(s))
+    [
+        "States.UUID",
+        "States.MathRandom",
+        "Time",
+        "Wait",
+        "$uuid",
+        "$random",
+        "$now",
+        "$millis",
+    ]
+    .iter()
+    .any(|s| definition.contains(s))
 }
 
 /// Runs `workflow` inline, on threads and (when it has a Parallel or Map state) with every

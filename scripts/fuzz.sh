@@ -29,12 +29,45 @@ sanitizer="${FUZZ_SANITIZER:-address}"
 build=(--sanitizer "$sanitizer")
 [ "$sanitizer" = address ] || build+=(--target-dir "target/sanitizer-$sanitizer")
 cargo fuzz build "${build[@]}"
+# The official JSONata test suite beside the repository (../shared, as in CI) seeds the
+# jsonata_expression target: each case's expression and input as `EXPR\n---\nINPUT`, written
+# to a temporary directory (the suite is read from where it lives, never copied in).
+suite="$(cd .. && pwd)/../shared/data/jsonata-test-suite"
+jsonata_seeds() {
+    local dir
+    dir="$(mktemp -d)"
+    python3 - "$suite" "$dir" <<'PY'
+import json, pathlib, sys
+suite, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+for n, case in enumerate(sorted(suite.glob("groups/*/*.json"))):
+    try:
+        spec = json.loads(case.read_text())
+    except ValueError:
+        continue
+    for i, c in enumerate(spec if isinstance(spec, list) else [spec]):
+        if not isinstance(c.get("expr"), str):
+            continue
+        data = c.get("data")
+        if data is None and c.get("dataset"):
+            path = suite / "datasets" / (c["dataset"] + ".json")
+            data = json.loads(path.read_text()) if path.exists() else None
+        text = c["expr"] if data is None else c["expr"] + "\n---\n" + json.dumps(data)
+        (out / f"{n}-{i}").write_bytes(text.encode("utf-8", "surrogatepass"))
+PY
+    echo "$dir"
+}
+
 status=0
 for target in "${targets[@]}"; do
     corpus="corpus/$target"
     mkdir -p "$corpus" "artifacts/$target"
     seeds=()
     [ -d "seeds/$target" ] && seeds=("seeds/$target")
+    if [ "$target" = jsonata_expression ] && [ -d "$suite" ]; then
+        generated="$(jsonata_seeds)"
+        trap 'rm -rf "$generated"' EXIT
+        seeds+=("$generated")
+    fi
     log="artifacts/$target/last-run.log"
     # -timeout: one input taking 10 s is a hang; -rss_limit_mb: 2 GB is an OOM.
     # -detect_leaks=0: a scoped branch thread's TLS destructor list (64 bytes, allocated by

@@ -209,9 +209,6 @@ fn state(
     language: Language,
     top: Language,
 ) -> Result<Json> {
-    if language == Language::Jsonata {
-        return jsonata_state(u, names, i, depth, top);
-    }
     let last = i + 1 == names.len();
     let mut kinds = vec!["Pass", "Pass", "Task", "Task", "Choice", "Wait"];
     if depth < MAX_DEPTH {
@@ -221,6 +218,9 @@ fn state(
         kinds.extend(["Succeed", "Fail"]);
     }
     let kind = pick(u, &kinds)?;
+    if language == Language::Jsonata {
+        return jsonata_state(u, names, i, depth, top, kind);
+    }
     let mut s = Map::new();
     s.insert("Type".into(), json!(kind));
     match kind {
@@ -245,13 +245,7 @@ fn state(
                 choices.push(r);
             }
             s.insert("Choices".into(), json!(choices));
-            // The following state is the Default, so it stays reachable.
-            let default = names
-                .get(i + 1)
-                .map_or_else(|| names[0].clone(), Clone::clone);
-            if !last || u.arbitrary()? {
-                s.insert("Default".into(), json!(default));
-            }
+            default(u, names, i, &mut s)?;
             io_paths(u, &mut s, false)?;
         }
         _ => {
@@ -321,16 +315,8 @@ fn jsonata_state(
     i: usize,
     depth: usize,
     top: Language,
+    kind: &str,
 ) -> Result<Json> {
-    let last = i + 1 == names.len();
-    let mut kinds = vec!["Pass", "Pass", "Task", "Task", "Choice", "Wait"];
-    if depth < MAX_DEPTH {
-        kinds.extend(["Parallel", "Map"]);
-    }
-    if last {
-        kinds.extend(["Succeed", "Fail"]);
-    }
-    let kind = pick(u, &kinds)?;
     let mut s = Map::new();
     s.insert("Type".into(), json!(kind));
     match kind {
@@ -359,12 +345,7 @@ fn jsonata_state(
                 choices.push(c);
             }
             s.insert("Choices".into(), json!(choices));
-            let default = names
-                .get(i + 1)
-                .map_or_else(|| names[0].clone(), Clone::clone);
-            if !last || u.arbitrary()? {
-                s.insert("Default".into(), json!(default));
-            }
+            default(u, names, i, &mut s)?;
             assign(u, &mut s, Language::Jsonata, false)?;
             output(u, &mut s, false)?;
         }
@@ -429,6 +410,22 @@ fn jsonata_state(
         }
     }
     Ok(Json::Object(s))
+}
+
+/// A Choice state's `Default`: the following state, so it stays reachable (the last state's
+/// Choice may have none, and fail with `States.NoChoiceMatched`).
+fn default(
+    u: &mut Unstructured<'_>,
+    names: &[String],
+    i: usize,
+    s: &mut Map<String, Json>,
+) -> Result<()> {
+    let last = i + 1 == names.len();
+    if !last || u.arbitrary()? {
+        let next = names.get(i + 1).unwrap_or(&names[0]);
+        s.insert("Default".into(), json!(next));
+    }
+    Ok(())
 }
 
 /// A JSONata `Arguments` value: an expression, or an object mixing expressions and literals.

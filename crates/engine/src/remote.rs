@@ -369,9 +369,14 @@ impl Engine {
         // The inputs become the runtime's own values once for the batch (Python objects
         // through its codec), as a process lane's worker decodes its payload once; each
         // branch then gets a copy (a Parallel) or its item (a Map), not a conversion of JSON.
+        // A Parallel's last branch here takes the decoded input itself: nothing needs it
+        // after, so a batch of n branches makes n - 1 copies (none for one branch).
         let mut values: Vec<Option<Value>> = self.runtime_values(inputs);
+        let last = indices.len().saturating_sub(1);
         for (k, &index) in indices.iter().enumerate() {
-            let input = if job.shared_input {
+            let input = if job.shared_input && k == last {
+                values.first_mut().and_then(Option::take).map(Ok)
+            } else if job.shared_input {
                 values
                     .first()
                     .and_then(|v| v.clone())

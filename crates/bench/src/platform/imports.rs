@@ -55,6 +55,29 @@ pub(super) fn import_times(
     Ok(ImportTimes { version, samples })
 }
 
+/// `runs` wall times, in microseconds, of `python3 -c pass` from spawn to exit: what the
+/// interpreter's own start costs on this machine (faastlane's Python cold start embeds one).
+pub(super) fn interpreter_starts(runs: usize) -> Result<Vec<f64>, PlatformBenchError> {
+    let mut samples = Vec::with_capacity(runs);
+    for _ in 0..runs.max(1) {
+        let started = std::time::Instant::now();
+        let status = Command::new(PYTHON)
+            .args(["-c", "pass"])
+            .status()
+            .map_err(|source| PlatformBenchError::Spawn {
+                program: PYTHON.to_owned(),
+                source,
+            })?;
+        if !status.success() {
+            return Err(PlatformBenchError::Protocol(format!(
+                "{PYTHON} -c pass failed: {status}"
+            )));
+        }
+        samples.push(started.elapsed().as_secs_f64() * 1e6);
+    }
+    Ok(samples)
+}
+
 /// The cumulative microseconds of `module` in `-X importtime`'s report, whose lines read
 /// `import time: <self us> | <cumulative us> | <indented name>`.
 fn cumulative_us(report: &str, module: &str) -> Option<f64> {

@@ -131,6 +131,10 @@ pub fn run(options: &PlatformOptions) -> Result<PlatformReport, PlatformBenchErr
         &import.samples,
     );
     let imports = |label: &str| (label == "python").then_some(import);
+    report.add(
+        "python3 -c pass, spawn to exit (the interpreter's own start, for reference)",
+        &imports::interpreter_starts(options.cold_runs)?,
+    );
 
     let pass = zip_b64(&[("workflow.json", &pass_workflow())])?;
     let pass_init = json!({"value": {"name": "pass", "code": pass, "binary": true}});

@@ -8,9 +8,11 @@ use std::process::Command;
 
 use super::PlatformBenchError;
 
-/// `runs` import times of `module`, in microseconds, and the interpreter's version.
+/// `runs` import times of `module`, in microseconds, and the interpreter's version and path.
 pub(super) struct ImportTimes {
     pub version: String,
+    /// `sys.executable`: the interpreter itself, not a wrapper such as pyenv's shim.
+    pub executable: String,
     pub samples: Vec<f64>,
 }
 
@@ -25,11 +27,12 @@ pub(super) fn import_times(
 ) -> Result<ImportTimes, PlatformBenchError> {
     let mut samples = Vec::with_capacity(runs);
     let mut version = String::new();
+    let mut executable = String::new();
     for _ in 0..runs.max(1) {
         let output = Command::new(PYTHON)
             .args(["-X", "importtime", "-c"])
             .arg(format!(
-                "import sys; import {module}; print(sys.version.split()[0])"
+                "import sys; import {module}; print(sys.version.split()[0]); print(sys.executable)"
             ))
             .current_dir(dir)
             .output()
@@ -44,7 +47,10 @@ pub(super) fn import_times(
                 dir.display()
             )));
         }
-        version = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let mut lines = stdout.lines();
+        version = lines.next().unwrap_or_default().trim().to_owned();
+        executable = lines.next().unwrap_or_default().trim().to_owned();
         let cumulative = cumulative_us(&stderr, module).ok_or_else(|| {
             PlatformBenchError::Protocol(format!(
                 "{PYTHON} -X importtime printed no line for {module}"
@@ -52,25 +58,32 @@ pub(super) fn import_times(
         })?;
         samples.push(cumulative);
     }
-    Ok(ImportTimes { version, samples })
+    Ok(ImportTimes {
+        version,
+        executable,
+        samples,
+    })
 }
 
-/// `runs` wall times, in microseconds, of `python3 -c pass` from spawn to exit: what the
+/// `runs` wall times, in microseconds, of `EXECUTABLE -c pass` from spawn to exit: what the
 /// interpreter's own start costs on this machine (faastlane's Python cold start embeds one).
-pub(super) fn interpreter_starts(runs: usize) -> Result<Vec<f64>, PlatformBenchError> {
+pub(super) fn interpreter_starts(
+    executable: &str,
+    runs: usize,
+) -> Result<Vec<f64>, PlatformBenchError> {
     let mut samples = Vec::with_capacity(runs);
     for _ in 0..runs.max(1) {
         let started = std::time::Instant::now();
-        let status = Command::new(PYTHON)
+        let status = Command::new(executable)
             .args(["-c", "pass"])
             .status()
             .map_err(|source| PlatformBenchError::Spawn {
-                program: PYTHON.to_owned(),
+                program: executable.to_owned(),
                 source,
             })?;
         if !status.success() {
             return Err(PlatformBenchError::Protocol(format!(
-                "{PYTHON} -c pass failed: {status}"
+                "{executable} -c pass failed: {status}"
             )));
         }
         samples.push(started.elapsed().as_secs_f64() * 1e6);

@@ -123,6 +123,7 @@ pub fn run(options: &PlatformOptions) -> Result<PlatformReport, PlatformBenchErr
     std::fs::create_dir_all(&module_dir)?;
     std::fs::write(module_dir.join("noop.py"), NOOP_PYTHON)?;
     let import = imports::import_times(&module_dir, "noop", options.cold_runs)?;
+    let starts = imports::interpreter_starts(&import.executable, options.cold_runs)?;
     let import = report.add(
         &format!(
             "import of the workflow's module alone (python3 {})",
@@ -133,7 +134,7 @@ pub fn run(options: &PlatformOptions) -> Result<PlatformReport, PlatformBenchErr
     let imports = |label: &str| (label == "python").then_some(import);
     report.add(
         "python3 -c pass, spawn to exit (the interpreter's own start, for reference)",
-        &imports::interpreter_starts(options.cold_runs)?,
+        &starts,
     );
 
     let pass = zip_b64(&[("workflow.json", &pass_workflow())])?;

@@ -199,33 +199,42 @@ pub fn table(report: &PlatformReport) -> String {
             human(s.min_us)
         ));
     }
-    out.push_str(
-        "\nWarm overhead (median round trip minus the median of the same client and bytes \
-         against a peer that does no work, measured alternately):\n\n\
-         | case | round trip | floor | overhead |\n|---|---|---|---|\n",
+    difference_table(
+        &mut out,
+        "Warm overhead (median round trip minus the median of the same client and bytes \
+         against a peer that does no work, measured alternately)",
+        ["round trip", "floor", "overhead"],
+        &report.overheads,
     );
-    for (name, warm, floor) in &report.overheads {
-        out.push_str(&format!(
-            "| {name} | {} | {} | {} |\n",
-            human(*warm),
-            human(*floor),
-            human(warm - floor)
-        ));
-    }
-    out.push_str(
-        "\nCold start split (median spawn to first answer, minus the median import of the \
-         workflow's modules timed on their own):\n\n\
-         | case | cold start | workflow's imports | faastlane's own |\n|---|---|---|---|\n",
+    difference_table(
+        &mut out,
+        "Cold start split (median spawn to first answer, minus the median import of the \
+         workflow's modules timed on their own)",
+        ["cold start", "workflow's imports", "faastlane's own"],
+        &report.cold_splits,
     );
-    for (name, cold, imports) in &report.cold_splits {
-        out.push_str(&format!(
-            "| {name} | {} | {} | {} |\n",
-            human(*cold),
-            human(*imports),
-            human(cold - imports)
-        ));
-    }
     out
+}
+
+/// A titled table of `(case, a, b)` rows with a third column `a - b`.
+fn difference_table(
+    out: &mut String,
+    title: &str,
+    columns: [&str; 3],
+    rows: &[(String, f64, f64)],
+) {
+    let [a, b, difference] = columns;
+    out.push_str(&format!(
+        "\n{title}:\n\n| case | {a} | {b} | {difference} |\n|---|---|---|---|\n"
+    ));
+    for (name, a, b) in rows {
+        out.push_str(&format!(
+            "| {name} | {} | {} | {} |\n",
+            human(*a),
+            human(*b),
+            human(a - b)
+        ));
+    }
 }
 
 fn human(us: f64) -> String {

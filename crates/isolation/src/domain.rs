@@ -73,18 +73,27 @@ pub struct DomainIsolated {
 impl DomainIsolated {
     /// A domain for each of `functions` (named after it), sharing this process's keys.
     pub fn new(inner: Arc<dyn Runtime>, functions: &[String]) -> Result<Self, mpk::Error> {
-        let domains = Arc::new(Domains::new()?);
+        Ok(DomainIsolated::over(
+            inner,
+            functions,
+            Arc::new(Domains::new()?),
+        ))
+    }
+
+    /// The same over given domains (e.g. [`Domains::unprotected`], to measure or test the
+    /// machinery where protection keys are absent).
+    pub fn over(inner: Arc<dyn Runtime>, functions: &[String], domains: Arc<Domains>) -> Self {
         let of = functions
             .iter()
             .map(|f| (f.clone(), domains.create(f.clone())))
             .collect();
-        Ok(DomainIsolated {
+        DomainIsolated {
             inner,
             domains,
             of,
             memory: None,
             unmarked: None,
-        })
+        }
     }
 
     /// The same, with the runtime's memory routed to the domains (`memory`, made over

@@ -51,6 +51,9 @@ thread_local! {
     static CURRENT: Cell<Option<DomainId>> = const { Cell::new(None) };
     /// Whether this thread is inside a function's gate (from [`enter`] to [`after_gate`]).
     static GATED: Cell<bool> = const { Cell::new(false) };
+    /// The domain whose key this thread has open, from [`enter`] to [`after_gate`]: its
+    /// blocks are freed without a PKRU write (the hand-off frees the function's objects).
+    static OPEN: Cell<Option<DomainId>> = const { Cell::new(None) };
 }
 
 /// Gates passed, for [`after_gate`]'s periodic full walk.
@@ -147,6 +150,7 @@ pub fn before_gate() {
 /// The calling thread now runs `id`'s function, inside its gate: its allocations go there.
 pub fn enter(id: DomainId) {
     GATED.with(|g| g.set(true));
+    OPEN.with(|c| c.set(Some(id)));
     CURRENT.with(|c| c.set(Some(id)));
 }
 
@@ -167,6 +171,7 @@ pub fn leave() {
 /// when the last thread leaves its domain.
 pub fn after_gate() {
     CURRENT.with(|c| c.set(None));
+    OPEN.with(|c| c.set(None));
     GATED.with(|g| g.set(false));
     open_outside_domains();
     interpreter::attach(|py| {
@@ -205,9 +210,22 @@ pub fn after_gate() {
 /// and the interpreter's own work (a collection, a `free` of any domain's object) must
 /// reach every domain. Nothing without installed hooks.
 pub(crate) fn open_outside_domains() {
-    if HOOKS.get().is_some() && !GATED.with(Cell::get) {
+    if HOOKS.get().is_some() && mpk::is_supported() && !GATED.with(Cell::get) {
         mpk::allow(ProtectionMask::all());
     }
+}
+
+/// Whether `object` (or a dict's key table) lives in a function's domain (for tests and
+/// diagnostics).
+pub fn in_a_domain(object: &Bound<'_, PyAny>) -> bool {
+    let owners = HOOKS.get().map(|h| h.heap.owners()).unwrap_or_default();
+    crate::shared_copy::in_a_domain(object, &owners)
+}
+
+/// How many objects the hand-off copy got from a free list the function had filled, and
+/// made again (for tests).
+pub fn copies_made_again() -> u64 {
+    crate::shared_copy::PUT_ASIDE.load(Ordering::Relaxed)
 }
 
 /// Blocks allocated by functions and not freed yet (for tests).
@@ -226,6 +244,10 @@ fn original(ctx: *mut c_void) -> &'static PyMemAllocatorEx {
 
 fn current() -> Option<DomainId> {
     CURRENT.try_with(Cell::get).ok().flatten()
+}
+
+fn open_domain() -> Option<DomainId> {
+    OPEN.try_with(Cell::get).ok().flatten()
 }
 
 extern "C" fn hook_malloc(ctx: *mut c_void, size: usize) -> *mut c_void {
@@ -261,9 +283,9 @@ extern "C" fn hook_realloc(ctx: *mut c_void, ptr: *mut c_void, size: usize) -> *
     }
     let heap = &hooks().heap;
     if heap.owns(ptr.cast()) {
-        // SAFETY: CPython passes a live block it allocated; this heap's (`owns`). The current
+        // SAFETY: CPython passes a live block it allocated; this heap's (`owns`). The open
         // domain's key is open on this thread (inside its gate).
-        return unsafe { heap.realloc_in(ptr.cast(), size.max(1), current()) }.cast();
+        return unsafe { heap.realloc_in(ptr.cast(), size.max(1), open_domain()) }.cast();
     }
     let o = original(ctx);
     o.realloc
@@ -276,9 +298,9 @@ extern "C" fn hook_free(ctx: *mut c_void, ptr: *mut c_void) {
     }
     let heap = &hooks().heap;
     if heap.owns(ptr.cast()) {
-        // SAFETY: CPython frees a live block it allocated; this heap's (`owns`). The current
+        // SAFETY: CPython frees a live block it allocated; this heap's (`owns`). The open
         // domain's key is open on this thread (inside its gate).
-        unsafe { heap.free_in(ptr.cast(), current()) };
+        unsafe { heap.free_in(ptr.cast(), open_domain()) };
         return;
     }
     let o = original(ctx);
@@ -287,12 +309,47 @@ extern "C" fn hook_free(ctx: *mut c_void, ptr: *mut c_void) {
     }
 }
 
-/// The hand-off: a function's result copied into the shared domain as plain JSON (the
-/// engine's own memory), while the function's domain is still open; its Python objects are
+/// The hand-off: a function's result copied into the shared domain object by object
+/// ([`crate::shared_copy`]: containers and the function's own leaves copied, shared immutable
+/// leaves kept), while the function's domain is still open. The next function gets those
+/// objects by reference, as under `--isolation none`. The function's own objects are
 /// released here, with the GIL held, so they are freed into their domain now and not later
 /// on a thread inside another function's gate.
 pub fn hand_off(value: asl::Value) -> Result<asl::Value, asl::ForeignError> {
-    interpreter::attach(|_py| value.into_json().map(asl::Value::Json))
+    // The copy must be made in the shared domain, whoever calls this.
+    let outer = CURRENT.with(|c| c.replace(None));
+    let copied = interpreter::attach(|py| {
+        let owners = HOOKS.get().map(|h| h.heap.owners()).unwrap_or_default();
+        to_shared(py, value, &owners)
+    });
+    CURRENT.with(|c| c.set(outer));
+    copied
+}
+
+fn to_shared(
+    py: Python<'_>,
+    value: asl::Value,
+    owners: &mpk::Owners,
+) -> Result<asl::Value, asl::ForeignError> {
+    use asl::Value;
+    match value {
+        Value::Json(_) => Ok(value),
+        Value::Object(fields) => fields
+            .into_iter()
+            .map(|(k, v)| to_shared(py, v, owners).map(|v| (k, v)))
+            .collect::<Result<_, _>>()
+            .map(Value::Object),
+        Value::Array(elements) => elements
+            .into_iter()
+            .map(|v| to_shared(py, v, owners))
+            .collect::<Result<_, _>>()
+            .map(Value::Array),
+        Value::Foreign(foreign) => match foreign.as_any().downcast_ref::<crate::PyHandle>() {
+            Some(handle) => handle.copy_to_shared(py, owners),
+            // Another runtime's object: JSON is the common ground.
+            None => foreign.to_json().map(Value::Json),
+        },
+    }
 }
 
 /// [`isolation::DomainMemory`] for Python functions: the functions of this module, for

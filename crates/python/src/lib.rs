@@ -86,6 +86,7 @@ pub mod interpreter;
 pub mod lane;
 mod output;
 mod runtime;
+mod shared_copy;
 pub mod venv;
 pub mod watchdog;
 

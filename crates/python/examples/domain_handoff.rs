@@ -197,6 +197,6 @@ fn main() {
         domains::after_gate();
     });
     println!(
-        "release after the gate (re.purge, method cache, young collection + freeze): median {release:.1} µs"
+        "release after the gate (re.purge, method cache, young collection + freeze, module tables): median {release:.1} µs"
     );
 }

@@ -167,7 +167,8 @@ pub fn leave() {
 /// the cycles the function left; see the body for why it is cheap), `re`'s pattern cache (patterns built from the function's
 /// data, and a cache table that grew in its domain) and the types' method cache (it holds
 /// the attribute names looked up, some of them strings the function made: replacing an
-/// entry decrements the old name's count). The GC is enabled again
+/// entry decrements the old name's count); module dicts whose table grew in the function's
+/// domain are rebuilt outside it (`module_tables`). The GC is enabled again
 /// when the last thread leaves its domain.
 pub fn after_gate() {
     CURRENT.with(|c| c.set(None));
@@ -192,7 +193,11 @@ pub fn after_gate() {
                     gc.call_method0("unfreeze")?;
                 }
                 gc.call_method0("collect")?;
-                gc.call_method0("freeze")
+                gc.call_method0("freeze")?;
+                // After the collection emptied the free lists: module dicts that grew in
+                // the function's domain get a table in the shared domain.
+                let owners = HOOKS.get().map(|h| h.heap.owners()).unwrap_or_default();
+                crate::module_tables::rehome(py, &owners)
             });
         if let Err(e) = purged {
             tracing::warn!("releasing a python function's leftovers: {e}");

@@ -191,3 +191,50 @@ fn a_result_made_in_a_domain_is_handed_on_as_shared_objects() {
         json!({"level": 3, "tag": "tok", "rows": [1, [2]]})
     );
 }
+
+/// A `global` the module did not define at import grows the module's dict inside the
+/// function's domain; after the gate the dict has a table in the shared domain again, with
+/// every global intact (else any later lookup in that module, from another function, would
+/// be reported as a violation).
+#[test]
+fn a_module_dict_grown_in_a_domain_is_given_back_a_shared_table() {
+    let log = common::Lines::default();
+    let rt = common::runtime("handoff");
+    assert!(rt.prepare(&["grow"]).is_empty());
+    let domains = shared_domains();
+    let id = domains.create("grow");
+    let module_table_private = || {
+        Python::attach(|py| {
+            let module = py.import("grow").expect("grow is imported");
+            domains::in_a_domain(module.dict().as_any())
+        })
+    };
+    assert!(
+        !module_table_private(),
+        "made at import, outside any domain"
+    );
+    domains::before_gate();
+    domains::enter(id);
+    let result = common::Invocation::new("grow", &log).run(&rt, Value::Json(json!({})));
+    domains::leave();
+    result.expect("grow runs");
+    assert!(
+        module_table_private(),
+        "twelve new globals: the table grew in the function's domain"
+    );
+    domains::after_gate();
+    assert!(!module_table_private(), "given back a shared table");
+    Python::attach(|py| {
+        let module = py.import("grow").expect("grow");
+        let sum: i64 = (1..=12)
+            .map(|i| {
+                module
+                    .getattr(format!("g{i:02}").as_str())
+                    .and_then(|v| v.extract::<i64>())
+                    .expect("the global")
+            })
+            .sum();
+        assert_eq!(sum, 78);
+        assert!(module.getattr("handler").is_ok());
+    });
+}

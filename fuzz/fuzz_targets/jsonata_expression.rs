@@ -4,7 +4,8 @@
 //! value or a JSONata error; an internal error (a panic the library contained) is a bug.
 //! Evaluations are bounded by a short timeout and sequence limit.
 //!
-//! Run: `cargo +nightly fuzz run jsonata_expression` from the repository root.
+//! Run: `scripts/fuzz.sh SECONDS jsonata_expression`. An input counts as reaching evaluation
+//! when its expression compiles in either dialect.
 #![no_main]
 
 use std::time::Duration;
@@ -13,6 +14,8 @@ use jsonata::{Bindings, Dialect, Expression, Limits};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
+    faastlane_fuzz::reach::init();
+    faastlane_fuzz::reach::input();
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
@@ -28,8 +31,10 @@ fuzz_target!(|data: &[u8]| {
     });
     bindings.insert("states", serde_json::json!({"input": input.clone()}));
     for dialect in [Dialect::StepFunctions, Dialect::Standard] {
-        let outcome = Expression::compile_with(source, dialect)
-            .and_then(|e| e.evaluate(input.as_ref(), &bindings));
+        let outcome = Expression::compile_with(source, dialect).and_then(|e| {
+            faastlane_fuzz::reach::reached();
+            e.evaluate(input.as_ref(), &bindings)
+        });
         if let Err(e) = outcome {
             assert_ne!(e.code, jsonata::INTERNAL_ERROR, "{source:?}: {e}");
         }

@@ -9,9 +9,8 @@
 
 use std::sync::{Arc, OnceLock};
 
-use asl::Limits;
 use engine::{BranchLanes, Engine, EngineOptions, Workflow};
-use faastlane_fuzz::{MAX_EVENTS, assert_agree, execute, functions, generate, reach};
+use faastlane_fuzz::{assert_agree, execute, functions, generate, reach};
 use lanes::{ForkServer, Host, ServerOptions};
 use libfuzzer_sys::arbitrary::Unstructured;
 use libfuzzer_sys::fuzz_target;
@@ -47,10 +46,7 @@ fn workflow() -> Workflow {
 fn options() -> EngineOptions {
     EngineOptions {
         cpus: 2,
-        limits: Limits {
-            history_events: Some(MAX_EVENTS),
-            ..Limits::default()
-        },
+        limits: faastlane_fuzz::limits(),
         ..EngineOptions::default()
     }
 }

@@ -49,11 +49,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let options = EngineOptions {
-        limits: asl::Limits {
-            history_events: Some(2_000),
-            execution_time: Some(faastlane_fuzz::EXECUTION_TIME),
-            ..asl::Limits::default()
-        },
+        limits: faastlane_fuzz::limits(),
         ..EngineOptions::default()
     };
     let engine = Engine::with_options(Arc::new(Echo), options)

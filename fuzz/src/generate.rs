@@ -89,20 +89,105 @@ const FUNCTIONS: &[&str] = &[
 ];
 const KEYS: &[&str] = &["a", "b", "n", "s", "v", "items", "b c", "x", "r"];
 
+/// JSONata expressions over what the generated inputs hold, the states' reserved variable
+/// and the variables the generated `Assign` fields set (unset ones fail, which is a path too).
+const EXPRESSIONS: &[&str] = &[
+    "{% $states.input %}",
+    "{% $states.input.a %}",
+    "{% $states.input.n + 1 %}",
+    "{% $states.input.n * $states.input.n %}",
+    "{% $count($states.input.items) %}",
+    "{% $states.input.items[v > 1] %}",
+    "{% $states.input.items.v %}",
+    "{% $string($states.input) %}",
+    "{% $states.input.s & '-' & $states.context.State.Name %}",
+    "{% $merge([$states.input.a, {'k': 1}]) %}",
+    "{% {'n': $states.input.n, 'x': $x} %}",
+    "{% $x %}",
+    "{% $y.k %}",
+    "{% $states.context.Execution.Input %}",
+    "{% $states.context.Map.Item.Value %}",
+    "{% [1, 2, 3] %}",
+    "{% $sum($states.input.items.v) %}",
+    "{% $keys($states.input) %}",
+    "{% $states.input.missing %}",
+    "{% $substring($states.input.s, 1) %}",
+];
+/// JSONata expressions that only a Task, Parallel or Map's `Output` and `Assign` may use.
+const RESULT_EXPRESSIONS: &[&str] = &[
+    "{% $states.result %}",
+    "{% $states.result.wrapped %}",
+    "{% {'r': $states.result, 'in': $states.input.n} %}",
+];
+/// JSONata Choice conditions (a non-boolean one fails the state).
+const CONDITIONS: &[&str] = &[
+    "{% $states.input.n > 1 %}",
+    "{% $exists($states.input.a) %}",
+    "{% $states.input.s = 'x' %}",
+    "{% $x = 1 %}",
+    "{% $count($states.input.items) > 2 %}",
+    "{% true %}",
+    "{% $states.input.n %}",
+];
+/// JSONPath-mode paths that read variables.
+const VARIABLE_PATHS: &[&str] = &["$x", "$y.k", "$x.missing"];
+
 /// How deeply Parallel and Map states nest in a generated definition.
 const MAX_DEPTH: usize = 2;
+
+thread_local! {
+    /// Machines made so far for the definition being generated (names their states).
+    static MACHINES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// The query language a generated state is written in.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Language {
+    JsonPath,
+    Jsonata,
+}
 
 fn pick<'a>(u: &mut Unstructured<'_>, from: &[&'a str]) -> Result<&'a str> {
     u.choose(from).copied()
 }
 
-/// A state machine of 1-6 states, possibly with loops (the history limit ends them).
+/// A state machine of 1-6 states, possibly with loops (the history limit ends them). A third
+/// of them are JSONata machines (`"QueryLanguage": "JSONata"`); in the others single states
+/// may opt into JSONata, and both kinds set and read variables (`Assign`).
 pub fn machine(u: &mut Unstructured<'_>, depth: usize) -> Result<Json> {
+    let top = if u.ratio(1, 3)? {
+        Language::Jsonata
+    } else {
+        Language::JsonPath
+    };
+    MACHINES.set(0);
+    let mut m = machine_in(u, depth, top)?;
+    if top == Language::Jsonata {
+        m["QueryLanguage"] = json!("JSONata");
+    }
+    Ok(m)
+}
+
+/// A machine whose states default to `top` (a branch or item processor inherits it).
+fn machine_in(u: &mut Unstructured<'_>, depth: usize, top: Language) -> Result<Json> {
     let count = u.int_in_range(1..=6)?;
-    let names: Vec<String> = (0..count).map(|i| format!("S{depth}{i}")).collect();
+    // State names are unique in the whole definition, branches and item processors included.
+    let id = MACHINES.get();
+    MACHINES.set(id + 1);
+    let names: Vec<String> = (0..count).map(|i| format!("S{id}_{i}")).collect();
     let mut states = Map::new();
     for (i, name) in names.iter().enumerate() {
-        states.insert(name.clone(), state(u, &names, i, depth)?);
+        // A JSONata machine's states may not go back to JSONPath; a JSONPath one's may opt in.
+        let language = if top == Language::JsonPath && u.ratio(1, 6)? {
+            Language::Jsonata
+        } else {
+            top
+        };
+        let mut st = state(u, &names, i, depth, language, top)?;
+        if language != top {
+            st["QueryLanguage"] = json!("JSONata");
+        }
+        states.insert(name.clone(), st);
     }
     Ok(json!({"StartAt": names[0], "States": states}))
 }
@@ -116,7 +201,14 @@ fn transition(names: &[String], i: usize, state: &mut Map<String, Json>) {
     }
 }
 
-fn state(u: &mut Unstructured<'_>, names: &[String], i: usize, depth: usize) -> Result<Json> {
+fn state(
+    u: &mut Unstructured<'_>,
+    names: &[String],
+    i: usize,
+    depth: usize,
+    language: Language,
+    top: Language,
+) -> Result<Json> {
     let last = i + 1 == names.len();
     let mut kinds = vec!["Pass", "Pass", "Task", "Task", "Choice", "Wait"];
     if depth < MAX_DEPTH {
@@ -126,6 +218,9 @@ fn state(u: &mut Unstructured<'_>, names: &[String], i: usize, depth: usize) -> 
         kinds.extend(["Succeed", "Fail"]);
     }
     let kind = pick(u, &kinds)?;
+    if language == Language::Jsonata {
+        return jsonata_state(u, names, i, depth, top, kind);
+    }
     let mut s = Map::new();
     s.insert("Type".into(), json!(kind));
     match kind {
@@ -150,13 +245,7 @@ fn state(u: &mut Unstructured<'_>, names: &[String], i: usize, depth: usize) -> 
                 choices.push(r);
             }
             s.insert("Choices".into(), json!(choices));
-            // The following state is the Default, so it stays reachable.
-            let default = names
-                .get(i + 1)
-                .map_or_else(|| names[0].clone(), Clone::clone);
-            if !last || u.arbitrary()? {
-                s.insert("Default".into(), json!(default));
-            }
+            default(u, names, i, &mut s)?;
             io_paths(u, &mut s, false)?;
         }
         _ => {
@@ -185,7 +274,7 @@ fn state(u: &mut Unstructured<'_>, names: &[String], i: usize, depth: usize) -> 
                 }
                 "Parallel" => {
                     let branches = (0..u.int_in_range(1..=3)?)
-                        .map(|_| machine(u, depth + 1))
+                        .map(|_| machine_in(u, depth + 1, top))
                         .collect::<Result<Vec<_>>>()?;
                     s.insert("Branches".into(), json!(branches));
                     handlers(u, names, &mut s)?;
@@ -200,7 +289,7 @@ fn state(u: &mut Unstructured<'_>, names: &[String], i: usize, depth: usize) -> 
                     } else {
                         "Iterator"
                     };
-                    s.insert(processor.into(), machine(u, depth + 1)?);
+                    s.insert(processor.into(), machine_in(u, depth + 1, top)?);
                     if u.arbitrary()? {
                         s.insert("ItemSelector".into(), template(u, 1)?);
                     }
@@ -210,11 +299,203 @@ fn state(u: &mut Unstructured<'_>, names: &[String], i: usize, depth: usize) -> 
                     handlers(u, names, &mut s)?;
                 }
             }
-            io_paths(u, &mut s, true)?;
+            io_paths(u, &mut s, kind != "Wait")?;
+            assign(u, &mut s, Language::JsonPath, false)?;
             transition(names, i, &mut s);
         }
     }
     Ok(Json::Object(s))
+}
+
+/// A state in JSONata: `Arguments`, `Output`, `Assign`, `Items`, `Condition` and
+/// expression-valued `Seconds`, `Error` and `Cause` instead of paths and templates.
+fn jsonata_state(
+    u: &mut Unstructured<'_>,
+    names: &[String],
+    i: usize,
+    depth: usize,
+    top: Language,
+    kind: &str,
+) -> Result<Json> {
+    let mut s = Map::new();
+    s.insert("Type".into(), json!(kind));
+    match kind {
+        "Succeed" => output(u, &mut s, false)?,
+        "Fail" => {
+            s.insert(
+                "Error".into(),
+                json!(pick(u, &[ERRORS[2], "{% $states.input.s %}"])?),
+            );
+            s.insert(
+                "Cause".into(),
+                json!(pick(u, &["fuzz", "{% $string($states.input.n) %}"])?),
+            );
+        }
+        "Choice" => {
+            let mut choices = Vec::new();
+            for _ in 0..u.int_in_range(1..=3)? {
+                let target = u.choose_index(names.len())?;
+                let mut c = json!({"Condition": pick(u, CONDITIONS)?, "Next": names[target]});
+                if u.ratio(1, 4)? {
+                    c["Assign"] = json!({"x": pick(u, EXPRESSIONS)?});
+                }
+                if u.ratio(1, 4)? {
+                    c["Output"] = json!(pick(u, EXPRESSIONS)?);
+                }
+                choices.push(c);
+            }
+            s.insert("Choices".into(), json!(choices));
+            default(u, names, i, &mut s)?;
+            assign(u, &mut s, Language::Jsonata, false)?;
+            output(u, &mut s, false)?;
+        }
+        _ => {
+            let result = matches!(kind, "Task" | "Parallel" | "Map");
+            match kind {
+                "Pass" => {}
+                "Wait" => {
+                    let seconds = if u.arbitrary()? {
+                        json!(u.int_in_range(0..=5)?)
+                    } else {
+                        json!(pick(u, &["{% $states.input.n %}", "{% 1 %}"])?)
+                    };
+                    s.insert("Seconds".into(), seconds);
+                }
+                "Task" => {
+                    s.insert("Resource".into(), json!(pick(u, FUNCTIONS)?));
+                    if u.arbitrary()? {
+                        s.insert("Arguments".into(), arguments(u)?);
+                    }
+                    handlers_in(u, names, &mut s, Language::Jsonata)?;
+                }
+                "Parallel" => {
+                    let branches = (0..u.int_in_range(1..=3)?)
+                        .map(|_| machine_in(u, depth + 1, top))
+                        .collect::<Result<Vec<_>>>()?;
+                    s.insert("Branches".into(), json!(branches));
+                    handlers_in(u, names, &mut s, Language::Jsonata)?;
+                }
+                _ => {
+                    if u.ratio(2, 3)? {
+                        s.insert(
+                            "Items".into(),
+                            json!(pick(
+                                u,
+                                &[
+                                    "{% $states.input.items %}",
+                                    "{% $states.input.items %}",
+                                    "{% [1, 'a', {'v': 2}] %}",
+                                    "{% $states.input.a %}",
+                                ]
+                            )?),
+                        );
+                    }
+                    s.insert("ItemProcessor".into(), machine_in(u, depth + 1, top)?);
+                    if u.arbitrary()? {
+                        s.insert(
+                            "ItemSelector".into(),
+                            json!({"value": "{% $states.context.Map.Item.Value %}",
+                                   "index": "{% $states.context.Map.Item.Index %}"}),
+                        );
+                    }
+                    if u.arbitrary()? {
+                        s.insert("MaxConcurrency".into(), json!(u.int_in_range(0..=3)?));
+                    }
+                    handlers_in(u, names, &mut s, Language::Jsonata)?;
+                }
+            }
+            assign(u, &mut s, Language::Jsonata, result)?;
+            output(u, &mut s, result)?;
+            transition(names, i, &mut s);
+        }
+    }
+    Ok(Json::Object(s))
+}
+
+/// A Choice state's `Default`: the following state, so it stays reachable (the last state's
+/// Choice may have none, and fail with `States.NoChoiceMatched`).
+fn default(
+    u: &mut Unstructured<'_>,
+    names: &[String],
+    i: usize,
+    s: &mut Map<String, Json>,
+) -> Result<()> {
+    let last = i + 1 == names.len();
+    if !last || u.arbitrary()? {
+        let next = names.get(i + 1).unwrap_or(&names[0]);
+        s.insert("Default".into(), json!(next));
+    }
+    Ok(())
+}
+
+/// A JSONata `Arguments` value: an expression, or an object mixing expressions and literals.
+fn arguments(u: &mut Unstructured<'_>) -> Result<Json> {
+    if u.ratio(1, 3)? {
+        return Ok(json!(pick(u, EXPRESSIONS)?));
+    }
+    let mut t = Map::new();
+    for _ in 0..u.int_in_range(0..=3)? {
+        let key = pick(u, KEYS)?.to_string();
+        let value = if u.arbitrary()? {
+            json!(pick(u, EXPRESSIONS)?)
+        } else {
+            json_value(u, 1)?
+        };
+        t.insert(key, value);
+    }
+    Ok(Json::Object(t))
+}
+
+/// A JSONata state's `Output`, sometimes over the state's result.
+fn output(u: &mut Unstructured<'_>, s: &mut Map<String, Json>, result: bool) -> Result<()> {
+    if u.ratio(1, 3)? {
+        let from = if result && u.arbitrary()? {
+            RESULT_EXPRESSIONS
+        } else {
+            EXPRESSIONS
+        };
+        s.insert("Output".into(), json!(pick(u, from)?));
+    }
+    Ok(())
+}
+
+/// `Assign` setting `x` and `y` (the variables the expressions and paths read).
+fn assign(
+    u: &mut Unstructured<'_>,
+    s: &mut Map<String, Json>,
+    language: Language,
+    result: bool,
+) -> Result<()> {
+    if !u.ratio(1, 3)? {
+        return Ok(());
+    }
+    let mut a = Map::new();
+    match language {
+        Language::Jsonata => {
+            let from = if result && u.arbitrary()? {
+                RESULT_EXPRESSIONS
+            } else {
+                EXPRESSIONS
+            };
+            a.insert("x".into(), json!(pick(u, from)?));
+            if u.arbitrary()? {
+                a.insert("y".into(), json!({"k": pick(u, EXPRESSIONS)?}));
+            }
+        }
+        Language::JsonPath => {
+            let path = if u.arbitrary()? {
+                pick(u, PATHS)?
+            } else {
+                pick(u, VARIABLE_PATHS)?
+            };
+            a.insert("x.$".into(), json!(path));
+            if u.arbitrary()? {
+                a.insert("y".into(), json!({"k": json_value(u, 1)?}));
+            }
+        }
+    }
+    s.insert("Assign".into(), Json::Object(a));
+    Ok(())
 }
 
 fn io_paths(u: &mut Unstructured<'_>, s: &mut Map<String, Json>, result: bool) -> Result<()> {
@@ -245,6 +526,16 @@ fn path_or_null(u: &mut Unstructured<'_>) -> Result<Json> {
 
 /// Retry and Catch on a Task, Parallel or Map.
 fn handlers(u: &mut Unstructured<'_>, names: &[String], s: &mut Map<String, Json>) -> Result<()> {
+    handlers_in(u, names, s, Language::JsonPath)
+}
+
+/// [`handlers`] in `language`: a JSONata catcher has `Output`/`Assign`, not `ResultPath`.
+fn handlers_in(
+    u: &mut Unstructured<'_>,
+    names: &[String],
+    s: &mut Map<String, Json>,
+    language: Language,
+) -> Result<()> {
     if u.ratio(1, 3)? {
         s.insert(
             "Retry".into(),
@@ -259,8 +550,17 @@ fn handlers(u: &mut Unstructured<'_>, names: &[String], s: &mut Map<String, Json
     if u.ratio(1, 3)? {
         let mut catcher =
             json!({"ErrorEquals": [pick(u, ERRORS)?], "Next": names[u.choose_index(names.len())?]});
-        if u.arbitrary()? {
-            catcher["ResultPath"] = json!(pick(u, REFERENCE_PATHS)?);
+        match language {
+            Language::JsonPath if u.arbitrary()? => {
+                catcher["ResultPath"] = json!(pick(u, REFERENCE_PATHS)?);
+            }
+            Language::Jsonata if u.arbitrary()? => {
+                catcher["Output"] = json!("{% $states.errorOutput %}");
+                if u.arbitrary()? {
+                    catcher["Assign"] = json!({"x": "{% $states.errorOutput.Error %}"});
+                }
+            }
+            _ => {}
         }
         s.insert("Catch".into(), json!([catcher]));
     }
@@ -272,6 +572,9 @@ pub fn template(u: &mut Unstructured<'_>, depth: usize) -> Result<Json> {
     let mut t = Map::new();
     for _ in 0..u.int_in_range(0..=4)? {
         let key = pick(u, KEYS)?;
+        if t.contains_key(key) || t.contains_key(&format!("{key}.$")) {
+            continue; // `k` and `k.$` together are a validation error, not a template
+        }
         match u.int_in_range(0..=3)? {
             0 => drop(t.insert(format!("{key}.$"), json!(pick(u, PATHS)?))),
             1 => drop(t.insert(format!("{key}.$"), json!(pick(u, INTRINSICS)?))),
@@ -467,4 +770,57 @@ pub fn intrinsic(u: &mut Unstructured<'_>, depth: usize) -> Result<String> {
         });
     }
     Ok(format!("States.{name}({})", args.join(", ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bytes from a fixed xorshift sequence: the same machines on every run.
+    fn bytes(seed: u64, len: usize) -> Vec<u8> {
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn generated_machines_of_both_languages_are_valid_asl() {
+        let (mut jsonata, mut jsonpath, mut variables) = (0, 0, 0);
+        let mut invalid = Vec::new();
+        for seed in 0..2_000 {
+            let data = bytes(seed, 4_096);
+            let Ok(definition) = machine(&mut Unstructured::new(&data), 0) else {
+                continue;
+            };
+            let text = definition.to_string();
+            if let Err(e) = asl::load(&definition) {
+                invalid.push(format!("seed {seed}: {e:?}"));
+                continue;
+            }
+            if text.contains("\"QueryLanguage\":\"JSONata\"") {
+                jsonata += 1;
+            } else {
+                jsonpath += 1;
+            }
+            variables += usize::from(text.contains("\"Assign\""));
+        }
+        assert!(
+            invalid.is_empty(),
+            "{} invalid machines, e.g. {:#?}",
+            invalid.len(),
+            &invalid[..invalid.len().min(4)]
+        );
+        assert!(jsonata > 400, "only {jsonata} JSONata machines");
+        assert!(jsonpath > 400, "only {jsonpath} JSONPath machines");
+        assert!(
+            variables > 400,
+            "only {variables} machines assign variables"
+        );
+    }
 }

@@ -96,7 +96,31 @@ fn out_of_time(result: &Result<Json, StatesError>) -> bool {
     })
 }
 
-/// An engine with the fuzz functions, [`FuzzClock`], bounded history and time.
+/// A fuzzed state's input or output over this many bytes fails it (`States.DataLimitExceeded`).
+/// A definition whose state doubles on every loop (`wrap`, `{"a.$": "$", "b.$": "$"}`) would
+/// otherwise grow it to AWS's 256 KiB and measure it at every step until the history limit:
+/// under the sanitizers that made the whole-engine targets run 20-70 inputs/s, spending their
+/// time serializing one big state, not exploring the engine.
+pub const PAYLOAD_BYTES: usize = 8 * 1024;
+
+/// Map items one fuzzed Map state may iterate over (the generator's inputs have few; a grown
+/// state could have thousands).
+pub const MAP_ITEMS: usize = 64;
+
+/// The limits every whole-engine target runs with: bounded history, time, state size and Map
+/// width, so an input's cost stays in milliseconds and reaching a limit is itself a path that
+/// gets exercised.
+pub fn limits() -> asl::Limits {
+    asl::Limits {
+        history_events: Some(MAX_EVENTS),
+        execution_time: Some(EXECUTION_TIME),
+        payload_bytes: Some(PAYLOAD_BYTES),
+        map_items: Some(MAP_ITEMS),
+        ..asl::Limits::default()
+    }
+}
+
+/// An engine with the fuzz functions, [`FuzzClock`] and [`limits`].
 pub fn engine(lanes: BranchLanes) -> Engine {
     engine_with(lanes, None)
 }
@@ -107,11 +131,7 @@ fn engine_with(lanes: BranchLanes, processes: Option<Arc<dyn ProcessPool>>) -> E
         lanes,
         processes,
         cpus: 2,
-        limits: asl::Limits {
-            history_events: Some(MAX_EVENTS),
-            execution_time: Some(EXECUTION_TIME),
-            ..asl::Limits::default()
-        },
+        limits: limits(),
         ..EngineOptions::default()
     };
     Engine::with_options(Arc::new(functions()), options).with_clock(Arc::new(FuzzClock::new()))
@@ -132,9 +152,18 @@ pub fn execute(engine: &Engine, workflow: &Workflow, input: &Json) -> Result<Jso
 /// Whether lanes may legitimately disagree on `definition`: random intrinsics, and times
 /// (with branches on threads, the shared manual clock moves in a different order).
 fn nondeterministic(definition: &str) -> bool {
-    ["States.UUID", "States.MathRandom", "Time", "Wait"]
-        .iter()
-        .any(|s| definition.contains(s))
+    [
+        "States.UUID",
+        "States.MathRandom",
+        "Time",
+        "Wait",
+        "$uuid",
+        "$random",
+        "$now",
+        "$millis",
+    ]
+    .iter()
+    .any(|s| definition.contains(s))
 }
 
 /// Runs `workflow` inline, on threads and (when it has a Parallel or Map state) with every

@@ -29,6 +29,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use mpk::{DomainHeap, DomainId, Domains, ProtectionMask};
 use pyo3::ffi::{self, PyMemAllocatorDomain, PyMemAllocatorEx};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 
 use crate::interpreter;
 
@@ -176,29 +177,25 @@ pub fn after_gate() {
     GATED.with(|g| g.set(false));
     open_outside_domains();
     interpreter::attach(|py| {
-        let purged = py
-            .import("re")
-            .and_then(|re| re.call_method0("purge"))
-            .and_then(|_| py.import("sys"))
-            .and_then(|sys| sys.call_method0("_clear_type_cache"))
-            .and_then(|_| py.import("gc"))
-            .and_then(|gc| {
-                // A full collection is what empties the free lists, but it walks every
-                // tracked object: 2.3 ms per gate natively with healthcare's heap. Objects
-                // that survived one are frozen (moved out of the collector's sight), so the
-                // next walks only what was made since, the function's leftovers included.
-                // Every FULL_WALK_EVERY gates they are thawed so that cycles among them that
-                // died since are still found.
-                if GATES.fetch_add(1, Ordering::Relaxed) % FULL_WALK_EVERY == FULL_WALK_EVERY - 1 {
-                    gc.call_method0("unfreeze")?;
-                }
-                gc.call_method0("collect")?;
-                gc.call_method0("freeze")?;
-                // After the collection emptied the free lists: module dicts that grew in
-                // the function's domain get a table in the shared domain.
-                let owners = HOOKS.get().map(|h| h.heap.owners()).unwrap_or_default();
-                crate::module_tables::rehome(py, &owners)
-            });
+        let purged = release_calls(py).and_then(|calls| {
+            calls.purge.call0(py)?;
+            calls.clear_type_cache.call0(py)?;
+            // A full collection is what empties the free lists, but it walks every tracked
+            // object: 2.3 ms per gate natively with healthcare's heap. Objects that survived
+            // one are frozen (moved out of the collector's sight), so the next walks only
+            // what was made since, the function's leftovers included. Every FULL_WALK_EVERY
+            // gates they are thawed so that cycles among them that died since are still
+            // found.
+            if GATES.fetch_add(1, Ordering::Relaxed) % FULL_WALK_EVERY == FULL_WALK_EVERY - 1 {
+                calls.unfreeze.call0(py)?;
+            }
+            calls.collect.call0(py)?;
+            calls.freeze.call0(py)?;
+            // After the collection emptied the free lists: module dicts that grew in the
+            // function's domain get a table in the shared domain.
+            let owners = HOOKS.get().map(|h| h.heap.owners()).unwrap_or_default();
+            crate::module_tables::rehome(py, &owners)
+        });
         if let Err(e) = purged {
             tracing::warn!("releasing a python function's leftovers: {e}");
         }
@@ -209,6 +206,30 @@ pub fn after_gate() {
             unsafe { ffi::PyGC_Enable() };
         }
     });
+}
+
+/// The functions [`after_gate`] calls, looked up once (an import per call costs more than
+/// some of the calls).
+struct ReleaseCalls {
+    purge: Py<PyAny>,
+    clear_type_cache: Py<PyAny>,
+    unfreeze: Py<PyAny>,
+    collect: Py<PyAny>,
+    freeze: Py<PyAny>,
+}
+
+fn release_calls(py: Python<'_>) -> PyResult<&ReleaseCalls> {
+    static CALLS: PyOnceLock<ReleaseCalls> = PyOnceLock::new();
+    CALLS.get_or_try_init(py, || {
+        let (re, sys, gc) = (py.import("re")?, py.import("sys")?, py.import("gc")?);
+        Ok(ReleaseCalls {
+            purge: re.getattr("purge")?.unbind(),
+            clear_type_cache: sys.getattr("_clear_type_cache")?.unbind(),
+            unfreeze: gc.getattr("unfreeze")?.unbind(),
+            collect: gc.getattr("collect")?.unbind(),
+            freeze: gc.getattr("freeze")?.unbind(),
+        })
+    })
 }
 
 /// Opens every protection key on the calling thread when it runs no function: the engine

@@ -12,8 +12,9 @@
 //! made and stored in a global is its own, and reading it from another function is a
 //! violation, as it should be.
 
+use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyModule};
+use pyo3::types::PyDict;
 
 use mpk::Owners;
 
@@ -21,16 +22,43 @@ use mpk::Owners;
 /// the GIL held, every key open, allocation going to the shared domain, and the free lists
 /// just emptied (a full collection), so the new tables cannot come from the function's.
 pub(crate) fn rehome(py: Python<'_>, owners: &Owners) -> PyResult<usize> {
-    let modules = py.import("sys")?.getattr("modules")?;
+    // SAFETY: the GIL is held; a borrowed reference to the interpreter's `sys.modules`.
+    let modules = unsafe { Borrowed::from_ptr_or_err(py, ffi::PyImport_GetModuleDict()) }?;
     let modules = modules.cast::<PyDict>()?;
-    let mut rebuilt = 0;
-    if rebuild_if_private(modules, owners)? {
-        rebuilt += 1;
-    }
-    for (_, module) in modules.iter() {
-        if let Ok(module) = module.cast::<PyModule>()
-            && rebuild_if_private(&module.dict(), owners)?
+    // Looked at with borrowed references (a few ns a module: this runs after every gate);
+    // the rare dict to rebuild is collected first, so that `sys.modules` does not change
+    // while it is walked.
+    let mut grown = Vec::new();
+    let mut position: ffi::Py_ssize_t = 0;
+    let mut key = std::ptr::null_mut();
+    let mut value = std::ptr::null_mut();
+    // SAFETY: a live dict, the GIL held; `PyDict_Next` gives borrowed references to live
+    // entries and nothing changes the dict during the walk (no Python code runs).
+    while unsafe { ffi::PyDict_Next(modules.as_ptr(), &mut position, &mut key, &mut value) } != 0 {
+        // SAFETY: `value` is a live object the dict holds; a module's dict is a borrowed
+        // reference the module holds (null, with no exception, only for a module whose
+        // dict was cleared: skipped).
+        let dict = unsafe {
+            if ffi::PyModule_Check(value) == 0 {
+                continue;
+            }
+            let dict = ffi::PyModule_GetDict(value);
+            if dict.is_null() {
+                continue;
+            }
+            Borrowed::from_ptr(py, dict)
+        };
+        // The dict itself was made with its module; only its table can have grown since.
+        if owners
+            .owner(crate::shared_copy::keys_of(&dict).cast())
+            .is_some()
         {
+            grown.push(dict.to_owned());
+        }
+    }
+    let mut rebuilt = 0;
+    for dict in std::iter::once(modules.to_owned().into_any()).chain(grown) {
+        if rebuild_if_private(dict.cast::<PyDict>()?, owners)? {
             rebuilt += 1;
         }
     }

@@ -379,7 +379,7 @@ impl<'py> Walk<'_, 'py> {
 }
 
 /// A dict's key table.
-fn keys_of(dict: &Bound<'_, PyAny>) -> *mut ffi::PyDictKeysObject {
+pub(crate) fn keys_of(dict: &Bound<'_, PyAny>) -> *mut ffi::PyDictKeysObject {
     // SAFETY: a live dict (or subclass, same layout) with the GIL held; `ma_keys` is a field
     // of the public `PyDictObject` layout.
     unsafe { (*dict.as_ptr().cast::<ffi::PyDictObject>()).ma_keys }

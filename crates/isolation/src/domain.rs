@@ -12,7 +12,8 @@
 //! The state a native function returns is in the shared domain already (the engine's values
 //! are ordinary heap objects), so a hand-off moves nothing: its cost is the two PKRU writes of
 //! the gate (entry and exit) and the registry lookup. A [`DomainMemory`] copies the result
-//! into the shared domain at the hand-off (Python: as JSON).
+//! into the shared domain at the hand-off (Python: object by object,
+//! `python_runtime::domains::hand_off`).
 
 use std::cell::RefCell;
 use std::collections::HashMap;

@@ -347,6 +347,12 @@ impl Engine {
         // through its codec), as a process lane's worker decodes its payload once; each
         // branch then gets a copy (a Parallel) or its item (a Map), not a conversion of JSON.
         let mut values: Vec<Option<Value>> = self.runtime_values(inputs);
+        // A Parallel's shared input is measured once for the batch, not by every branch.
+        let input_checked = job.shared_input
+            && values
+                .first()
+                .and_then(Option::as_ref)
+                .is_some_and(|v| self.payload_within(v, false));
         for (k, &index) in indices.iter().enumerate() {
             let input = if job.shared_input {
                 values
@@ -373,6 +379,7 @@ impl Engine {
                     max_events: h.max_events,
                 }),
                 checkpoints: None,
+                input_checked,
             };
             let run = self.run_branch_in(workflow, &job, index, input, context, &cancel);
             added += run.events;

@@ -138,6 +138,10 @@ impl Foreign for PyHandle {
         interpreter::attach(|py| convert::write_json(self.object.bind(py), &self.location, out))
     }
 
+    fn json_len_within(&self, max: usize) -> Option<Option<usize>> {
+        interpreter::attach(|py| convert::json_len_within(self.object.bind(py), max))
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }

@@ -185,8 +185,12 @@ fn escape(token: &str) -> String {
 /// own); a part with no JSON form counts as nothing (converting it fails elsewhere).
 pub fn payload_exceeds(value: &Value, max: usize) -> bool {
     let mut budget = Budget { left: max };
-    measure(value, &mut budget).is_err()
+    measure(value, &mut budget, 0).is_err()
 }
+
+/// Runtime objects nested deeper than this count as nothing (they have no JSON form: a
+/// runtime refuses to convert them), so a self-referencing object ends the walk.
+const MAX_MEASURE_DEPTH: usize = 1_000;
 
 /// What is left of the byte budget; writing past it fails.
 struct Budget {
@@ -207,7 +211,7 @@ impl io::Write for Budget {
     }
 }
 
-fn measure(value: &Value, budget: &mut Budget) -> io::Result<()> {
+fn measure(value: &Value, budget: &mut Budget, depth: usize) -> io::Result<()> {
     use io::Write;
     let json = |j: &Json, budget: &mut Budget| {
         serde_json::to_writer(&mut *budget, j).map_err(io::Error::other)
@@ -225,7 +229,7 @@ fn measure(value: &Value, budget: &mut Budget) -> io::Result<()> {
                     budget.write_all(b",")?;
                 }
                 key(k, budget)?;
-                measure(v, budget)?;
+                measure(v, budget, depth + 1)?;
             }
             budget.write_all(b"}")
         }
@@ -235,40 +239,65 @@ fn measure(value: &Value, budget: &mut Budget) -> io::Result<()> {
                 if i > 0 {
                     budget.write_all(b",")?;
                 }
-                measure(v, budget)?;
+                measure(v, budget, depth + 1)?;
             }
             budget.write_all(b"]")
         }
-        Value::Foreign(f) => match f.kind() {
-            Kind::Object => {
-                budget.write_all(b"{")?;
-                for (i, k) in f.keys().iter().enumerate() {
-                    if i > 0 {
-                        budget.write_all(b",")?;
-                    }
-                    key(k, budget)?;
-                    if let Some(v) = f.get(k) {
-                        measure(&v, budget)?;
-                    }
-                }
-                budget.write_all(b"}")
+        Value::Foreign(f) => match f.json_len_within(budget.left) {
+            Some(Some(len)) => {
+                budget.left -= len;
+                Ok(())
             }
-            Kind::Array => {
-                budget.write_all(b"[")?;
-                for i in 0..f.len().unwrap_or(0) {
-                    if i > 0 {
-                        budget.write_all(b",")?;
-                    }
-                    if let Some(v) = f.index(i) {
-                        measure(&v, budget)?;
-                    }
+            Some(None) => Err(io::Error::other("over the payload limit")),
+            None if depth >= MAX_MEASURE_DEPTH => Ok(()),
+            None => measure_foreign(f.as_ref(), budget, depth),
+        },
+    }
+}
+
+/// A runtime object measured part by part (no single pass from its runtime).
+fn measure_foreign(
+    f: &dyn crate::value::Foreign,
+    budget: &mut Budget,
+    depth: usize,
+) -> io::Result<()> {
+    use io::Write;
+    let json = |j: &Json, budget: &mut Budget| {
+        serde_json::to_writer(&mut *budget, j).map_err(io::Error::other)
+    };
+    let key = |k: &str, budget: &mut Budget| {
+        serde_json::to_writer(&mut *budget, k).map_err(io::Error::other)?;
+        budget.write_all(b":")
+    };
+    match f.kind() {
+        Kind::Object => {
+            budget.write_all(b"{")?;
+            for (i, k) in f.keys().iter().enumerate() {
+                if i > 0 {
+                    budget.write_all(b",")?;
                 }
-                budget.write_all(b"]")
+                key(k, budget)?;
+                if let Some(v) = f.get(k) {
+                    measure(&v, budget, depth + 1)?;
+                }
             }
-            _ => match f.to_json() {
-                Ok(j) => json(&j, budget),
-                Err(_) => Ok(()),
-            },
+            budget.write_all(b"}")
+        }
+        Kind::Array => {
+            budget.write_all(b"[")?;
+            for i in 0..f.len().unwrap_or(0) {
+                if i > 0 {
+                    budget.write_all(b",")?;
+                }
+                if let Some(v) = f.index(i) {
+                    measure(&v, budget, depth + 1)?;
+                }
+            }
+            budget.write_all(b"]")
+        }
+        _ => match f.to_json() {
+            Ok(j) => json(&j, budget),
+            Err(_) => Ok(()),
         },
     }
 }

@@ -80,6 +80,14 @@ pub trait Foreign: Send + Sync + fmt::Debug {
         let json = self.to_json()?;
         serde_json::to_writer(out, &json).map_err(|e| ForeignError::NotJson(e.to_string()))
     }
+    /// The length of the object's compact JSON text when it is at most `max` bytes
+    /// (`Some(Some(len))`), `Some(None)` when it is longer, counted in one pass that stops at
+    /// the bound. `None` (the default) when the runtime has no such pass or the object no
+    /// JSON form: callers then measure it field by field ([`crate::limits::payload_exceeds`]),
+    /// which for a runtime object costs one call into the runtime per field.
+    fn json_len_within(&self, _max: usize) -> Option<Option<usize>> {
+        None
+    }
     /// The object's JSON when it is JSON already, borrowed ([`crate::shared::SharedJson`]):
     /// readers then use it in place instead of asking for a copy.
     fn as_json(&self) -> Option<&Json> {

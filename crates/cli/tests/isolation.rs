@@ -122,3 +122,43 @@ fn a_function_reading_another_ones_memory_finds_nothing_under_process() {
     assert!(!isolated.to_string().contains(secret), "{isolated}");
     assert_eq!(isolated["after"]["ok"], true, "{isolated}");
 }
+
+/// Eighteen sensitive Python functions in a chain (the fixture `isolation-many`, more
+/// functions than the 15 protection keys `--isolation mpk` multiplexes in the guest of
+/// `scripts/test-mpk-qemu.sh`), each working on the object the previous one handed on: under
+/// `process` the output is the unisolated run's, and a read of another function's secret
+/// among them finds nothing while the execution goes on.
+#[test]
+fn eighteen_sensitive_python_functions_give_the_unisolated_output_under_process() {
+    let shared = output(&faastlane("none", "isolation-many"));
+    assert_eq!(shared["total"], (1..=18).sum::<i32>(), "{shared}");
+    assert_eq!(
+        shared["notes"].as_array().map(Vec::len),
+        Some(18),
+        "{shared}"
+    );
+    assert_eq!(shared["after"]["steps"], 18, "{shared}");
+    assert_eq!(output(&faastlane("process", "isolation-many")), shared);
+
+    let secret = "patient ssn 123-45-6789";
+    let peek = |isolation: &str| {
+        let input = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/isolation-many/input-peek.json");
+        let out = Command::new(env!("CARGO_BIN_EXE_faastlane"))
+            .args(["run", "--isolation", isolation])
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/isolation-many"))
+            .arg("--input")
+            .arg(input)
+            .output()
+            .expect("the faastlane binary runs");
+        output(&out)
+    };
+    let leaked = peek("none");
+    assert_eq!(
+        leaked["peeked"]["read"], secret,
+        "without isolation it leaks"
+    );
+    let isolated = peek("process");
+    assert!(!isolated.to_string().contains(secret), "{isolated}");
+    assert_eq!(isolated["after"]["steps"], 18, "{isolated}");
+}

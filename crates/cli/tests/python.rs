@@ -142,6 +142,21 @@ fn an_output_that_is_not_json_fails_clearly_at_the_boundary() {
     );
 }
 
+/// Measuring a self-referencing result against the payload warning bound once recursed
+/// until the stack overflowed (a segfault of the whole run).
+#[test]
+fn a_result_that_contains_itself_fails_clearly_instead_of_crashing() {
+    let out = faastlane(&["run", &fixture("python-cycle")]);
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", text(&out.stderr));
+    let got = stdout_json(&out);
+    assert_eq!(got["error"], json!("Runtime.MarshalError"));
+    let cause = got["cause"].as_str().unwrap_or_default();
+    assert!(
+        cause.contains("$.loop[0]") && cause.contains("reference cycle"),
+        "{cause}"
+    );
+}
+
 #[test]
 fn a_result_the_function_keeps_gives_the_same_output_on_every_lane() {
     let input = r#"{"items": [1, 2, 3, 4]}"#;

@@ -138,6 +138,9 @@ pub struct BranchContext<'a> {
     pub history: Option<History>,
     /// Where to say the branch's Tasks can be taken up again.
     pub checkpoints: Option<&'a dyn Checkpoints>,
+    /// The branch's input is known to be within the payload bounds (a Parallel's shared
+    /// input, measured once for a whole batch): its first state does not measure it again.
+    pub input_checked: bool,
 }
 
 /// A remote lane's way to sibling instances of the same deployment (another `faastlane

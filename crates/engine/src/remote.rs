@@ -373,6 +373,12 @@ impl Engine {
         // after, so a batch of n branches makes n - 1 copies (none for one branch).
         let mut values: Vec<Option<Value>> = self.runtime_values(inputs);
         let last = indices.len().saturating_sub(1);
+        // A Parallel's shared input is measured once for the batch, not by every branch.
+        let input_checked = job.shared_input
+            && values
+                .first()
+                .and_then(Option::as_ref)
+                .is_some_and(|v| self.payload_within(v, false));
         for (k, &index) in indices.iter().enumerate() {
             let input = if job.shared_input && k == last {
                 values.first_mut().and_then(Option::take).map(Ok)
@@ -401,6 +407,7 @@ impl Engine {
                     max_events: h.max_events,
                 }),
                 checkpoints: None,
+                input_checked,
             };
             let run = self.run_branch_in(workflow, &job, index, input, context, &cancel);
             added += run.events;

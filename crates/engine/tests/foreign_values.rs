@@ -19,13 +19,16 @@ use serde_json::{Value as Json, json};
 struct Obj {
     data: Mutex<Json>,
     detaches: Arc<AtomicUsize>,
+    /// How often the engine measured an object of this family (its payload size).
+    measures: Arc<AtomicUsize>,
 }
 
 impl Obj {
-    fn new(data: Json, detaches: Arc<AtomicUsize>) -> Arc<Obj> {
+    fn new(data: Json, detaches: Arc<AtomicUsize>, measures: Arc<AtomicUsize>) -> Arc<Obj> {
         Arc::new(Obj {
             data: Mutex::new(data),
             detaches,
+            measures,
         })
     }
 }
@@ -67,7 +70,13 @@ impl Foreign for Obj {
         Ok(Value::Foreign(Obj::new(
             self.data.lock().unwrap().clone(),
             self.detaches.clone(),
+            self.measures.clone(),
         )))
+    }
+    fn json_len_within(&self, max: usize) -> Option<Option<usize>> {
+        self.measures.fetch_add(1, Ordering::SeqCst);
+        let len = serde_json::to_vec(&*self.data.lock().unwrap()).ok()?.len();
+        Some((len <= max).then_some(len))
     }
 }
 
@@ -76,6 +85,7 @@ impl Foreign for Obj {
 /// `same` records the identity of what it received.
 struct Rt {
     detaches: Arc<AtomicUsize>,
+    measures: Arc<AtomicUsize>,
     seen: Mutex<Vec<usize>>,
 }
 
@@ -89,6 +99,7 @@ impl Runtime for Rt {
             "make" => Ok(Value::Foreign(Obj::new(
                 json!({"n": 1, "blob": "x".repeat(16)}),
                 self.detaches.clone(),
+                self.measures.clone(),
             ))),
             "mark" => match input {
                 Value::Foreign(f) => {
@@ -116,9 +127,16 @@ impl Runtime for Rt {
 }
 
 fn run(definition: Json) -> (Json, usize, Vec<usize>) {
+    let (out, rt) = run_with(definition);
+    let seen = rt.seen.lock().unwrap().clone();
+    (out, rt.detaches.load(Ordering::SeqCst), seen)
+}
+
+fn run_with(definition: Json) -> (Json, Arc<Rt>) {
     let machine = asl::load(&definition).expect("valid definition");
     let rt = Arc::new(Rt {
         detaches: Arc::default(),
+        measures: Arc::default(),
         seen: Mutex::default(),
     });
     let engine = Engine::new(rt.clone());
@@ -131,8 +149,45 @@ fn run(definition: Json) -> (Json, usize, Vec<usize>) {
         &ExecutionOptions::default(),
     );
     let out = result.into_json().expect("execution succeeds");
-    let seen = rt.seen.lock().unwrap().clone();
-    (out, rt.detaches.load(Ordering::SeqCst), seen)
+    (out, rt)
+}
+
+/// How often a runtime object was measured against the payload bounds when a Parallel of
+/// `n` branches (each one Pass state) ran on it.
+fn measures_with_branches(n: usize) -> usize {
+    let branch = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}});
+    let mut definition = json!({
+        "StartAt": "Make",
+        "States": {
+            "Make": {"Type": "Task", "Resource": "make", "Next": "Fan"},
+            "Fan": {"Type": "Parallel", "End": true, "Branches": []}
+        }
+    });
+    // State names are unique in a whole definition.
+    definition["States"]["Fan"]["Branches"] = (0..n)
+        .map(|i| {
+            let mut b = branch.clone();
+            b["StartAt"] = json!(format!("P{i}"));
+            b["States"] = json!({format!("P{i}"): branch["States"]["P"].clone()});
+            b
+        })
+        .collect();
+    let (out, rt) = run_with(definition);
+    assert_eq!(out.as_array().map(Vec::len), Some(n), "{out}");
+    rt.measures.load(Ordering::SeqCst)
+}
+
+#[test]
+fn a_parallel_measures_its_shared_input_once_not_once_per_branch() {
+    // Each extra branch adds two measures: its Pass state's output and that output as an
+    // element of the Parallel's result. Its input, a copy of the Parallel's, is not measured
+    // again (that was a third measure per branch).
+    let (two, eight) = (measures_with_branches(2), measures_with_branches(8));
+    assert_eq!(
+        eight - two,
+        6 * 2,
+        "2 branches: {two} measures, 8 branches: {eight}"
+    );
 }
 
 #[test]

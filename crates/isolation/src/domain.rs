@@ -12,7 +12,8 @@
 //! The state a native function returns is in the shared domain already (the engine's values
 //! are ordinary heap objects), so a hand-off moves nothing: its cost is the two PKRU writes of
 //! the gate (entry and exit) and the registry lookup. A [`DomainMemory`] copies the result
-//! into the shared domain at the hand-off (Python: as JSON).
+//! into the shared domain at the hand-off (Python: object by object,
+//! `python_runtime::domains::hand_off`).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -73,18 +74,27 @@ pub struct DomainIsolated {
 impl DomainIsolated {
     /// A domain for each of `functions` (named after it), sharing this process's keys.
     pub fn new(inner: Arc<dyn Runtime>, functions: &[String]) -> Result<Self, mpk::Error> {
-        let domains = Arc::new(Domains::new()?);
+        Ok(DomainIsolated::over(
+            inner,
+            functions,
+            Arc::new(Domains::new()?),
+        ))
+    }
+
+    /// The same over given domains (e.g. [`Domains::unprotected`], to measure or test the
+    /// machinery where protection keys are absent).
+    pub fn over(inner: Arc<dyn Runtime>, functions: &[String], domains: Arc<Domains>) -> Self {
         let of = functions
             .iter()
             .map(|f| (f.clone(), domains.create(f.clone())))
             .collect();
-        Ok(DomainIsolated {
+        DomainIsolated {
             inner,
             domains,
             of,
             memory: None,
             unmarked: None,
-        })
+        }
     }
 
     /// The same, with the runtime's memory routed to the domains (`memory`, made over

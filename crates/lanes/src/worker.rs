@@ -341,6 +341,7 @@ fn serve_job(
                 BranchContext {
                     history,
                     checkpoints: Some(checkpoints),
+                    input_checked: false,
                 },
                 &cancel,
             ),

@@ -105,6 +105,9 @@ impl Arena {
     }
 
     fn retag(&self, key: u32) -> Result<(), Error> {
+        if key >= UNENFORCED {
+            return Ok(());
+        }
         // SAFETY: the arena is our own mapping, reached only through raw pointers handed out
         // by `Domains::alloc`, whose users know its access depends on the thread's PKRU.
         unsafe { tag(self.ptr.as_ptr(), self.len, key) }
@@ -145,8 +148,27 @@ struct Domain {
     last_entered: u64,
 }
 
+/// A domain's key: a hardware key, or (in [`Domains::unprotected`]) a number that tags
+/// nothing.
+enum Key {
+    Hardware(ProtectionKey),
+    Unenforced(u32),
+}
+
+impl Key {
+    fn id(&self) -> u32 {
+        match self {
+            Key::Hardware(key) => key.id(),
+            Key::Unenforced(id) => *id,
+        }
+    }
+}
+
+/// The first number an unenforced key gets: past the 16 hardware keys, so it never names one.
+const UNENFORCED: u32 = 16;
+
 struct Slot {
-    key: ProtectionKey,
+    key: Key,
     owner: Option<usize>,
 }
 
@@ -157,7 +179,7 @@ struct Registry {
     /// Scrubbed, parked arenas of destroyed domains.
     spare: Vec<Arena>,
     slots: Vec<Slot>,
-    parking: ProtectionKey,
+    parking: Key,
     tick: u64,
     /// How many times a key changed domain.
     recycled: u64,
@@ -166,6 +188,8 @@ struct Registry {
 /// A set of protection domains sharing this process's protection keys.
 pub struct Domains {
     registry: Mutex<Registry>,
+    /// Whether the keys are hardware keys (else [`Domains::unprotected`]).
+    enforced: bool,
 }
 
 impl Domains {
@@ -182,7 +206,10 @@ impl Domains {
         let mut slots = Vec::new();
         while slots.len() < max_keys {
             match ProtectionKey::alloc() {
-                Ok(key) => slots.push(Slot { key, owner: None }),
+                Ok(key) => slots.push(Slot {
+                    key: Key::Hardware(key),
+                    owner: None,
+                }),
                 Err(Error::NoKeys) => break,
                 Err(e) => return Err(e),
             }
@@ -190,7 +217,25 @@ impl Domains {
         if slots.is_empty() {
             return Err(Error::NoKeys);
         }
-        Ok(Domains {
+        Ok(Domains::with_keys(slots, Key::Hardware(parking), true))
+    }
+
+    /// Domains that protect nothing, where protection keys may be absent: the same arenas,
+    /// allocation, key multiplexing and scrubbing, but no page is tagged and entering a
+    /// domain writes no PKRU. For measuring and testing what is built on domains (the
+    /// Python heap, the hand-off copy) on a machine without PKU; never for isolation.
+    pub fn unprotected(max_keys: usize) -> Domains {
+        let slots = (0..max_keys.clamp(1, 15) as u32)
+            .map(|i| Slot {
+                key: Key::Unenforced(UNENFORCED + 1 + i),
+                owner: None,
+            })
+            .collect();
+        Domains::with_keys(slots, Key::Unenforced(UNENFORCED), false)
+    }
+
+    fn with_keys(slots: Vec<Slot>, parking: Key, enforced: bool) -> Domains {
+        Domains {
             registry: Mutex::new(Registry {
                 slots,
                 parking,
@@ -199,7 +244,14 @@ impl Domains {
                 tick: 0,
                 recycled: 0,
             }),
-        })
+            enforced,
+        }
+    }
+
+    /// Whether entering a domain really denies the others (false for
+    /// [`Domains::unprotected`]).
+    pub fn enforced(&self) -> bool {
+        self.enforced
     }
 
     fn registry(&self) -> MutexGuard<'_, Registry> {
@@ -305,7 +357,9 @@ impl Domains {
         };
         let previous = current_mask();
         let watch = violation::watch();
-        allow(ProtectionMask::shared_only().or(key));
+        if self.enforced {
+            allow(ProtectionMask::shared_only().or(key));
+        }
         if let Some((ptr, used)) = zero {
             // SAFETY: `used` bytes from the start of the domain's first arena, inside it; its
             // key is open on this thread and no other thread is inside the domain.
@@ -331,11 +385,15 @@ impl Domains {
         let key = r.key_for_arenas(id)?;
         if let Some((ptr, used)) = r.empty(id)? {
             let mask = current_mask();
-            allow(mask.or(key));
-            // SAFETY: as in `enter_with`: inside the first arena, its key open here, no
-            // thread inside the domain.
+            if self.enforced {
+                allow(mask.or(key));
+            }
+            // SAFETY: as in `enter_with`: inside the first arena, its key open here (or no
+            // key enforced), no thread inside the domain.
             unsafe { ptr.as_ptr().write_bytes(0, used) };
-            allow(mask);
+            if self.enforced {
+                allow(mask);
+            }
         }
         Ok(())
     }
@@ -501,7 +559,9 @@ impl Gate<'_> {
 
     fn close(&mut self) -> Option<Faults> {
         let fault = self.watch.take().and_then(Watch::finish);
-        allow(self.previous);
+        if self.domains.enforced {
+            allow(self.previous);
+        }
         let mut r = self.domains.registry();
         if let Ok(d) = r.domain_mut(self.id) {
             d.inside = d.inside.saturating_sub(1);

@@ -37,8 +37,9 @@ const CHUNK: usize = 1 << 20;
 pub struct DomainHeap {
     domains: Arc<Domains>,
     lists: Mutex<Lists>,
-    /// `(start, end, owning domain)` of every chunk, sorted.
-    chunks: RwLock<Vec<(usize, usize, usize)>>,
+    /// `(start, end, owning domain)` of every chunk, sorted; replaced, never changed in place,
+    /// so an [`Owners`] snapshot stays valid for the chunks it has.
+    chunks: RwLock<Arc<Vec<(usize, usize, usize)>>>,
 }
 
 #[derive(Default)]
@@ -65,7 +66,7 @@ impl DomainHeap {
         DomainHeap {
             domains,
             lists: Mutex::new(Lists::default()),
-            chunks: RwLock::new(Vec::new()),
+            chunks: RwLock::new(Arc::new(Vec::new())),
         }
     }
 
@@ -88,10 +89,15 @@ impl DomainHeap {
 
     /// The domain whose memory `ptr` points into, if it is this heap's.
     pub fn owner(&self, ptr: *const u8) -> Option<DomainId> {
-        let addr = ptr as usize;
         let chunks = self.chunks.read().unwrap_or_else(PoisonError::into_inner);
-        let i = chunks.partition_point(|&(start, _, _)| start <= addr);
-        (i > 0 && addr < chunks[i - 1].1).then(|| DomainId(chunks[i - 1].2))
+        owner_in(&chunks, ptr)
+    }
+
+    /// The chunks as they are now, for many [`Owners::owner`] lookups without the lock.
+    pub fn owners(&self) -> Owners {
+        Owners(Arc::clone(
+            &self.chunks.read().unwrap_or_else(PoisonError::into_inner),
+        ))
     }
 
     /// `size` bytes of zeroed memory in domain `id` (null when the domain's memory cannot
@@ -147,6 +153,8 @@ impl DomainHeap {
     fn chunk(&self, id: DomainId, bytes: usize) -> Option<usize> {
         let start = self.domains.alloc(id, bytes).ok()?.as_ptr() as usize;
         let mut chunks = self.chunks.write().unwrap_or_else(PoisonError::into_inner);
+        // Copied when a snapshot holds the old list: chunks are added rarely (1 MiB each).
+        let chunks = Arc::make_mut(&mut chunks);
         let i = chunks.partition_point(|&(s, _, _)| s < start);
         chunks.insert(i, (start, start + bytes, id.0));
         Some(start)
@@ -241,10 +249,32 @@ impl DomainHeap {
     }
 }
 
+/// Which domain a pointer's block belongs to, as [`DomainHeap::owners`] found the heap: a
+/// lock-free lookup for walks over many objects (the Python hand-off copy). Chunks are never
+/// given back, so every block that existed when the snapshot was taken is classified right;
+/// a chunk added since is not in it.
+#[derive(Clone, Default)]
+pub struct Owners(Arc<Vec<(usize, usize, usize)>>);
+
+impl Owners {
+    /// The domain whose memory `ptr` points into, if it was this heap's then.
+    #[inline]
+    pub fn owner(&self, ptr: *const u8) -> Option<DomainId> {
+        owner_in(&self.0, ptr)
+    }
+}
+
+fn owner_in(chunks: &[(usize, usize, usize)], ptr: *const u8) -> Option<DomainId> {
+    let addr = ptr as usize;
+    let i = chunks.partition_point(|&(start, _, _)| start <= addr);
+    (i > 0 && addr < chunks[i - 1].1).then(|| DomainId(chunks[i - 1].2))
+}
+
 /// Runs `f` with every protection key open on this thread, then restores its PKRU; or just
 /// `f` when `open` (the keys `f` needs are open already).
 fn with_every_key_unless<R>(open: bool, f: impl FnOnce() -> R) -> R {
-    if open {
+    // Without protection keys (unprotected domains) every page is reachable anyway.
+    if open || !crate::is_supported() {
         return f();
     }
     let mask = current_mask();

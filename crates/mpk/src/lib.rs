@@ -37,7 +37,7 @@ pub mod violation;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 pub use domain::{ARENA_BYTES, DomainId, Domains, Gate, Violation};
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-pub use heap::DomainHeap;
+pub use heap::{DomainHeap, Owners};
 
 /// Which keys a thread may use: a PKRU value, built from "everything denied but key 0".
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

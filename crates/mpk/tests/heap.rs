@@ -73,3 +73,38 @@ fn blocks_live_in_their_domain_and_are_zeroed_when_freed() {
     gate.leave().expect("b's own memory");
     assert_ne!(s, p);
 }
+
+/// `Domains::unprotected` runs the same heap where PKU is absent (here natively): blocks in
+/// their domain, found by address (also through a snapshot), keys multiplexed, nothing
+/// tagged, no PKRU written.
+#[test]
+fn unprotected_domains_run_the_heap_without_keys() {
+    let domains = Arc::new(Domains::unprotected(1));
+    assert!(!domains.enforced());
+    let (a, b) = (domains.create("a"), domains.create("b"));
+    let heap = DomainHeap::new(Arc::clone(&domains));
+    let gate = domains.enter(a).expect("enter a");
+    // SAFETY: inside a's gate (nothing is enforced).
+    let p = unsafe { heap.alloc(a, 40) };
+    gate.leave().expect("no violation without keys");
+    let owners = heap.owners();
+    let outside = Box::into_raw(Box::new(0u64));
+    assert_eq!(owners.owner(p), heap.owner(p));
+    assert!(owners.owner(p).is_some() && owners.owner(outside.cast()).is_none());
+    // One key, two domains: b takes a's.
+    let gate = domains.enter(b).expect("enter b");
+    // SAFETY: b's gate; an unprotected domain's memory is reachable from anywhere.
+    let q = unsafe { heap.alloc(b, 40) };
+    gate.leave().expect("no violation");
+    assert_eq!(domains.recycled(), 1);
+    assert_ne!(heap.owner(q), heap.owner(p));
+    // A snapshot does not see chunks made after it; q's chunk is new (b's first).
+    assert!(owners.owner(q).is_none() && heap.owners().owner(q).is_some());
+    // SAFETY: live blocks of this heap, not used after.
+    unsafe {
+        heap.free(p);
+        heap.free(q);
+        drop(Box::from_raw(outside));
+    }
+    assert_eq!(heap.live_blocks(), 0);
+}

@@ -11,6 +11,8 @@ use pyo3::prelude::*;
 use pyo3::types::{
     PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple,
 };
+use std::io::Write;
+
 use serde_json::{Map, Number, Value as Json};
 
 use asl::path::push_key;
@@ -307,23 +309,25 @@ pub(crate) fn write_json(
 /// Why streaming stopped; [`write_json`] asks [`to_json`] for the message.
 struct Unwritable;
 
-fn write_text(out: &mut Vec<u8>, text: &str) -> Result<(), Unwritable> {
+/// Writes `bytes`, or stops the walk when the writer refuses them ([`Counter`] past its bound).
+fn put(out: &mut impl Write, bytes: &[u8]) -> Result<(), Unwritable> {
+    out.write_all(bytes).map_err(|_| Unwritable)
+}
+
+fn write_text(out: &mut impl Write, text: &str) -> Result<(), Unwritable> {
     serde_json::to_writer(out, text).map_err(|_| Unwritable)
 }
 
 fn write_of(
     object: &Bound<'_, PyAny>,
     open: &mut Vec<usize>,
-    out: &mut Vec<u8>,
+    out: &mut impl Write,
 ) -> Result<(), Unwritable> {
-    use std::io::Write;
     if object.is_none() {
-        out.extend_from_slice(b"null");
-        return Ok(());
+        return put(out, b"null");
     }
     if let Ok(b) = object.cast_exact::<PyBool>() {
-        out.extend_from_slice(if b.is_true() { b"true" } else { b"false" });
-        return Ok(());
+        return put(out, if b.is_true() { b"true" } else { b"false" });
     }
     if object.is_instance_of::<PyInt>() {
         if let Ok(i) = object.extract::<i64>() {
@@ -347,27 +351,7 @@ fn write_of(
     }
     open.push(address);
     let result = if let Ok(dict) = object.cast::<PyDict>() {
-        out.push(b'{');
-        let mut first = true;
-        let mut result = Ok(());
-        for (k, v) in dict.iter() {
-            if !first {
-                out.push(b',');
-            }
-            first = false;
-            let key = k.cast::<PyString>().map_err(|_| Unwritable);
-            result = key
-                .and_then(|key| write_text(out, key.to_str().map_err(|_| Unwritable)?))
-                .and_then(|()| {
-                    out.push(b':');
-                    write_of(&v, open, out)
-                });
-            if result.is_err() {
-                break;
-            }
-        }
-        out.push(b'}');
-        result
+        write_dict(dict, open, out)
     } else if let Ok(list) = object.cast::<PyList>() {
         write_sequence(list.iter(), open, out)
     } else if let Ok(tuple) = object.cast::<PyTuple>() {
@@ -379,18 +363,76 @@ fn write_of(
     result
 }
 
+fn write_dict(
+    dict: &Bound<'_, PyDict>,
+    open: &mut Vec<usize>,
+    out: &mut impl Write,
+) -> Result<(), Unwritable> {
+    put(out, b"{")?;
+    for (i, (k, v)) in dict.iter().enumerate() {
+        if i > 0 {
+            put(out, b",")?;
+        }
+        let key = k.cast::<PyString>().map_err(|_| Unwritable)?;
+        write_text(out, key.to_str().map_err(|_| Unwritable)?)?;
+        put(out, b":")?;
+        write_of(&v, open, out)?;
+    }
+    put(out, b"}")
+}
+
 fn write_sequence<'py>(
     items: impl Iterator<Item = Bound<'py, PyAny>>,
     open: &mut Vec<usize>,
-    out: &mut Vec<u8>,
+    out: &mut impl Write,
 ) -> Result<(), Unwritable> {
-    out.push(b'[');
+    put(out, b"[")?;
     for (i, item) in items.enumerate() {
         if i > 0 {
-            out.push(b',');
+            put(out, b",")?;
         }
         write_of(&item, open, out)?;
     }
-    out.push(b']');
-    Ok(())
+    put(out, b"]")
+}
+
+/// Counts the bytes written to it and refuses any past `left`.
+struct Counter {
+    left: usize,
+    over: bool,
+}
+
+impl Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.left.checked_sub(buf.len()) {
+            Some(left) => {
+                self.left = left;
+                Ok(buf.len())
+            }
+            None => {
+                self.over = true;
+                Err(std::io::Error::other("over the bound"))
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The length of `object`'s compact JSON text when it is at most `max` bytes (`Some(Some)`),
+/// `Some(None)` when it is longer: counted in one walk under the GIL, nothing written, and
+/// stopped at the bound. `None` when it has no JSON form (the caller measures it part by
+/// part, and a part with no JSON form counts as nothing there).
+pub(crate) fn json_len_within(object: &Bound<'_, PyAny>, max: usize) -> Option<Option<usize>> {
+    let mut counter = Counter {
+        left: max,
+        over: false,
+    };
+    match write_of(object, &mut Vec::new(), &mut counter) {
+        Ok(()) => Some(Some(max - counter.left)),
+        Err(Unwritable) if counter.over => Some(None),
+        Err(Unwritable) => None,
+    }
 }

@@ -29,6 +29,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use mpk::{DomainHeap, DomainId, Domains, ProtectionMask};
 use pyo3::ffi::{self, PyMemAllocatorDomain, PyMemAllocatorEx};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 
 use crate::interpreter;
 
@@ -51,6 +52,9 @@ thread_local! {
     static CURRENT: Cell<Option<DomainId>> = const { Cell::new(None) };
     /// Whether this thread is inside a function's gate (from [`enter`] to [`after_gate`]).
     static GATED: Cell<bool> = const { Cell::new(false) };
+    /// The domain whose key this thread has open, from [`enter`] to [`after_gate`]: its
+    /// blocks are freed without a PKRU write (the hand-off frees the function's objects).
+    static OPEN: Cell<Option<DomainId>> = const { Cell::new(None) };
 }
 
 /// Gates passed, for [`after_gate`]'s periodic full walk.
@@ -147,6 +151,7 @@ pub fn before_gate() {
 /// The calling thread now runs `id`'s function, inside its gate: its allocations go there.
 pub fn enter(id: DomainId) {
     GATED.with(|g| g.set(true));
+    OPEN.with(|c| c.set(Some(id)));
     CURRENT.with(|c| c.set(Some(id)));
 }
 
@@ -163,32 +168,34 @@ pub fn leave() {
 /// the cycles the function left; see the body for why it is cheap), `re`'s pattern cache (patterns built from the function's
 /// data, and a cache table that grew in its domain) and the types' method cache (it holds
 /// the attribute names looked up, some of them strings the function made: replacing an
-/// entry decrements the old name's count). The GC is enabled again
+/// entry decrements the old name's count); module dicts whose table grew in the function's
+/// domain are rebuilt outside it (`module_tables`). The GC is enabled again
 /// when the last thread leaves its domain.
 pub fn after_gate() {
     CURRENT.with(|c| c.set(None));
+    OPEN.with(|c| c.set(None));
     GATED.with(|g| g.set(false));
     open_outside_domains();
     interpreter::attach(|py| {
-        let purged = py
-            .import("re")
-            .and_then(|re| re.call_method0("purge"))
-            .and_then(|_| py.import("sys"))
-            .and_then(|sys| sys.call_method0("_clear_type_cache"))
-            .and_then(|_| py.import("gc"))
-            .and_then(|gc| {
-                // A full collection is what empties the free lists, but it walks every
-                // tracked object: 2.3 ms per gate natively with healthcare's heap. Objects
-                // that survived one are frozen (moved out of the collector's sight), so the
-                // next walks only what was made since, the function's leftovers included.
-                // Every FULL_WALK_EVERY gates they are thawed so that cycles among them that
-                // died since are still found.
-                if GATES.fetch_add(1, Ordering::Relaxed) % FULL_WALK_EVERY == FULL_WALK_EVERY - 1 {
-                    gc.call_method0("unfreeze")?;
-                }
-                gc.call_method0("collect")?;
-                gc.call_method0("freeze")
-            });
+        let purged = release_calls(py).and_then(|calls| {
+            calls.purge.call0(py)?;
+            calls.clear_type_cache.call0(py)?;
+            // A full collection is what empties the free lists, but it walks every tracked
+            // object: 2.3 ms per gate natively with healthcare's heap. Objects that survived
+            // one are frozen (moved out of the collector's sight), so the next walks only
+            // what was made since, the function's leftovers included. Every FULL_WALK_EVERY
+            // gates they are thawed so that cycles among them that died since are still
+            // found.
+            if GATES.fetch_add(1, Ordering::Relaxed) % FULL_WALK_EVERY == FULL_WALK_EVERY - 1 {
+                calls.unfreeze.call0(py)?;
+            }
+            calls.collect.call0(py)?;
+            calls.freeze.call0(py)?;
+            // After the collection emptied the free lists: module dicts that grew in the
+            // function's domain get a table in the shared domain.
+            let owners = HOOKS.get().map(|h| h.heap.owners()).unwrap_or_default();
+            crate::module_tables::rehome(py, &owners)
+        });
         if let Err(e) = purged {
             tracing::warn!("releasing a python function's leftovers: {e}");
         }
@@ -201,13 +208,50 @@ pub fn after_gate() {
     });
 }
 
+/// The functions [`after_gate`] calls, looked up once (an import per call costs more than
+/// some of the calls).
+struct ReleaseCalls {
+    purge: Py<PyAny>,
+    clear_type_cache: Py<PyAny>,
+    unfreeze: Py<PyAny>,
+    collect: Py<PyAny>,
+    freeze: Py<PyAny>,
+}
+
+fn release_calls(py: Python<'_>) -> PyResult<&ReleaseCalls> {
+    static CALLS: PyOnceLock<ReleaseCalls> = PyOnceLock::new();
+    CALLS.get_or_try_init(py, || {
+        let (re, sys, gc) = (py.import("re")?, py.import("sys")?, py.import("gc")?);
+        Ok(ReleaseCalls {
+            purge: re.getattr("purge")?.unbind(),
+            clear_type_cache: sys.getattr("_clear_type_cache")?.unbind(),
+            unfreeze: gc.getattr("unfreeze")?.unbind(),
+            collect: gc.getattr("collect")?.unbind(),
+            freeze: gc.getattr("freeze")?.unbind(),
+        })
+    })
+}
+
 /// Opens every protection key on the calling thread when it runs no function: the engine
 /// and the interpreter's own work (a collection, a `free` of any domain's object) must
 /// reach every domain. Nothing without installed hooks.
 pub(crate) fn open_outside_domains() {
-    if HOOKS.get().is_some() && !GATED.with(Cell::get) {
+    if HOOKS.get().is_some() && mpk::is_supported() && !GATED.with(Cell::get) {
         mpk::allow(ProtectionMask::all());
     }
+}
+
+/// Whether `object` (or a dict's key table) lives in a function's domain (for tests and
+/// diagnostics).
+pub fn in_a_domain(object: &Bound<'_, PyAny>) -> bool {
+    let owners = HOOKS.get().map(|h| h.heap.owners()).unwrap_or_default();
+    crate::shared_copy::in_a_domain(object, &owners)
+}
+
+/// How many objects the hand-off copy got from a free list the function had filled, and
+/// made again (for tests).
+pub fn copies_made_again() -> u64 {
+    crate::shared_copy::PUT_ASIDE.load(Ordering::Relaxed)
 }
 
 /// Blocks allocated by functions and not freed yet (for tests).
@@ -226,6 +270,10 @@ fn original(ctx: *mut c_void) -> &'static PyMemAllocatorEx {
 
 fn current() -> Option<DomainId> {
     CURRENT.try_with(Cell::get).ok().flatten()
+}
+
+fn open_domain() -> Option<DomainId> {
+    OPEN.try_with(Cell::get).ok().flatten()
 }
 
 extern "C" fn hook_malloc(ctx: *mut c_void, size: usize) -> *mut c_void {
@@ -261,9 +309,9 @@ extern "C" fn hook_realloc(ctx: *mut c_void, ptr: *mut c_void, size: usize) -> *
     }
     let heap = &hooks().heap;
     if heap.owns(ptr.cast()) {
-        // SAFETY: CPython passes a live block it allocated; this heap's (`owns`). The current
+        // SAFETY: CPython passes a live block it allocated; this heap's (`owns`). The open
         // domain's key is open on this thread (inside its gate).
-        return unsafe { heap.realloc_in(ptr.cast(), size.max(1), current()) }.cast();
+        return unsafe { heap.realloc_in(ptr.cast(), size.max(1), open_domain()) }.cast();
     }
     let o = original(ctx);
     o.realloc
@@ -276,9 +324,9 @@ extern "C" fn hook_free(ctx: *mut c_void, ptr: *mut c_void) {
     }
     let heap = &hooks().heap;
     if heap.owns(ptr.cast()) {
-        // SAFETY: CPython frees a live block it allocated; this heap's (`owns`). The current
+        // SAFETY: CPython frees a live block it allocated; this heap's (`owns`). The open
         // domain's key is open on this thread (inside its gate).
-        unsafe { heap.free_in(ptr.cast(), current()) };
+        unsafe { heap.free_in(ptr.cast(), open_domain()) };
         return;
     }
     let o = original(ctx);
@@ -287,12 +335,47 @@ extern "C" fn hook_free(ctx: *mut c_void, ptr: *mut c_void) {
     }
 }
 
-/// The hand-off: a function's result copied into the shared domain as plain JSON (the
-/// engine's own memory), while the function's domain is still open; its Python objects are
+/// The hand-off: a function's result copied into the shared domain object by object
+/// ([`crate::shared_copy`]: containers and the function's own leaves copied, shared immutable
+/// leaves kept), while the function's domain is still open. The next function gets those
+/// objects by reference, as under `--isolation none`. The function's own objects are
 /// released here, with the GIL held, so they are freed into their domain now and not later
 /// on a thread inside another function's gate.
 pub fn hand_off(value: asl::Value) -> Result<asl::Value, asl::ForeignError> {
-    interpreter::attach(|_py| value.into_json().map(asl::Value::Json))
+    // The copy must be made in the shared domain, whoever calls this.
+    let outer = CURRENT.with(|c| c.replace(None));
+    let copied = interpreter::attach(|py| {
+        let owners = HOOKS.get().map(|h| h.heap.owners()).unwrap_or_default();
+        to_shared(py, value, &owners)
+    });
+    CURRENT.with(|c| c.set(outer));
+    copied
+}
+
+fn to_shared(
+    py: Python<'_>,
+    value: asl::Value,
+    owners: &mpk::Owners,
+) -> Result<asl::Value, asl::ForeignError> {
+    use asl::Value;
+    match value {
+        Value::Json(_) => Ok(value),
+        Value::Object(fields) => fields
+            .into_iter()
+            .map(|(k, v)| to_shared(py, v, owners).map(|v| (k, v)))
+            .collect::<Result<_, _>>()
+            .map(Value::Object),
+        Value::Array(elements) => elements
+            .into_iter()
+            .map(|v| to_shared(py, v, owners))
+            .collect::<Result<_, _>>()
+            .map(Value::Array),
+        Value::Foreign(foreign) => match foreign.as_any().downcast_ref::<crate::PyHandle>() {
+            Some(handle) => handle.copy_to_shared(py, owners),
+            // Another runtime's object: JSON is the common ground.
+            None => foreign.to_json().map(Value::Json),
+        },
+    }
 }
 
 /// [`isolation::DomainMemory`] for Python functions: the functions of this module, for

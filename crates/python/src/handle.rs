@@ -138,6 +138,10 @@ impl Foreign for PyHandle {
         interpreter::attach(|py| convert::write_json(self.object.bind(py), &self.location, out))
     }
 
+    fn json_len_within(&self, max: usize) -> Option<Option<usize>> {
+        interpreter::attach(|py| convert::json_len_within(self.object.bind(py), max))
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }
@@ -171,6 +175,33 @@ impl Foreign for PyHandle {
                 self.location.clone(),
             ))))
         })
+    }
+}
+
+impl PyHandle {
+    /// This handle's object copied into the shared domain (see [`crate::shared_copy`]), as
+    /// a new handle; an object with no JSON form gives the JSON path's error.
+    pub(crate) fn copy_to_shared(
+        &self,
+        py: Python<'_>,
+        owners: &mpk::Owners,
+    ) -> Result<Value, ForeignError> {
+        let object = self.object.bind(py);
+        match crate::shared_copy::copy(object, owners) {
+            Ok(copy) => Ok(Value::Foreign(Arc::new(PyHandle::new(
+                copy,
+                self.kind,
+                self.location.clone(),
+            )))),
+            // The JSON path's error; should the walk ever refuse what JSON takes, its result.
+            Err(crate::shared_copy::Refusal::NotJson) => {
+                convert::to_json(object, &self.location).map(Value::Json)
+            }
+            Err(crate::shared_copy::Refusal::Python(e)) => Err(ForeignError::NotCopied(format!(
+                "{} (from {}) cannot be copied for the next function: {e}",
+                self.location.path, self.location.origin
+            ))),
+        }
     }
 }
 

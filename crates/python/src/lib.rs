@@ -84,8 +84,10 @@ pub mod fork_server;
 mod handle;
 pub mod interpreter;
 pub mod lane;
+mod module_tables;
 mod output;
 mod runtime;
+mod shared_copy;
 pub mod venv;
 pub mod watchdog;
 

@@ -468,3 +468,37 @@ fn streamed_json_text_is_the_text_of_the_json_tree() {
         );
     }
 }
+
+#[test]
+fn a_python_value_is_measured_in_one_pass_to_its_exact_json_length() {
+    let rt = runtime("basic");
+    let input = json!({"z": 1, "a": [1, 2.5, -0.0, 1e300, "x\"\n\u{e9}", null, true, {"deep": [false]}],
+                       "big": u64::MAX, "neg": i64::MIN, "empty": {}, "none": [], "t": "\u{1F600}"});
+    let exact = serde_json::to_vec(&input).expect("text").len();
+    let out = call(&rt, "echo", input).expect("echo");
+    let Value::Foreign(handle) = &out else {
+        panic!("echo returns its Python object: {out:?}");
+    };
+    assert_eq!(handle.json_len_within(exact), Some(Some(exact)));
+    assert_eq!(handle.json_len_within(exact + 10), Some(Some(exact)));
+    assert_eq!(handle.json_len_within(exact - 1), Some(None));
+    assert_eq!(handle.json_len_within(0), Some(None));
+    assert!(!asl::limits::payload_exceeds(&out, exact));
+    assert!(asl::limits::payload_exceeds(&out, exact - 1));
+
+    // Without a JSON form there is no single pass: the engine measures part by part, where a
+    // part with no JSON form counts as nothing, so the bound still holds for the rest.
+    for case_name in ["nan", "cycle", "intkey", "bigint"] {
+        let out = call(&rt, "values", case(case_name)).expect("values");
+        let Value::Foreign(handle) = &out else {
+            panic!("{case_name}: a Python object: {out:?}");
+        };
+        assert_eq!(handle.json_len_within(1 << 20), None, "{case_name}");
+        assert!(!asl::limits::payload_exceeds(&out, 1 << 20), "{case_name}");
+    }
+    let out = call(&rt, "values", case("intkey")).expect("values");
+    assert!(
+        asl::limits::payload_exceeds(&out, "{\"m\":{}".len()),
+        "the parts with a JSON form still count"
+    );
+}

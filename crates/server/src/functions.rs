@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use asl::{StatesError, Value};
+use engine::codec::{JsonCodec, ValueCodec};
 use engine::{
     Call, Engine, LambdaResponse, PrepareError, PrepareProblem, Runtime, TaskFailure, Workflow,
 };
@@ -166,5 +167,89 @@ impl Runtime for Routed {
             Some(runtime) => runtime.lambda_response(call, result, measure),
             None => LambdaResponse::json(call, result, measure),
         }
+    }
+
+    /// The codec of the runtimes routed to. An executor's runtimes are all of one kind (all
+    /// Python, sharing one interpreter, or all native), so the first one's codec makes values
+    /// any of them takes: a remote-lane batch's shared input becomes Python objects once per
+    /// batch instead of JSON converted by every branch (measured: a FINRA-200 batch of 100
+    /// branches spent 140 of its 170 ms cloning, measuring and converting its 113 KB input).
+    fn codec(&self) -> &dyn ValueCodec {
+        match self
+            .routes
+            .values()
+            .chain(self.dirs.iter().map(|(_, r)| r))
+            .next()
+        {
+            Some(runtime) => runtime.codec(),
+            None => &JsonCodec,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use engine::codec::{CodecError, Payload, PayloadSink};
+
+    use super::*;
+
+    /// A codec whose values are recognisable: every decoded value is `"decoded here"`.
+    struct Marking;
+
+    impl ValueCodec for Marking {
+        fn encode(&self, values: &[&Value], out: &mut dyn PayloadSink) -> Result<(), CodecError> {
+            out.write_all(&[0; 1].repeat(values.len()))
+                .map_err(|e| CodecError::Write(e.to_string()))
+        }
+
+        fn decode(&self, payload: &Payload) -> Result<Vec<Value>, CodecError> {
+            Ok(vec![
+                Value::Json("decoded here".into());
+                payload.bytes().len()
+            ])
+        }
+    }
+
+    struct WithCodec;
+
+    impl Runtime for WithCodec {
+        fn prepare(&self, _: &[&str]) -> Vec<PrepareError> {
+            Vec::new()
+        }
+
+        fn invoke(&self, call: &Call<'_>, _: Value) -> Result<Value, TaskFailure> {
+            Err(call.function_not_found())
+        }
+
+        fn codec(&self) -> &dyn ValueCodec {
+            &Marking
+        }
+    }
+
+    fn round_trip(routed: &Routed) -> Vec<serde_json::Value> {
+        let value = Value::Json(serde_json::json!({"a": 1}));
+        let mut bytes = Vec::new();
+        routed.codec().encode(&[&value], &mut bytes).unwrap();
+        let values = routed.codec().decode(&(Arc::new(bytes) as Payload));
+        values
+            .unwrap()
+            .iter()
+            .map(|v| v.to_json().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn routed_values_cross_processes_with_the_codec_of_the_runtimes_routed_to() {
+        let runtime: Arc<dyn Runtime> = Arc::new(WithCodec);
+        let by_route = Routed::new(BTreeMap::from([("f".to_string(), Arc::clone(&runtime))]));
+        assert_eq!(
+            round_trip(&by_route),
+            vec![serde_json::json!("decoded here")]
+        );
+        let by_dir = Routed::new(BTreeMap::new()).with_dirs(vec![("d".into(), runtime)]);
+        assert_eq!(round_trip(&by_dir), vec![serde_json::json!("decoded here")]);
+        // No runtime at all: values are JSON.
+        let none = Routed::new(BTreeMap::new());
+        assert_eq!(round_trip(&none), vec![serde_json::json!({"a": 1})]);
     }
 }

@@ -106,7 +106,20 @@ impl Exec<'_> {
         frame: &Frame<'_>,
         outer: Vars,
     ) -> Result<Value, StatesError> {
-        self.run_from(machine, &machine.start_at, input, None, frame, outer)
+        self.run_from(machine, &machine.start_at, input, None, frame, outer, false)
+    }
+
+    /// [`Exec::run_machine_in`] for an input whose size is known to be within the payload
+    /// bounds (a copy of a Parallel's input measured once for all its branches,
+    /// [`Exec::payload_within`]): the first state does not measure it again.
+    pub fn run_machine_measured(
+        &self,
+        machine: &StateMachine,
+        input: Value,
+        frame: &Frame<'_>,
+        outer: Vars,
+    ) -> Result<Value, StatesError> {
+        self.run_from(machine, &machine.start_at, input, None, frame, outer, true)
     }
 
     /// Continues a branch a worker process ran until it was killed at the deadline of the
@@ -159,11 +172,17 @@ impl Exec<'_> {
             // What the branch saw at the Task in its worker: the outer scope and its own
             // assignments so far.
             Variables::from_map(checkpoint.variables.clone()),
+            false,
         )
     }
 
     /// Runs `machine` from state `start`; with `interrupted`, `start` is a Task whose attempt
-    /// failed elsewhere and `input` its raw input.
+    /// failed elsewhere and `input` its raw input. With `input_checked`, `input` is known to
+    /// be within the payload bounds and is not measured again.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the one loop every entry point shares"
+    )]
     fn run_from(
         &self,
         machine: &StateMachine,
@@ -172,6 +191,7 @@ impl Exec<'_> {
         mut interrupted: Option<Interrupted>,
         frame: &Frame<'_>,
         mut vars: Vars,
+        input_checked: bool,
     ) -> Result<Value, StatesError> {
         let mut name = start;
         let mut data = input;
@@ -184,7 +204,7 @@ impl Exec<'_> {
             let state = machine
                 .state(name)
                 .ok_or_else(|| StatesError::runtime(format!("no state named '{name}'")))?;
-            if name == start && interrupted.is_none() {
+            if name == start && interrupted.is_none() && !input_checked {
                 self.check_payload(&state.name, &data, Payload::Input)?;
             }
             let (entered, result) = match interrupted.take() {

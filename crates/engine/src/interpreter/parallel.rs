@@ -30,6 +30,9 @@ impl Exec<'_> {
         // the only holder of the input.
         let n = par.branches.len();
         let shared = n > 1 || Self::retains_raw(state, &par.retry, &par.catch);
+        // Every branch's first state would measure its copy of the input: measured once here
+        // for all of them (FINRA-200: 200 walks of a 113 KB Python object per execution).
+        let measured = shared && self.payload_within(&effective);
         let inputs = vec![effective; n];
         self.emit(frame, EventType::ParallelStateStarted, || None);
         let outer = entered.vars.clone();
@@ -46,7 +49,11 @@ impl Exec<'_> {
             0,
             |i, input, f| {
                 let input = if shared { detach(input)? } else { input };
-                self.run_machine_in(&par.branches[i], input, f, outer.clone())
+                if measured {
+                    self.run_machine_measured(&par.branches[i], input, f, outer.clone())
+                } else {
+                    self.run_machine_in(&par.branches[i], input, f, outer.clone())
+                }
             },
         );
         self.join(frame);

@@ -25,6 +25,14 @@ pub(super) enum Payload {
 }
 
 impl Exec<'_> {
+    /// Whether [`Exec::check_payload`] would pass `value` without failing or warning: then
+    /// copies of it need not be measured again (a Parallel's branches all start with a copy
+    /// of one input, measured once for all of them instead of once per branch).
+    pub(super) fn payload_within(&self, value: &Value) -> bool {
+        let warned = self.payload_warned.load(Ordering::Relaxed);
+        self.engine.payload_within(value, warned)
+    }
+
     /// Fails with `States.DataLimitExceeded` when `value` is over the payload limit, or warns
     /// once per execution when it is over the warning bound.
     pub(super) fn check_payload(
@@ -65,5 +73,19 @@ impl Exec<'_> {
             );
         }
         Ok(())
+    }
+}
+
+impl crate::Engine {
+    /// Whether a state given `value` passes the payload check without failing or warning
+    /// (`warned`: the execution's warning was already given).
+    pub(crate) fn payload_within(&self, value: &Value, warned: bool) -> bool {
+        let limits = &self.options.limits;
+        match (limits.payload_bytes, limits.payload_warning_bytes) {
+            (Some(max), _) => !payload_exceeds(value, max),
+            (None, Some(_)) if warned => true,
+            (None, Some(max)) => !payload_exceeds(value, max),
+            (None, None) => true,
+        }
     }
 }

@@ -170,6 +170,7 @@ impl ProcessWorker for Worker {
             BranchContext {
                 history: request.history,
                 checkpoints: Some(&watch),
+                input_checked: false,
             },
             &killed,
         );

@@ -1,52 +1,101 @@
 //! Sibling instances as invocations of a Lambda function that runs `faastlane lambda` with
 //! the same workflow: Lambda's Invoke API, synchronous (`RequestResponse`).
 //!
-//! The endpoint is the AWS SDKs' `AWS_ENDPOINT_URL_LAMBDA` (or `AWS_ENDPOINT_URL`): a plain
-//! HTTP one, such as `cargo lambda watch`'s emulator or a signing proxy. Requests are not
-//! signed (SigV4) and there is no TLS client, so the public `lambda.REGION.amazonaws.com`
-//! endpoint is refused at start rather than failing every batch.
+//! The endpoint is the AWS SDKs' `AWS_ENDPOINT_URL_LAMBDA` (or `AWS_ENDPOINT_URL`), such as
+//! `cargo lambda watch`'s emulator, else Lambda's public endpoint for `AWS_REGION`
+//! (`https://lambda.REGION.amazonaws.com`, over TLS). With `AWS_ACCESS_KEY_ID` in the
+//! environment (Lambda sets it, with the secret and session token of the function's role)
+//! every request is SigV4-signed, as the SDKs sign it (`sigv4.rs`).
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use engine::lanes::{RemoteError, RemoteTransport};
 use engine::wire::RemoteResponse;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::client::{Client, error_status};
+use super::sigv4::{Signer, region};
 use super::{check_name, event, response};
+
+/// What stays as it is in a path segment: RFC 3986's unreserved characters (a function ARN's
+/// or alias's `:` is encoded, as the SDKs encode it).
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 pub struct LambdaTransport {
     target: String,
     url: String,
     client: Client,
+    signer: Option<Signer>,
 }
 
 impl LambdaTransport {
     /// The function `name` at the endpoint the environment (`env`) names.
     pub fn from_env(name: &str, env: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         let name = check_name(name)?;
-        let endpoint = env("AWS_ENDPOINT_URL_LAMBDA")
-            .or_else(|| env("AWS_ENDPOINT_URL"))
-            .ok_or_else(|| {
-                "no Lambda endpoint: set AWS_ENDPOINT_URL_LAMBDA to a plain-HTTP Invoke API (the public endpoint needs TLS and SigV4 signing, which are not built in)".to_string()
-            })?;
-        if !endpoint.starts_with("http://") {
+        let endpoint = match env("AWS_ENDPOINT_URL_LAMBDA").or_else(|| env("AWS_ENDPOINT_URL")) {
+            Some(endpoint) => endpoint,
+            None => match region(&env) {
+                Some(region) => format!("https://lambda.{region}.amazonaws.com"),
+                None => {
+                    return Err(
+                        "no Lambda endpoint: set AWS_REGION (Lambda's endpoint for that region) or AWS_ENDPOINT_URL_LAMBDA (an emulator, a proxy)".to_string(),
+                    );
+                }
+            },
+        };
+        if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
             return Err(format!(
-                "AWS_ENDPOINT_URL_LAMBDA={endpoint}: only plain http:// endpoints are supported (no TLS or SigV4 signing)"
+                "AWS_ENDPOINT_URL_LAMBDA={endpoint}: expected an http:// or https:// URL"
             ));
         }
+        let signer = Signer::from_env(&env).transpose()?;
         Ok(LambdaTransport {
             target: format!("lambda:{name}"),
             url: format!(
-                "{}/2015-03-31/functions/{name}/invocations",
-                endpoint.trim_end_matches('/')
+                "{}/2015-03-31/functions/{}/invocations",
+                endpoint.trim_end_matches('/'),
+                utf8_percent_encode(name, SEGMENT)
             ),
             client: Client::default(),
+            signer,
         })
     }
 
     /// Where invocations go.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Whether requests are SigV4-signed (credentials in the environment).
+    pub fn signs(&self) -> bool {
+        self.signer.is_some()
+    }
+
+    /// The headers of one invocation of `body`: Lambda's, and the signature's when signing.
+    fn headers(&self, body: &[u8]) -> Result<Vec<(String, String)>, RemoteError> {
+        let headers = vec![
+            ("content-type", "application/json".to_string()),
+            ("x-amz-invocation-type", "RequestResponse".to_string()),
+            ("x-amz-log-type", "None".to_string()),
+        ];
+        let signature = match &self.signer {
+            Some(signer) => signer
+                .sign(&self.url, &headers, body, SystemTime::now())
+                .map_err(|reason| RemoteError::Refused {
+                    target: self.target.clone(),
+                    reason,
+                })?,
+            None => Vec::new(),
+        };
+        Ok(headers
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .chain(signature)
+            .collect())
     }
 }
 
@@ -56,13 +105,15 @@ impl RemoteTransport for LambdaTransport {
     }
 
     fn send(&self, body: Vec<u8>, timeout: Duration) -> Result<RemoteResponse, RemoteError> {
-        let headers = [
-            ("x-amz-invocation-type", "RequestResponse".to_string()),
-            ("x-amz-log-type", "None".to_string()),
-        ];
+        let body = event(body);
+        let headers = self.headers(&body)?;
+        let headers: Vec<(&str, String)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
         let answer = self
             .client
-            .post(&self.target, &self.url, &headers, event(body), timeout)?;
+            .post(&self.target, &self.url, &headers, body, timeout)?;
         if answer.status != 200 {
             let kind = answer
                 .headers
@@ -139,15 +190,47 @@ mod tests {
     }
 
     #[test]
-    fn without_a_plain_http_endpoint_it_says_why() {
+    fn without_an_endpoint_the_region_names_lambdas_own() {
         let e = LambdaTransport::from_env("f", env(None))
             .err()
             .unwrap_or_default();
-        assert!(e.contains("AWS_ENDPOINT_URL_LAMBDA"), "{e}");
-        let e = LambdaTransport::from_env("f", env(Some("https://lambda.us-east-1.amazonaws.com")))
+        assert!(
+            e.contains("AWS_REGION") && e.contains("AWS_ENDPOINT_URL_LAMBDA"),
+            "{e}"
+        );
+        let e = LambdaTransport::from_env("f", env(Some("lambda.example")))
             .err()
             .unwrap_or_default();
-        assert!(e.contains("only plain http://"), "{e}");
+        assert!(e.contains("expected an http:// or https:// URL"), "{e}");
+        let in_lambda = |name: &str| {
+            [
+                ("AWS_REGION", "eu-west-1"),
+                ("AWS_ACCESS_KEY_ID", "AKID"),
+                ("AWS_SECRET_ACCESS_KEY", "secret"),
+                ("AWS_SESSION_TOKEN", "token"),
+            ]
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+        };
+        let t = LambdaTransport::from_env("arn:aws:lambda:eu-west-1:1:function:f:live", in_lambda)
+            .expect("configured");
+        assert_eq!(
+            t.url(),
+            "https://lambda.eu-west-1.amazonaws.com/2015-03-31/functions/arn%3Aaws%3Alambda%3Aeu-west-1%3A1%3Afunction%3Af%3Alive/invocations"
+        );
+        assert!(t.signs());
+        let headers = t.headers(b"{}").expect("signed");
+        let names: Vec<&str> = headers.iter().map(|(k, _)| k.as_str()).collect();
+        assert!(
+            names.contains(&"authorization") && names.contains(&"x-amz-security-token"),
+            "{names:?}"
+        );
+        assert!(
+            !LambdaTransport::from_env("f", env(Some("http://127.0.0.1:9000")))
+                .expect("ok")
+                .signs()
+        );
     }
 
     #[test]

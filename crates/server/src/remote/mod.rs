@@ -23,6 +23,7 @@ mod client;
 mod lambda;
 mod openwhisk;
 mod serve;
+mod sigv4;
 
 pub use client::Client;
 pub use lambda::LambdaTransport;
@@ -48,13 +49,9 @@ pub struct RemoteConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteConfigError {
     #[error(
-        "--remote {0:?}: expected http://HOST[:PORT][/PREFIX], lambda:FUNCTION or openwhisk:ACTION"
+        "--remote {0:?}: expected http(s)://HOST[:PORT][/PREFIX], lambda:FUNCTION or openwhisk:ACTION"
     )]
     Unknown(String),
-    #[error(
-        "--remote {0:?}: https is not built in (no TLS client); point it at a plain-HTTP address (the service's cluster-local URL, a sidecar or proxy)"
-    )]
-    Https(String),
     #[error("--remote {target:?}: {reason}")]
     Setup { target: String, reason: String },
     #[error("--remote-cap must be at least 1")]
@@ -90,9 +87,10 @@ impl RemoteConfig {
                     reason,
                 }
             })?)
-        } else if target.starts_with("https://") {
-            return Err(RemoteConfigError::Https(target.to_string()));
-        } else if target.starts_with("http://") && target.len() > "http://".len() {
+        } else if ["http://", "https://"]
+            .iter()
+            .any(|scheme| target.len() > scheme.len() && target.starts_with(scheme))
+        {
             Arc::new(ServeTransport::new(target))
         } else {
             return Err(RemoteConfigError::Unknown(target.to_string()));
@@ -171,9 +169,15 @@ mod tests {
             Some("http://lanes:8080".to_string())
         );
         let e = config("ftp://x").lanes().unwrap_err().to_string();
-        assert!(e.contains("expected http://"), "{e}");
-        let e = config("https://x").lanes().unwrap_err().to_string();
-        assert!(e.contains("https is not built in"), "{e}");
+        assert!(e.contains("expected http(s)://"), "{e}");
+        assert_eq!(
+            config("https://lanes.example")
+                .lanes()
+                .map(|l| l.transport.target().to_string())
+                .ok(),
+            Some("https://lanes.example".to_string())
+        );
+        assert!(config("https://").lanes().is_err());
         let mut c = config("http://x");
         c.cap = 0;
         assert!(matches!(c.lanes(), Err(RemoteConfigError::Cap)));

@@ -27,14 +27,15 @@ impl OpenWhiskTransport {
         let name = check_name(name)?;
         let host = env("__OW_API_HOST").ok_or("no __OW_API_HOST: the OpenWhisk API host")?;
         let key = env("__OW_API_KEY").ok_or("no __OW_API_KEY: the namespace's uuid:key")?;
+        // A host without a scheme is HTTPS, as OpenWhisk's client libraries assume.
         let host = if host.contains("://") {
             host
         } else {
-            format!("http://{host}")
+            format!("https://{host}")
         };
-        if !host.starts_with("http://") {
+        if !(host.starts_with("http://") || host.starts_with("https://")) {
             return Err(format!(
-                "__OW_API_HOST={host}: only plain http:// controllers are supported (no TLS client)"
+                "__OW_API_HOST={host}: expected an http:// or https:// URL"
             ));
         }
         Ok(OpenWhiskTransport {
@@ -135,7 +136,7 @@ mod tests {
         let t = OpenWhiskTransport::from_env("finra", env).expect("configured");
         assert_eq!(
             t.url(),
-            "http://172.17.0.1:3233/api/v1/namespaces/_/actions/finra?blocking=true"
+            "https://172.17.0.1:3233/api/v1/namespaces/_/actions/finra?blocking=true"
         );
         assert_eq!(
             t.authorization,

@@ -378,8 +378,7 @@ impl Engine {
             asl::model::StateKind::Map(map) => {
                 exec.map_iteration(state, map, index, input, &frame, outer)
             }
-            _ if context.input_checked => exec.run_machine_measured(machine, input, &frame, outer),
-            _ => exec.run_machine_in(machine, input, &frame, outer),
+            _ => exec.run_machine_in(machine, input, &frame, outer, context.input_checked),
         };
         let events = exec
             .events

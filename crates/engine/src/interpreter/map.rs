@@ -233,7 +233,7 @@ impl Exec<'_> {
         self.emit(frame, EventType::MapIterationStarted, || {
             Some(EventDetails::MapIterationStarted(iteration()))
         });
-        let result = self.run_machine_in(&map.processor, input, frame, outer);
+        let result = self.run_machine_in(&map.processor, input, frame, outer, false);
         let (kind, wrap): (EventType, fn(MapIteration) -> EventDetails) = match &result {
             Ok(_) => (
                 EventType::MapIterationSucceeded,

@@ -95,31 +95,30 @@ impl Exec<'_> {
         input: Value,
         frame: &Frame<'_>,
     ) -> Result<Value, StatesError> {
-        self.run_machine_in(machine, input, frame, Vars::default())
+        self.run_machine_in(machine, input, frame, Vars::default(), false)
     }
 
-    /// Runs a Parallel branch or a Map iteration that starts with the variables `outer`.
+    /// Runs a Parallel branch or a Map iteration that starts with the variables `outer`. With
+    /// `input_checked`, `input` is known to be within the payload bounds (a copy of a
+    /// Parallel's input measured once for all its branches, [`Exec::payload_within`]) and its
+    /// first state does not measure it again.
     pub fn run_machine_in(
         &self,
         machine: &StateMachine,
         input: Value,
         frame: &Frame<'_>,
         outer: Vars,
+        input_checked: bool,
     ) -> Result<Value, StatesError> {
-        self.run_from(machine, &machine.start_at, input, None, frame, outer, false)
-    }
-
-    /// [`Exec::run_machine_in`] for an input whose size is known to be within the payload
-    /// bounds (a copy of a Parallel's input measured once for all its branches,
-    /// [`Exec::payload_within`]): the first state does not measure it again.
-    pub fn run_machine_measured(
-        &self,
-        machine: &StateMachine,
-        input: Value,
-        frame: &Frame<'_>,
-        outer: Vars,
-    ) -> Result<Value, StatesError> {
-        self.run_from(machine, &machine.start_at, input, None, frame, outer, true)
+        self.run_from(
+            machine,
+            &machine.start_at,
+            input,
+            None,
+            frame,
+            outer,
+            input_checked,
+        )
     }
 
     /// Continues a branch a worker process ran until it was killed at the deadline of the

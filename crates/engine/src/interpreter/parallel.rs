@@ -49,11 +49,7 @@ impl Exec<'_> {
             0,
             |i, input, f| {
                 let input = if shared { detach(input)? } else { input };
-                if measured {
-                    self.run_machine_measured(&par.branches[i], input, f, outer.clone())
-                } else {
-                    self.run_machine_in(&par.branches[i], input, f, outer.clone())
-                }
+                self.run_machine_in(&par.branches[i], input, f, outer.clone(), measured)
             },
         );
         self.join(frame);

@@ -8,6 +8,13 @@
 //!   branches and sends the rest, in N - 1 requests (one for N = 1: it comes back to the same
 //!   instance), through the proxy to its siblings.
 //!
+//! Two workloads: FINRA-200 as bundled (`"work": 1`, 8 accounts: branches of ~0.3 ms, where
+//! a request to a sibling costs more than the branches it carries, and only the partitions
+//! 1-8 of 40 hold trades) and a CPU-bound one (`"work": 400`, 40 accounts: every partition
+//! holds trades, each rule's pass repeated 400 times, ~2.5 ms per branch: the case remote
+//! lanes are for). The bundled workload's answers are checked against its `expected.json`;
+//! the CPU-bound one's against the baseline configuration's first answer.
+//!
 //! With nginx's round robin and one execution at a time, the request lands on one instance
 //! and its batches on the next ones, so with N >= 2 each sibling takes one batch. Every
 //! answer is checked against `examples/finra-200/expected.json`. CPUs are assigned round
@@ -37,6 +44,10 @@ pub struct RemoteBenchOptions {
     pub command: String,
 }
 
+/// The two workloads' `work` and `accounts` (see the module's documentation); the first is
+/// the bundled input.
+const WORKLOADS: [(u64, u64); 2] = [(1, 8), (400, 40)];
+
 /// One configuration's figures.
 struct Figures {
     label: String,
@@ -65,10 +76,40 @@ fn percentile(samples: &[f64], q: f64) -> f64 {
 pub fn run(options: &RemoteBenchOptions) -> Result<String, BenchError> {
     let nginx = ensure_nginx(&options.repo)?;
     let workflow = options.examples.join("finra-200");
-    let input = std::fs::read_to_string(workflow.join("input.json"))?;
-    let expected: Json = read_json(&workflow.join("expected.json"))?;
-    let (warmup, runs) = if options.quick { (2, 5) } else { (3, 15) };
+    let mut input: Json = read_json(&workflow.join("input.json"))?;
     let cpus = usable_cpus();
+    let mut report_text = String::new();
+    for (work, accounts) in WORKLOADS {
+        input["work"] = Json::from(work);
+        input["accounts"] = Json::from(accounts);
+        let all = run_workload(options, &nginx, &workflow, &input.to_string(), work, &cpus)?;
+        let runs = all.first().map_or(0, |f| f.samples_ms.len());
+        report_text.push_str(&report(options, &all, &cpus, runs, (work, accounts)));
+        report_text.push('\n');
+    }
+    Ok(report_text)
+}
+
+/// One workload (`work`) through every configuration.
+fn run_workload(
+    options: &RemoteBenchOptions,
+    nginx: &Path,
+    workflow: &Path,
+    input: &str,
+    work: u64,
+    cpus: &[usize],
+) -> Result<Vec<Figures>, BenchError> {
+    // The bundled input's answer is known; another one's is the baseline's first answer.
+    let mut expected: Option<Json> = if work == WORKLOADS[0].0 {
+        Some(read_json(&workflow.join("expected.json"))?)
+    } else {
+        None
+    };
+    let (warmup, runs) = match (options.quick, work > 1) {
+        (true, _) => (2, 5),
+        (false, false) => (3, 15),
+        (false, true) => (2, 9),
+    };
     let configurations: [(usize, bool); 4] = [(1, false), (1, true), (2, true), (3, true)];
     let mut all = Vec::new();
     for (instances, remote) in configurations {
@@ -76,7 +117,7 @@ pub fn run(options: &RemoteBenchOptions) -> Result<String, BenchError> {
         let siblings = Siblings::start(
             &SiblingOptions {
                 exe: options.exe.clone(),
-                workflow: workflow.clone(),
+                workflow: workflow.to_path_buf(),
                 instances,
                 cpus: (0..instances).map(|i| cpus[i % cpus.len()]).collect(),
                 args: ["--workers", "1", "--lanes-workers", "1"]
@@ -84,14 +125,14 @@ pub fn run(options: &RemoteBenchOptions) -> Result<String, BenchError> {
                     .to_vec(),
                 remote_to_proxy: remote.then_some(cap),
             },
-            &nginx,
+            nginx,
         )?;
         let label = if remote {
             format!("{instances} instance(s), remote lanes (cap {cap})")
         } else {
             "1 instance, no remote lanes".to_string()
         };
-        eprintln!("remote suite: {label}");
+        eprintln!("remote suite: work {work}, {label}");
         let url = format!("{}/invoke/finra-200", siblings.url);
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -101,12 +142,17 @@ pub fn run(options: &RemoteBenchOptions) -> Result<String, BenchError> {
         let mut samples_ms = Vec::with_capacity(runs);
         for run in 0..warmup + runs {
             let started = Instant::now();
-            let output = invoke(&agent, &url, &input)?;
+            let output = invoke(&agent, &url, input)?;
             let took = started.elapsed();
-            if output != expected {
+            let expected = expected.get_or_insert_with(|| output.clone());
+            if output != *expected {
                 return Err(BenchError::WrongOutput {
                     expected: workflow.join("expected.json"),
-                    detail: format!("{label}, run {run}: {}", snippet(&output)),
+                    detail: format!(
+                        "{label}, run {run}: {} instead of {}",
+                        snippet(&output),
+                        snippet(expected)
+                    ),
                 });
             }
             if run >= warmup {
@@ -121,7 +167,7 @@ pub fn run(options: &RemoteBenchOptions) -> Result<String, BenchError> {
         });
         drop(siblings);
     }
-    Ok(report(options, &all, &cpus, runs))
+    Ok(all)
 }
 
 fn invoke(agent: &ureq::Agent, url: &str, input: &str) -> Result<Json, BenchError> {
@@ -184,16 +230,29 @@ fn usable_cpus() -> Vec<usize> {
     cpus
 }
 
-fn report(options: &RemoteBenchOptions, all: &[Figures], cpus: &[usize], runs: usize) -> String {
+fn report(
+    options: &RemoteBenchOptions,
+    all: &[Figures],
+    cpus: &[usize],
+    runs: usize,
+    (work, accounts): (u64, u64),
+) -> String {
     let baseline = all
         .iter()
         .find(|f| !f.remote)
         .map_or(f64::NAN, Figures::median);
     let mut out = String::new();
-    out.push_str("# FINRA-200 through remote lanes\n\n");
     out.push_str(&format!(
-        "`{}`: `POST /invoke/finra-200` through nginx (round robin, loopback) to `faastlane serve` instances, each pinned to one CPU with `taskset` (CPUs used round robin: {cpus:?}); {runs} timed runs per row after warm-up; every answer checked against `examples/finra-200/expected.json`.\n\n",
-        options.command
+        "# FINRA-200 through remote lanes, `\"work\": {work}, \"accounts\": {accounts}`\n\n"
+    ));
+    out.push_str(&format!(
+        "`{}`: `POST /invoke/finra-200` (its input with `\"work\": {work}, \"accounts\": {accounts}`) through nginx (round robin, loopback) to `faastlane serve` instances, each pinned to one CPU with `taskset` (CPUs used round robin: {cpus:?}); {runs} timed runs per row after warm-up; every answer checked against {}.\n\n",
+        options.command,
+        if work == WORKLOADS[0].0 {
+            "`examples/finra-200/expected.json`"
+        } else {
+            "the first answer of the configuration without remote lanes"
+        }
     ));
     out.push_str(
         "| configuration | CPUs | median ms | p10 ms | p90 ms | speedup vs 1 instance |\n",

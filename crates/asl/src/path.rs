@@ -339,6 +339,16 @@ struct Indefinite;
 /// millisecond, so a definition's load time stays about linear in its size.
 pub const MAX_PATH_NESTING: usize = 8;
 
+/// How many filters (`?`) an indefinite path may have, wherever they are.
+///
+/// [`MAX_PATH_NESTING`] counts brackets outside quotes, as a path is read; but where the
+/// parser sees a quote is not always where a reader would (`$.a'b[?(@.p[?(@.p...`: the `'` in
+/// a dot-name starts no string for it), and the fuzzer found nested filters behind such a quote
+/// that took 86 s to parse. Nested brackets and parentheses alone cost nothing; nested
+/// filters double the time each, so every `?` in the text counts, quoted or not: at most 8,
+/// the parser's worst case stays a small constant times the path's length.
+pub const MAX_PATH_FILTERS: usize = 8;
+
 /// Why [`parse_rfc`] refused a path.
 enum RfcError {
     Syntax(serde_json_path::ParseError),
@@ -355,13 +365,18 @@ fn parse_rfc(text: &str) -> Result<serde_json_path::JsonPath, RfcError> {
         .map_err(RfcError::Syntax)
 }
 
-/// Refuses a path whose brackets and parentheses (outside quoted names and strings) nest
-/// deeper than [`MAX_PATH_NESTING`], before the backtracking parser sees it.
+/// Refuses, before the backtracking parser sees it, a path whose brackets and parentheses
+/// (outside quoted names and strings) nest deeper than [`MAX_PATH_NESTING`], that has more
+/// than [`MAX_PATH_FILTERS`] filters, or that ends inside a `\u` escape.
 fn check_nesting(src: &str) -> Result<(), String> {
     // serde_json_path 0.7.2 panics ("we do not use streaming parsers") when the text ends
-    // right after a `\u` escape, wherever it is (the fuzzer found it inside a quote that an
-    // unquoted `'` in an earlier dot-name made look closed): refuse any such text.
-    if let Some(head) = src.strip_suffix("\\u") {
+    // inside a `\u` escape (`\u`, `\uD`: found by the fuzzer, once inside a quote that an
+    // unquoted `'` in an earlier dot-name made look closed): refuse any text that ends inside
+    // one, wherever it is. Such a text is an unterminated string anyway.
+    let digits = src.len() - src.trim_end_matches(|c: char| c.is_ascii_hexdigit()).len();
+    if digits < 4
+        && let Some(head) = src[..src.len() - digits].strip_suffix("\\u")
+    {
         let backslashes = head.len() - head.trim_end_matches('\\').len();
         if backslashes % 2 == 0 {
             return Err("the path ends inside a \\u escape (it needs four hex digits)".to_string());
@@ -389,6 +404,11 @@ fn check_nesting(src: &str) -> Result<(), String> {
             (None, ']' | ')') => depth = depth.saturating_sub(1),
             (None, _) => {}
         }
+    }
+    if src.matches('?').count() > MAX_PATH_FILTERS {
+        return Err(format!(
+            "more than {MAX_PATH_FILTERS} filters ('?'); filters nested this deep take the parser exponential time"
+        ));
     }
     Ok(())
 }
@@ -762,6 +782,10 @@ mod tests {
             r"$[?(@.a == 'x\u",
             // A `'` in a dot-name before the bracket (found by the fuzzer).
             r"$.li'es.$['a\u",
+            // One hex digit (found by the campaign of 2026-12-04: `\uD` panicked too).
+            r"$['\uD",
+            r"$['\uD800\ud",
+            r"$['a\u12",
         ] {
             let e = Path::parse(text).expect_err(text);
             assert!(
@@ -911,6 +935,20 @@ mod tests {
         assert!(Path::parse(&quoted).is_ok());
         let real = "$.a[?(@.b[?(@.c == 1)])]";
         assert!(Path::parse(real).is_ok());
+    }
+
+    /// Found by the fuzz campaign of 2026-12-04 (a Choice rule's Variable and an intrinsic's
+    /// path argument, 86 s and 75 s): nested filters behind a `'` in a dot-name, which the
+    /// nesting count took for the start of a quoted string and the parser does not. This
+    /// test hangs (and CI's time limit fails it) if that path reaches the parser again.
+    #[test]
+    fn nested_filters_behind_a_stray_quote_are_refused_before_parsing() {
+        let hidden = format!("$.a'b{}", "[?(@.JJJJJJJJJJJJJJJJJJJ".repeat(40));
+        let err = Path::parse(&hidden).unwrap_err();
+        assert!(err.reason.starts_with("more than 8 filters"), "{err}");
+        // Eight filters in a row are a path like any other.
+        let eight = format!("$.a{}", "[?(@.b == 1)]".repeat(8));
+        assert!(Path::parse(&eight).is_ok(), "{eight}");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 mod ast;
 mod convert;
+mod parse_integer;
 mod syntax;
 
 use std::rc::Rc;
@@ -146,6 +147,14 @@ impl Backend for JsonataCore {
                         "Argument 1 of function \"millis\" does not match function signature",
                     )),
                 }),
+            )?;
+        }
+        if wanted("parseInteger") {
+            // The backend's builtin panics on some values with a non-ASCII digit picture.
+            install(
+                &mut evaluator,
+                "parseInteger",
+                Rc::new(parse_integer::parse_integer),
             )?;
         }
         if program.dialect == Dialect::StepFunctions {

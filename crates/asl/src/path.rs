@@ -349,6 +349,15 @@ pub const MAX_PATH_NESTING: usize = 8;
 /// the parser's worst case stays a small constant times the path's length.
 pub const MAX_PATH_FILTERS: usize = 8;
 
+/// How many `(`, `[` and `!` an indefinite path may have, wherever they are.
+///
+/// The parser recurses once per nested parenthesis, bracket or negation; behind a stray
+/// quote (see [`MAX_PATH_FILTERS`]) the nesting count does not see them, and the fuzzer found
+/// a Choice Variable of ~4,000 `(` that overflowed the stack: a segfault, which no
+/// `catch_unwind` contains, of whatever process loads the definition (`faastlane serve`
+/// included). Counted quoted or not, 64 bounds the parser's depth far below any stack.
+pub const MAX_PATH_OPENERS: usize = 64;
+
 /// Why [`parse_rfc`] refused a path.
 enum RfcError {
     Syntax(serde_json_path::ParseError),
@@ -367,7 +376,8 @@ fn parse_rfc(text: &str) -> Result<serde_json_path::JsonPath, RfcError> {
 
 /// Refuses, before the backtracking parser sees it, a path whose brackets and parentheses
 /// (outside quoted names and strings) nest deeper than [`MAX_PATH_NESTING`], that has more
-/// than [`MAX_PATH_FILTERS`] filters, or that ends inside a `\u` escape.
+/// than [`MAX_PATH_OPENERS`] of them (and `!`) in all or more than [`MAX_PATH_FILTERS`]
+/// filters, or that ends inside a `\u` escape.
 fn check_nesting(src: &str) -> Result<(), String> {
     // serde_json_path 0.7.2 panics ("we do not use streaming parsers") when the text ends
     // inside a `\u` escape (`\u`, `\uD`: found by the fuzzer, once inside a quote that an
@@ -404,6 +414,11 @@ fn check_nesting(src: &str) -> Result<(), String> {
             (None, ']' | ')') => depth = depth.saturating_sub(1),
             (None, _) => {}
         }
+    }
+    if src.chars().filter(|c| matches!(c, '(' | '[' | '!')).count() > MAX_PATH_OPENERS {
+        return Err(format!(
+            "more than {MAX_PATH_OPENERS} '(', '[' and '!' in all; the parser recurses on each"
+        ));
     }
     if src.matches('?').count() > MAX_PATH_FILTERS {
         return Err(format!(
@@ -926,11 +941,12 @@ mod tests {
             err.reason, "brackets and parentheses nest more than 8 deep",
             "{err}"
         );
-        // Brackets inside quoted names and strings do not count.
+        // Brackets inside quoted names and strings do not count towards the nesting (only
+        // towards MAX_PATH_OPENERS, the total).
         let quoted = format!(
             "$.a[?(@['{}'] == \"{}\")]",
-            "[(".repeat(20),
-            "([".repeat(20)
+            "[(".repeat(10),
+            "([".repeat(10)
         );
         assert!(Path::parse(&quoted).is_ok());
         let real = "$.a[?(@.b[?(@.c == 1)])]";
@@ -943,9 +959,13 @@ mod tests {
     /// test hangs (and CI's time limit fails it) if that path reaches the parser again.
     #[test]
     fn nested_filters_behind_a_stray_quote_are_refused_before_parsing() {
-        let hidden = format!("$.a'b{}", "[?(@.JJJJJJJJJJJJJJJJJJJ".repeat(40));
+        let hidden = format!("$.a'b{}", "[?(@.JJJJJJJJJJJJJJJJJJJ".repeat(20));
         let err = Path::parse(&hidden).unwrap_err();
         assert!(err.reason.starts_with("more than 8 filters"), "{err}");
+        // Parentheses behind a stray quote: the parser's recursion, bounded before it starts.
+        let deep = format!("$.a'b[?{}@.x", "(".repeat(4_000));
+        let err = Path::parse(&deep).unwrap_err();
+        assert!(err.reason.starts_with("more than 64 '('"), "{err}");
         // Eight filters in a row are a path like any other.
         let eight = format!("$.a{}", "[?(@.b == 1)]".repeat(8));
         assert!(Path::parse(&eight).is_ok(), "{eight}");

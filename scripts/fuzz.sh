@@ -68,6 +68,8 @@ for target in "${targets[@]}"; do
         trap 'rm -rf "$generated"' EXIT
         seeds+=("$generated")
     fi
+    dict=asl.dict
+    [ "$target" = jsonata_expression ] && dict=jsonata.dict
     log="artifacts/$target/last-run.log"
     # -timeout: one input taking 10 s is a hang; -rss_limit_mb: 2 GB is an OOM.
     # -detect_leaks=0: a scoped branch thread's TLS destructor list (64 bytes, allocated by
@@ -76,7 +78,7 @@ for target in "${targets[@]}"; do
     # alone reports none). Leaks are not what these targets hunt.
     if cargo fuzz run "${build[@]}" "$target" "$corpus" "${seeds[@]}" -- \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -detect_leaks=0 \
-        -dict=asl.dict -print_final_stats=1 ${FUZZ_ARGS:-} >"$log" 2>&1; then
+        -dict="$dict" -print_final_stats=1 ${FUZZ_ARGS:-} >"$log" 2>&1; then
         echo "$target: ok, $(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$') executions; $(grep 'faastlane-fuzz:' "$log" | tail -1)"
     else
         echo "$target: FAILED (see fuzz/$log)" >&2

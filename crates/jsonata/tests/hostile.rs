@@ -73,3 +73,125 @@ fn huge_ranges_are_refused() {
     let e = evaluate("[1..100000000]", None, &Bindings::new()).unwrap_err();
     assert_eq!(e.code, "D2014");
 }
+
+/// Evaluates `source` on `input`, failing the test on an internal error (a contained panic).
+fn answer(source: &str, input: Option<Value>) -> Result<Option<Value>, (String, String)> {
+    let source = source.to_owned();
+    on_small_stack(move || evaluate(&source, input.as_ref(), &Bindings::new())).map_err(|e| {
+        assert_ne!(e.code, jsonata::INTERNAL_ERROR, "internal error: {e}");
+        (e.code.clone(), e.message.clone())
+    })
+}
+
+fn code_of(source: &str) -> String {
+    match answer(source, None) {
+        Err((code, _)) => code,
+        Ok(v) => panic!("{source}: expected an error, got {v:?}"),
+    }
+}
+
+fn value_of(source: &str) -> Value {
+    match answer(source, None) {
+        Ok(Some(v)) => v,
+        other => panic!("{source}: expected a value, got {other:?}"),
+    }
+}
+
+/// Each of these made jsonata-core 2.2.13's date-time builtins panic (see
+/// `backend/datetime.rs`); each now gets JSONata's answer or a coded error.
+#[test]
+fn date_time_arguments_the_backend_panicked_on_get_answers() {
+    // Non-ASCII digits in an ISO 8601 timestamp: jsonata-js's pattern reads ASCII digits.
+    assert_eq!(code_of("$toMillis('٢٠١٨')"), "D3110");
+    assert_eq!(code_of("$toMillis('2018-01-01T00:00:00.٢٣٤Z')"), "D3110");
+    // A component that is not ASCII behaves like any other unknown component.
+    assert_eq!(
+        value_of("$fromMillis(0, '[뚙P]')"),
+        value_of("$fromMillis(0, '[qP]')")
+    );
+    let (code, message) = answer("$fromMillis(0, '[뚙]')", None).unwrap_err();
+    assert_eq!(code, "D3132");
+    assert!(message.contains('뚙'), "{message}");
+    assert_eq!(
+        code_of("$toMillis('2018', '[Y]-[뚙N]')"),
+        code_of("$toMillis('2018', '[Y]-[qN]')")
+    );
+    // A marker that starts with its only comma: jsonata-js's presentation ",".
+    assert_eq!(
+        value_of("$fromMillis(0, '[,]')"),
+        value_of("$fromMillis(0, '[q,,]')")
+    );
+    // Digits of another family in a picture that parses: the timestamp's ASCII digits are
+    // no digits of that family.
+    assert_eq!(code_of("$toMillis('2018', '[Y١١١١]')"), "D3136");
+    assert_eq!(answer("$toMillis('x', '[Y١١١١]')", None), Ok(None));
+    assert_eq!(value_of("$fromMillis(0, '[Y١١١١]')"), json!("١٩٧٠"));
+    // A day of the year too large for the date arithmetic is an invalid date.
+    assert_eq!(
+        code_of("$toMillis('2018-999999999999999', '[Y]-[d]')"),
+        "D3136"
+    );
+    assert_eq!(
+        answer("$toMillis('x-999999999999999', '[Y]-[d]')", None),
+        Ok(None)
+    );
+    assert_eq!(
+        value_of("$toMillis('2018-32', '[Y]-[d]')"),
+        json!(1_517_443_200_000_u64)
+    );
+    // Year truncation and widths: refused past their bounds, by name.
+    let (code, message) = answer("$fromMillis(0, '[Y,*-64]')", None).unwrap_err();
+    assert_eq!(code, "U1002");
+    assert!(message.contains("[Y,*-64]"), "{message}");
+    assert!(message.contains("at most 18"), "{message}");
+    assert_eq!(code_of("$fromMillis(0, '[Y,99999999999999]')"), "U1002");
+    assert_eq!(code_of("$fromMillis(0, '[M,2000]')"), "U1002");
+    assert_eq!(
+        value_of("$fromMillis(0, '[Y,*-18]')"),
+        json!(format!("{}1970", "0".repeat(14)))
+    );
+    assert_eq!(code_of("$fromMillis(0, '[Y,*-19]')"), "U1002");
+    // Fractional seconds have no names.
+    assert_eq!(code_of("$fromMillis(0, '[fN]')"), "D3133");
+}
+
+/// The guards take the context item where the builtins' signatures do, pass piped values
+/// through, and step aside for a binding of the same name.
+#[test]
+fn guarded_date_time_builtins_keep_their_calling_conventions() {
+    let input = json!({"t": 1000, "s": "2018", "n": "١٢٣٤ "});
+    let with = |source: &str| answer(source, Some(input.clone())).unwrap();
+    assert_eq!(
+        with("t.$fromMillis()"),
+        Some(json!("1970-01-01T00:00:01.000Z"))
+    );
+    assert_eq!(with("t.$fromMillis('[Y]')"), Some(json!("1970")));
+    assert_eq!(with("s.$toMillis()"), Some(json!(1_514_764_800_000_u64)));
+    assert_eq!(with("t ~> $fromMillis('[Y]')"), Some(json!("1970")));
+    assert_eq!(
+        // A builtin held as a value.
+        with("($f := $fromMillis; $f(0, '[Y]'))"),
+        Some(json!("1970"))
+    );
+    assert_eq!(
+        with("($f := $fromMillis(?, '[Y]'); $f(0))"),
+        Some(json!("1970"))
+    );
+    assert_eq!(with("n.$parseInteger('###١')"), Some(json!(1234)));
+    assert_eq!(
+        with("($fromMillis := function($x) { $x + 1 }; $fromMillis(1))"),
+        Some(json!(2))
+    );
+    assert_eq!(
+        with("$toMillis('13:45', '[H]:[m]') ~> $fromMillis() ~> $type()"),
+        Some(json!("string"))
+    );
+    assert_eq!(
+        code_of("$map(['[뚙]'], function($p) { $fromMillis(0, $p) })"),
+        "D3132"
+    );
+    assert_eq!(code_of("($f := $fromMillis; $f(0, '[뚙]'))"), "D3132");
+    // `$each` passes the value, the key (here the picture) and the object (the timezone,
+    // which must be a string, as in jsonata-js).
+    assert_eq!(code_of("$each({'[뚙]': 0}, $fromMillis)"), "T0410");
+}

@@ -7,6 +7,8 @@
 
 mod ast;
 mod convert;
+mod datetime;
+mod guarded;
 mod parse_integer;
 mod syntax;
 
@@ -54,6 +56,10 @@ pub(crate) struct JsonataCore;
 #[derive(Clone)]
 pub(crate) struct CoreProgram {
     ast: AstNode,
+    /// The expression before its calls of guarded builtins were rewritten
+    /// ([`guarded::rewrite_calls`]), kept when there were any: bindings that give one of
+    /// those names a meaning of their own evaluate this.
+    unguarded_calls: Option<AstNode>,
     dialect: Dialect,
     /// Every `$name` in the source, sorted. Outside `$eval` a variable or function is only
     /// reachable through its name written out, so an evaluation converts and installs only
@@ -97,8 +103,13 @@ impl Backend for JsonataCore {
             .iter()
             .map(|name| (name.clone(), variable_need(&ast, name)))
             .collect();
+        let (ast, unguarded_calls) = match guarded::rewrite_calls(&ast) {
+            Some(rewritten) => (rewritten, Some(ast)),
+            None => (ast, None),
+        };
         Ok(CoreProgram {
             ast,
+            unguarded_calls,
             needs,
             dialect,
             mentions,
@@ -149,14 +160,11 @@ impl Backend for JsonataCore {
                 }),
             )?;
         }
-        if wanted("parseInteger") {
-            // The backend's builtin panics on some values with a non-ASCII digit picture.
-            install(
-                &mut evaluator,
-                "parseInteger",
-                Rc::new(parse_integer::parse_integer),
-            )?;
-        }
+        // Builtins that panic on some arguments go through guards (`$now` calls
+        // `$fromMillis`). Installed before the bindings' functions, which replace them.
+        guarded::install(&mut evaluator, |name| {
+            wanted(name) || (name == "fromMillis" && wanted("now"))
+        });
         if program.dialect == Dialect::StepFunctions {
             for &(name, function) in aws::FUNCTIONS.iter().filter(|(n, _)| wanted(n)) {
                 install(&mut evaluator, name, Rc::new(function))?;
@@ -174,8 +182,20 @@ impl Backend for JsonataCore {
             )?;
         }
         let input = input.map_or(JValue::Undefined, from_json);
+        let ast = match &program.unguarded_calls {
+            // A binding named like a guarded builtin must be what its calls reach.
+            Some(plain)
+                if guarded::Builtin::ALL.iter().any(|b| {
+                    bindings.values.iter().any(|(n, _)| n == b.name())
+                        || bindings.functions.iter().any(|(n, _)| n == b.name())
+                }) =>
+            {
+                plain
+            }
+            _ => &program.ast,
+        };
         let result = evaluator
-            .evaluate(&program.ast, &input)
+            .evaluate(ast, &input)
             .map_err(|e| evaluation_error(&e))?;
         Ok(to_json(&result))
     }

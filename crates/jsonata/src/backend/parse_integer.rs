@@ -12,26 +12,21 @@
 //! which is the reference's answer. Pictures with ASCII digits, and any value made only of the
 //! family's digits and the picture's separators, reach the builtin unchanged.
 
-use jsonata_core::ast::AstNode;
-use jsonata_core::evaluator::{Context, Evaluator, EvaluatorOptions};
-use jsonata_core::parser;
+use jsonata_core::evaluator::HostFnResult;
 use jsonata_core::value::JValue;
-use serde_json::Value;
 
-use super::convert::{from_json, to_json};
-use super::evaluation_error;
-use crate::Error;
+use super::guarded::call_builtin;
 
 /// The first code point of every decimal digit family XPath's picture strings accept (as the
 /// reference implementation lists them): a family is ten consecutive code points.
-const ZEROS: &[u32] = &[
+pub(super) const ZEROS: &[u32] = &[
     0x30, 0x660, 0x6F0, 0x7C0, 0x966, 0x9E6, 0xA66, 0xAE6, 0xB66, 0xBE6, 0xC66, 0xCE6, 0xD66,
     0xDE6, 0xE50, 0xED0, 0xF20, 0x1040, 0x1090, 0x17E0, 0x1810, 0x1946, 0x19D0, 0x1A80, 0x1A90,
     0x1B50, 0x1BB0, 0x1C40, 0x1C50, 0xA620, 0xA8D0, 0xA900, 0xA9D0, 0xA9F0, 0xAA50, 0xABF0, 0xFF10,
 ];
 
 /// The zero of the family `c` belongs to.
-fn family_zero(c: char) -> Option<u32> {
+pub(super) fn family_zero(c: char) -> Option<u32> {
     let c = c as u32;
     ZEROS.iter().copied().find(|&z| (z..z + 10).contains(&c))
 }
@@ -54,38 +49,32 @@ pub(super) fn guarded_value(value: &str, picture: &str) -> String {
         .collect()
 }
 
-thread_local! {
-    /// `$parseInteger($value, $picture)`, parsed once per thread.
-    static CALL: Option<AstNode> = parser::parse("$parseInteger($value, $picture)").ok();
-}
-
-/// The host function installed as `$parseInteger`.
-pub(super) fn parse_integer(args: &[Option<Value>]) -> Result<Option<Value>, Error> {
-    let mut context = Context::new();
-    let value = match (args.first(), args.get(1)) {
-        (Some(Some(Value::String(value))), Some(Some(Value::String(picture)))) => {
-            Some(Value::String(guarded_value(value, picture)))
+/// `$parseInteger` (signature `<s-s:n>`): with one argument, the context item is the value
+/// and the argument the picture.
+pub(super) fn parse_integer(context: &JValue, args: &[JValue]) -> HostFnResult {
+    let guard = |value: &JValue, picture: &JValue| match (value, picture) {
+        (JValue::String(value), JValue::String(picture)) => {
+            let guarded = guarded_value(value, picture);
+            (guarded != **value).then(|| JValue::string(guarded))
         }
-        (Some(value), _) => value.clone(),
-        (None, _) => None,
+        _ => None,
     };
-    for (name, arg) in [
-        ("value", value),
-        ("picture", args.get(1).cloned().flatten()),
-    ] {
-        if let Some(arg) = arg {
-            context.bind(name.to_string(), from_json(&arg));
-        }
+    match args {
+        [picture] => match guard(context, picture) {
+            Some(value) => call_builtin("parseInteger", &value, args),
+            None => call_builtin("parseInteger", context, args),
+        },
+        [value, picture, rest @ ..] => match guard(value, picture) {
+            Some(value) => {
+                let mut args = args.to_vec();
+                args[0] = value;
+                debug_assert_eq!(args.len(), 2 + rest.len());
+                call_builtin("parseInteger", context, &args)
+            }
+            None => call_builtin("parseInteger", context, args),
+        },
+        [] => call_builtin("parseInteger", context, args),
     }
-    let result = CALL.with(|call| {
-        let call = call
-            .as_ref()
-            .ok_or_else(|| Error::new("U1000", "the $parseInteger call does not parse"))?;
-        Evaluator::with_options(context, EvaluatorOptions::default())
-            .evaluate(call, &JValue::Undefined)
-            .map_err(|e| evaluation_error(&e))
-    })?;
-    Ok(to_json(&result))
 }
 
 #[cfg(test)]
@@ -106,10 +95,16 @@ mod tests {
     #[test]
     fn a_value_the_builtin_panicked_on_parses_as_the_reference_parses_it() {
         let call = |v: &str, p: &str| {
-            parse_integer(&[Some(Value::from(v)), Some(Value::from(p))]).expect("evaluates")
+            let n = parse_integer(&JValue::Undefined, &[JValue::string(v), JValue::string(p)])
+                .expect("evaluates");
+            // The one-argument form takes the value from the context.
+            let from_context =
+                parse_integer(&JValue::string(v), &[JValue::string(p)]).expect("evaluates");
+            assert_eq!(format!("{n:?}"), format!("{from_context:?}"));
+            n.as_f64()
         };
-        assert_eq!(call("١٢٣٤ ", "###١"), Some(Value::from(1234)));
-        assert_eq!(call("١٢٣", "###١"), Some(Value::from(123)));
-        assert_eq!(call("12", "000"), Some(Value::from(12)));
+        assert_eq!(call("١٢٣٤ ", "###١"), Some(1234.0));
+        assert_eq!(call("١٢٣", "###١"), Some(123.0));
+        assert_eq!(call("12", "000"), Some(12.0));
     }
 }

@@ -195,3 +195,31 @@ fn guarded_date_time_builtins_keep_their_calling_conventions() {
     // which must be a string, as in jsonata-js).
     assert_eq!(code_of("$each({'[뚙]': 0}, $fromMillis)"), "T0410");
 }
+
+/// jsonata-core 2.2.13 sliced a lambda's signature inside a character and panicked while
+/// parsing (found by the fuzz campaign of 2026-12-05).
+#[test]
+fn signatures_the_backend_would_slice_inside_a_character_are_syntax_errors() {
+    let (code, message) = answer("function($num)<(ns)é:n>{1}", None).unwrap_err();
+    assert_eq!(code, "S0201");
+    assert!(message.contains("'é'"), "{message}");
+    // Through plain JSONata's `$eval`, the error `$eval` gives text that does not parse.
+    let source = "$eval(\"function($x)<é:n>{1}\")";
+    let outcome = on_small_stack(move || {
+        jsonata::Expression::compile_with(source, jsonata::Dialect::Standard)
+            .and_then(|e| e.evaluate(None, &Bindings::new()))
+    });
+    let error = outcome.unwrap_err();
+    assert_eq!(error.code, "D3120", "{error}");
+    // `$eval` still sees the caller's variables.
+    let source = "($x := 2; $eval('$x * 3'))";
+    let outcome = on_small_stack(move || {
+        jsonata::Expression::compile_with(source, jsonata::Dialect::Standard)
+            .and_then(|e| e.evaluate(None, &Bindings::new()))
+    });
+    assert_eq!(outcome.unwrap(), Some(json!(6)));
+    assert_eq!(value_of("function($x)<n:n>{$x + 1}(1)"), json!(2));
+    // A text that fails elsewhere: locating its error parses its prefixes, one of which
+    // ends inside that signature (the fuzz finding itself).
+    assert!(code_of("λ($num)<(ns)é:.t\u{0}").starts_with('S'));
+}

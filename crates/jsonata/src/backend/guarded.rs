@@ -28,7 +28,7 @@ use jsonata_core::parser;
 use jsonata_core::value::JValue;
 
 use super::ast::{any_node, for_each_node_mut};
-use super::{datetime, parse_integer};
+use super::{datetime, parse_integer, signature};
 
 /// A guarded builtin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,18 +91,27 @@ fn binds(ast: &AstNode, name: &str) -> bool {
 }
 
 /// `ast` with every call of a guarded builtin it can rewrite (not one on the right of `~>`)
-/// made a call of the guard that
-/// takes the context item first, or `None` when there is nothing to rewrite.
-pub(super) fn rewrite_calls(ast: &AstNode) -> Option<AstNode> {
+/// made a call of the guard that takes the context item first, and (`eval`: plain JSONata's
+/// `$eval`) every expression text given to `$eval` checked first ([`check_eval`]); `None`
+/// when there is nothing to rewrite.
+pub(super) fn rewrite_calls(ast: &AstNode, eval: bool) -> Option<AstNode> {
     let rewritable: Vec<Builtin> = Builtin::ALL
         .into_iter()
         .filter(|b| !binds(ast, b.name()))
         .collect();
-    let calls = |node: &AstNode| {
-        matches!(node, AstNode::Function { name, is_builtin: true, .. }
-            if rewritable.iter().any(|b| b.name() == name))
+    let eval = eval && !binds(ast, "eval");
+    let rewrites = |node: &AstNode| match node {
+        AstNode::Function {
+            name,
+            is_builtin: true,
+            args,
+        } => {
+            rewritable.iter().any(|b| b.name() == name)
+                || (eval && name == "eval" && !args.is_empty())
+        }
+        _ => false,
     };
-    if !any_node(ast, calls) {
+    if !any_node(ast, rewrites) {
         return None;
     }
     let mut rewritten = ast.clone();
@@ -125,23 +134,59 @@ pub(super) fn rewrite_calls(ast: &AstNode) -> Option<AstNode> {
         if piped.contains(&(&raw const *node)) {
             return;
         }
-        if let AstNode::Function {
+        let AstNode::Function {
             name,
             args,
             is_builtin: true,
         } = node
-            && let Some(builtin) = rewritable.iter().find(|b| b.name() == name.as_str())
-        {
+        else {
+            return;
+        };
+        if let Some(builtin) = rewritable.iter().find(|b| b.name() == name.as_str()) {
             *name = builtin.host_name().to_string();
             args.insert(0, AstNode::Variable(String::new()));
+        } else if eval && name == "eval" && !args.is_empty() {
+            let text = std::mem::replace(&mut args[0], AstNode::Null);
+            args[0] = AstNode::Function {
+                name: CHECK_EVAL.to_string(),
+                args: vec![text],
+                is_builtin: true,
+            };
         }
     });
     Some(rewritten)
 }
 
+/// The host function rewritten `$eval` calls pass their text through.
+const CHECK_EVAL: &str = "__faastlane_checkEval";
+
+/// `$eval`'s text as given, unless the backend would panic parsing it ([`signature`]): then
+/// the error `$eval` gives a text that does not parse. The backend evaluates what passes in
+/// the caller's own evaluator, with the caller's variables, as `$eval` must.
+fn check_eval(args: &[JValue]) -> HostFnResult {
+    match args.first() {
+        Some(JValue::String(text)) => match signature::check(text) {
+            Ok(()) => Ok(JValue::String(text.clone())),
+            Err(e) => Err(coded(
+                "D3120",
+                format!(
+                    "The expression passed to $eval cannot be parsed: {}",
+                    e.message
+                ),
+            )),
+        },
+        Some(other) => Ok(other.clone()),
+        None => Ok(JValue::Undefined),
+    }
+}
+
 /// Registers the guards: under each builtin's own name (arguments as given, no context) and
 /// under the name rewritten calls use (context first).
 pub(super) fn install(evaluator: &mut Evaluator, wanted: impl Fn(&str) -> bool) {
+    if wanted("eval") {
+        let checked = evaluator.register_fn(CHECK_EVAL, check_eval);
+        debug_assert!(checked.is_ok());
+    }
     for builtin in Builtin::ALL {
         if !wanted(builtin.name()) {
             continue;

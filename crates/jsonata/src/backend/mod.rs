@@ -10,6 +10,7 @@ mod convert;
 mod datetime;
 mod guarded;
 mod parse_integer;
+mod signature;
 mod syntax;
 
 use std::rc::Rc;
@@ -84,6 +85,8 @@ impl Backend for JsonataCore {
     type Program = CoreProgram;
 
     fn compile(source: &str, dialect: Dialect) -> Result<Self::Program, Error> {
+        // Signatures the backend's parser would slice inside a character.
+        signature::check(source)?;
         let mut ast = parser::parse(source).map_err(|e| located_syntax_error(source, &e))?;
         if dialect == Dialect::StepFunctions {
             reject_later_operators(source, &ast)?;
@@ -103,10 +106,11 @@ impl Backend for JsonataCore {
             .iter()
             .map(|name| (name.clone(), variable_need(&ast, name)))
             .collect();
-        let (ast, unguarded_calls) = match guarded::rewrite_calls(&ast) {
-            Some(rewritten) => (rewritten, Some(ast)),
-            None => (ast, None),
-        };
+        let (ast, unguarded_calls) =
+            match guarded::rewrite_calls(&ast, dialect == Dialect::Standard) {
+                Some(rewritten) => (rewritten, Some(ast)),
+                None => (ast, None),
+            };
         Ok(CoreProgram {
             ast,
             unguarded_calls,

@@ -68,17 +68,24 @@ pub(super) fn located_syntax_error(source: &str, e: &ParserError) -> Error {
         .char_indices()
         .map(|(i, c)| i + c.len_utf8())
         .collect();
-    let fails_early = |&end: &usize| match parser::parse(&source[..end]) {
-        Ok(_) => false,
-        Err(e) => !END_OF_TEXT_CODES.contains(&syntax_error(&e).code.as_str()),
+    // A prefix that ends inside a lambda's signature can hold one the backend would slice
+    // inside a character (`signature`), though the whole text failed elsewhere: such a
+    // prefix is not parsed, and counts as one the text could still complete.
+    let parse = |end: usize| {
+        let prefix = &source[..end];
+        super::signature::check(prefix)
+            .ok()
+            .map(|()| parser::parse(prefix))
+    };
+    let fails_early = |&end: &usize| match parse(end) {
+        None | Some(Ok(_)) => false,
+        Some(Err(e)) => !END_OF_TEXT_CODES.contains(&syntax_error(&e).code.as_str()),
     };
     // Failing is (nearly) monotonic in the prefix length: a parser reading left to right
     // that fails on a prefix fails on every longer one.
     let shortest = ends.partition_point(|end| !fails_early(end));
     if let Some(&end) = ends.get(shortest) {
-        let at_prefix = parser::parse(&source[..end])
-            .err()
-            .map(|e| syntax_error(&e));
+        let at_prefix = parse(end).and_then(Result::err).map(|e| syntax_error(&e));
         if at_prefix.is_some_and(|p| p.code == error.code) {
             error.position = Some(shortest + 1);
         }

@@ -160,63 +160,6 @@ fn push_path_children<'a>(steps: &'a [PathStep], from: usize, pending: &mut Vec<
     }
 }
 
-/// Pushes the nodes directly below `node`.
-fn push_children<'a>(node: &'a AstNode, pending: &mut Vec<&'a AstNode>) {
-    match node {
-        AstNode::String(_)
-        | AstNode::Name(_)
-        | AstNode::Number(_)
-        | AstNode::Boolean(_)
-        | AstNode::Null
-        | AstNode::Undefined
-        | AstNode::Placeholder
-        | AstNode::Regex { .. }
-        | AstNode::Variable(_)
-        | AstNode::ParentVariable(_)
-        | AstNode::Wildcard
-        | AstNode::Descendant
-        | AstNode::Parent(_) => {}
-        AstNode::Path { steps } => push_path_children(steps, 0, pending),
-        AstNode::Binary { lhs, rhs, .. } => pending.extend([&**lhs, &**rhs]),
-        AstNode::Unary { operand, .. } => pending.push(operand),
-        AstNode::Function { args, .. } => pending.extend(args),
-        AstNode::Call { procedure, args } => {
-            pending.push(procedure);
-            pending.extend(args);
-        }
-        AstNode::Lambda { body, .. } => pending.push(body),
-        AstNode::Array(items) | AstNode::Block(items) | AstNode::ArrayGroup(items) => {
-            pending.extend(items);
-        }
-        AstNode::Object(pairs) => pending.extend(pairs.iter().flat_map(|(k, v)| [k, v])),
-        AstNode::ObjectTransform { input, pattern } => {
-            pending.push(input);
-            pending.extend(pattern.iter().flat_map(|(k, v)| [k, v]));
-        }
-        AstNode::Conditional {
-            condition,
-            then_branch,
-            else_branch,
-        } => {
-            pending.extend([&**condition, &**then_branch]);
-            pending.extend(else_branch.as_deref());
-        }
-        AstNode::FunctionApplication(inner) => pending.push(inner),
-        AstNode::Sort { input, terms } => {
-            pending.push(input);
-            pending.extend(terms.iter().map(|(term, _)| term));
-        }
-        AstNode::Transform {
-            location,
-            update,
-            delete,
-        } => {
-            pending.extend([&**location, &**update]);
-            pending.extend(delete.as_deref());
-        }
-    }
-}
-
 /// Calls `visit` on every node of `ast`, parents before their children (a node `visit`
 /// rewrites is then walked as rewritten).
 pub(super) fn for_each_node_mut(ast: &mut AstNode, mut visit: impl FnMut(&mut AstNode)) {
@@ -227,67 +170,78 @@ pub(super) fn for_each_node_mut(ast: &mut AstNode, mut visit: impl FnMut(&mut As
     }
 }
 
-/// [`push_children`], for writing.
-fn push_children_mut<'a>(node: &'a mut AstNode, pending: &mut Vec<&'a mut AstNode>) {
-    match node {
-        AstNode::String(_)
-        | AstNode::Name(_)
-        | AstNode::Number(_)
-        | AstNode::Boolean(_)
-        | AstNode::Null
-        | AstNode::Undefined
-        | AstNode::Placeholder
-        | AstNode::Regex { .. }
-        | AstNode::Variable(_)
-        | AstNode::ParentVariable(_)
-        | AstNode::Wildcard
-        | AstNode::Descendant
-        | AstNode::Parent(_) => {}
-        AstNode::Path { steps } => {
-            for step in steps {
-                pending.push(&mut step.node);
-                pending.extend(step.stages.iter_mut().filter_map(|stage| match stage {
-                    Stage::Filter(filter) => Some(&mut **filter),
-                    Stage::KeepArray | Stage::Index(_) => None,
-                }));
+/// The nodes directly below a node, for reading (`push_children`) and for writing
+/// (`push_children_mut`): one walk, written once, with `iter`/`iter_mut` and
+/// `as_deref`/`as_deref_mut` as the only difference.
+macro_rules! children {
+    ($name:ident, $($mut:ident)?; $iter:ident, $as_deref:ident) => {
+        fn $name<'a>(node: &'a $($mut)? AstNode, pending: &mut Vec<&'a $($mut)? AstNode>) {
+            match node {
+                AstNode::String(_)
+                | AstNode::Name(_)
+                | AstNode::Number(_)
+                | AstNode::Boolean(_)
+                | AstNode::Null
+                | AstNode::Undefined
+                | AstNode::Placeholder
+                | AstNode::Regex { .. }
+                | AstNode::Variable(_)
+                | AstNode::ParentVariable(_)
+                | AstNode::Wildcard
+                | AstNode::Descendant
+                | AstNode::Parent(_) => {}
+                AstNode::Path { steps } => {
+                    for step in steps {
+                        pending.push(& $($mut)? step.node);
+                        pending.extend(step.stages.$iter().filter_map(|stage| match stage {
+                            Stage::Filter(filter) => Some(& $($mut)? **filter),
+                            Stage::KeepArray | Stage::Index(_) => None,
+                        }));
+                    }
+                }
+                AstNode::Binary { lhs, rhs, .. } => {
+                    pending.extend([& $($mut)? **lhs, & $($mut)? **rhs]);
+                }
+                AstNode::Unary { operand, .. } => pending.push(operand),
+                AstNode::Function { args, .. } => pending.extend(args),
+                AstNode::Call { procedure, args } => {
+                    pending.push(procedure);
+                    pending.extend(args);
+                }
+                AstNode::Lambda { body, .. } => pending.push(body),
+                AstNode::Array(items) | AstNode::Block(items) | AstNode::ArrayGroup(items) => {
+                    pending.extend(items);
+                }
+                AstNode::Object(pairs) => pending.extend(pairs.$iter().flat_map(|(k, v)| [k, v])),
+                AstNode::ObjectTransform { input, pattern } => {
+                    pending.push(input);
+                    pending.extend(pattern.$iter().flat_map(|(k, v)| [k, v]));
+                }
+                AstNode::Conditional {
+                    condition,
+                    then_branch,
+                    else_branch,
+                } => {
+                    pending.extend([& $($mut)? **condition, & $($mut)? **then_branch]);
+                    pending.extend(else_branch.$as_deref());
+                }
+                AstNode::FunctionApplication(inner) => pending.push(inner),
+                AstNode::Sort { input, terms } => {
+                    pending.push(input);
+                    pending.extend(terms.$iter().map(|(term, _)| term));
+                }
+                AstNode::Transform {
+                    location,
+                    update,
+                    delete,
+                } => {
+                    pending.extend([& $($mut)? **location, & $($mut)? **update]);
+                    pending.extend(delete.$as_deref());
+                }
             }
         }
-        AstNode::Binary { lhs, rhs, .. } => pending.extend([&mut **lhs, &mut **rhs]),
-        AstNode::Unary { operand, .. } => pending.push(operand),
-        AstNode::Function { args, .. } => pending.extend(args),
-        AstNode::Call { procedure, args } => {
-            pending.push(procedure);
-            pending.extend(args);
-        }
-        AstNode::Lambda { body, .. } => pending.push(body),
-        AstNode::Array(items) | AstNode::Block(items) | AstNode::ArrayGroup(items) => {
-            pending.extend(items);
-        }
-        AstNode::Object(pairs) => pending.extend(pairs.iter_mut().flat_map(|(k, v)| [k, v])),
-        AstNode::ObjectTransform { input, pattern } => {
-            pending.push(input);
-            pending.extend(pattern.iter_mut().flat_map(|(k, v)| [k, v]));
-        }
-        AstNode::Conditional {
-            condition,
-            then_branch,
-            else_branch,
-        } => {
-            pending.extend([&mut **condition, &mut **then_branch]);
-            pending.extend(else_branch.as_deref_mut());
-        }
-        AstNode::FunctionApplication(inner) => pending.push(inner),
-        AstNode::Sort { input, terms } => {
-            pending.push(input);
-            pending.extend(terms.iter_mut().map(|(term, _)| term));
-        }
-        AstNode::Transform {
-            location,
-            update,
-            delete,
-        } => {
-            pending.extend([&mut **location, &mut **update]);
-            pending.extend(delete.as_deref_mut());
-        }
-    }
+    };
 }
+
+children!(push_children,; iter, as_deref);
+children!(push_children_mut, mut; iter_mut, as_deref_mut);

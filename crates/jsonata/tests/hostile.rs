@@ -151,6 +151,12 @@ fn date_time_arguments_the_backend_panicked_on_get_answers() {
         json!(format!("{}1970", "0".repeat(14)))
     );
     assert_eq!(code_of("$fromMillis(0, '[Y,*-19]')"), "U1002");
+    // `$parseInteger`: a regular separator other than `,` in a non-ASCII digit family (the
+    // builtin maps it as a digit and underflowed), and an ordinal suffix dropped by bytes.
+    assert_eq!(value_of("$parseInteger('١$٢', '###$١')"), json!(1));
+    assert_eq!(value_of("$parseInteger('١٢$', '###$١')"), json!(12));
+    let _ = answer("$parseInteger('１２th', '0;o')", None);
+    assert_eq!(value_of("$parseInteger('12th', '0;o')"), json!(12));
     // Fractional seconds have no names.
     assert_eq!(code_of("$fromMillis(0, '[fN]')"), "D3133");
 }

@@ -31,22 +31,73 @@ pub(super) fn family_zero(c: char) -> Option<u32> {
     ZEROS.iter().copied().find(|&z| (z..z + 10).contains(&c))
 }
 
+/// The grouping separators the builtin strips from a value before it maps the digits, for a
+/// decimal picture's primary token: when they are regular (one character at equal spacing)
+/// a literal `,` whatever the character (a faithful port of jsonata-js), else each
+/// separator character.
+fn stripped_separators(primary: &str) -> Vec<char> {
+    let mut separators: Vec<(char, usize)> = Vec::new();
+    let mut position = 0usize;
+    for c in primary.chars().rev() {
+        if family_zero(c).is_some() || c == '#' {
+            position += 1;
+        } else {
+            separators.push((c, position));
+        }
+    }
+    let regular = separators.first().is_some_and(|&(first, _)| {
+        let factor = separators.iter().fold(0, |a, &(_, p)| gcd(a, p));
+        separators.iter().all(|&(c, _)| c == first)
+            && factor > 0
+            && (1..=separators.len()).all(|i| separators.iter().any(|&(_, p)| p == i * factor))
+    });
+    if regular {
+        vec![',']
+    } else {
+        separators.into_iter().map(|(c, _)| c).collect()
+    }
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
 /// `value` as the builtin can take it for `picture` (see the module's documentation).
+///
+/// Also: with an ordinal picture (`;o`) the builtin drops the value's last two *bytes* (the
+/// suffix), which can fall inside a character; jsonata-js drops two characters. The value
+/// is given with those two characters replaced by two ASCII ones, which the builtin drops.
 pub(super) fn guarded_value(value: &str, picture: &str) -> String {
-    let primary = picture.split(';').next().unwrap_or_default();
+    // The builtin splits at the last `;`.
+    let (primary, ordinal) = match picture.rfind(';') {
+        Some(at) => (&picture[..at], picture[at + 1..].starts_with('o')),
+        None => (picture, false),
+    };
+    let (value, suffix) = if ordinal && !value.is_ascii() {
+        let keep = value.chars().count().saturating_sub(2);
+        (value.chars().take(keep).collect::<String>(), "xx")
+    } else {
+        (value.to_string(), "")
+    };
     let Some(zero) = primary.chars().filter_map(family_zero).find(|&z| z != 0x30) else {
-        return value.to_string();
+        return value + suffix;
     };
     let digit = |c: char| (zero..zero + 10).contains(&(c as u32));
-    // The primary token's other characters (not `#`, not a digit) are its grouping
-    // separators: the builtin removes them before it maps the digits.
-    let separator = |c: char| primary.contains(c) && c != '#' && family_zero(c).is_none();
+    let stripped = stripped_separators(primary);
     // Maps to 'x': a non-digit, so `parseInt` stops where the reference stops.
     let stop = char::from_u32(zero - u32::from(b'0') + u32::from(b'x')).unwrap_or('x');
-    value
+    let mut guarded: String = value
         .chars()
-        .map(|c| if digit(c) || separator(c) { c } else { stop })
-        .collect()
+        .map(|c| {
+            if digit(c) || stripped.contains(&c) {
+                c
+            } else {
+                stop
+            }
+        })
+        .collect();
+    guarded.push_str(suffix);
+    guarded
 }
 
 /// `$parseInteger` (signature `<s-s:n>`): with one argument, the context item is the value
@@ -87,6 +138,15 @@ mod tests {
         assert_eq!(guarded_value("١٢٣٤ ", "###١"), "١٢٣٤\u{6A8}");
         // The picture's separator stays, `#` and other characters do not.
         assert_eq!(guarded_value("١,٢٣#a", "#,##١"), "١,٢٣\u{6A8}\u{6A8}");
+        // Regular separators other than `,` are not stripped by the builtin (nor by
+        // jsonata-js): they stop the number (found by fuzzing: `'###$١'`).
+        assert_eq!(guarded_value("١$٢", "###$١"), "١\u{6A8}٢");
+        // Irregular ones are stripped, so they stay.
+        assert_eq!(guarded_value("١$٢*٣", "#*##$#١"), "١$٢*٣");
+        // Ordinal: the last two characters become two ASCII ones the builtin drops.
+        assert_eq!(guarded_value("１２th", "0;o"), "１２xx");
+        assert_eq!(guarded_value("१", "#०;o"), "xx");
+        assert_eq!(guarded_value("12th", "0;o"), "12th");
         // ASCII pictures and values are left alone.
         assert_eq!(guarded_value("12 a", "000"), "12 a");
         assert_eq!(guarded_value("x", "#;o"), "x");

@@ -136,6 +136,12 @@ fn date_time_arguments_the_backend_panicked_on_get_answers() {
         Ok(None)
     );
     assert_eq!(
+        code_of("$toMillis('201899-9999999999999', '[Y]-[d]')"),
+        "D3136"
+    );
+    // An 11-digit day still reaches the backend (an invalid date there, not a panic).
+    assert_eq!(code_of("$toMillis('2018-99999999999', '[Y]-[d]')"), "D3136");
+    assert_eq!(
         value_of("$toMillis('2018-32', '[Y]-[d]')"),
         json!(1_517_443_200_000_u64)
     );

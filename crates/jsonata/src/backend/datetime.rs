@@ -12,7 +12,7 @@
 //!    overflows an `i64` (wrapping to 0 from 64 on: the year is taken modulo 0), and a huge
 //!    width of any integer marker pads with that many zeros;
 //! 5. fractional seconds asked for as names (`[fN]`) in `$fromMillis`: an `expect`;
-//! 6. a day of the year so large (15 digits) that `chrono::Duration::days` panics.
+//! 6. a day of the year so large (12 digits) that `chrono::Duration::days` panics.
 //!
 //! The guard keeps JSONata's answer wherever the backend has one: an unknown component is
 //! replaced by an ASCII control character the picture does not hold (an unknown component
@@ -305,10 +305,12 @@ impl Picture {
     }
 
     /// Whether a parse with this picture can reach `chrono::Duration::days` with a day of the
-    /// year read from `timestamp` too large for it (about 10^14 days; the backend panics).
+    /// year read from `timestamp` too large for it (about 10^11 days; the backend panics).
+    /// (`TimeDelta::days` takes at most about 1.07 * 10^11 days: `i64::MAX` milliseconds.)
     /// A day comes from a `[d]` marker when it and the year are the only date components;
-    /// it can be that large only when the timestamp holds a run of 15 digits, 11 letters
-    /// (spreadsheet-style letters count in base 26), or number words of a thousand and up.
+    /// it can be that large only when the timestamp holds a run of 12 digits, 8 letters
+    /// (spreadsheet-style letters count in base 26: 26^8 > 10^11), or number words of a
+    /// thousand and up.
     fn day_may_overflow(&self, timestamp: &str) -> bool {
         let dates: Vec<char> = self
             .markers
@@ -336,8 +338,8 @@ impl Picture {
             longest
         };
         let lower = timestamp.to_lowercase();
-        longest(&|c| c.is_ascii_digit()) >= 15
-            || longest(&letter) >= 11
+        longest(&|c| c.is_ascii_digit()) >= 12
+            || longest(&letter) >= 8
             || ["thousand", "million", "billion", "trillion"]
                 .iter()
                 .any(|w| lower.contains(w))
@@ -527,9 +529,12 @@ mod tests {
     #[test]
     fn only_a_year_and_day_picture_with_a_long_run_may_overflow_the_day() {
         let yd = Picture::guard("[Y]-[d]", Use::Parse).unwrap();
-        assert!(yd.day_may_overflow("2018-999999999999999"));
-        assert!(!yd.day_may_overflow("2018-99999999999999"));
-        assert!(yd.day_may_overflow("2018-ZZZZZZZZZZZ"));
+        // The fuzz finding: 13 digits.
+        assert!(yd.day_may_overflow("201899-9999999999999"));
+        assert!(yd.day_may_overflow("2018-100000000000"));
+        assert!(!yd.day_may_overflow("2018-99999999999"));
+        assert!(yd.day_may_overflow("2018-ZZZZZZZZ"));
+        assert!(!yd.day_may_overflow("2018-ZZZZZZZ"));
         assert!(yd.day_may_overflow("one Trillion"));
         assert_eq!(yd.without_day_of_year(), "[Y]-[F1]");
         let padded = Picture::guard("[Y]-[d001,3]", Use::Parse).unwrap();

@@ -21,12 +21,19 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+. "$(dirname "$0")/apt-lock.sh"
+apt_serialized
+# Another test may have installed it while this one waited for the lock.
+if path="$(find_nginx)"; then
+    echo "$path"
+    exit 0
+fi
 install() {
-    apt-get install -y --no-install-recommends "$1" >&2
+    apt-get "${APT_WAIT[@]}" install -y --no-install-recommends "$1" >&2
 }
 # nginx-light (bookworm) or nginx (trixie, where the flavours were merged).
 if ! install nginx-light && ! install nginx; then
-    apt-get update >&2
+    apt-get "${APT_WAIT[@]}" update >&2
     install nginx-light || install nginx
 fi
 if command -v systemctl >/dev/null 2>&1; then

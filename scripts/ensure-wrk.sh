@@ -14,8 +14,15 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
-if ! apt-get install -y --no-install-recommends wrk >&2; then
-    apt-get update >&2
-    apt-get install -y --no-install-recommends wrk >&2
+. "$(dirname "$0")/apt-lock.sh"
+apt_serialized
+# Another test may have installed it while this one waited for the lock.
+if command -v wrk >/dev/null 2>&1; then
+    command -v wrk
+    exit 0
+fi
+if ! apt-get "${APT_WAIT[@]}" install -y --no-install-recommends wrk >&2; then
+    apt-get "${APT_WAIT[@]}" update >&2
+    apt-get "${APT_WAIT[@]}" install -y --no-install-recommends wrk >&2
 fi
 command -v wrk

@@ -154,6 +154,8 @@ struct Picture {
     /// Whether some integer marker's digits were of a family other than ASCII (made ASCII).
     foreign_digits: bool,
     markers: Vec<Marker>,
+    /// Where each marker (`[` to `]`) lies in `text`.
+    spans: Vec<std::ops::Range<usize>>,
 }
 
 impl Picture {
@@ -165,6 +167,7 @@ impl Picture {
             standing_in: Vec::new(),
             foreign_digits: false,
             markers: Vec::new(),
+            spans: Vec::new(),
         };
         let mut free = placeholders().filter(|&p| !picture.contains(p));
         let mut rest = picture;
@@ -225,9 +228,11 @@ impl Picture {
                 guarded.foreign_digits = true;
                 marker = Marker::analyse(ascii);
             }
+            let start = guarded.text.len();
             guarded.text.push('[');
             guarded.text.push_str(&marker.text);
             guarded.text.push(']');
+            guarded.spans.push(start..guarded.text.len());
             guarded.markers.push(marker);
         }
         guarded.text.push_str(rest);
@@ -348,15 +353,9 @@ impl Picture {
     /// The picture with every `[d]` marker read as a day of the week presented alike, which
     /// the backend parses with the same pattern and then ignores.
     fn without_day_of_year(&self) -> String {
-        let mut text = String::new();
-        let mut rest = self.text.as_str();
-        for marker in &self.markers {
-            // Markers appear in order; each is `[` + its text + `]`.
-            let needle = format!("[{}]", marker.text);
-            let Some(at) = rest.find(&needle) else {
-                break;
-            };
-            text.push_str(&rest[..at]);
+        let mut text = self.text.clone();
+        // From the last marker back, so earlier spans stay valid.
+        for (marker, span) in self.markers.iter().zip(&self.spans).rev() {
             if marker.component == 'd' && marker.integer() {
                 // A day of the week is presented as a name unless told otherwise; a day
                 // of the year as a number (`1`).
@@ -366,13 +365,9 @@ impl Picture {
                 } else {
                     ""
                 };
-                text.push_str(&format!("[F{default}{rest}]"));
-            } else {
-                text.push_str(&needle);
+                text.replace_range(span.clone(), &format!("[F{default}{rest}]"));
             }
-            rest = &rest[at + needle.len()..];
         }
-        text.push_str(rest);
         text
     }
 }
@@ -539,6 +534,9 @@ mod tests {
         assert_eq!(yd.without_day_of_year(), "[Y]-[F1]");
         let padded = Picture::guard("[Y]-[d001,3]", Use::Parse).unwrap();
         assert_eq!(padded.without_day_of_year(), "[Y]-[F001,3]");
+        // A literal that reads like the marker is left alone.
+        let literal = Picture::guard("[[d] [d]", Use::Parse).unwrap();
+        assert_eq!(literal.without_day_of_year(), "[[d] [F1]");
         let ymd = Picture::guard("[Y]-[M]-[d]", Use::Parse).unwrap();
         assert!(!ymd.day_may_overflow("2018-1-999999999999999"));
         let names = Picture::guard("[Y]-[dN]", Use::Parse).unwrap();

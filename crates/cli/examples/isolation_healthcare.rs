@@ -1,10 +1,10 @@
 //! Per-execution cost of isolation on the healthcare example, in one warm process: the same
-//! engine set-up as `faastlane run --isolation none|process|mpk` (mpk only where protection
+//! engine set-up as `faastlane run --isolation none|process|mpk` (mpk where protection
 //! keys work: `MPK_BENCH=1 scripts/test-mpk-qemu.sh` runs this in its guest), the executions
 //! interleaved (none, process, mpk, none, ...) so load on the machine hits all alike. Prints
 //! the median per mode and the difference per isolated call (the three PHI functions).
 //!
-//! `cargo run --release -p faastlane --example isolation_healthcare -- [runs]`
+//! `cargo run --release -p faastlane --example isolation_healthcare -- [runs] [none,process,mpk]`
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -67,6 +67,22 @@ fn main() {
         python_runtime::domains::install(isolated.domains()).expect("python in domains");
         let memory = Arc::new(python_runtime::domains::PythonMemory);
         modes.push(("mpk", Engine::new(Arc::new(isolated.with_memory(memory)))));
+    } else {
+        // No protection keys here: the same domain path over domains that tag no page and
+        // write no PKRU (allocator routing, domain heap, hand-off copy, release after each
+        // gate): what mpk costs besides the PKRU writes.
+        let domains = Arc::new(mpk::Domains::unprotected(15));
+        let isolated = DomainIsolated::over(Arc::clone(&plain), &sensitive, Arc::clone(&domains));
+        python_runtime::domains::install(&domains).expect("python in domains");
+        let memory = Arc::new(python_runtime::domains::PythonMemory);
+        modes.push((
+            "mpk (no keys)",
+            Engine::new(Arc::new(isolated.with_memory(memory))),
+        ));
+    }
+    // A second argument keeps only the modes it names (e.g. `none,mpk` for a profile).
+    if let Some(only) = std::env::args().nth(2) {
+        modes.retain(|(mode, _)| only.split(',').any(|m| mode.starts_with(m)));
     }
     let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); modes.len()];
     for round in 0..=runs {

@@ -58,6 +58,10 @@ fn in_domain_count(object: &Py<PyAny>) -> (usize, usize) {
     })
 }
 
+/// Held by every test here: one counts what a gate did, and a release is whole whenever
+/// another thread is inside a domain too.
+static GATES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn shared_domains() -> Arc<Domains> {
     static DOMAINS: OnceLock<Arc<Domains>> = OnceLock::new();
     let domains = DOMAINS.get_or_init(|| Arc::new(Domains::unprotected(15)));
@@ -67,6 +71,9 @@ fn shared_domains() -> Arc<Domains> {
 
 #[test]
 fn a_result_made_in_a_domain_is_handed_on_as_shared_objects() {
+    let _alone = GATES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let log = common::Lines::default();
     let rt = Arc::new(common::runtime("handoff"));
     assert!(rt.prepare(&["churn", "reader", "odd"]).is_empty());
@@ -198,6 +205,9 @@ fn a_result_made_in_a_domain_is_handed_on_as_shared_objects() {
 /// be reported as a violation).
 #[test]
 fn a_module_dict_grown_in_a_domain_is_given_back_a_shared_table() {
+    let _alone = GATES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let log = common::Lines::default();
     let rt = common::runtime("handoff");
     assert!(rt.prepare(&["grow"]).is_empty());
@@ -237,4 +247,43 @@ fn a_module_dict_grown_in_a_domain_is_given_back_a_shared_table() {
         assert_eq!(sum, 78);
         assert!(module.getattr("handler").is_ok());
     });
+}
+
+/// After a gate, nothing interpreter-wide may point into the function's domain; the release
+/// that ensures it is skipped only when the domain holds no block at all. A function that
+/// keeps nothing leaves an empty domain (the collection alone runs); one whose attribute
+/// lookup by a name it made left that name in CPython's method cache has a block alive, so
+/// the whole release runs, and drops the name: the domain is empty after it too.
+#[test]
+fn the_release_after_a_gate_leaves_no_block_in_the_domain() {
+    let _alone = GATES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let log = common::Lines::default();
+    let rt = common::runtime("handoff");
+    assert!(rt.prepare(&["sized", "lookup"]).is_empty());
+    let domains = shared_domains();
+    let call = |function: &'static str, input: serde_json::Value| {
+        let id = domains.create(function);
+        domains::before_gate();
+        domains::enter(id);
+        let result = common::Invocation::new(function, &log).run(&rt, Value::Json(input));
+        domains::leave();
+        let copied = domains::hand_off(result.expect(function)).expect("the copy");
+        let full = domains::full_releases();
+        domains::after_gate();
+        (id, domains::full_releases() > full, copied)
+    };
+    let (pure, full, _) = call("sized", json!({"kind": "small", "id": 7}));
+    assert_eq!(domains::live_blocks_of(pure), 0, "sized keeps nothing");
+    assert!(!full, "nothing to release beyond the collection");
+
+    let (looked_up, full, copied) = call("lookup", json!({"n": 12345}));
+    assert_eq!(copied.to_json().ok(), Some(json!({"found": false})));
+    assert!(full, "the method cache held the function's string");
+    assert_eq!(
+        domains::live_blocks_of(looked_up),
+        0,
+        "the cached name was released with the method cache"
+    );
 }

@@ -339,6 +339,12 @@ impl Owners {
 
 fn owner_in(chunks: &[(usize, usize, usize)], ptr: *const u8) -> Option<DomainId> {
     let addr = ptr as usize;
+    // Chunks do not overlap: the last starts last and ends last. Most pointers asked about
+    // are not the heap's; many fall outside its whole span.
+    match (chunks.first(), chunks.last()) {
+        (Some(first), Some(last)) if first.0 <= addr && addr < last.1 => {}
+        _ => return None,
+    }
     let i = chunks.partition_point(|&(start, _, _)| start <= addr);
     (i > 0 && addr < chunks[i - 1].1).then(|| DomainId(chunks[i - 1].2))
 }

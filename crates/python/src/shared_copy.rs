@@ -117,18 +117,29 @@ impl<'py> Walk<'_, 'py> {
         if std::ptr::eq(ptr, none) || exact(bool_) {
             return Ok(object.clone());
         }
-        if exact(str_) || is(object, ffi::PyUnicode_Check) {
-            return self.string(object, exact(str_));
-        }
-        if exact(int) || is(object, ffi::PyLong_Check) {
-            return self.int(object, exact(int));
-        }
-        if exact(float) || is(object, ffi::PyFloat_Check) {
-            return self.float(object, exact(float));
-        }
-        let is_dict = exact(dict) || is(object, ffi::PyDict_Check);
-        let is_list = exact(list) || is(object, ffi::PyList_Check);
-        let is_tuple = exact(tuple) || is(object, ffi::PyTuple_Check);
+        // The exact types first (nearly every object of a result): a subclass check costs
+        // a walk of the type's bases for every object that is not of the type asked about.
+        let (is_dict, is_list, is_tuple) = if exact(str_) {
+            return self.string(object, true);
+        } else if exact(int) {
+            return self.int(object, true);
+        } else if exact(float) {
+            return self.float(object, true);
+        } else if exact(dict) || exact(list) || exact(tuple) {
+            (exact(dict), exact(list), exact(tuple))
+        } else if is(object, ffi::PyUnicode_Check) {
+            return self.string(object, false);
+        } else if is(object, ffi::PyLong_Check) {
+            return self.int(object, false);
+        } else if is(object, ffi::PyFloat_Check) {
+            return self.float(object, false);
+        } else {
+            (
+                is(object, ffi::PyDict_Check),
+                is(object, ffi::PyList_Check),
+                is(object, ffi::PyTuple_Check),
+            )
+        };
         if !(is_dict || is_list || is_tuple) {
             return Err(Refusal::NotJson);
         }
@@ -203,14 +214,19 @@ impl<'py> Walk<'_, 'py> {
             let copy = self.made(|| unsafe { ffi::PyUnicode_New(length, max_char) })?;
             let bytes = usize::try_from(length).unwrap_or(0) * kind as usize;
             // SAFETY: both buffers hold `length` characters of `kind` bytes; the copy is new,
-            // not shared yet, and its hash is still unset.
+            // not shared yet, and its hash is still unset: it gets the original's, which the
+            // same characters give (-1 if not computed yet), so a dict key is not hashed
+            // again. `hash` is a field of the public `PyASCIIObject` layout every `str`
+            // starts with.
             unsafe {
                 std::ptr::copy_nonoverlapping(
                     data.cast::<u8>(),
                     ffi::PyUnicode_DATA(copy.as_ptr()).cast::<u8>(),
                     bytes,
-                )
-            };
+                );
+                (*copy.as_ptr().cast::<ffi::PyASCIIObject>()).hash =
+                    (*ptr.cast::<ffi::PyASCIIObject>()).hash;
+            }
             copy
         };
         if !ascii {

@@ -8,7 +8,10 @@
 //! allocation that thread makes goes to the function's domain. `free` and `realloc` find the
 //! owner by address: a pointer in the domain heap goes back to its domain (from any thread,
 //! in any domain), every other one to CPython's allocator; a block that grows stays in the
-//! domain it was in (a shared list appended to inside a function stays shared).
+//! domain it was in (a shared list appended to inside a function stays shared). Two domain
+//! heaps: the mem and object allocators' (their every call holds the GIL, so the heap takes
+//! no lock of its own: `DomainHeap::new_serialized`) and the raw allocator's (called
+//! without the GIL too: a heap with a mutex).
 //!
 //! The GIL and other threads: allocation is per thread (a thread-local domain), so a thread
 //! running function A and one running B, taking turns on the GIL, each allocate in their
@@ -34,7 +37,11 @@ use pyo3::sync::PyOnceLock;
 use crate::interpreter;
 
 struct Hooks {
+    /// The mem and object allocators' blocks: every call holds the GIL, which serializes the
+    /// heap's calls.
     heap: DomainHeap,
+    /// The raw allocator's, called without the GIL too: a heap with its own mutex.
+    raw: DomainHeap,
     /// CPython's allocators, raw, mem, obj.
     original: [PyMemAllocatorEx; 3],
 }
@@ -81,7 +88,12 @@ pub fn install(domains: &Arc<Domains>) -> Result<(), DomainsError> {
     interpreter::attach(|py| {
         crate::context::make_types(py);
         let hooks = HOOKS.get_or_init(|| Hooks {
-            heap: DomainHeap::new(Arc::clone(domains)),
+            // SAFETY: this heap is called by the mem and object hooks only (and, for
+            // bookkeeping, by this module with the GIL held), and CPython calls those
+            // allocators with the GIL held (its documented contract, which its debug hooks
+            // check): no two calls overlap.
+            heap: unsafe { DomainHeap::new_serialized(Arc::clone(domains)) },
+            raw: DomainHeap::new(Arc::clone(domains)),
             original: [raw(), mem(), obj()].map(|d| {
                 let mut a = empty_allocator();
                 // SAFETY: `a` is a valid out-parameter; the GIL is held.
@@ -206,7 +218,10 @@ pub fn after_gate() {
             let Some(heap) = HOOKS.get().map(|h| &h.heap) else {
                 return Ok(());
             };
-            if alone && domain.is_none_or(|id| heap.live_blocks_of(id) == 0) {
+            let raw = &hooks().raw;
+            if alone
+                && domain.is_none_or(|id| heap.live_blocks_of(id) + raw.live_blocks_of(id) == 0)
+            {
                 return Ok(());
             }
             FULL_RELEASES.fetch_add(1, Ordering::Relaxed);
@@ -284,12 +299,21 @@ pub fn full_releases() -> u64 {
 
 /// Blocks of `id` not freed yet (for tests).
 pub fn live_blocks_of(id: DomainId) -> usize {
-    HOOKS.get().map_or(0, |h| h.heap.live_blocks_of(id))
+    // The GIL serializes the mem and object heap's calls.
+    interpreter::attach(|_py| {
+        HOOKS
+            .get()
+            .map_or(0, |h| h.heap.live_blocks_of(id) + h.raw.live_blocks_of(id))
+    })
 }
 
 /// Blocks allocated by functions and not freed yet (for tests).
 pub fn live_blocks() -> usize {
-    HOOKS.get().map_or(0, |h| h.heap.live_blocks())
+    interpreter::attach(|_py| {
+        HOOKS
+            .get()
+            .map_or(0, |h| h.heap.live_blocks() + h.raw.live_blocks())
+    })
 }
 
 fn hooks() -> &'static Hooks {
@@ -299,6 +323,30 @@ fn hooks() -> &'static Hooks {
 
 fn original(ctx: *mut c_void) -> &'static PyMemAllocatorEx {
     &hooks().original[(ctx as usize).min(2)]
+}
+
+/// The heap a hook allocates from: the raw allocator's (`ctx` 0, see `install`) or the mem
+/// and object allocators' (the GIL held).
+fn heap_for(ctx: *mut c_void) -> &'static DomainHeap {
+    let hooks = hooks();
+    if ctx.is_null() {
+        &hooks.raw
+    } else {
+        &hooks.heap
+    }
+}
+
+/// The heap that owns `ptr`, if one does: the hook's own first. (A block freed through
+/// another allocator family than made it, which CPython forbids and crashes on, goes back
+/// to its own heap all the same.)
+fn heap_of(ctx: *mut c_void, ptr: *mut c_void) -> Option<&'static DomainHeap> {
+    let hooks = hooks();
+    let (first, second) = if ctx.is_null() {
+        (&hooks.raw, &hooks.heap)
+    } else {
+        (&hooks.heap, &hooks.raw)
+    };
+    [first, second].into_iter().find(|h| h.owns(ptr.cast()))
 }
 
 fn current() -> Option<DomainId> {
@@ -312,7 +360,7 @@ fn open_domain() -> Option<DomainId> {
 extern "C" fn hook_malloc(ctx: *mut c_void, size: usize) -> *mut c_void {
     match current() {
         // SAFETY: the thread is inside `id`'s gate (set by `enter`, cleared by `leave`).
-        Some(id) => unsafe { hooks().heap.alloc(id, size.max(1)) }.cast(),
+        Some(id) => unsafe { heap_for(ctx).alloc(id, size.max(1)) }.cast(),
         None => {
             let o = original(ctx);
             o.malloc.map_or(std::ptr::null_mut(), |m| m(o.ctx, size))
@@ -326,7 +374,7 @@ extern "C" fn hook_calloc(ctx: *mut c_void, nelem: usize, elsize: usize) -> *mut
         Some(id) => nelem
             .checked_mul(elsize)
             .map_or(std::ptr::null_mut(), |n| unsafe {
-                hooks().heap.alloc(id, n.max(1)).cast()
+                heap_for(ctx).alloc(id, n.max(1)).cast()
             }),
         None => {
             let o = original(ctx);
@@ -340,8 +388,7 @@ extern "C" fn hook_realloc(ctx: *mut c_void, ptr: *mut c_void, size: usize) -> *
     if ptr.is_null() {
         return hook_malloc(ctx, size);
     }
-    let heap = &hooks().heap;
-    if heap.owns(ptr.cast()) {
+    if let Some(heap) = heap_of(ctx, ptr) {
         // SAFETY: CPython passes a live block it allocated; this heap's (`owns`). The open
         // domain's key is open on this thread (inside its gate).
         return unsafe { heap.realloc_in(ptr.cast(), size.max(1), open_domain()) }.cast();
@@ -355,8 +402,7 @@ extern "C" fn hook_free(ctx: *mut c_void, ptr: *mut c_void) {
     if ptr.is_null() {
         return;
     }
-    let heap = &hooks().heap;
-    if heap.owns(ptr.cast()) {
+    if let Some(heap) = heap_of(ctx, ptr) {
         // SAFETY: CPython frees a live block it allocated; this heap's (`owns`). The open
         // domain's key is open on this thread (inside its gate).
         unsafe { heap.free_in(ptr.cast(), open_domain()) };

@@ -210,6 +210,40 @@ echo "cli: new module globals set in one domain are read from another without a 
 # gate let it go.
 same lookup '"sweep":{"swept":50000}' mpk
 echo "cli: a name cached from one domain is not dropped by another function (no false alarm)"
+# faastlane serve --isolation mpk: its executors run the workflows' sensitive functions in
+# protection domains. The Step Functions API through busybox wget.
+ip link set lo up 2>/dev/null
+sfn() { wget -q -O - --header "X-Amz-Target: AWSStepFunctions.$1" \
+  --header 'Content-Type: application/x-amz-json-1.0' --post-data "$2" http://127.0.0.1:8083/; }
+execute() { # machine input-file: prints DescribeExecution's answer once the execution ended
+  input=$(sed 's/\\/\\\\/g; s/"/\\"/g' "$2" | tr -d '\n')
+  arn=$(sfn StartExecution "{\"stateMachineArn\":\"arn:aws:states:us-east-1:111111111111:stateMachine:$1\",\"input\":\"$input\"}" \
+    | sed -n 's/.*"executionArn":"\([^"]*\)".*/\1/p')
+  [ -n "$arn" ] || fail "serve: StartExecution of $1 failed: $(tail -5 serve.log)"
+  i=0
+  while :; do
+    out=$(sfn DescribeExecution "{\"executionArn\":\"$arn\"}")
+    case "$out" in *'"status":"RUNNING"'*) ;; *) break ;; esac
+    i=$((i + 1)); [ $i -lt 600 ] || fail "serve: $1 still running after 120 s"
+    sleep 0.2
+  done
+  echo "$out"
+}
+faastlane serve --isolation mpk --db :memory: --workers 1 /healthcare /peek > serve.log 2>&1 &
+server=$!
+i=0
+until wget -q -O /dev/null http://127.0.0.1:8083/healthz 2>/dev/null; do
+  i=$((i + 1)); [ $i -lt 300 ] || fail "serve did not start: $(cat serve.log)"; sleep 0.2
+done
+out=$(execute healthcare /healthcare/input.json)
+echo "$out" | grep -q '"status":"SUCCEEDED"' || fail "serve: healthcare under mpk: $(echo "$out" | head -c 800) $(tail -20 serve.log)"
+echo "$out" | grep -q '\\"patients\\":12' || fail "serve: healthcare's output: $(echo "$out" | head -c 800)"
+out=$(execute peek /peek/input.json)
+echo "$out" | grep -q '"status":"SUCCEEDED"' || fail "serve: peek under mpk: $(echo "$out" | head -c 800) $(tail -20 serve.log)"
+echo "$out" | grep -q 'Faastlane.IsolationViolation' || fail "serve: peek's read was not caught: $(echo "$out" | head -c 800)"
+echo "$out" | grep -q '123-45-6789' && fail "serve: peek read the secret under mpk"
+kill $server
+echo "cli: faastlane serve --isolation mpk: healthcare succeeds, a read of another function's domain is Faastlane.IsolationViolation"
 CLI
   chmod +x "$INITRD/tests/zz-cli-healthcare"
   if [ "${MPK_BENCH:-0}" = 1 ]; then

@@ -41,7 +41,15 @@ pub enum Command {
     Lambda,
     /// Run executions sent by `faastlane serve` (one JSON line each on stdin).
     #[command(hide = true)]
-    Executor,
+    Executor(ExecutorArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExecutorArgs {
+    /// The isolation `faastlane serve --isolation` chose, with each function directory's
+    /// sensitive functions (JSON).
+    #[arg(long, value_name = "JSON")]
+    pub isolation_spec: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -105,6 +113,10 @@ pub struct ServeArgs {
     /// carry on.
     #[arg(long, value_name = "MIB")]
     pub executor_memory_mb: Option<u64>,
+    /// Isolate the functions each directory's `faastlane.json` marks sensitive (with `mpk`:
+    /// every function of a directory without a marking) from each other.
+    #[arg(long, value_enum, default_value_t = IsolationArg::None)]
+    pub isolation: IsolationArg,
 }
 
 impl ServeArgs {

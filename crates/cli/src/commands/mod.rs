@@ -25,7 +25,7 @@ pub fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Serve(args) => serve::run(args),
         Command::Openwhisk(args) => platform::openwhisk(args),
         Command::Lambda => platform::lambda(),
-        Command::Executor => serve::executor(),
+        Command::Executor(args) => serve::executor(args),
     }
 }
 

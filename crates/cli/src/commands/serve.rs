@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use engine::Identity;
 use server::{ServeOptions, serve};
 
-use crate::args::ServeArgs;
+use crate::args::{ExecutorArgs, ServeArgs};
 
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
     let limits = args.limits();
@@ -16,6 +16,15 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         None => default_db()?,
     };
     let exe = std::env::current_exe().context("finding the faastlane binary to start executors")?;
+    // Decided before anything starts: `mpk` without protection keys, or a bad marking,
+    // stops the server here.
+    let dirs: Vec<_> = args
+        .workflows
+        .iter()
+        .chain(&args.functions)
+        .cloned()
+        .collect();
+    let isolation = super::isolation::serve_spec(args.isolation, &dirs)?;
     let workers = args
         .workers
         .unwrap_or_else(|| lanes::cpus::usable().usable)
@@ -34,7 +43,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         workflows: args.workflows,
         db,
         workers,
-        executor_command: executor_command(exe),
+        executor_command: executor_command(exe, isolation.as_ref())?,
         mock_config: args.mock_config,
         max_body: args.max_request_bytes,
         grace: Duration::from_secs(args.grace_seconds),
@@ -59,21 +68,34 @@ fn default_host(port_from_platform: bool) -> std::net::IpAddr {
     }
 }
 
-/// The binary with its hidden `executor` subcommand, as verbose as this process.
-fn executor_command(exe: std::path::PathBuf) -> Vec<std::ffi::OsString> {
+/// The binary with its hidden `executor` subcommand, as verbose as this process, with the
+/// isolation the server chose.
+fn executor_command(
+    exe: std::path::PathBuf,
+    isolation: Option<&super::isolation::ServeSpec>,
+) -> Result<Vec<std::ffi::OsString>> {
     use tracing::level_filters::LevelFilter;
     let mut command = vec![exe.into_os_string(), "executor".into()];
+    if let Some(spec) = isolation {
+        command.push("--isolation-spec".into());
+        command.push(serde_json::to_string(spec)?.into());
+    }
     let level = LevelFilter::current();
     if level >= LevelFilter::DEBUG {
         command.push("-vv".into());
     } else if level >= LevelFilter::INFO {
         command.push("-v".into());
     }
-    command
+    Ok(command)
 }
 
-pub fn executor() -> Result<ExitCode> {
-    server::executor::child::main().context("executor")?;
+pub fn executor(args: ExecutorArgs) -> Result<ExitCode> {
+    let wrap = args
+        .isolation_spec
+        .as_deref()
+        .map(super::isolation::executor_wrap)
+        .transpose()?;
+    server::executor::child::main_with(wrap).context("executor")?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -70,7 +70,7 @@ def check_response_shape(http_response, parsed, model, **kwargs):
 class Server:
     """One `faastlane serve` process."""
 
-    def __init__(self, db, extra=(), workers=2):
+    def __init__(self, db, extra=(), workers=2, functions=True):
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.log_path = Path(str(db) + f".{self.port}.log")
@@ -80,7 +80,7 @@ class Server:
             "--port", str(self.port),
             "--db", str(db),
             "--workers", str(workers),
-            "--functions", str(HERE / "functions"),
+            *(["--functions", str(HERE / "functions")] if functions else []),
             "--grace-seconds", "2",
             *extra,
         ]

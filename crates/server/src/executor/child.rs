@@ -15,6 +15,11 @@ pub const SERVER_PID: &str = "FAASTLANE_SERVER_PID";
 
 /// Runs jobs until stdin closes (the server went away or shut the executor down).
 pub fn main() -> std::io::Result<()> {
+    main_with(None)
+}
+
+/// [`main`], each function directory's runtime wrapped with `wrap` (isolation).
+pub fn main_with(wrap: Option<super::Wrap>) -> std::io::Result<()> {
     // Die with the server, even mid-execution (kill -9 of the server must not leave orphans
     // running user code); a server already gone before this point is caught just after.
     rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
@@ -28,7 +33,8 @@ pub fn main() -> std::io::Result<()> {
     let protocol = rustix::io::dup(std::io::stdout())?;
     rustix::stdio::dup2_stdout(std::io::stderr())?;
     let mut protocol = std::io::BufWriter::new(std::fs::File::from(protocol));
-    let mut runner = Runner::new(Identity::from_env(), true, std::sync::Arc::new(StderrLog));
+    let mut runner =
+        Runner::new(Identity::from_env(), true, std::sync::Arc::new(StderrLog)).with_wrap(wrap);
     let stdin = std::io::stdin();
     let mut line = String::new();
     let mut memory_limited = false;

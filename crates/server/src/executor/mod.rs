@@ -17,7 +17,7 @@ pub mod child;
 pub mod pool;
 mod run;
 
-pub use run::{Runner, execute, execute_with, machine_timeout};
+pub use run::{Runner, Wrap, execute, execute_with, machine_timeout};
 
 /// One execution to run.
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -100,6 +100,13 @@ pub fn execute_with(
     result
 }
 
+/// How an executor wraps the runtime of a function directory before any engine uses it
+/// (`faastlane serve --isolation`: the directory's sensitive functions in protection
+/// domains or worker processes).
+pub type Wrap = Box<
+    dyn Fn(&std::path::Path, Arc<dyn Runtime>) -> Result<Arc<dyn Runtime>, String> + Send + Sync,
+>;
+
 /// Runs jobs, keeping prepared engines (and the Python modules they imported) between them.
 pub struct Runner {
     identity: Identity,
@@ -109,6 +116,7 @@ pub struct Runner {
     python: bool,
     engines: HashMap<String, (Arc<Workflow>, Arc<Engine>)>,
     runtimes: HashMap<PathBuf, Arc<dyn Runtime>>,
+    wrap: Option<Wrap>,
 }
 
 impl Runner {
@@ -119,7 +127,14 @@ impl Runner {
             python,
             engines: HashMap::new(),
             runtimes: HashMap::new(),
+            wrap: None,
         }
+    }
+
+    /// The same, wrapping each function directory's runtime with `wrap` once, when it is made.
+    pub fn with_wrap(mut self, wrap: Option<Wrap>) -> Self {
+        self.wrap = wrap;
+        self
     }
 
     pub fn run(&mut self, job: &Job) -> JobResult {
@@ -214,7 +229,10 @@ impl Runner {
             python_runtime::PythonOptions::default(),
         )
         .map_err(|e| format!("loading the Python functions of {}: {e}", dir.display()))?;
-        let runtime: Arc<dyn Runtime> = Arc::new(runtime);
+        let mut runtime: Arc<dyn Runtime> = Arc::new(runtime);
+        if let Some(wrap) = &self.wrap {
+            runtime = wrap(dir, runtime)?;
+        }
         self.runtimes.insert(dir.clone(), Arc::clone(&runtime));
         Ok(runtime)
     }

@@ -183,3 +183,52 @@ fn the_packaged_zip_runs_finra_through_its_bootstrap() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body, read("expected.json"));
 }
+
+/// `FAASTLANE_ISOLATION` (a Lambda function's configuration is its environment) isolates the
+/// workflow's sensitive functions as `run --isolation` does: here in a fresh worker process
+/// per call, nothing they keep reaching the next call or the other functions.
+#[test]
+fn the_environment_chooses_isolation() {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let _emulator = start_emulator(scratch.path(), port, "isolation");
+    let fixture = repo().join("crates/cli/tests/fixtures/isolation");
+    let log = scratch.path().join("runtime.log");
+    let _runtime = start_runtime(
+        &format!("http://127.0.0.1:{port}/.rt/isolation"),
+        &[
+            ("LAMBDA_TASK_ROOT", fixture.as_os_str()),
+            ("FAASTLANE_ISOLATION", "process".as_ref()),
+        ],
+        &log,
+    );
+    let (status, got) = invoke(&agent(), port, "isolation", &json!({}));
+    assert_eq!(status, 200, "{got}");
+    let public = &got["public"]["pid"];
+    assert_ne!(got["first"]["pid"], *public, "{got}");
+    assert_ne!(
+        got["first"]["pid"], got["second"]["pid"],
+        "a fresh worker per call: {got}"
+    );
+    assert_eq!(
+        (&got["first"]["calls"], &got["second"]["calls"]),
+        (&json!(1), &json!(1))
+    );
+    assert_eq!(got["snooped"]["found"], Json::Null, "{got}");
+
+    // A value it does not know stops the runtime before it polls.
+    let mut bad = start_runtime(
+        &format!("http://127.0.0.1:{port}/.rt/isolation"),
+        &[
+            ("LAMBDA_TASK_ROOT", fixture.as_os_str()),
+            ("FAASTLANE_ISOLATION", "sandbox".as_ref()),
+        ],
+        &scratch.path().join("bad.log"),
+    );
+    assert_eq!(bad.0.wait().expect("wait").code(), Some(2));
+    let bad = std::fs::read_to_string(scratch.path().join("bad.log")).expect("log");
+    assert!(
+        bad.contains("FAASTLANE_ISOLATION=\"sandbox\": expected none, mpk, process or auto"),
+        "{bad}"
+    );
+}

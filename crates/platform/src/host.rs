@@ -36,7 +36,14 @@ pub enum HostError {
     /// Functions that do not load (missing module, syntax or import error), by state.
     #[error("the workflow cannot run:\n{}", bullets(.problems.iter().map(ToString::to_string)))]
     Prepare { problems: Vec<PrepareProblem> },
+    /// The isolation asked for (`FAASTLANE_ISOLATION`) cannot be set up.
+    #[error("isolation: {0}")]
+    Isolation(String),
 }
+
+/// Wraps a workflow's function runtime before its engine is made (`--isolation`: the
+/// sensitive functions in protection domains or worker processes).
+pub type Wrap = Box<dyn FnOnce(Arc<dyn Runtime>) -> Result<Arc<dyn Runtime>, String>>;
 
 fn bullets<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> String {
     items
@@ -168,11 +175,13 @@ pub struct Activation {
 
 impl Host {
     /// Prepares `workflow` from `dir` with `options` (whose `processes` may hold a fork
-    /// server): starts the interpreter, installs `requirements.txt`, imports every function.
+    /// server): starts the interpreter, installs `requirements.txt`, imports every function;
+    /// the function runtime wrapped with `wrap` first, if given.
     pub fn prepare(
         dir: &Path,
         workflow: Workflow,
         options: EngineOptions,
+        wrap: Option<Wrap>,
     ) -> Result<Host, HostError> {
         let python = !workflow.functions().is_empty();
         let runtime: Arc<dyn Runtime> = if python {
@@ -185,6 +194,10 @@ impl Host {
             Arc::new(runtime)
         } else {
             Arc::new(NativeRuntime::new())
+        };
+        let runtime = match wrap {
+            Some(wrap) => wrap(runtime).map_err(HostError::Isolation)?,
+            None => runtime,
         };
         let engine = Engine::with_options(runtime, options);
         engine

@@ -99,28 +99,45 @@ fn dir_name(dir: &Path) -> String {
     crate::definition::arn_name(&name, "workflow")
 }
 
+/// What decides a workflow's isolation, called first (while the process has one thread) with
+/// its directory, definition and engine options: the wrap of its function runtime, or none.
+pub type Isolate<'a> = dyn FnOnce(&Path, &engine::Workflow, &engine::EngineOptions) -> Result<Option<host::Wrap>, String>
+    + 'a;
+
 /// Prepares the workflow and serves invocations until the Runtime API goes away. Call it
 /// while the process has one thread (it starts the fork server first). A workflow that
 /// cannot start is reported to `/runtime/init/error` and returned as the error.
 pub fn run(options: &LambdaOptions) -> Result<(), LambdaError> {
+    run_isolated(options, Box::new(|_, _, _| Ok(None)))
+}
+
+/// [`run`], with the workflow's functions isolated as `isolate` decides; isolated functions
+/// stay off process lanes (a lane worker runs several functions in one process).
+pub fn run_isolated(options: &LambdaOptions, isolate: Box<Isolate<'_>>) -> Result<(), LambdaError> {
     let client = Client::new(&options.api);
     let engine = host::engine_options(Arc::new(StderrLog));
     let prepared = host::load(&options.dir, &options.name).and_then(|workflow| {
         let remote = host::remote_from_env(|name| std::env::var(name).ok())?;
         let engine = engine::EngineOptions { remote, ..engine };
-        let processes = host::start_fork_server(&options.dir, &workflow, &engine);
+        let wrap = isolate(&options.dir, &workflow, &engine).map_err(HostError::Isolation)?;
+        let processes = match wrap {
+            Some(_) => None,
+            None => host::start_fork_server(&options.dir, &workflow, &engine),
+        };
         let engine = engine::EngineOptions {
             processes: processes.map(|s| s as Arc<dyn engine::lanes::ProcessPool>),
             ..engine
         };
-        Host::prepare(&options.dir, workflow, engine)
+        Host::prepare(&options.dir, workflow, engine, wrap)
     });
     let host = match prepared {
         Ok(host) => host,
         Err(e) => {
             let error_type = match &e {
                 HostError::Prepare { .. } => "Runtime.ImportModuleError",
-                HostError::Python { .. } | HostError::Remote(_) => "Runtime.InitError",
+                HostError::Python { .. } | HostError::Remote(_) | HostError::Isolation(_) => {
+                    "Runtime.InitError"
+                }
                 HostError::Definition(_) | HostError::Invalid { .. } => "Runtime.InvalidWorkflow",
             };
             client.init_error(error_type, &e.to_string())?;

@@ -272,7 +272,7 @@ impl Proxy {
                 .map(|s| s as Arc<dyn engine::lanes::ProcessPool>),
             ..self.engine.clone()
         };
-        Host::prepare(&self.action_dir, workflow, options).map_err(|e| e.to_string())
+        Host::prepare(&self.action_dir, workflow, options, None).map_err(|e| e.to_string())
     }
 
     fn run(&mut self, body: &[u8]) -> Reply {

@@ -12,7 +12,6 @@ use lanes::{ForkServer, ServerOptions};
 use python_runtime::PythonOptions;
 
 use crate::args::IsolationArg;
-use crate::workflow::Loaded;
 
 /// The isolation of one run, ready to wrap the function runtime.
 pub struct Isolation {
@@ -27,7 +26,7 @@ impl Isolation {
     /// process isolation, starts the fork server that hosts the sensitive functions.
     pub fn start(
         arg: IsolationArg,
-        loaded: &Loaded,
+        dir: &std::path::Path,
         workflow: &Workflow,
         options: &EngineOptions,
     ) -> Result<Isolation> {
@@ -52,13 +51,13 @@ impl Isolation {
         if let Some(notice) = notice {
             eprintln!("{notice}");
         }
-        let settings = Settings::read(&loaded.dir, &functions)?;
+        let settings = Settings::read(dir, &functions)?;
         let sensitive: Vec<String> = settings.sensitive(&functions).into_iter().collect();
         if sensitive.is_empty() {
             return Ok(none);
         }
         let server = match mode {
-            Mode::Process => Some(process_server(loaded, workflow, options, &sensitive)?),
+            Mode::Process => Some(process_server(dir, workflow, options, &sensitive)?),
             _ => None,
         };
         Ok(Isolation {
@@ -97,7 +96,7 @@ impl Isolation {
 /// A fork server hosting the sensitive functions, with no idle workers: each call gets a
 /// fresh fork, never a process another function ran in.
 fn process_server(
-    loaded: &Loaded,
+    dir: &std::path::Path,
     workflow: &Workflow,
     options: &EngineOptions,
     sensitive: &[String],
@@ -108,9 +107,8 @@ fn process_server(
         ..ServerOptions::default()
     };
     let python = PythonOptions::default().chdir(true);
-    let server =
-        python_runtime::fork_server::start(&loaded.dir, &hosted, options, python, server_options)
-            .context("starting the fork server for process isolation")?;
+    let server = python_runtime::fork_server::start(dir, &hosted, options, python, server_options)
+        .context("starting the fork server for process isolation")?;
     Ok((Arc::new(server), hosted.name))
 }
 

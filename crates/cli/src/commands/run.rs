@@ -59,7 +59,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     };
     let mocks = mocked_responses(&args, &workflow)?;
     // First, while this process has one thread and no interpreter: the fork servers.
-    let isolation = Isolation::start(args.isolation, &loaded, &workflow, &options)?;
+    let isolation = Isolation::start(args.isolation, &loaded.dir, &workflow, &options)?;
     // Isolated functions stay off process lanes: a lane worker runs every Task of its
     // branches (and of later states) in one process, which would undo the isolation.
     let server = if isolation.isolates() {

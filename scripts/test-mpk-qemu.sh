@@ -152,6 +152,17 @@ add_cli() {
   cp "$ROOT_DIR"/crates/cli/tests/fixtures/isolation-many/* "$INITRD/many/"
   cp "$ROOT_DIR"/crates/cli/tests/fixtures/isolation-globals/* "$INITRD/globals/"
   cp "$ROOT_DIR"/crates/cli/tests/fixtures/isolation-lookup/* "$INITRD/lookup/"
+  # The peek fixture as an OpenWhisk zip action's /init body (busybox has no zip).
+  python3 - "$ROOT_DIR/crates/cli/tests/fixtures/isolation-peek" > "$INITRD/peek-init.json" <<'PY' \
+    || die "making the OpenWhisk /init body"
+import base64, io, json, pathlib, sys, zipfile
+buffer = io.BytesIO()
+with zipfile.ZipFile(buffer, "w") as z:
+    for f in sorted(pathlib.Path(sys.argv[1]).iterdir()):
+        z.write(f, f.name)
+code = base64.b64encode(buffer.getvalue()).decode()
+print(json.dumps({"value": {"name": "/guest/peek", "code": code, "binary": True}}))
+PY
   for lib in $(ldd "$stdlib"/lib-dynload/_ctypes.*.so | grep -o '=> /[^ ]*' | cut -c4-); do
     mkdir -p "$INITRD$(dirname "$lib")"; cp -L "$lib" "$INITRD$lib"
   done
@@ -244,6 +255,23 @@ echo "$out" | grep -q 'Faastlane.IsolationViolation' || fail "serve: peek's read
 echo "$out" | grep -q '123-45-6789' && fail "serve: peek read the secret under mpk"
 kill $server
 echo "cli: faastlane serve --isolation mpk: healthcare succeeds, a read of another function's domain is Faastlane.IsolationViolation"
+# faastlane openwhisk --isolation mpk: the zip action's sensitive functions in domains.
+faastlane openwhisk --isolation mpk --host 127.0.0.1 --port 8080 --work-dir /tmp/ow > ow.log 2>&1 &
+server=$!
+i=0
+until grep -q "listening on" ow.log; do
+  i=$((i + 1)); [ $i -lt 300 ] || fail "openwhisk did not start: $(cat ow.log)"; sleep 0.2
+done
+wget -q -O - --header 'Content-Type: application/json' --post-file /peek-init.json \
+  http://127.0.0.1:8080/init > init.out || fail "openwhisk /init: $(cat init.out) $(tail -5 ow.log)"
+out=$(wget -q -O - --header 'Content-Type: application/json' --post-data '{"value": {}}' \
+  http://127.0.0.1:8080/run) || fail "openwhisk /run: $(tail -10 ow.log)"
+echo "$out" | grep -q '"caught":{"Error":"Faastlane.IsolationViolation"' \
+  || fail "openwhisk: peek's read was not caught: $(echo "$out" | head -c 800) $(tail -10 ow.log)"
+echo "$out" | grep -q '123-45-6789' && fail "openwhisk: peek read the secret under mpk"
+echo "$out" | grep -q '"after":{"ok":true}' || fail "openwhisk: the action did not go on: $out"
+kill $server
+echo "cli: faastlane openwhisk --isolation mpk: a read of another function's domain is Faastlane.IsolationViolation"
 CLI
   chmod +x "$INITRD/tests/zz-cli-healthcare"
   if [ "${MPK_BENCH:-0}" = 1 ]; then

@@ -184,6 +184,10 @@ pub struct OpenWhiskArgs {
     /// of code and 5 MB of parameters).
     #[arg(long, default_value_t = 64 << 20)]
     pub max_request_bytes: usize,
+    /// Isolate the functions the action's `faastlane.json` marks sensitive (all, without a
+    /// marking) from each other.
+    #[arg(long, value_enum, env = "FAASTLANE_ISOLATION", default_value_t = IsolationArg::None)]
+    pub isolation: IsolationArg,
 }
 
 /// Remote lanes: where a Parallel or Map state sends the branches it wants to run at once

@@ -499,6 +499,64 @@ fn finra_and_healthcare_deploy_as_zip_actions() {
     }
 }
 
+/// `--isolation` (or `FAASTLANE_ISOLATION`, the container's environment): the action's
+/// sensitive functions (its `faastlane.json`) run as under `run --isolation`, here each call
+/// in a fresh worker forked from a fork server set up from what `/init` unpacked; healthcare
+/// gives the same output isolated.
+#[test]
+fn isolation_applies_to_the_action_unpacked_at_init() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/isolation");
+    let proxy = Proxy::start_with_env(&[("FAASTLANE_ISOLATION", "process")]);
+    let (status, body) = proxy
+        .init(json!({ "name": "/guest/isolation", "code": zip_dir(&fixture), "binary": true }));
+    assert_eq!(
+        (status, &body),
+        (200, &json!({ "ok": true })),
+        "{}",
+        proxy.stderr()
+    );
+    for _ in 0..2 {
+        let (status, got) = proxy.run(json!({}));
+        assert_eq!(status, 200, "{got}");
+        let public = &got["public"]["pid"];
+        assert_ne!(got["first"]["pid"], *public, "{got}");
+        assert_ne!(
+            got["first"]["pid"], got["second"]["pid"],
+            "a fresh worker per call: {got}"
+        );
+        assert_eq!(
+            (&got["first"]["calls"], &got["second"]["calls"]),
+            (&json!(1), &json!(1))
+        );
+        assert_eq!(got["snooped"]["found"], Json::Null, "{got}");
+    }
+    // Without isolation the same action leaks what the sensitive function kept.
+    let plain = Proxy::start();
+    assert_eq!(
+        plain
+            .init(json!({ "name": "/guest/isolation", "code": zip_dir(&fixture), "binary": true }))
+            .0,
+        200
+    );
+    assert_eq!(plain.run(json!({})).1["snooped"]["found"], "123-45-6789");
+
+    let dir = example("healthcare");
+    let proxy = Proxy::start_with_env(&[("FAASTLANE_ISOLATION", "auto")]);
+    let notice = proxy.stderr();
+    assert!(notice.starts_with("isolation: "), "{notice}");
+    let (status, body) =
+        proxy.init(json!({ "name": "/guest/healthcare", "code": zip_dir(&dir), "binary": true }));
+    assert_eq!(
+        (status, &body),
+        (200, &json!({ "ok": true })),
+        "{}",
+        proxy.stderr()
+    );
+    let (status, body) = proxy.run(read_json(&dir.join("input.json")));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, read_json(&dir.join("expected.json")));
+}
+
 /// A stand-in for OpenWhisk's controller (none can run here) for one blocking invoke: it
 /// passes the invoke's parameters to `runtime`'s `/run` as the controller would, and answers
 /// with the activation record.

@@ -111,9 +111,20 @@ pub fn unpack(
 /// workflow from there and exports the action's environment first. Call it while the
 /// process has one thread.
 pub fn start_deferred_fork_server(dir: &Path, engine: &EngineOptions) -> Option<Arc<ForkServer>> {
+    let server = host::fork_server_options(engine);
+    start_deferred_fork_server_with(dir, engine, server, |_, workflow| Ok(workflow))
+}
+
+/// [`start_deferred_fork_server`], hosting what `hosted` makes of the unpacked workflow
+/// (process isolation: a workflow of its sensitive functions).
+pub fn start_deferred_fork_server_with(
+    dir: &Path,
+    engine: &EngineOptions,
+    server: lanes::ServerOptions,
+    hosted: impl FnOnce(&Path, engine::Workflow) -> Result<engine::Workflow, String> + Send + 'static,
+) -> Option<Arc<ForkServer>> {
     let dir = dir.to_path_buf();
     let options = engine.clone();
-    let server = host::fork_server_options(engine);
     let started = python_runtime::fork_server::start_deferred(server, move || {
         let text = std::fs::read_to_string(dir.join(RECORD))
             .map_err(|e| format!("no initialized action in {}: {e}", dir.display()))?;
@@ -126,6 +137,7 @@ pub fn start_deferred_fork_server(dir: &Path, engine: &EngineOptions) -> Option<
             python_runtime::export_environment(&env).map_err(|e| e.to_string())?;
         }
         let workflow = host::load(&dir, &name).map_err(|e| e.to_string())?;
+        let workflow = hosted(&dir, workflow)?;
         Ok(python_runtime::fork_server::Hosted {
             dir,
             workflow,

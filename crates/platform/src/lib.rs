@@ -12,6 +12,7 @@
 pub mod action;
 pub mod definition;
 pub mod host;
+pub mod isolate;
 pub mod lambda;
 pub mod openwhisk;
 

@@ -53,6 +53,9 @@ pub struct OpenWhiskOptions {
     pub work_dir: Option<PathBuf>,
     /// Largest request body (a zip action's base64 and a `/run` parameter).
     pub max_body: usize,
+    /// `--isolation`, decided: `Mpk` or `Process` isolate the action's sensitive functions
+    /// (`None`: none).
+    pub isolation: isolation::Mode,
 }
 
 /// Why the runtime could not start or serve.
@@ -109,7 +112,14 @@ pub fn serve(
     })?;
     let log: Arc<dyn LogSink> = Arc::new(ActivationLog);
     let engine = host::engine_options(Arc::clone(&log));
-    let fork_server = action::start_deferred_fork_server(&action_dir, &engine);
+    // With isolation, no process lanes (a lane worker runs several functions in one
+    // process): the one fork server hosts the sensitive functions.
+    let isolation = (options.isolation != isolation::Mode::None)
+        .then(|| crate::isolate::ActionIsolation::start(options.isolation, &action_dir, &engine));
+    let fork_server = match isolation {
+        Some(_) => None,
+        None => action::start_deferred_fork_server(&action_dir, &engine),
+    };
 
     // No worker threads: the handlers below run activations on this (the main) thread.
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -127,6 +137,7 @@ pub fn serve(
         action_dir,
         engine: engine.clone(),
         fork_server,
+        isolation,
         host: None,
     }));
     let app = Router::new()
@@ -168,6 +179,7 @@ struct Proxy {
     action_dir: PathBuf,
     engine: engine::EngineOptions,
     fork_server: Option<Arc<lanes::ForkServer>>,
+    isolation: Option<crate::isolate::ActionIsolation>,
     host: Option<Initialized>,
 }
 
@@ -272,7 +284,11 @@ impl Proxy {
                 .map(|s| s as Arc<dyn engine::lanes::ProcessPool>),
             ..self.engine.clone()
         };
-        Host::prepare(&self.action_dir, workflow, options, None).map_err(|e| e.to_string())
+        let wrap = match &self.isolation {
+            Some(isolation) => Some(isolation.wrap(&self.action_dir, &workflow)?),
+            None => None,
+        };
+        Host::prepare(&self.action_dir, workflow, options, wrap).map_err(|e| e.to_string())
     }
 
     fn run(&mut self, body: &[u8]) -> Reply {

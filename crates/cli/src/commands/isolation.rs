@@ -81,13 +81,8 @@ impl Isolation {
                 name,
                 &self.sensitive,
             )),
-            (Mode::Mpk, _) => {
-                let isolated = DomainIsolated::new(runtime, &self.sensitive)
-                    .context("setting up protection domains")?;
-                python_runtime::domains::install(isolated.domains())
-                    .context("routing python's allocators to the protection domains")?;
-                Arc::new(isolated.with_memory(Arc::new(python_runtime::domains::PythonMemory)))
-            }
+            (Mode::Mpk, _) => platform::isolate::in_domains(runtime, &self.sensitive)
+                .map_err(anyhow::Error::msg)?,
             _ => runtime,
         })
     }

@@ -1,6 +1,9 @@
 //! `--isolation` through the binary: sensitive functions in worker processes, `auto`'s
 //! notice, `mpk` refused before anything runs where it cannot work, bad markings named.
 
+#[path = "support/isolated.rs"]
+mod isolated;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -29,19 +32,7 @@ fn output(out: &Output) -> Json {
 
 #[test]
 fn process_isolation_runs_each_sensitive_call_in_a_fresh_process() {
-    let got = output(&faastlane("process", "isolation"));
-    let public = &got["public"]["pid"];
-    assert_ne!(got["first"]["pid"], *public, "{got}");
-    assert_ne!(got["second"]["pid"], *public, "{got}");
-    assert_ne!(
-        got["first"]["pid"], got["second"]["pid"],
-        "a fresh worker per call: {got}"
-    );
-    // The module global does not survive from one call to the next.
-    assert_eq!(got["first"]["calls"], 1);
-    assert_eq!(got["second"]["calls"], 1);
-    // And what the sensitive function kept is nowhere the other functions run.
-    assert_eq!(got["snooped"]["found"], Json::Null, "{got}");
+    isolated::assert_process_isolated(&output(&faastlane("process", "isolation")));
 
     let shared = output(&faastlane("none", "isolation"));
     assert_eq!(shared["first"]["pid"], shared["public"]["pid"]);

@@ -5,6 +5,8 @@
 
 #[path = "support/emulator.rs"]
 mod emulator;
+#[path = "support/isolated.rs"]
+mod isolated;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -204,17 +206,7 @@ fn the_environment_chooses_isolation() {
     );
     let (status, got) = invoke(&agent(), port, "isolation", &json!({}));
     assert_eq!(status, 200, "{got}");
-    let public = &got["public"]["pid"];
-    assert_ne!(got["first"]["pid"], *public, "{got}");
-    assert_ne!(
-        got["first"]["pid"], got["second"]["pid"],
-        "a fresh worker per call: {got}"
-    );
-    assert_eq!(
-        (&got["first"]["calls"], &got["second"]["calls"]),
-        (&json!(1), &json!(1))
-    );
-    assert_eq!(got["snooped"]["found"], Json::Null, "{got}");
+    isolated::assert_process_isolated(&got);
 
     // A value it does not know stops the runtime before it polls.
     let mut bad = start_runtime(

@@ -14,6 +14,8 @@ use serde_json::{Value as Json, json};
 
 #[path = "support/http_stub.rs"]
 mod http_stub;
+#[path = "support/isolated.rs"]
+mod isolated;
 use http_stub::{Seen, stub};
 
 const SENTINEL: &str = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX";
@@ -518,17 +520,7 @@ fn isolation_applies_to_the_action_unpacked_at_init() {
     for _ in 0..2 {
         let (status, got) = proxy.run(json!({}));
         assert_eq!(status, 200, "{got}");
-        let public = &got["public"]["pid"];
-        assert_ne!(got["first"]["pid"], *public, "{got}");
-        assert_ne!(
-            got["first"]["pid"], got["second"]["pid"],
-            "a fresh worker per call: {got}"
-        );
-        assert_eq!(
-            (&got["first"]["calls"], &got["second"]["calls"]),
-            (&json!(1), &json!(1))
-        );
-        assert_eq!(got["snooped"]["found"], Json::Null, "{got}");
+        isolated::assert_process_isolated(&got);
     }
     // Without isolation the same action leaks what the sensitive function kept.
     let plain = Proxy::start();

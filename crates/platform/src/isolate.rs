@@ -5,11 +5,12 @@
 //! one thread) and set up at first use, from what `/init` unpacked, as process lanes' is.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use engine::{EngineOptions, Runtime, Workflow};
 use isolation::{DomainIsolated, Mode, ProcessIsolated, Settings};
 use lanes::ForkServer;
+use mpk::Domains;
 
 use crate::host;
 
@@ -24,17 +25,29 @@ pub fn sensitive(dir: &Path, workflow: &Workflow) -> Result<Vec<String>, String>
     Ok(settings.sensitive(&functions).into_iter().collect())
 }
 
-/// `runtime` with each of `sensitive` in a protection domain of its own and Python's
-/// allocators routed to the domains (after the interpreter started: the domains' SIGSEGV
-/// handler must come after `faulthandler`'s).
+/// This process's protection domains, made once and after the interpreter started (the
+/// domains' SIGSEGV handler must come after Python's `faulthandler`'s, which it passes every
+/// other fault on to: made before, `faulthandler` replaces it and a violation kills the
+/// process), with Python's allocators routed to them.
+pub fn domains() -> Result<Arc<Domains>, String> {
+    static MADE: OnceLock<Result<Arc<Domains>, String>> = OnceLock::new();
+    MADE.get_or_init(|| {
+        let domains =
+            Arc::new(Domains::new().map_err(|e| format!("setting up protection domains: {e}"))?);
+        python_runtime::domains::install(&domains)
+            .map_err(|e| format!("routing python's allocators to the protection domains: {e}"))?;
+        Ok(domains)
+    })
+    .clone()
+}
+
+/// `runtime` with each of `sensitive` in a protection domain of its own (the others share
+/// one more), over this process's [`domains`].
 pub fn in_domains(
     runtime: Arc<dyn Runtime>,
     sensitive: &[String],
 ) -> Result<Arc<dyn Runtime>, String> {
-    let isolated = DomainIsolated::new(runtime, sensitive)
-        .map_err(|e| format!("setting up protection domains: {e}"))?;
-    python_runtime::domains::install(isolated.domains())
-        .map_err(|e| format!("routing python's allocators to the protection domains: {e}"))?;
+    let isolated = DomainIsolated::over(runtime, sensitive, domains()?);
     Ok(Arc::new(isolated.with_memory(Arc::new(
         python_runtime::domains::PythonMemory,
     ))))

@@ -53,18 +53,38 @@ impl FunctionDirs {
 }
 
 fn provides(dir: &Path, function: &str) -> bool {
-    let in_manifest = std::fs::read_to_string(dir.join(python_runtime::discovery::MANIFEST))
-        .ok()
-        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-        .is_some_and(|m| m.get(function).is_some());
-    let plain = !function.is_empty()
-        && function
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    in_manifest
-        || (plain
+    manifest(dir).is_some_and(|m| m.contains_key(function))
+        || (plain(function)
             && (dir.join(format!("{function}.py")).is_file()
                 || dir.join(function).join("__init__.py").is_file()))
+}
+
+/// Every function `dir` provides, sorted: the names its `functions.json` maps, `NAME.py`
+/// and packages `NAME/__init__.py` for plain names.
+pub fn provided(dir: &Path) -> Vec<String> {
+    let mut names = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let function = name.strip_suffix(".py").unwrap_or(&name);
+        if provides(dir, function) {
+            names.insert(function.to_string());
+        }
+    }
+    names.extend(manifest(dir).into_iter().flatten().map(|(k, _)| k));
+    names.into_iter().collect()
+}
+
+fn manifest(dir: &Path) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let text = std::fs::read_to_string(dir.join(python_runtime::discovery::MANIFEST)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// A name the runtime maps to `NAME.py` or a package `NAME/`.
+fn plain(function: &str) -> bool {
+    !function.is_empty()
+        && function
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 /// A runtime that only checks that functions exist (for [`Engine::prepare`]'s report in the

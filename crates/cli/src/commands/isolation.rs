@@ -7,11 +7,28 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use engine::{EngineOptions, Runtime, Workflow};
-use isolation::{Choice, DomainIsolated, Mode, ProcessIsolated, Settings};
+use isolation::{Choice, Mode, ProcessIsolated, Settings};
 use lanes::{ForkServer, ServerOptions};
 use python_runtime::PythonOptions;
 
 use crate::args::IsolationArg;
+
+/// The isolation `arg` asks for on this machine: `Mode::None`, `Mpk` or `Process`, `auto`'s
+/// notice printed on stderr, `mpk` without protection keys refused. (The CLI runs Python
+/// functions, whose memory `python_runtime::domains` routes to their domains.)
+pub fn choose(arg: IsolationArg) -> Result<Mode> {
+    let requested = match arg {
+        IsolationArg::None => return Ok(Mode::None),
+        IsolationArg::Mpk => Mode::Mpk,
+        IsolationArg::Process => Mode::Process,
+        IsolationArg::Auto => Mode::Auto,
+    };
+    let Choice { mode, notice } = isolation::choose(requested, mpk::support(), true)?;
+    if let Some(notice) = notice {
+        eprintln!("{notice}");
+    }
+    Ok(mode)
+}
 
 /// The isolation of one run, ready to wrap the function runtime.
 pub struct Isolation {
@@ -30,27 +47,16 @@ impl Isolation {
         workflow: &Workflow,
         options: &EngineOptions,
     ) -> Result<Isolation> {
-        let requested = match arg {
-            IsolationArg::None => Mode::None,
-            IsolationArg::Mpk => Mode::Mpk,
-            IsolationArg::Process => Mode::Process,
-            IsolationArg::Auto => Mode::Auto,
-        };
-        let functions = workflow.functions();
         let none = Isolation {
             mode: Mode::None,
             sensitive: Vec::new(),
             server: None,
         };
-        if requested == Mode::None {
+        let mode = choose(arg)?;
+        if mode == Mode::None {
             return Ok(none);
         }
-        // The CLI runs Python functions, whose memory `python_runtime::domains` routes to
-        // their domains.
-        let Choice { mode, notice } = isolation::choose(requested, mpk::support(), true)?;
-        if let Some(notice) = notice {
-            eprintln!("{notice}");
-        }
+        let functions = workflow.functions();
         let settings = Settings::read(dir, &functions)?;
         let sensitive: Vec<String> = settings.sensitive(&functions).into_iter().collect();
         if sensitive.is_empty() {
@@ -111,9 +117,15 @@ fn process_server(
 /// the mode it chose and each function directory's functions to isolate.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct ServeSpec {
-    /// `mpk` or `process`.
-    pub mode: String,
+    pub mode: SpecMode,
     pub dirs: Vec<DirSpec>,
+}
+
+#[derive(Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpecMode {
+    Mpk,
+    Process,
 }
 
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -131,22 +143,16 @@ pub struct DirSpec {
 /// that imports the sensitive functions when an executor starts, before the workflows
 /// that will call them are known).
 pub fn serve_spec(arg: IsolationArg, dirs: &[std::path::PathBuf]) -> Result<Option<ServeSpec>> {
-    let requested = match arg {
-        IsolationArg::None => return Ok(None),
-        IsolationArg::Mpk => Mode::Mpk,
-        IsolationArg::Process => Mode::Process,
-        IsolationArg::Auto => Mode::Auto,
-    };
-    let Choice { mode, notice } = isolation::choose(requested, mpk::support(), true)?;
-    if let Some(notice) = notice {
-        eprintln!("{notice}");
+    let mode = choose(arg)?;
+    if mode == Mode::None {
+        return Ok(None);
     }
     let mut specs = Vec::new();
     for dir in dirs {
         let dir = dir
             .canonicalize()
             .with_context(|| format!("function directory {}", dir.display()))?;
-        let provided = provided_functions(&dir);
+        let provided = server::functions::provided(&dir);
         let path = dir.join(isolation::SETTINGS_FILE);
         let marked = match std::fs::read_to_string(&path) {
             Ok(text) => {
@@ -180,35 +186,13 @@ pub fn serve_spec(arg: IsolationArg, dirs: &[std::path::PathBuf]) -> Result<Opti
         specs.push(DirSpec { dir, sensitive });
     }
     Ok(Some(ServeSpec {
-        mode: if mode == Mode::Mpk { "mpk" } else { "process" }.to_string(),
+        mode: if mode == Mode::Mpk {
+            SpecMode::Mpk
+        } else {
+            SpecMode::Process
+        },
         dirs: specs,
     }))
-}
-
-/// The functions `dir` provides, by the runtime's rules: `NAME.py` and packages
-/// `NAME/__init__.py` for plain names, and the names its `functions.json` maps.
-fn provided_functions(dir: &std::path::Path) -> Vec<String> {
-    let plain = |name: &str| {
-        !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    };
-    let mut names = std::collections::BTreeSet::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if let Some(stem) = name.strip_suffix(".py").filter(|s| plain(s)) {
-            names.insert(stem.to_string());
-        } else if plain(&name) && path.join("__init__.py").is_file() {
-            names.insert(name);
-        }
-    }
-    let manifest = std::fs::read_to_string(dir.join(python_runtime::discovery::MANIFEST))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&t).ok());
-    names.extend(manifest.into_iter().flatten().map(|(k, _)| k));
-    names.into_iter().collect()
 }
 
 /// In an executor of `faastlane serve --isolation`, before anything else runs (a fork
@@ -225,32 +209,14 @@ pub fn executor_wrap(spec: &str) -> Result<server::executor::Wrap> {
         .collect();
     let canonical =
         |dir: &std::path::Path| dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-    if spec.mode == "mpk" {
-        // Made when the executor makes its first runtime, Python started (as `run` does): the
-        // domains' SIGSEGV handler must be installed after Python's `faulthandler`, which it
-        // passes every other fault on to; installed before, `faulthandler` would replace it
-        // and a violation would kill the executor.
-        let made: std::sync::OnceLock<Result<Arc<mpk::Domains>, String>> =
-            std::sync::OnceLock::new();
+    if spec.mode == SpecMode::Mpk {
+        // The domains are made at the first runtime, Python started (`in_domains`), and
+        // shared by every directory's.
         return Ok(Box::new(move |dir, runtime| {
-            let domains = made
-                .get_or_init(|| {
-                    let domains = Arc::new(
-                        mpk::Domains::new()
-                            .map_err(|e| format!("setting up protection domains: {e}"))?,
-                    );
-                    python_runtime::domains::install(&domains).map_err(|e| {
-                        format!("routing python's allocators to the protection domains: {e}")
-                    })?;
-                    Ok(domains)
-                })
-                .clone()?;
             // A directory the server did not name (none should come) gets no domain of
             // its own: its functions share the domain of functions not marked sensitive.
             let functions = sensitive.get(&canonical(dir)).cloned().unwrap_or_default();
-            let isolated = DomainIsolated::over(runtime, &functions, Arc::clone(&domains))
-                .with_memory(Arc::new(python_runtime::domains::PythonMemory));
-            Ok(Arc::new(isolated) as Arc<dyn Runtime>)
+            platform::isolate::in_domains(runtime, &functions)
         }));
     }
     let mut servers = std::collections::HashMap::new();

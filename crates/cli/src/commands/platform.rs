@@ -13,21 +13,7 @@ use crate::args::{IsolationArg, OpenWhiskArgs};
 
 pub fn openwhisk(args: OpenWhiskArgs) -> Result<ExitCode> {
     // Decided before the action arrives: `mpk` without protection keys stops here.
-    let isolation = match args.isolation {
-        IsolationArg::None => isolation::Mode::None,
-        arg => {
-            let requested = match arg {
-                IsolationArg::Mpk => isolation::Mode::Mpk,
-                IsolationArg::Process => isolation::Mode::Process,
-                _ => isolation::Mode::Auto,
-            };
-            let choice = isolation::choose(requested, mpk::support(), true)?;
-            if let Some(notice) = choice.notice {
-                eprintln!("{notice}");
-            }
-            choice.mode
-        }
-    };
+    let isolation = super::isolation::choose(args.isolation)?;
     let options = OpenWhiskOptions {
         addr: std::net::SocketAddr::new(args.host, args.port),
         work_dir: args.work_dir,

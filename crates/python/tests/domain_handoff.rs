@@ -62,22 +62,23 @@ fn in_domain_count(object: &Py<PyAny>) -> (usize, usize) {
 /// another thread is inside a domain too.
 static GATES: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn shared_domains() -> Arc<Domains> {
+/// The process's domains (the allocator hooks are per process), with [`GATES`] held.
+fn shared_domains() -> (std::sync::MutexGuard<'static, ()>, Arc<Domains>) {
+    let alone = GATES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     static DOMAINS: OnceLock<Arc<Domains>> = OnceLock::new();
     let domains = DOMAINS.get_or_init(|| Arc::new(Domains::unprotected(15)));
     domains::install(domains).expect("hooks installed");
-    Arc::clone(domains)
+    (alone, Arc::clone(domains))
 }
 
 #[test]
 fn a_result_made_in_a_domain_is_handed_on_as_shared_objects() {
-    let _alone = GATES
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let log = common::Lines::default();
     let rt = Arc::new(common::runtime("handoff"));
     assert!(rt.prepare(&["churn", "reader", "odd"]).is_empty());
-    let domains = shared_domains();
+    let (_alone, domains) = shared_domains();
 
     // The raw result, made in a domain: the copy's input.
     let id = domains.create("churn, by hand");
@@ -205,13 +206,10 @@ fn a_result_made_in_a_domain_is_handed_on_as_shared_objects() {
 /// be reported as a violation).
 #[test]
 fn a_module_dict_grown_in_a_domain_is_given_back_a_shared_table() {
-    let _alone = GATES
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let log = common::Lines::default();
     let rt = common::runtime("handoff");
     assert!(rt.prepare(&["grow"]).is_empty());
-    let domains = shared_domains();
+    let (_alone, domains) = shared_domains();
     let id = domains.create("grow");
     let module_table_private = || {
         Python::attach(|py| {
@@ -256,13 +254,10 @@ fn a_module_dict_grown_in_a_domain_is_given_back_a_shared_table() {
 /// the whole release runs, and drops the name: the domain is empty after it too.
 #[test]
 fn the_release_after_a_gate_leaves_no_block_in_the_domain() {
-    let _alone = GATES
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let log = common::Lines::default();
     let rt = common::runtime("handoff");
     assert!(rt.prepare(&["sized", "lookup"]).is_empty());
-    let domains = shared_domains();
+    let (_alone, domains) = shared_domains();
     let call = |function: &'static str, input: serde_json::Value| {
         let id = domains.create(function);
         domains::before_gate();
